@@ -1,0 +1,63 @@
+"""The project's exception hierarchy.
+
+Every error the pipeline raises on purpose derives from :class:`NurtureError`. Errors say what a
+person needs to act: the field, the topic/partition/offset, the event id. The ``retriable`` class
+attribute decides retry versus dead-letter (never string matching on messages).
+"""
+
+from __future__ import annotations
+
+
+class NurtureError(Exception):
+    """Root of all candidate-nurture errors."""
+
+    #: True when trying the same thing again later may succeed (broker down, timeout).
+    retriable: bool = False
+
+
+class ConfigError(NurtureError):
+    """Raised at start-up when settings, a model file or a campaign file are invalid."""
+
+
+class SchemaError(NurtureError):
+    """Raised when bytes cannot be turned into a known, valid record (poison: dead-letter it)."""
+
+
+class UnknownSchemaError(SchemaError):
+    """Raised when a payload's schema fingerprint is not in the registry under ``schemas/``."""
+
+    def __init__(self, fingerprint: bytes) -> None:
+        self.fingerprint = fingerprint
+        super().__init__(
+            f"unknown Avro schema fingerprint {fingerprint.hex()}: the writer used a schema "
+            "that is not in schemas/registry (upgrade this reader?)"
+        )
+
+
+class CorruptPayloadError(SchemaError):
+    """Raised when a payload is not single-object encoded Avro or does not match its schema."""
+
+
+class ValidationError(SchemaError):
+    """Raised when a record decodes but breaks the contract; ``field`` names the culprit."""
+
+    def __init__(self, field: str, reason: str, *, event_id: str | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        self.event_id = event_id
+        where = f" (event {event_id})" if event_id else ""
+        super().__init__(f"{field}: {reason}{where}")
+
+
+class KafkaUnavailableError(NurtureError):
+    """Raised when the Kafka cluster cannot be reached or did not acknowledge in time."""
+
+    retriable = True
+
+
+class BrokerError(NurtureError):
+    """Raised by the local broker manager (`nurture broker ...`): Java missing, start failed."""
+
+
+class TopicConfigConflictError(NurtureError):
+    """Raised when a topic exists with settings that differ from its declaration."""

@@ -1,0 +1,139 @@
+"""Settings shared by every process: how to reach Kafka and how topics are named.
+
+Loaded once per process from the environment (``NURTURE_*``) or from CLI flags; frozen afterwards.
+Secrets are :class:`pydantic.SecretStr` so they never reach a log or a repr.
+
+Environment variables (all optional):
+
+=================================  ====================================================
+``NURTURE_BOOTSTRAP_SERVERS``      comma-separated ``host:port`` list (``127.0.0.1:9092``)
+``NURTURE_TOPIC_PREFIX``           prefix added to every topic name (empty)
+``NURTURE_TOPIC_PARTITIONS``       partitions for created topics (6)
+``NURTURE_TOPIC_REPLICATION``      replication factor for created topics (1)
+``NURTURE_SECURITY_PROTOCOL``      PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+``NURTURE_SASL_MECHANISM``         PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+``NURTURE_SASL_USERNAME``          SASL user
+``NURTURE_SASL_PASSWORD``          SASL password (secret)
+``NURTURE_SSL_CAFILE``             CA bundle that signed the brokers' certificates
+``NURTURE_SSL_CERTFILE``           client certificate (mutual TLS)
+``NURTURE_SSL_KEYFILE``            client key (mutual TLS)
+``NURTURE_SSL_KEY_PASSWORD``       password of the client key (secret)
+``NURTURE_SSL_CHECK_HOSTNAME``     verify the broker host name (true)
+=================================  ====================================================
+"""
+
+from __future__ import annotations
+
+import ssl
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSettings(BaseSettings):
+    """Connection and naming settings every Kafka client of the project uses."""
+
+    model_config = SettingsConfigDict(env_prefix="NURTURE_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
+    )
+    topic_prefix: str = Field("", description="Prefix for every topic name, e.g. 'staging.'.")
+    topic_partitions: int = Field(6, ge=1, description="Partitions of topics we create.")
+    topic_replication: int = Field(1, ge=1, description="Replication factor of topics we create.")
+
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _non_empty_hosts(cls, value: str) -> str:
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        if not hosts or any(":" not in h for h in hosts):
+            raise ValueError("expected a comma-separated list of host:port")
+        return ",".join(hosts)
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        """The bootstrap servers as a list of ``host:port`` strings."""
+        return self.bootstrap_servers.split(",")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def topic(self, name: str) -> str:
+        """The full name of a declared topic, with the prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A TLS context built from the ``ssl_*`` settings, or None for plaintext protocols."""
+        if not self.uses_tls:
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+        )
+        context.check_hostname = self.ssl_check_hostname
+        if self.ssl_certfile:
+            password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
+            context.load_cert_chain(
+                str(self.ssl_certfile),
+                str(self.ssl_keyfile) if self.ssl_keyfile else None,
+                password,
+            )
+        return context
+
+    def kafka_python_config(self) -> dict[str, Any]:
+        """Keyword arguments for every kafka-python client (producer, consumer, admin)."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_list,
+            "security_protocol": self.security_protocol,
+        }
+        if self.uses_sasl:
+            config["sasl_mechanism"] = self.sasl_mechanism or "SCRAM-SHA-512"
+            config["sasl_plain_username"] = self.sasl_username
+            config["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.uses_tls:
+            config["ssl_context"] = self.ssl_context()
+        return config
+
+    def aiokafka_config(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka clients (what faust uses underneath)."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.uses_sasl:
+            config["sasl_mechanism"] = self.sasl_mechanism or "SCRAM-SHA-512"
+            config["sasl_plain_username"] = self.sasl_username
+            config["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.uses_tls:
+            config["ssl_context"] = self.ssl_context()
+        return config
+
+
+@lru_cache(maxsize=1)
+def load_kafka_settings() -> KafkaSettings:
+    """The process-wide settings from the environment (CLI flags override via ``model_copy``)."""
+    return KafkaSettings()

@@ -1,0 +1,5 @@
+"""A real local Apache Kafka 4.x broker (single-node KRaft) for development, tests and `nurture up`.
+
+``jars`` fetches the broker's jars from Maven Central into a cache outside the repository,
+``config`` renders its configuration (pure functions), ``process`` starts, stops and inspects it.
+"""

@@ -1,0 +1,61 @@
+"""Configuration files of the local broker, rendered by pure functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploy.broker.settings import BrokerSettings
+
+
+def server_properties(settings: BrokerSettings, log_dir: Path) -> str:
+    """``server.properties`` for a combined broker+controller single-node KRaft cluster.
+
+    Topics are never auto-created: every topic comes from ``schemas/topics.py`` with its
+    partitions and cleanup policy, so a typo cannot silently create a one-partition topic.
+    """
+    host, port, controller = settings.host, settings.port, settings.controller
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{host}:{controller}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(log_dir),
+        "auto.create.topics.enable": "false",
+        "num.partitions": "6",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "12",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.cleaner.backoff.ms": "5000",
+    }
+    return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+def log4j2_properties(log_file: Path) -> str:
+    """A log4j2 config that writes the broker's log to one rolling file."""
+    return f"""status = warn
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = {log_file}
+appender.file.filePattern = {log_file}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.controller.name = kafka.controller
+logger.controller.level = WARN
+logger.coordinator.name = org.apache.kafka.coordinator
+logger.coordinator.level = WARN
+"""

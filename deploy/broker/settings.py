@@ -1,0 +1,58 @@
+"""Settings of the local broker (`nurture broker ...`).
+
+=================================  =============================================================
+``NURTURE_BROKER_PORT``            PLAINTEXT listener port (9092)
+``NURTURE_BROKER_CONTROLLER_PORT`` KRaft controller port (the listener port + 1 when unset)
+``NURTURE_BROKER_DATA_DIR``        data, config, pid and log (``<user data dir>/kafka``)
+``NURTURE_BROKER_HEAP``            JVM heap (``512m``)
+``NURTURE_KAFKA_CACHE``            where the jars are cached (``<user cache dir>/kafka``)
+=================================  =============================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_cache_path, user_data_path
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_DIR_NAME = "candidate-nurture"
+
+
+def default_data_dir() -> Path:
+    return user_data_path(APP_DIR_NAME) / "kafka"
+
+
+def default_cache_dir() -> Path:
+    return user_cache_path(APP_DIR_NAME) / "kafka"
+
+
+class BrokerSettings(BaseSettings):
+    """Where and how the local broker runs."""
+
+    model_config = SettingsConfigDict(env_prefix="NURTURE_BROKER_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(9092, ge=1, le=65535)
+    controller_port: int | None = Field(None, ge=1, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    heap: str = "512m"
+    start_timeout_s: float = 90.0
+    stop_timeout_s: float = 60.0
+
+    @property
+    def controller(self) -> int:
+        return self.controller_port or self.port + 1
+
+    @property
+    def listener(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class JarCacheSettings(BaseSettings):
+    """The jar cache, shared by every checkout (kept outside the repository)."""
+
+    model_config = SettingsConfigDict(env_prefix="NURTURE_KAFKA_", frozen=True, extra="ignore")
+
+    cache: Path = Field(default_factory=default_cache_dir)

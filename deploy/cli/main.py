@@ -1,0 +1,52 @@
+"""`nurture`: one command line for the whole pipeline. Every command has ``--help``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from deploy.cli import bench_cmd, broker_cmd, topics_cmd
+from deploy.cli.context import CliContext
+from schemas.settings import KafkaSettings
+
+app = typer.Typer(
+    name="nurture",
+    help="candidate-nurture: a Kafka-native pipeline that keeps candidates engaged.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            "--bootstrap",
+            help="Kafka bootstrap servers host:port[,host:port] "
+            "(env NURTURE_BOOTSTRAP_SERVERS, default 127.0.0.1:9092).",
+        ),
+    ] = None,
+    topic_prefix: Annotated[
+        str | None,
+        typer.Option("--topic-prefix", help="Prefix of every topic (env NURTURE_TOPIC_PREFIX)."),
+    ] = None,
+) -> None:
+    """Global options apply to every command; security settings come from NURTURE_* env vars."""
+    overrides: dict[str, object] = {}
+    if bootstrap is not None:
+        overrides["bootstrap_servers"] = bootstrap
+    if topic_prefix is not None:
+        overrides["topic_prefix"] = topic_prefix
+    ctx.obj = CliContext(kafka=KafkaSettings(**overrides))  # type: ignore[arg-type]
+
+
+app.add_typer(broker_cmd.app, name="broker")
+app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(bench_cmd.app, name="bench")
+
+
+if __name__ == "__main__":
+    app()

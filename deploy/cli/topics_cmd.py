@@ -1,0 +1,96 @@
+"""`nurture topics create|list|describe`: the declared topics (schemas/topics.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from deploy import topics as topic_admin
+from deploy.cli.context import console, fail, kafka_settings
+from schemas.errors import NurtureError
+from schemas.topics import TOPICS
+
+app = typer.Typer(help="Create and inspect the pipeline's topics.", no_args_is_help=True)
+
+
+@app.command()
+def create(ctx: typer.Context) -> None:
+    """Create every declared topic that is missing; report (never alter) conflicting ones.
+
+    Exit status 2 when an existing topic differs from its declaration.
+    """
+    settings = kafka_settings(ctx)
+    try:
+        report = topic_admin.create_all(settings)
+    except NurtureError as exc:
+        raise fail(exc) from exc
+    for name in sorted(report.created):
+        console.print(f"created  {name}")
+    for name in sorted(report.existing):
+        if name not in report.created and name not in report.conflicts:
+            console.print(f"exists   {name}")
+    for name, diffs in report.conflicts.items():
+        console.print(f"[red]CONFLICT[/] {name}: " + "; ".join(diffs))
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """List topics in the cluster with this deployment's prefix."""
+    settings = kafka_settings(ctx)
+    try:
+        names = topic_admin.list_topics(settings)
+    except NurtureError as exc:
+        raise fail(exc) from exc
+    for name in names:
+        typer.echo(name)
+
+
+@app.command()
+def describe(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Declared topics side by side with what the cluster has (partitions, configs)."""
+    settings = kafka_settings(ctx)
+    names = [settings.topic(spec.name) for spec in TOPICS]
+    try:
+        states = topic_admin.describe(settings, names)
+    except NurtureError as exc:
+        raise fail(exc) from exc
+    rows = []
+    for spec in TOPICS:
+        name = settings.topic(spec.name)
+        state = states.get(name)
+        rows.append(
+            {
+                "topic": name,
+                "exists": state is not None,
+                "partitions": state.partitions if state else None,
+                "replication": state.replication if state else None,
+                "cleanup.policy": state.configs.get("cleanup.policy") if state else None,
+                "retention.ms": state.configs.get("retention.ms") if state else None,
+                "conflicts": topic_admin.differences(spec, settings, state) if state else [],
+                "written_by": spec.written_by,
+                "read_by": spec.read_by,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("topic", "partitions", "repl", "cleanup", "retention.ms", "status")
+    for row in rows:
+        status = "missing" if not row["exists"] else ("conflict" if row["conflicts"] else "ok")
+        table.add_row(
+            str(row["topic"]),
+            str(row["partitions"] or "-"),
+            str(row["replication"] or "-"),
+            str(row["cleanup.policy"] or "-"),
+            str(row["retention.ms"] or "-"),
+            status,
+        )
+    console.print(table)

@@ -1,0 +1,150 @@
+"""Create, list and describe the declared topics (`nurture topics ...`) through the admin API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.errors import KafkaUnavailableError
+from schemas.settings import KafkaSettings
+from schemas.topics import TOPICS, TopicSpec
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """A topic as the cluster has it."""
+
+    name: str
+    partitions: int
+    replication: int
+    configs: dict[str, str]
+
+
+@dataclass
+class CreateReport:
+    """What `topics create` did, topic by topic."""
+
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    #: topic -> human-readable differences between declaration and cluster
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts
+
+
+@contextmanager
+def admin_client(settings: KafkaSettings, timeout_s: float = 10.0) -> Iterator[KafkaAdminClient]:
+    """A kafka-python admin client; raises KafkaUnavailableError when the cluster is down."""
+    try:
+        client = KafkaAdminClient(
+            **settings.kafka_python_config(),
+            request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            client_id="nurture-admin",
+        )
+    except (KafkaError, OSError) as exc:
+        raise KafkaUnavailableError(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+        ) from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def expected_configs(spec: TopicSpec) -> dict[str, str]:
+    return spec.configs()
+
+
+def differences(spec: TopicSpec, settings: KafkaSettings, actual: TopicState) -> list[str]:
+    """Pure comparison of a declaration with what the cluster holds ([] when they agree)."""
+    diffs: list[str] = []
+    if actual.partitions != settings.topic_partitions:
+        diffs.append(f"partitions: declared {settings.topic_partitions}, found {actual.partitions}")
+    if actual.replication != settings.topic_replication:
+        diffs.append(
+            f"replication: declared {settings.topic_replication}, found {actual.replication}"
+        )
+    for key, value in expected_configs(spec).items():
+        found = actual.configs.get(key)
+        if found != value:
+            diffs.append(f"{key}: declared {value}, found {found}")
+    return diffs
+
+
+def describe(settings: KafkaSettings, names: Iterable[str]) -> dict[str, TopicState]:
+    """Partitions, replication and configs of the existing topics among ``names``."""
+    wanted = list(names)
+    with admin_client(settings) as admin:
+        existing = set(admin.list_topics())
+        present = [n for n in wanted if n in existing]
+        if not present:
+            return {}
+        metadata = admin.describe_topics(present)
+        resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in present]
+        configs = _configs_by_topic(admin.describe_configs(resources))
+    states: dict[str, TopicState] = {}
+    for topic in metadata:
+        partitions = topic["partitions"]
+        replication = len(partitions[0]["replica_nodes"]) if partitions else 0
+        name = topic["name"]
+        states[name] = TopicState(name, len(partitions), replication, configs.get(name, {}))
+    return states
+
+
+def _configs_by_topic(response: Any) -> dict[str, dict[str, str]]:
+    """Flatten kafka-python's describe_configs answer to topic -> {key: value}."""
+    by_topic = response.get("topic", {}) if isinstance(response, dict) else {}
+    return {
+        topic: {key: str(entry.get("value")) for key, entry in entries.items()}
+        for topic, entries in by_topic.items()
+    }
+
+
+def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> CreateReport:
+    """Create every declared topic that is missing; report the ones that differ.
+
+    Idempotent: existing topics are compared, never altered ("fixes nothing silently").
+    """
+    specs = list(specs)
+    report = CreateReport()
+    names = {settings.topic(spec.name): spec for spec in specs}
+    with admin_client(settings) as admin:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(
+                name,
+                settings.topic_partitions,
+                settings.topic_replication,
+                topic_configs=spec.configs(),
+            )
+            for name, spec in names.items()
+            if name not in existing
+        ]
+        for new_topic in missing:
+            try:
+                admin.create_topics([new_topic], validate_only=False)
+                report.created.append(new_topic.name)
+            except TopicAlreadyExistsError:
+                existing.add(new_topic.name)  # created concurrently: compare below
+    present = [n for n in names if n in existing]
+    for name, state in describe(settings, present).items():
+        report.existing.append(name)
+        diffs = differences(names[name], settings, state)
+        if diffs:
+            report.conflicts[name] = diffs
+    return report
+
+
+def list_topics(settings: KafkaSettings) -> list[str]:
+    """All topic names in the cluster that carry this deployment's prefix."""
+    with admin_client(settings) as admin:
+        return sorted(t for t in admin.list_topics() if t.startswith(settings.topic_prefix))

@@ -1,0 +1,154 @@
+"""The one declaration of every topic the pipeline uses.
+
+Each :class:`TopicSpec` says who writes and reads the topic, its cleanup policy and retention.
+`nurture topics create` makes them (idempotently, reporting conflicts); every client takes names
+from here through :meth:`KafkaSettings.topic` so the optional prefix applies everywhere.
+
+Retention can be changed per topic without code: ``NURTURE_RETENTION_<NAME>`` in days, where
+``<NAME>`` is the topic name upper-cased with dots as underscores (for example
+``NURTURE_RETENTION_CANDIDATE_ACTIVITY=400``); ``-1`` keeps records forever.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from schemas.settings import KafkaSettings
+
+CleanupPolicy = Literal["delete", "compact", "compact,delete"]
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+ACTIVITY = "candidate.activity"
+ACTIVITY_DLQ = "candidate.activity.dlq"
+PROFILE = "candidate.profile"
+PROFILE_DLQ = "candidate.profile.dlq"
+ENGAGEMENT = "candidate.engagement"
+ACTION = "nurture.action"
+ACTION_DLQ = "nurture.action.dlq"
+DELIVERY = "nurture.delivery"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """What a topic is for and how Kafka must keep it."""
+
+    name: str
+    cleanup_policy: CleanupPolicy
+    #: Retention in days; None for compacted topics (kept until compaction), -1 for forever.
+    retention_days: int | None
+    written_by: str
+    read_by: str
+    purpose: str
+    #: Extra topic configs, e.g. compaction tuning.
+    extra_configs: dict[str, str] = field(default_factory=dict)
+
+    def retention_ms(self) -> int | None:
+        """Retention in milliseconds after any ``NURTURE_RETENTION_*`` override."""
+        override = os.environ.get(retention_env_var(self.name))
+        days = int(override) if override else self.retention_days
+        if days is None:
+            return None
+        return -1 if days < 0 else days * DAY_MS
+
+    def configs(self) -> dict[str, str]:
+        """The topic-level configs to create the topic with (all values as strings)."""
+        configs = {"cleanup.policy": self.cleanup_policy, **self.extra_configs}
+        retention = self.retention_ms()
+        if retention is not None:
+            configs["retention.ms"] = str(retention)
+        return configs
+
+
+def retention_env_var(topic_name: str) -> str:
+    """The environment variable that overrides a topic's retention (in days)."""
+    return "NURTURE_RETENTION_" + topic_name.upper().replace(".", "_")
+
+
+_COMPACTION = {
+    # Compact soon after a key is updated, and keep tombstones a day so consumers see them.
+    "min.cleanable.dirty.ratio": "0.1",
+    "delete.retention.ms": str(DAY_MS),
+    "segment.ms": str(DAY_MS),
+}
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        ACTIVITY,
+        "delete",
+        400,
+        written_by="SDK, HTTP gateway, `nurture publish`, `nurture simulate`",
+        read_by="stream worker (scoring, campaigns), replay",
+        purpose="candidate activity events (Avro ActivityEvent), key = candidate_id; kept "
+        "400 days so a rebuild can replay more than a year of history",
+    ),
+    TopicSpec(
+        ACTIVITY_DLQ,
+        "delete",
+        30,
+        written_by="stream worker",
+        read_by="`nurture dlq`",
+        purpose="activity records that could not be decoded or validated, original bytes, "
+        "with headers naming origin topic/partition/offset and the error",
+    ),
+    TopicSpec(
+        PROFILE,
+        "compact",
+        None,
+        written_by="SDK, HTTP gateway (profile upserts and erasure requests)",
+        read_by="stream worker, delivery consumers",
+        purpose="latest profile (contact, locale, time zone, interests, consent) or erasure "
+        "marker per candidate, key = candidate_id",
+        extra_configs=_COMPACTION,
+    ),
+    TopicSpec(
+        PROFILE_DLQ,
+        "delete",
+        30,
+        written_by="stream worker",
+        read_by="`nurture dlq`",
+        purpose="profile records that could not be decoded or validated",
+    ),
+    TopicSpec(
+        ENGAGEMENT,
+        "compact",
+        None,
+        written_by="stream worker",
+        read_by="campaigns, dashboards, `nurture score`",
+        purpose="latest engagement score, tier and contributions per candidate",
+        extra_configs=_COMPACTION,
+    ),
+    TopicSpec(
+        ACTION,
+        "delete",
+        30,
+        written_by="stream worker (campaigns)",
+        read_by="delivery consumers (one group per channel)",
+        purpose="nurture actions with deterministic action_id, key = candidate_id",
+    ),
+    TopicSpec(
+        ACTION_DLQ,
+        "delete",
+        30,
+        written_by="delivery consumers",
+        read_by="`nurture dlq`",
+        purpose="actions that could not be delivered (non-retriable or past the retry horizon)",
+    ),
+    TopicSpec(
+        DELIVERY,
+        "delete",
+        90,
+        written_by="delivery consumers",
+        read_by="dashboards, funnel metrics",
+        purpose="delivery outcomes (sent, suppressed, failed, dead_lettered) per action_id",
+    ),
+)
+
+TOPICS_BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in TOPICS}
+
+
+def full_name(spec: TopicSpec, settings: KafkaSettings) -> str:
+    """The topic name as created in Kafka (with the settings' prefix)."""
+    return settings.topic(spec.name)

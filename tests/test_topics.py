@@ -1,0 +1,75 @@
+"""Topics are created as declared, idempotently, and conflicts are reported, never fixed."""
+
+from __future__ import annotations
+
+import pytest
+from kafka.admin import NewTopic
+
+from deploy import topics as topic_admin
+from schemas.errors import KafkaUnavailableError
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY, ENGAGEMENT, PROFILE, TOPICS, retention_env_var
+from tests.kafka_helpers import unique
+
+
+def test_every_declared_topic_exists_with_its_config(kafka: KafkaSettings) -> None:
+    names = [kafka.topic(spec.name) for spec in TOPICS]
+    states = topic_admin.describe(kafka, names)
+    assert set(states) == set(names)
+    for spec in TOPICS:
+        state = states[kafka.topic(spec.name)]
+        assert state.partitions == kafka.topic_partitions == 3
+        assert state.replication == 1
+        assert state.configs["cleanup.policy"] == spec.cleanup_policy
+        if spec.retention_days is not None:
+            assert state.configs["retention.ms"] == str(spec.retention_days * 86_400_000)
+    assert states[kafka.topic(PROFILE)].configs["cleanup.policy"] == "compact"
+    assert states[kafka.topic(ENGAGEMENT)].configs["cleanup.policy"] == "compact"
+    assert states[kafka.topic(ACTIVITY)].configs["cleanup.policy"] == "delete"
+
+
+def test_create_is_idempotent(kafka: KafkaSettings) -> None:
+    report = topic_admin.create_all(kafka)
+    assert report.created == []
+    assert report.ok
+    assert sorted(report.existing) == sorted(kafka.topic(s.name) for s in TOPICS)
+
+
+def test_conflicting_topic_is_reported_not_altered(kafka_base: KafkaSettings) -> None:
+    settings = kafka_base.model_copy(update={"topic_prefix": unique("conflict") + "."})
+    engagement = settings.topic(ENGAGEMENT)
+    with topic_admin.admin_client(settings) as admin:
+        admin.create_topics(
+            [NewTopic(engagement, 2, 1, topic_configs={"cleanup.policy": "delete"})]
+        )
+    report = topic_admin.create_all(settings)
+    assert not report.ok
+    diffs = report.conflicts[engagement]
+    assert any(d.startswith("partitions: declared 3, found 2") for d in diffs)
+    assert any(d.startswith("cleanup.policy: declared compact, found delete") for d in diffs)
+    state = topic_admin.describe(settings, [engagement])[engagement]
+    assert state.partitions == 2 and state.configs["cleanup.policy"] == "delete"
+    assert set(report.conflicts) == {engagement}
+
+
+def test_prefix_applies_to_every_topic(kafka: KafkaSettings) -> None:
+    listed = topic_admin.list_topics(kafka)
+    assert listed == sorted(kafka.topic(s.name) for s in TOPICS)
+    assert all(name.startswith(kafka.topic_prefix) for name in listed)
+
+
+def test_retention_is_configurable_per_topic(
+    kafka_base: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(retention_env_var(ACTIVITY), "7")
+    settings = kafka_base.model_copy(update={"topic_prefix": unique("retention") + "."})
+    assert topic_admin.create_all(settings).ok
+    name = settings.topic(ACTIVITY)
+    state = topic_admin.describe(settings, [name])[name]
+    assert state.configs["retention.ms"] == str(7 * 86_400_000)
+
+
+def test_unreachable_cluster_is_a_clear_error() -> None:
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1")
+    with pytest.raises(KafkaUnavailableError, match=r"cannot reach Kafka at 127\.0\.0\.1:1"):
+        topic_admin.create_all(settings)

@@ -1,0 +1,43 @@
+# Two commands on a fresh machine (README):  `make run`  and  `make test`.
+# Both create the virtualenv and install the project on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench broker-start broker-stop clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: the whole pipeline on the local broker (starts Kafka when none is reachable)
+run: $(STAMP)
+	$(BIN)/nurture up
+
+## test: lint, type-check and the full test suite against a real Kafka broker
+test: lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+## bench: every benchmark, printing figures (needs the broker: `make broker-start`)
+bench: $(STAMP)
+	$(BIN)/nurture bench all
+
+broker-start: $(STAMP)
+	$(BIN)/nurture broker start
+
+broker-stop: $(STAMP)
+	$(BIN)/nurture broker stop
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

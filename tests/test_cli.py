@@ -1,0 +1,79 @@
+"""The `nurture` CLI: one entry point, --help on every command, global flags reach every client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from deploy.cli.main import app
+from schemas.settings import KafkaSettings
+
+runner = CliRunner()
+
+
+def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    subcommands = getattr(command, "commands", None)  # a group (typer ships its own click)
+    if subcommands:
+        for name, sub in subcommands.items():
+            paths.extend(_command_paths(sub, (*prefix, name)))
+    return paths
+
+
+def test_every_command_has_help() -> None:
+    root = typer.main.get_command(app)
+    paths = _command_paths(root)
+    assert ("broker", "start") in paths and ("topics", "create") in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage" in result.output, path
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "broker" in result.stdout
+
+
+def test_bootstrap_flag_and_env() -> None:
+    assert KafkaSettings().bootstrap_servers == "127.0.0.1:9092"
+    result = runner.invoke(app, ["--bootstrap", "127.0.0.1:1", "topics", "list"])
+    assert result.exit_code == 1
+    assert "cannot reach Kafka at 127.0.0.1:1" in result.output
+
+
+def test_env_var_sets_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NURTURE_BOOTSTRAP_SERVERS", "127.0.0.1:2")
+    result = runner.invoke(app, ["topics", "list"])
+    assert result.exit_code == 1
+    assert "127.0.0.1:2" in result.output
+
+
+def test_bad_bootstrap_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["--bootstrap", "no-port-here", "topics", "list"])
+    assert result.exit_code != 0
+
+
+def test_security_settings_reach_client_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NURTURE_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("NURTURE_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("NURTURE_SASL_USERNAME", "nurture")
+    monkeypatch.setenv("NURTURE_SASL_PASSWORD", "s3cret-value")
+    settings = KafkaSettings()
+    config = settings.kafka_python_config()
+    assert config["security_protocol"] == "SASL_PLAINTEXT"
+    assert config["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert config["sasl_plain_password"] == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+    assert settings.aiokafka_config()["sasl_plain_username"] == "nurture"

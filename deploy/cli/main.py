@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli import bench_cmd, broker_cmd, topics_cmd
+from deploy.cli import bench_cmd, broker_cmd, topics_cmd, up_cmd
 from deploy.cli.context import CliContext
 from schemas.settings import KafkaSettings
 
@@ -46,6 +46,7 @@ def main(
 app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(bench_cmd.app, name="bench")
+app.command("up")(up_cmd.up)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""`nurture up`: the whole pipeline on one machine as supervised child processes."""

@@ -1,0 +1,60 @@
+"""`nurture worker`: the stream worker (faust) that scores engagement; see docs/worker.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError as SettingsError
+
+from deploy.cli.context import fail, kafka_settings
+from schemas.errors import NurtureError
+from streams.settings import WorkerSettings
+from streams.worker.run import run_worker
+
+
+def worker(
+    ctx: typer.Context,
+    *,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Scoring model file (env NURTURE_WORKER_MODEL_PATH)."),
+    ] = None,
+    web_port: Annotated[
+        int | None,
+        typer.Option("--web-port", help="HTTP port (env NURTURE_WORKER_WEB_PORT, default 6066)."),
+    ] = None,
+    app_id: Annotated[
+        str | None,
+        typer.Option("--app-id", help="App id / consumer group (env NURTURE_WORKER_APP_ID)."),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="rocksdb:// or memory:// (env NURTURE_WORKER_STORE)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Local table stores (env NURTURE_WORKER_DATA_DIR)."),
+    ] = None,
+) -> None:
+    """Keep one engagement score per candidate from candidate.activity and candidate.profile.
+
+    Exit status 1 on a configuration error (named field), 70 when an agent failed, 75 when
+    offsets stopped advancing (restart it: processing is at-least-once and idempotent).
+    """
+    flags: dict[str, Any] = {
+        "model_path": model,
+        "web_port": web_port,
+        "app_id": app_id,
+        "store": store,
+        "data_dir": data_dir,
+    }
+    try:
+        settings = WorkerSettings(**{k: v for k, v in flags.items() if v is not None})
+    except SettingsError as exc:
+        raise fail(f"invalid worker settings: {exc}") from exc
+    try:
+        run_worker(settings, kafka_settings(ctx))
+    except NurtureError as exc:
+        raise fail(exc) from exc

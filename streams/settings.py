@@ -1,0 +1,63 @@
+"""Settings of the stream worker (`nurture worker`): one frozen model, loaded once per process.
+
+Environment variables (all optional; CLI flags of `nurture worker` override them):
+
+===================================  ==============================================================
+``NURTURE_WORKER_APP_ID``            faust app id = consumer group; prefixed with the topic prefix
+                                     (``nurture-worker``)
+``NURTURE_WORKER_STORE``             table storage: ``rocksdb://`` (RocksDB through rocksdict) or
+                                     ``memory://`` (tests; state rebuilt from the changelog)
+``NURTURE_WORKER_DATA_DIR``          directory of the local RocksDB stores (``./var/worker``)
+``NURTURE_WORKER_WEB_HOST``          host other workers and `nurture score` reach this one at
+                                     (``127.0.0.1``)
+``NURTURE_WORKER_WEB_PORT``          HTTP port of the worker (6066)
+``NURTURE_WORKER_MODEL_PATH``        scoring model YAML (the packaged default model when unset)
+``NURTURE_WORKER_BATCH_SIZE``        events per processing batch (1000)
+``NURTURE_WORKER_BATCH_WITHIN_S``    longest wait to fill a batch, seconds (0.05)
+``NURTURE_WORKER_COMMIT_INTERVAL_S`` offset commit interval, seconds (1.0)
+``NURTURE_WORKER_LINGER_MS``         producer linger for changelog/engagement output, ms (5)
+``NURTURE_WORKER_PRODUCER_BATCH``    producer batch size, bytes (1 MiB)
+``NURTURE_WORKER_STALL_TIMEOUT_S``   liveness: seconds without commit progress while records are
+                                     waiting before the worker exits non-zero (120)
+``NURTURE_WORKER_LOG_LEVEL``         ``info``, ``warning``, ... (``warning``)
+===================================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+StoreUrl = Literal["rocksdb://", "memory://"]
+
+
+class WorkerSettings(BaseSettings):
+    """How one stream worker process runs; see the module docstring for the variables."""
+
+    model_config = SettingsConfigDict(env_prefix="NURTURE_WORKER_", frozen=True, extra="ignore")
+
+    app_id: str = Field("nurture-worker", min_length=1, description="Consumer group / app id.")
+    store: StoreUrl = Field("rocksdb://", description="Table storage.")
+    data_dir: Path = Field(Path("var/worker"), description="Directory of the local stores.")
+    web_host: str = Field("127.0.0.1", description="Host this worker's web server is reached at.")
+    web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of this worker.")
+    model_path: Path | None = Field(None, description="Scoring model file (default model if None).")
+    batch_size: int = Field(1000, ge=1, description="Events per processing batch.")
+    batch_within_s: float = Field(0.05, gt=0, description="Longest wait to fill a batch (s).")
+    commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval (s).")
+    linger_ms: int = Field(5, ge=0, description="Producer linger (ms).")
+    producer_batch: int = Field(1 << 20, ge=1024, description="Producer batch size (bytes).")
+    stall_timeout_s: float = Field(120.0, gt=0, description="Liveness: max commit stall (s).")
+    log_level: str = Field("warning", description="Log level of the worker.")
+
+    def faust_app_id(self, topic_prefix: str) -> str:
+        """The app id as faust sees it: prefixed, so internal topics follow the topic prefix."""
+        return f"{topic_prefix}{self.app_id}"
+
+    @property
+    def web_url(self) -> str:
+        """The URL other workers route table requests to (faust's ``canonical_url``)."""
+        return f"http://{self.web_host}:{self.web_port}"

@@ -1,0 +1,117 @@
+"""Scoring one batch of activity events: pure functions over plain data (no Kafka, no faust).
+
+The agent groups a batch by candidate and calls :func:`score_candidate` once per candidate, so
+each row is read and written once per batch however many events the candidate had in it. Tests
+and the reference computation of the crash tests call the same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.errors import ConfigError
+from schemas.timestamps import to_micros
+from streams.scoring.config import ScoringModel
+from streams.scoring.state import EngagementState, new_state
+from streams.scoring.update import ScoringInput, apply_event, engagement_record
+from streams.worker.rows import ENGAGEMENT, Row, load_row
+
+
+@dataclass(slots=True)
+class ActivityItem:
+    """One decoded activity event and where it came from."""
+
+    record: dict[str, Any]
+    partition: int
+    offset: int
+
+
+@dataclass(slots=True)
+class RejectedItem:
+    """An event the model refused (its error goes to the dead-letter topic with the bytes)."""
+
+    item: ActivityItem
+    error: Exception
+
+
+@dataclass(slots=True)
+class CandidateOutcome:
+    """What scoring a candidate's events of one batch produced."""
+
+    row: Row
+    #: The engagement record (Avro dict) to publish: the current score, also after duplicates.
+    record: dict[str, Any] | None
+    scored: int = 0
+    duplicates: int = 0
+    too_late: int = 0
+    rejected: list[RejectedItem] = field(default_factory=list)
+
+
+def scoring_input(item: ActivityItem) -> ScoringInput:
+    """The model's input for a decoded activity event (``occurred_at`` as epoch microseconds)."""
+    record = item.record
+    occurred_at = record["occurred_at"]
+    return ScoringInput(
+        event_id=record["event_id"],
+        type=record["type"],
+        occurred_at_us=occurred_at if type(occurred_at) is int else to_micros(occurred_at),
+        payload=record["payload"],
+        partition=item.partition,
+        offset=item.offset,
+    )
+
+
+def load_state(row: Row) -> EngagementState:
+    """The engagement state kept in ``row`` (a new state for a candidate seen first)."""
+    stored = row.get(ENGAGEMENT)
+    return EngagementState.from_dict(stored) if stored else new_state()
+
+
+def score_candidate(
+    model: ScoringModel, candidate_id: str, stored: bytes | None, items: Iterable[ActivityItem]
+) -> CandidateOutcome:
+    """Apply ``items`` (in offset order) to the candidate's stored row; return the new row.
+
+    Duplicates and too-late events change nothing but still yield the current record, so a
+    redelivered event re-publishes the score (covering a crash that lost the earlier output).
+    An event the model raises on (other than a :class:`ConfigError`, e.g. a state of another
+    model version, which must stop the worker) is rejected for the dead-letter topic without
+    its half-applied effects. ``record`` is None only when no event of a new candidate applied.
+    """
+    row = load_row(stored)
+    state = load_state(row)
+    outcome = CandidateOutcome(row=row, record=None)
+    applied: list[ActivityItem] = []
+    for item in items:
+        try:
+            update = apply_event(model, state, scoring_input(item))
+        except ConfigError:
+            raise
+        except Exception as exc:  # the model refused this event: dead-letter it, go on
+            outcome.rejected.append(RejectedItem(item, exc))
+            row = load_row(stored)  # apply_event mutates the state's dicts, which are the row's
+            state = _replay(model, row, applied)
+            continue
+        applied.append(item)
+        if update.duplicate:
+            outcome.duplicates += 1
+        elif update.too_late:
+            outcome.too_late += 1
+        else:
+            outcome.scored += 1
+    if state.last_activity_us is None:  # nothing applied to a new candidate
+        return outcome
+    row[ENGAGEMENT] = state.to_dict()
+    outcome.row = row
+    outcome.record = engagement_record(model, candidate_id, state)
+    return outcome
+
+
+def _replay(model: ScoringModel, row: Row, applied: list[ActivityItem]) -> EngagementState:
+    """The state before the batch with ``applied`` re-applied (drops a half-applied event)."""
+    state = load_state(row)
+    for item in applied:
+        apply_event(model, state, scoring_input(item))
+    return state

@@ -1,0 +1,29 @@
+"""Start a worker process: load and check everything first, then hand over to faust."""
+
+from __future__ import annotations
+
+import faust
+
+from schemas.settings import KafkaSettings
+from streams.app import build_worker
+from streams.scoring.config import load_model
+from streams.settings import WorkerSettings
+from streams.worker.kafka_config import source_partitions
+
+
+def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
+    """Run until stopped (SIGTERM/SIGINT); never returns (faust exits the process).
+
+    Raises :class:`~schemas.errors.ConfigError` *before* starting when the model file is invalid
+    or the source topics are missing or not co-partitioned.
+    """
+    model = load_model(settings.model_path)
+    partitions = source_partitions(kafka)
+    worker = build_worker(settings, kafka, model, partitions=partitions)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    faust.Worker(
+        worker.app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+    ).execute_from_commandline()

@@ -1,0 +1,240 @@
+"""The producer SDK: publish activity events, profile upserts and erasure requests to Kafka.
+
+Every record is validated and encoded (:mod:`producers.records`) before anything is sent, keyed
+by ``candidate_id`` (so one candidate's records stay in order on one partition) and written with
+``acks=all`` and idempotence. ``send`` returns a :class:`~producers.delivery.Delivery` to wait on.
+
+Nothing is dropped silently: a record Kafka did not acknowledge within ``delivery_timeout_s``
+fails its delivery, and the next :meth:`NurtureProducer.flush` (hence ``close`` and the context
+manager) raises for it even when the caller never looked at the delivery.
+
+Logs carry event ids, types and topics only, never record contents (profiles hold PII).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
+
+from producers.bulk import BulkResult, Rejection
+from producers.delivery import Delivery, translate
+from producers.errors import PublishTimeoutError
+from producers.partitioner import MemoizedKeyPartitioner
+from producers.records import DictValidation, Encoded, EventInput, ProfileInput, RecordEncoder
+from producers.settings import ProducerSettings, load_producer_settings
+from schemas.errors import ConfigError, KafkaUnavailableError, NurtureError, ValidationError
+from schemas.models import ErasureRequest
+from schemas.settings import KafkaSettings, load_kafka_settings
+from schemas.topics import ACTIVITY, PROFILE
+
+log = logging.getLogger(__name__)
+
+
+class NurtureProducer:
+    """Publishes the pipeline's input records; use as a context manager or call :meth:`close`.
+
+    The constructor connects (bootstrap) and raises :class:`KafkaUnavailableError` when no broker
+    answers within ``max_block_ms``, or :class:`ConfigError` for settings Kafka refuses.
+    ``dict_validation`` overrides ``settings.dict_validation`` (see :mod:`producers.records`).
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaSettings | None = None,
+        settings: ProducerSettings | None = None,
+        *,
+        dict_validation: DictValidation | None = None,
+    ) -> None:
+        self.kafka = kafka or load_kafka_settings()
+        self.settings = settings or load_producer_settings()
+        self.encoder = RecordEncoder(
+            dict_validation=dict_validation or self.settings.dict_validation
+        )
+        self._topics = {name: self.kafka.topic(name) for name in (ACTIVITY, PROFILE)}
+        self._failures = 0
+        self._first_failure: NurtureError | None = None
+        self._lock = threading.Lock()
+        config = {
+            **self.kafka.kafka_python_config(),
+            **self.settings.kafka_python_config(),
+            "partitioner": MemoizedKeyPartitioner(),
+        }
+        try:
+            self._producer = KafkaProducer(**config)
+        except KafkaError as exc:
+            servers = self.kafka.bootstrap_servers
+            if exc.retriable:
+                raise KafkaUnavailableError(
+                    f"no Kafka broker at {servers} answered within {self.settings.max_block_ms} ms "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+            raise ConfigError(f"Kafka at {servers} refused the producer: {exc}") from exc
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"invalid producer settings: {exc}") from exc
+        log.info(
+            "producer %s connected to %s (compression=%s)",
+            self.settings.client_id,
+            self.kafka.bootstrap_servers,
+            config["compression_type"] or "none",
+        )
+
+    # --- high level --------------------------------------------------------------------
+
+    def send(self, event: EventInput) -> Delivery:
+        """Validate, encode and send one activity event (a model or a dict).
+
+        Raises :class:`ValidationError` (nothing sent) or, when no metadata could be fetched
+        within ``max_block_ms``, :class:`~producers.errors.PublishTimeoutError`.
+        """
+        return self._send(self.encoder.event(event))
+
+    def upsert_profile(self, profile: ProfileInput) -> Delivery:
+        """Validate and send a candidate profile (replaces the candidate's previous one)."""
+        return self._send(self.encoder.profile(profile))
+
+    def request_erasure(
+        self, candidate_id: str, *, source: str | None = None, reason: str | None = None
+    ) -> Delivery:
+        """Publish an erasure request for ``candidate_id`` on the profile topic, same key.
+
+        Compaction then keeps this marker instead of the candidate's profile (and its PII).
+        ``source`` defaults to the producer's ``settings.source``; ``reason`` must hold no PII.
+        """
+        request = {"candidate_id": candidate_id, "source": source or self.settings.source}
+        if reason is not None:
+            request["reason"] = reason
+        return self._send(self.encoder.erasure(request))
+
+    def send_erasure(self, request: ErasureRequest | Mapping[str, Any]) -> Delivery:
+        """Send a complete erasure request (model or dict; missing id and time are filled)."""
+        return self._send(self.encoder.erasure(request))
+
+    def send_many(
+        self, events: Iterable[EventInput], *, wait: bool = True, timeout: float | None = None
+    ) -> BulkResult:
+        """Validate every event, then send the valid ones; invalid ones are reported, not sent.
+
+        With ``wait`` (default) returns once all accepted records are acknowledged, raising like
+        :meth:`flush` when some were not within ``timeout`` seconds (None: the delivery timeout).
+        Without it, wait on ``result.deliveries`` yourself.
+        """
+        encoded: list[Encoded] = []
+        rejected: list[Rejection] = []
+        for index, event in enumerate(events):
+            try:
+                encoded.append(self.encoder.event(event))
+            except ValidationError as exc:
+                rejected.append(Rejection(index, exc.field, exc.reason, exc.event_id))
+        deliveries = tuple(self._send(record) for record in encoded)
+        if wait:
+            self.flush(timeout)
+        if rejected:
+            log.info("bulk send: %d accepted, %d rejected", len(encoded), len(rejected))
+        return BulkResult(len(encoded), tuple(rejected), deliveries)
+
+    # --- low level, for the HTTP gateway -------------------------------------------------
+
+    def encode_event(self, event: EventInput) -> tuple[bytes, bytes]:
+        """Validate and encode an event without sending it: ``(key, value)``."""
+        record = self.encoder.event(event)
+        return record.key, record.value
+
+    def topic(self, name: str) -> str:
+        """The full Kafka name of a declared topic (e.g. ``ACTIVITY``), prefix included."""
+        return self.kafka.topic(name)
+
+    def send_encoded(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> Any:
+        """Send pre-encoded bytes to ``topic`` (full name); returns kafka-python's future.
+
+        Failures still count for :meth:`flush`. Raises :class:`PublishTimeoutError` when the
+        topic's metadata could not be fetched within ``max_block_ms``.
+        """
+        return self._kafka_send(topic, key, value, headers or [], None)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every record sent so far is acknowledged or failed.
+
+        Raises :class:`PublishTimeoutError` when records are still pending after ``timeout``
+        seconds, or the first failure (retriable :class:`PublishTimeoutError` or
+        :class:`~producers.errors.DeliveryRejectedError`) when records failed since the
+        previous flush; the message says how many.
+        """
+        try:
+            self._producer.flush(timeout=timeout)
+        except KafkaTimeoutError as exc:
+            raise PublishTimeoutError(
+                "(all topics)", f"records still unacknowledged after {timeout} s"
+            ) from exc
+        with self._lock:
+            failures, first = self._failures, self._first_failure
+            self._failures, self._first_failure = 0, None
+        if first is not None:
+            first.add_note(f"{failures} record(s) failed since the previous flush")
+            raise first
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush (raising like :meth:`flush`), then release the connection either way."""
+        try:
+            self.flush(timeout)
+        finally:
+            self._producer.close(timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:  # the body failed: still try to deliver what was sent, but keep its error
+            self.close()
+        except NurtureError as close_error:
+            log.warning("closing the producer after an error also failed: %s", close_error)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _send(self, record: Encoded) -> Delivery:
+        topic = self._topics[record.topic]
+        future = self._kafka_send(topic, record.key, record.value, record.headers, record.record_id)
+        return Delivery(future, topic, record.record_id)
+
+    def _kafka_send(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        record_id: str | None,
+    ) -> Any:
+        try:
+            future = self._producer.send(topic, value, key=key, headers=headers)
+        except (KafkaError, ValueError, TypeError) as exc:
+            raise translate(exc, topic, record_id) from exc
+        future.add_errback(self._failed, topic, record_id)
+        return future
+
+    def _failed(self, topic: str, record_id: str | None, error: BaseException) -> None:
+        """Errback (sender thread): remember the failure for flush and log it without PII."""
+        failure = translate(error, topic, record_id)
+        log.warning(
+            "delivery failed: topic=%s id=%s error=%s", topic, record_id, type(error).__name__
+        )
+        with self._lock:
+            self._failures += 1
+            if self._first_failure is None:
+                self._first_failure = failure

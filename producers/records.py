@@ -1,0 +1,200 @@
+"""Validation and encoding of records before they are sent: key, value and headers.
+
+Pure (no Kafka client), so the SDK, the HTTP gateway and ``nurture publish`` share it and a
+batch can be checked whole before any of it is published.
+
+How records are validated (measured with ``nurture bench sdk``, see producers/bench.py):
+
+* Activity events given as **models** were validated by pydantic when built; they are encoded.
+* Activity events given as **dicts** take the codec's fast path by default
+  (``dict_validation="codec"``): Avro checks every type, the codec checks required ids and the
+  event type, refuses unknown fields and naive datetimes. ISO-8601 strings in timestamp fields
+  are parsed first, so the JSON form is accepted too. The pydantic model adds URL and blank-text
+  checks at roughly twice the cost per event; ``dict_validation="model"`` turns it on.
+* Profiles and erasure requests always go through their pydantic models (contact details, time
+  zones and locales deserve the full check, and they are rare next to activity events).
+
+Missing ``event_id`` (a uuid4) and ``received_at`` (now, UTC) are filled in; the caller's
+mapping is never modified.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal, NamedTuple
+
+from schemas.codec import activity_codec, codec_for
+from schemas.errors import ValidationError
+from schemas.models import (
+    ActivityEvent,
+    CandidateProfile,
+    ErasureRequest,
+    parse_erasure_request,
+    parse_event,
+    parse_profile,
+)
+from schemas.topics import ACTIVITY, PROFILE
+
+#: Value of the ``content-type`` header of every record the SDK writes.
+CONTENT_TYPE = b"application/vnd.nurture.avro"
+CONTENT_TYPE_HEADER = "content-type"
+SOURCE_HEADER = "nurture-source"
+
+DictValidation = Literal["codec", "model"]
+EventInput = ActivityEvent | Mapping[str, Any]
+ProfileInput = CandidateProfile | Mapping[str, Any]
+
+
+class Encoded(NamedTuple):
+    """A validated record, ready for ``KafkaProducer.send``."""
+
+    #: Declared topic name without prefix (``candidate.activity`` or ``candidate.profile``).
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    #: The subject of the value (``activity_event``, ``candidate_profile``, ...).
+    subject: str
+    #: The record's own id: event_id, request_id, or candidate_id for profiles (for logs).
+    record_id: str
+
+
+_HEADERS: dict[str, list[tuple[str, bytes]]] = {}
+
+
+def headers_for(source: str) -> list[tuple[str, bytes]]:
+    """The headers of a record from ``source`` (shared lists: do not modify them)."""
+    headers = _HEADERS.get(source)
+    if headers is None:
+        headers = [(CONTENT_TYPE_HEADER, CONTENT_TYPE), (SOURCE_HEADER, source.encode())]
+        if len(_HEADERS) < 1024:  # sources are a handful of systems; never grow unbounded
+            _HEADERS[source] = headers
+    return headers
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecordEncoder:
+    """Turns events, profiles and erasure requests into :class:`Encoded` records.
+
+    ``now`` supplies ``received_at`` for events that lack one (injectable for tests).
+    """
+
+    def __init__(
+        self, *, dict_validation: DictValidation = "codec", now: Callable[[], datetime] = _utc_now
+    ) -> None:
+        self.dict_validation = dict_validation
+        self._now = now
+        self._activity = activity_codec()
+        self._profile = codec_for("candidate_profile")
+        self._erasure = codec_for("erasure_request")
+        self._payload_times = _payload_timestamp_fields(self._activity.reader.schema)
+
+    def event(self, event: EventInput) -> Encoded:
+        """Validate and encode an activity event; :class:`ValidationError` names the field."""
+        if isinstance(event, ActivityEvent):
+            record = event.to_avro()
+            if record["received_at"] is None:
+                record["received_at"] = self._now()
+        elif isinstance(event, Mapping):
+            record = self._filled(event)
+            if self.dict_validation == "model":
+                record = parse_event(record).to_avro()
+            else:
+                self._parse_times(record)
+        else:
+            raise ValidationError("(record)", f"expected a mapping, got {type(event).__name__}")
+        value = self._activity.encode(record)
+        event_id = record["event_id"]
+        key = record["candidate_id"].encode()
+        return Encoded(
+            ACTIVITY, key, value, headers_for(record["source"]), "activity_event", event_id
+        )
+
+    def profile(self, profile: ProfileInput) -> Encoded:
+        """Validate (pydantic) and encode a candidate profile upsert."""
+        model = (
+            profile if isinstance(profile, CandidateProfile) else parse_profile(_mapping(profile))
+        )
+        record = model.to_avro()
+        value = self._profile.encode(record)
+        candidate_id = model.candidate_id
+        headers = headers_for(model.source)
+        return Encoded(
+            PROFILE, candidate_id.encode(), value, headers, "candidate_profile", candidate_id
+        )
+
+    def erasure(self, request: ErasureRequest | Mapping[str, Any]) -> Encoded:
+        """Validate and encode an erasure request (goes to the profile topic, same key)."""
+        if isinstance(request, ErasureRequest):
+            model = request
+        else:
+            data = dict(_mapping(request))
+            data.setdefault("request_id", str(uuid.uuid4()))
+            data.setdefault("requested_at", self._now())
+            model = parse_erasure_request(data)
+        value = self._erasure.encode(model.to_avro())
+        key = model.candidate_id.encode()
+        headers = headers_for(model.source)
+        return Encoded(PROFILE, key, value, headers, "erasure_request", model.request_id)
+
+    def _filled(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        record = dict(event)
+        if record.get("event_id") is None:
+            record["event_id"] = str(uuid.uuid4())
+        if record.get("received_at") is None:
+            record["received_at"] = self._now()
+        return record
+
+    def _parse_times(self, record: dict[str, Any]) -> None:
+        """Parse ISO-8601 strings in timestamp fields in place (the JSON form of a record)."""
+        for name in ("occurred_at", "received_at"):
+            value = record.get(name)
+            if type(value) is not datetime:
+                record[name] = _timestamp(value, name, record)
+        fields = self._payload_times.get(record.get("type"))  # type: ignore[arg-type]
+        payload = record.get("payload")
+        if fields and isinstance(payload, Mapping):
+            payload = dict(payload)
+            for name in fields:
+                value = payload.get(name)
+                if value is not None and type(value) is not datetime:
+                    payload[name] = _timestamp(value, f"payload.{name}", record)
+            record["payload"] = payload
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("(record)", f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _timestamp(value: Any, field: str, record: Mapping[str, Any]) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    event_id = record.get("event_id")
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    elif value is None:
+        raise ValidationError(field, "field required", event_id=event_id)
+    raise ValidationError(
+        field, "must be an RFC 3339 timestamp such as 2025-03-01T09:30:00Z", event_id=event_id
+    )
+
+
+def _payload_timestamp_fields(schema: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """``{event type: payload fields holding a timestamp}`` read from the activity schema."""
+    payload = next(f for f in schema["fields"] if f["name"] == "payload")
+    found: dict[str, tuple[str, ...]] = {}
+    for branch in payload["type"]:
+        names = tuple(f["name"] for f in branch["fields"] if "timestamp-micros" in repr(f["type"]))
+        if names:
+            found[branch["event_type"]] = names
+    return found

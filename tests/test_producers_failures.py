@@ -1,0 +1,79 @@
+"""The SDK never drops a record silently: unreachable brokers and refusals become typed errors."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from producers import DeliveryRejectedError, NurtureProducer, ProducerSettings, PublishTimeoutError
+from schemas.errors import KafkaUnavailableError
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY
+from tests.kafka_helpers import read_all
+from tests.test_producers_sdk import page_view
+
+SHORT = ProducerSettings(
+    linger_ms=1, max_block_ms=1500, request_timeout_ms=1000, delivery_timeout_s=3
+)
+
+
+def free_port() -> int:
+    """A local port nothing listens on (bound and released by the OS just now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_unreachable_broker_raises_retriable_error_within_max_block() -> None:
+    nowhere = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    with pytest.raises(KafkaUnavailableError) as caught:
+        NurtureProducer(nowhere, SHORT)
+    elapsed = time.monotonic() - started
+    assert caught.value.retriable
+    assert nowhere.bootstrap_servers in str(caught.value)
+    assert 1.0 <= elapsed < SHORT.max_block_ms / 1000 + 3
+
+
+@pytest.mark.kafka
+def test_missing_topic_times_out_as_kafka_unavailable(kafka: KafkaSettings) -> None:
+    missing = kafka.topic(f"no-such-topic-{uuid.uuid4().hex[:6]}")
+    with NurtureProducer(kafka, SHORT) as sdk:
+        key, value = sdk.encode_event(page_view())
+        started = time.monotonic()
+        with pytest.raises(PublishTimeoutError) as caught:
+            sdk.send_encoded(missing, key, value)
+        assert time.monotonic() - started < SHORT.max_block_ms / 1000 + 3
+    assert caught.value.retriable
+    assert caught.value.topic == missing
+
+
+@pytest.mark.kafka
+def test_refused_record_fails_its_delivery_and_the_flush(kafka: KafkaSettings) -> None:
+    topic = kafka.topic(ACTIVITY)
+    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    try:  # the topic now accepts no batch as large as one event
+        admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": "64"})]
+        )
+    finally:
+        admin.close()
+    sdk = NurtureProducer(kafka, SHORT)
+    try:
+        ignored = sdk.send(page_view("cand-too-big"))
+        with pytest.raises(DeliveryRejectedError) as caught:
+            sdk.flush(timeout=10)  # the caller never looked at the delivery: flush still tells
+        assert caught.value.topic == topic
+        assert caught.value.event_id == ignored.event_id
+        assert not caught.value.retriable
+        with pytest.raises(DeliveryRejectedError):
+            ignored.get(timeout=1)
+        sdk.flush(timeout=10)  # reported once: the next flush is clean
+    finally:
+        sdk.close(timeout=5)
+    assert read_all(kafka, topic) == []

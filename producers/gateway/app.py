@@ -1,0 +1,174 @@
+"""The app factory: ``create_app(settings, kafka, registry)`` -> a FastAPI app ready for uvicorn.
+
+Everything is built here once (API keys, rate limiter, de-duplication window, encoder, the one
+Kafka producer) and torn down by the app's lifespan. Tests pass their own registry and may pass a
+publisher; the defaults are the live ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from producers.gateway.auth import ApiKeyAuth
+from producers.gateway.dedup import AcceptedIds
+from producers.gateway.errors import GatewayError
+from producers.gateway.ingest import EventIngest
+from producers.gateway.limits import Limits
+from producers.gateway.metrics import GatewayMetrics
+from producers.gateway.openapi import install_openapi
+from producers.gateway.profiles import ProfileIngest
+from producers.gateway.publisher import KafkaPublisher, Publisher
+from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.routes import router
+from producers.gateway.settings import GatewaySettings
+from producers.gateway.state import REQUEST_ID_KEY, Gateway
+from producers.records import RecordEncoder
+from producers.settings import ProducerSettings, load_producer_settings
+from schemas.errors import ConfigError
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY, PROFILE
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """HTTP ingestion for systems not written in Python (career site, e-mail service,
+events tool): activity events (own JSON envelope or CloudEvents 1.0), profile upserts and
+erasure requests, published to Kafka with acks=all. See docs/gateway.md."""
+
+
+def create_app(
+    settings: GatewaySettings,
+    kafka: KafkaSettings,
+    registry: CollectorRegistry,
+    *,
+    publisher: Publisher | None = None,
+    producer_settings: ProducerSettings | None = None,
+) -> FastAPI:
+    """The gateway app. Raises :class:`ConfigError` when no API key is configured."""
+    keys = settings.all_api_keys()
+    if not keys:
+        raise ConfigError(
+            "no API keys configured: set NURTURE_GATEWAY_API_KEYS='source=KEY,...' or "
+            "NURTURE_GATEWAY_API_KEYS_FILE"
+        )
+    metrics = GatewayMetrics(registry)
+    live = publisher is None
+    if publisher is None:
+        publisher = KafkaPublisher(
+            kafka,
+            producer_settings or load_producer_settings(),
+            ack_timeout_s=settings.ack_timeout_s,
+            probe_timeout_s=settings.readiness_timeout_s,
+            reconnect_every_s=float(settings.retry_after_s),
+        )
+    encoder = RecordEncoder(dict_validation=settings.validation)
+    dedup = AcceptedIds(settings.dedup_window_s, settings.dedup_max_ids)
+    gateway = Gateway(
+        settings=settings,
+        limits=Limits(
+            settings.max_event_bytes, settings.max_batch_bytes, settings.max_batch_events
+        ),
+        auth=ApiKeyAuth(keys),
+        limiter=RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst),
+        publisher=publisher,
+        events=EventIngest(
+            encoder,
+            publisher,
+            dedup,
+            metrics,
+            kafka.topic(ACTIVITY),
+            ack_timeout_s=settings.ack_timeout_s,
+        ),
+        profiles=ProfileIngest(
+            encoder, publisher, metrics, kafka.topic(PROFILE), retry_after_s=settings.retry_after_s
+        ),
+        metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if live and isinstance(publisher, KafkaPublisher):
+            await publisher.start()
+        log.info(
+            "gateway up: sources %s, Kafka %s",
+            sorted(gateway.auth.sources),
+            kafka.bootstrap_servers,
+        )
+        try:
+            yield
+        finally:
+            await publisher.close()
+
+    app = FastAPI(
+        title="candidate-nurture gateway",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.gateway = gateway
+    app.include_router(router)
+    app.add_exception_handler(GatewayError, _refusal)
+    app.add_middleware(_RequestMetrics, metrics=metrics)
+    install_openapi(app)
+    return app
+
+
+async def _refusal(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    body = {key: value for key, value in exc.body().items() if value is not None}
+    return Response(
+        orjson.dumps(body),
+        status_code=exc.status,
+        media_type="application/json",
+        headers=exc.headers(),
+    )
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _RequestMetrics:
+    """Pure ASGI middleware: request id, count and latency per route template (bounded)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        scope[REQUEST_ID_KEY] = request_id
+        answered: dict[str, Any] = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+                answered["seconds"] = time.perf_counter() - started
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "(unmatched)")
+            method = scope.get("method", "")
+            method = method if method in _METHODS else "OTHER"
+            seconds = answered.get("seconds", time.perf_counter() - started)
+            self.metrics.latency.labels(route, method).observe(seconds)
+            self.metrics.requests.labels(route, method, str(answered["status"])).inc()

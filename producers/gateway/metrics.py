@@ -1,0 +1,91 @@
+"""Prometheus metrics of the HTTP gateway (served at ``GET /metrics``).
+
+The registry is injected (tests use their own). Labels are bounded: event types of the contract
+(anything else counts as ``unknown``), configured source systems, route templates (never a
+path with a candidate id), status codes and fixed reasons; never an id, key or e-mail address.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas.events import EVENT_TYPES
+
+#: Why an event did not make it: broke the contract, Kafka did not ack in time, Kafka refused.
+REJECT_REASONS = ("invalid", "unavailable", "failed")
+_KNOWN_TYPES = frozenset(EVENT_TYPES)
+
+
+def type_label(event_type: object) -> str:
+    """The event type as a label value: a contract type, else ``unknown`` (bounded)."""
+    return event_type if isinstance(event_type, str) and event_type in _KNOWN_TYPES else "unknown"
+
+
+class GatewayMetrics:
+    """The gateway's metrics: ``{prefix}_events_*`` and ``{prefix}_gateway_*``."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str = "nurture") -> None:
+        self.registry = registry
+        self.received = Counter(
+            f"{prefix}_events_received_total",
+            "Activity events received by the gateway, by event type and source system.",
+            ["type", "source"],
+            registry=registry,
+        )
+        self.accepted = Counter(
+            f"{prefix}_events_accepted_total",
+            "Activity events acknowledged by Kafka (acks=all), by event type and source system.",
+            ["type", "source"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            f"{prefix}_events_rejected_total",
+            "Activity events not published, by reason (invalid, unavailable, failed).",
+            ["reason"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            f"{prefix}_gateway_duplicate_events_total",
+            "Events whose event_id was accepted earlier within the window (not republished).",
+            ["source"],
+            registry=registry,
+        )
+        self.records = Counter(
+            f"{prefix}_gateway_profile_records_total",
+            "Profile upserts and erasure requests acknowledged by Kafka, by record kind.",
+            ["record"],
+            registry=registry,
+        )
+        self.requests = Counter(
+            f"{prefix}_gateway_requests_total",
+            "HTTP requests answered, by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            f"{prefix}_gateway_request_duration_seconds",
+            "Time from request start to response start, by route template and method.",
+            ["route", "method"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+            registry=registry,
+        )
+        self.dedup_ids = Gauge(
+            f"{prefix}_gateway_dedup_ids",
+            "Event ids held in the de-duplication window.",
+            registry=registry,
+        )
+        self.kafka_up = Gauge(
+            f"{prefix}_gateway_kafka_up",
+            "1 when the last readiness probe reached Kafka, else 0.",
+            registry=registry,
+        )
+        for reason in REJECT_REASONS:
+            self.rejected.labels(reason)
+
+    def count(self, counter: Counter, source: str, event_types: Iterable[object]) -> None:
+        """Add one per event to ``counter`` (received or accepted), one ``inc`` per label pair."""
+        for event_type, number in Tally(type_label(t) for t in event_types).items():
+            counter.labels(event_type, source).inc(number)

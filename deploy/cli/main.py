@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli import bench_cmd, broker_cmd, score_cmd, topics_cmd, up_cmd, worker_cmd
+from deploy.cli import bench_cmd, broker_cmd, gateway_cmd, score_cmd, topics_cmd, up_cmd, worker_cmd
 from deploy.cli.context import CliContext
 from schemas.settings import KafkaSettings
 
@@ -49,6 +49,7 @@ app.add_typer(bench_cmd.app, name="bench")
 app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("score")(score_cmd.score)
+app.command("gateway")(gateway_cmd.gateway)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""`nurture gateway`: the HTTP ingestion gateway; see docs/gateway.md."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError as SettingsError
+
+from deploy.cli.context import fail, kafka_settings
+from schemas.errors import NurtureError
+
+
+def gateway(
+    ctx: typer.Context,
+    *,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Interface (env NURTURE_GATEWAY_HOST, default 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="TCP port (env NURTURE_GATEWAY_PORT, default 8080)."),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Accept activity events, CloudEvents, profile upserts and erasure requests over HTTP.
+
+    API keys come from NURTURE_GATEWAY_API_KEYS ('career-site=KEY,ats=KEY') or
+    NURTURE_GATEWAY_API_KEYS_FILE. Exit status 1 on a configuration error.
+    """
+    from producers.gateway.server import serve  # noqa: PLC0415 - keeps `nurture --help` fast
+    from producers.gateway.settings import GatewaySettings  # noqa: PLC0415
+
+    flags: dict[str, Any] = {"host": host, "port": port}
+    try:
+        settings = GatewaySettings(**{k: v for k, v in flags.items() if v is not None})
+    except SettingsError as exc:
+        raise fail(f"invalid gateway settings: {exc}") from exc
+    try:
+        serve(settings, kafka_settings(ctx), log_level=log_level.lower())
+    except NurtureError as exc:
+        raise fail(exc) from exc

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli import bench_cmd, broker_cmd, gateway_cmd, score_cmd, topics_cmd, up_cmd, worker_cmd
+from deploy.cli import (
+    bench_cmd,
+    broker_cmd,
+    gateway_cmd,
+    score_cmd,
+    simulate_cmd,
+    topics_cmd,
+    up_cmd,
+    worker_cmd,
+)
 from deploy.cli.context import CliContext
 from schemas.settings import KafkaSettings
 
@@ -50,6 +59,7 @@ app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("score")(score_cmd.score)
 app.command("gateway")(gateway_cmd.gateway)
+app.command("simulate")(simulate_cmd.simulate)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from deploy.cli import (
     bench_cmd,
     broker_cmd,
     gateway_cmd,
+    publish_cmd,
     score_cmd,
     simulate_cmd,
     topics_cmd,
@@ -59,6 +60,7 @@ app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("score")(score_cmd.score)
 app.command("gateway")(gateway_cmd.gateway)
+app.command("publish")(publish_cmd.publish)
 app.command("simulate")(simulate_cmd.simulate)
 
 

@@ -1,0 +1,123 @@
+"""`nurture publish FILE|-`: publish a JSON-lines file of events and profiles to Kafka."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from deploy.cli.context import console, fail, kafka_settings
+from producers.producer import NurtureProducer
+from producers.publish import LineRejection, PublishSummary, publish_lines
+from schemas.errors import NurtureError
+
+#: Exit status when some lines were rejected (everything valid was still published).
+EXIT_REJECTED = 3
+_SHOWN_REJECTIONS = 10
+
+
+def publish(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="JSON-lines file, or - for standard input.")],
+    profiles: Annotated[
+        bool, typer.Option("--profiles", help="Bare lines are profiles (default: events).")
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Where rejected lines go (default <FILE>.rejects.jsonl)."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for the final acknowledgements.")
+    ] = None,
+) -> None:
+    """Publish JSON-lines records; print published, rejected and duplicate counts.
+
+    Each line is a bare record (an activity event, or a profile with --profiles) or an envelope
+    {"subject": "activity_event"|"candidate_profile"|"erasure_request", "record": {...}} as
+    written by `nurture simulate --output`. Rejected lines (with line number and reason) go to
+    the rejects file, which is written only when a line was rejected. A record whose event_id
+    was already seen in this run is counted as a duplicate and not sent again.
+
+    Exit status: 0 when every line was published, 3 when some lines were rejected (all valid
+    ones were still published), 1 when Kafka did not acknowledge them.
+    """
+    source = None if file == "-" else Path(file)
+    if source is not None and not source.is_file():
+        raise fail(f"{file}: no such file", code=2)
+    rejects_path = rejects or Path(f"{source or 'stdin'}.rejects.jsonl")
+    started = time.monotonic()
+    with ExitStack() as stack:
+        stream: BinaryIO = (
+            sys.stdin.buffer if source is None else stack.enter_context(source.open("rb"))
+        )
+        writer = _RejectsWriter(rejects_path, stack)
+        try:
+            producer = stack.enter_context(NurtureProducer(kafka_settings(ctx)))
+            progress = _progress(source, stack)
+            task = progress.add_task("publishing", total=source.stat().st_size if source else None)
+            summary = publish_lines(
+                _lines(stream),
+                producer,
+                default_subject="candidate_profile" if profiles else "activity_event",
+                on_reject=writer.write,
+                on_line=lambda size: progress.advance(task, size),
+                timeout_s=timeout,
+            )
+        except NurtureError as exc:
+            raise fail(exc) from exc
+    _print_summary(summary, rejects_path, time.monotonic() - started)
+    if not summary.ok:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    yield from stream
+
+
+class _RejectsWriter:
+    """Opens (truncating) the rejects file on the first rejection only."""
+
+    def __init__(self, path: Path, stack: ExitStack) -> None:
+        self.path = path
+        self._stack = stack
+        self._out: BinaryIO | None = None
+
+    def write(self, rejection: LineRejection) -> None:
+        if self._out is None:
+            self._out = self._stack.enter_context(self.path.open("wb"))
+        self._out.write(rejection.to_json())
+
+
+def _progress(source: Path | None, stack: ExitStack) -> Progress:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=True,
+    )
+    return stack.enter_context(progress)
+
+
+def _print_summary(summary: PublishSummary, rejects_path: Path, elapsed_s: float) -> None:
+    rate = summary.published / elapsed_s if elapsed_s > 0 else 0.0
+    kinds = ", ".join(f"{n} {s}" for s, n in sorted(summary.by_subject.items())) or "nothing"
+    console.print(f"published:  {summary.published} ({kinds}) in {elapsed_s:.1f} s, {rate:,.0f}/s")
+    console.print(f"duplicates: {summary.duplicates} (same event_id earlier in this run, skipped)")
+    console.print(f"rejected:   {len(summary.rejected)}")
+    for rejection in summary.rejected[:_SHOWN_REJECTIONS]:
+        console.print(
+            f"  line {rejection.line}: {rejection.field}: {rejection.reason}", markup=False
+        )
+    if len(summary.rejected) > _SHOWN_REJECTIONS:
+        console.print(f"  ... and {len(summary.rejected) - _SHOWN_REJECTIONS} more")
+    if summary.rejected:
+        console.print(f"rejected lines written to {rejects_path}", markup=False)

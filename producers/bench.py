@@ -1,0 +1,145 @@
+"""Throughput of the SDK against a raw kafka-python producer (``nurture bench sdk``).
+
+Both sides use the same producer settings (acks=all, idempotence, linger, batch size,
+compression) and write the same simulated activity events to one fresh topic, each timed from
+the first send until every record is acknowledged:
+
+* **raw**: ``KafkaProducer.send`` of bytes encoded before the clock starts (the floor: what
+  Kafka and kafka-python cost with no validation or encoding at all);
+* **sdk**: :meth:`NurtureProducer.send` of the same events as plain dicts, so the SDK validates,
+  fills ``received_at``, encodes and adds headers on the clock.
+
+Rounds alternate raw and SDK so neither profits from a warmer broker or a quieter machine; the
+best round of each counts, and the median of the per-round ratios is printed too (steadier when
+other processes share the CPU). The topic is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from producers.producer import NurtureProducer
+from producers.records import DictValidation, RecordEncoder, headers_for
+from producers.settings import ProducerSettings
+from producers.simulate import generate
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY
+
+#: Target of the issue: the SDK keeps at least this share of the raw producer's throughput.
+TARGET_RATIO = 0.8
+
+
+@dataclass
+class BenchResult:
+    """Events per second of each side, per round."""
+
+    events: int
+    raw_rounds: list[float] = field(default_factory=list)
+    sdk_rounds: list[float] = field(default_factory=list)
+
+    @property
+    def raw_per_s(self) -> float:
+        return max(self.raw_rounds)
+
+    @property
+    def sdk_per_s(self) -> float:
+        return max(self.sdk_rounds)
+
+    @property
+    def ratio(self) -> float:
+        """Best SDK round over best raw round."""
+        return self.sdk_per_s / self.raw_per_s
+
+    @property
+    def paired_ratio(self) -> float:
+        """Median of each round's SDK/raw ratio: steadier when other processes share the CPU."""
+        return statistics.median(
+            s / r for s, r in zip(self.sdk_rounds, self.raw_rounds, strict=True)
+        )
+
+
+def bench_sdk(
+    kafka: KafkaSettings,
+    settings: ProducerSettings | None = None,
+    *,
+    n: int = 50_000,
+    rounds: int = 5,
+    dict_validation: DictValidation | None = None,
+    report: Callable[[str], None] = print,
+) -> BenchResult:
+    """Measure raw vs SDK events/s on a fresh topic and ``report`` the figures."""
+    settings = settings or ProducerSettings()
+    kafka = kafka.model_copy(update={"topic_prefix": f"bench-{uuid.uuid4().hex[:8]}."})
+    topic = kafka.topic(ACTIVITY)
+    events = [r.record for r in _events(n)]
+    now = datetime.now(UTC)
+    encoder = RecordEncoder(now=lambda: now)
+    encoded = [encoder.event(e) for e in events]
+    result = BenchResult(len(events))
+    _create_topic(kafka, topic)
+    raw = KafkaProducer(**kafka.kafka_python_config(), **settings.kafka_python_config())
+    sdk = NurtureProducer(kafka, settings, dict_validation=dict_validation)
+    try:
+        raw.send(topic, b"warm-up", key=b"warm-up").get(timeout=30)
+        sdk.send(events[0]).get(timeout=30)
+        for round_no in range(1, rounds + 1):
+            start = time.perf_counter()
+            for record in encoded:
+                raw.send(topic, record.value, key=record.key, headers=record.headers)
+            raw.flush()
+            result.raw_rounds.append(len(encoded) / (time.perf_counter() - start))
+            start = time.perf_counter()
+            for event in events:
+                sdk.send(event)
+            sdk.flush()
+            result.sdk_rounds.append(len(events) / (time.perf_counter() - start))
+            report(
+                f"round {round_no}: raw {result.raw_rounds[-1]:,.0f} events/s, "
+                f"sdk {result.sdk_rounds[-1]:,.0f} events/s"
+            )
+    finally:
+        sdk.close()
+        raw.close()
+        _delete_topic(kafka, topic)
+    verdict = "meets" if result.ratio >= TARGET_RATIO else "MISSES"
+    report(
+        f"{result.events:,} events, compression={settings.compression_type() or 'none'}, "
+        f"dict validation={sdk.encoder.dict_validation}, headers={len(headers_for('x'))}"
+    )
+    report(f"raw kafka-python: {result.raw_per_s:,.0f} events/s (best of {rounds})")
+    report(f"sdk (dict input): {result.sdk_per_s:,.0f} events/s (best of {rounds})")
+    report(f"ratio sdk/raw:    {result.ratio:.0%} ({verdict} the {TARGET_RATIO:.0%} target)")
+    report(f"median of the per-round ratios: {result.paired_ratio:.0%}")
+    return result
+
+
+def _events(n: int) -> list[Any]:
+    """``n`` typical activity events from the simulator (profiles skipped)."""
+    stream = generate(seed=7, candidates=max(1, n // 10), events=n)
+    return [r for r in itertools.islice(stream, 2 * n) if r.subject == "activity_event"][:n]
+
+
+def _create_topic(kafka: KafkaSettings, topic: str) -> None:
+    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    try:
+        admin.create_topics([NewTopic(topic, kafka.topic_partitions, kafka.topic_replication)])
+    finally:
+        admin.close()
+
+
+def _delete_topic(kafka: KafkaSettings, topic: str) -> None:
+    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    try:
+        admin.delete_topics([topic])
+    finally:
+        admin.close()

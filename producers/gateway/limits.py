@@ -70,25 +70,28 @@ def body_kind(content_type: str | None, has_ce_headers: bool) -> BodyKind:
 
 
 async def read_body(
-    chunks: AsyncIterator[bytes], content_length: str | None, limits: Limits
+    chunks: AsyncIterator[bytes],
+    content_length: str | None,
+    *,
+    limit: int,
+    limit_name: str = "max_batch_bytes",
 ) -> bytes:
-    """The whole body, refused with 413 once it passes ``max_batch_bytes``."""
-    limit = limits.max_batch_bytes
+    """The whole body, refused with 413 (naming ``limit_name``) once it passes ``limit`` bytes."""
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-        raise _too_large_body(limit)
+        raise _too_large_body(limit, limit_name)
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise _too_large_body(limit)
+            raise _too_large_body(limit, limit_name)
         parts.append(chunk)
     return b"".join(parts)
 
 
-def _too_large_body(limit: int) -> PayloadTooLargeError:
+def _too_large_body(limit: int, limit_name: str) -> PayloadTooLargeError:
     return PayloadTooLargeError(
-        f"the request body is larger than {limit} bytes", limit="max_batch_bytes", maximum=limit
+        f"the request body is larger than {limit} bytes", limit=limit_name, maximum=limit
     )
 
 

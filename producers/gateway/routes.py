@@ -22,7 +22,6 @@ from producers.gateway.errors import (
 from producers.gateway.ingest import normalize
 from producers.gateway.limits import (
     JSON,
-    Limits,
     body_kind,
     media_type,
     parse_json,
@@ -90,7 +89,8 @@ async def post_events(request: Request) -> Response:
     content_type = headers.get("content-type", "")
     ce_headers = {k: v for k, v in headers.items() if k.startswith("ce-")}
     kind = body_kind(content_type, "ce-specversion" in ce_headers)
-    body = await read_body(request.stream(), headers.get("content-length"), gateway.limits)
+    limit = gateway.limits.max_batch_bytes
+    body = await read_body(request.stream(), headers.get("content-length"), limit=limit)
     items = split_events(parse_json(body), kind, len(body), gateway.limits)
     events = normalize(items, kind, source, ce_headers, content_type)
     gateway.limiter.charge(source, len(events))
@@ -124,9 +124,12 @@ async def put_profile(candidate_id: CandidateId, request: Request) -> Response:
     if media_type(content_type) != JSON:
         raise UnsupportedMediaTypeError(f"send the profile as {JSON}")
     require_json_charset(content_type)
-    limits = gateway.limits
-    single = Limits(limits.max_event_bytes, limits.max_event_bytes, 1)
-    body = await read_body(request.stream(), headers.get("content-length"), single)
+    body = await read_body(
+        request.stream(),
+        headers.get("content-length"),
+        limit=gateway.limits.max_event_bytes,
+        limit_name="max_event_bytes",
+    )
     profile = parse_json(body)
     gateway.limiter.charge(source, 1)
     answer = await gateway.profiles.upsert(candidate_id, profile, source)

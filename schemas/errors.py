@@ -38,6 +38,16 @@ class CorruptPayloadError(SchemaError):
     """Raised when a payload is not single-object encoded Avro or does not match its schema."""
 
 
+class WrongSubjectError(SchemaError):
+    """Raised by ``decode_as`` when the bytes hold another subject than expected (topic mix-up)."""
+
+    def __init__(self, expected: str, actual: str, version: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        self.version = version
+        super().__init__(f"expected a {expected} record but the bytes hold {actual} v{version}")
+
+
 class ValidationError(SchemaError):
     """Raised when a record decodes but breaks the contract; ``field`` names the culprit."""
 

@@ -1,0 +1,109 @@
+"""Candidate profile and erasure request: the two records of the compacted ``candidate.profile``.
+
+Both are keyed by ``candidate_id``. After compaction the latest value of an erased candidate is
+its :class:`ErasureRequest`, not the PII; readers tell the two apart by the schema fingerprint
+(``schemas.codec.decode`` returns the subject). All personal data sits in the nested
+:class:`Contact` record so that a later version can encrypt it as a whole (crypto-shredding).
+
+Mirrors ``schemas/registry/{candidate_profile,erasure_request}/v<current>.avsc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Self
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from schemas.modelbase import (
+    AvroModel,
+    EmailAddress,
+    Locale,
+    NonEmptyStr,
+    PhoneNumber,
+    SnakeName,
+    TimeZone,
+    UtcDatetime,
+)
+from schemas.modelbase import validate_model as _validate
+
+
+class Contact(AvroModel):
+    """Personal data (PII) of a candidate; at least an e-mail address or a phone number."""
+
+    email: EmailAddress | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: PhoneNumber | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Self:
+        if self.email is None and self.phone is None:
+            raise ValueError("needs an email or a phone")
+        return self
+
+
+class Consent(AvroModel):
+    """Consent for one channel, valid from ``granted_at`` until it expires or is withdrawn."""
+
+    granted: bool
+    granted_at: UtcDatetime
+    expires_at: UtcDatetime | None = None
+    withdrawn_at: UtcDatetime | None = None
+
+    @field_validator("expires_at", "withdrawn_at")
+    @classmethod
+    def _after_granted(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        granted_at = info.data.get("granted_at")
+        if value is not None and granted_at is not None and value < granted_at:
+            raise ValueError("must not be before granted_at")
+        return value
+
+    def is_active(self, at: datetime) -> bool:
+        """True when contact on this channel is allowed at event time ``at``."""
+        if not self.granted or at < self.granted_at:
+            return False
+        if self.expires_at is not None and at >= self.expires_at:
+            return False
+        return self.withdrawn_at is None or at < self.withdrawn_at
+
+
+class CandidateProfile(AvroModel):
+    """The latest known state of a candidate (compacted topic, key ``candidate_id``)."""
+
+    candidate_id: NonEmptyStr
+    contact: Contact
+    locale: Locale | None = None
+    time_zone: TimeZone = "UTC"
+    interests: list[NonEmptyStr] = Field(default_factory=list)
+    job_families: list[NonEmptyStr] = Field(default_factory=list)
+    locations: list[NonEmptyStr] = Field(default_factory=list)
+    consents: dict[SnakeName, Consent] = Field(default_factory=dict)
+    updated_at: UtcDatetime
+    source: NonEmptyStr
+
+    def consent_active(self, channel: str, at: datetime) -> bool:
+        """True when the candidate allows ``channel`` at event time ``at`` (no record = no)."""
+        consent = self.consents.get(channel)
+        return consent is not None and consent.is_active(at)
+
+
+class ErasureRequest(AvroModel):
+    """A request to forget a candidate; replaces the profile on the compacted topic."""
+
+    request_id: NonEmptyStr
+    candidate_id: NonEmptyStr
+    requested_at: UtcDatetime
+    source: NonEmptyStr
+    reason: str | None = None
+
+
+def parse_profile(obj: Mapping[str, Any]) -> CandidateProfile:
+    """A candidate profile from its JSON or Avro dict form; ValidationError names the field."""
+    return _validate(CandidateProfile, obj)
+
+
+def parse_erasure_request(obj: Mapping[str, Any]) -> ErasureRequest:
+    """An erasure request from its JSON or Avro dict form; ValidationError names the field."""
+    return _validate(ErasureRequest, obj)

@@ -1,0 +1,89 @@
+"""Micro-benchmark of the event codec (``nurture bench codec``).
+
+Measures one typical activity event (a career-site page view that went through the gateway) on
+the hot path: :class:`schemas.codec.ActivityCodec` encode, decode and both, plus decoding bytes
+of the oldest schema version (schema resolution), and separately the pydantic edge: validating
+the Avro dict into an :class:`~schemas.models.ActivityEvent` and parsing the JSON form. Each
+figure is the best of ``repeats`` runs (the least disturbed by other processes), in microseconds
+per event. Target: ``roundtrip_us`` < 20 on the development machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.codec import Codec, activity_codec, default_codec
+from schemas.events import ActivityEvent, parse_event
+
+
+def typical_event() -> dict[str, Any]:
+    """A realistic activity event in Avro dict form (page view of a job ad, via the gateway)."""
+    return {
+        "event_id": "0190d3c2-7b1e-7cc0-9d4e-3b0a6c1f2e55",
+        "type": "page_viewed",
+        "candidate_id": "cand-8f14e45fceea167a",
+        "occurred_at": datetime(2025, 3, 1, 9, 30, 12, 345678, tzinfo=UTC),
+        "source": "career-site",
+        "received_at": datetime(2025, 3, 1, 9, 30, 12, 401234, tzinfo=UTC),
+        "correlation_id": None,
+        "payload": {
+            "url": "https://careers.example.com/jobs/4711-senior-data-engineer",
+            "page_type": "job",
+            "job_id": "4711",
+            "content_id": None,
+            "referrer": None,
+        },
+    }
+
+
+def bench_codec(n: int = 100_000, repeats: int = 3) -> dict[str, float]:
+    """Microseconds per event for each step (best of ``repeats`` runs of ``n`` events).
+
+    Keys: ``encode_us``, ``decode_us``, ``roundtrip_us`` (encode then decode),
+    ``decode_oldest_version_us`` (bytes of activity_event v1 resolved to the current version),
+    ``model_validate_us`` (Avro dict -> ActivityEvent), ``model_parse_json_us`` (JSON form ->
+    ActivityEvent), ``model_to_avro_us``, and ``event_bytes`` (size on the wire). The pydantic
+    steps run ``n // 10`` times: they are an order of magnitude slower.
+    """
+    codec = activity_codec()
+    record = typical_event()
+    data = codec.encode(record)
+    oldest = _oldest_version_bytes(record)
+    model = ActivityEvent.from_avro(record)
+    json_form = model.model_dump(mode="json")
+    slow_n = max(1, n // 10)
+
+    def roundtrip() -> object:
+        return codec.decode(codec.encode(record))
+
+    return {
+        "encode_us": _best(lambda: codec.encode(record), n, repeats),
+        "decode_us": _best(lambda: codec.decode(data), n, repeats),
+        "roundtrip_us": _best(roundtrip, n, repeats),
+        "decode_oldest_version_us": _best(lambda: codec.decode(oldest), n, repeats),
+        "model_validate_us": _best(lambda: ActivityEvent.from_avro(record), slow_n, repeats),
+        "model_parse_json_us": _best(lambda: parse_event(json_form), slow_n, repeats),
+        "model_to_avro_us": _best(model.to_avro, slow_n, repeats),
+        "event_bytes": float(len(data)),
+    }
+
+
+def _oldest_version_bytes(record: dict[str, Any]) -> bytes:
+    """The record written with activity_event v1, as a producer not yet upgraded would."""
+    old = Codec(default_codec().catalog, reader_versions={"activity_event": 1})
+    fields = {f["name"] for f in old.subject("activity_event").reader.schema["fields"]}
+    return old.encode("activity_event", {k: v for k, v in record.items() if k in fields})
+
+
+def _best(step: Callable[[], object], n: int, repeats: int) -> float:
+    """Best time of ``repeats`` runs of ``n`` calls of ``step``, in microseconds per call."""
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        best = min(best, time.perf_counter() - start)
+    return best / n * 1e6

@@ -8,13 +8,15 @@ candidate, co-partitioned with ``candidate.activity``; agent concurrency 1.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import KafkaSettings
@@ -25,6 +27,7 @@ from streams.scoring.config import ScoringModel
 from streams.settings import WorkerSettings
 from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
+from streams.worker.outbox import Outbox, Publisher
 from streams.worker.processor import ActivityProcessor, Outputs, ProfileProcessor
 from streams.worker.web import register_views
 
@@ -54,9 +57,14 @@ def build_worker(
     model: ScoringModel,
     *,
     partitions: int,
+    output_partitions: Mapping[str, int],
     registry: CollectorRegistry | None = None,
 ) -> Worker:
-    """The faust app for ``partitions`` source partitions (the count of candidate.activity)."""
+    """The faust app for ``partitions`` source partitions (the count of candidate.activity).
+
+    ``output_partitions`` gives the partition count of candidate.engagement and the dead-letter
+    topics (full names), for the default partitioner of their keyed records.
+    """
     app_id = settings.faust_app_id(kafka.topic_prefix)
     app = faust.App(
         app_id,
@@ -92,28 +100,49 @@ def build_worker(
         options={"driver": "rocksdict"} if settings.store.startswith("rocksdb") else None,
         help="One row per candidate: engagement state and profile (streams/worker/rows.py).",
     )
+    changelog = table.changelog_topic.get_topic_name()
     outputs = Outputs(
         table=table,
-        engagement=app.topic(kafka.topic(ENGAGEMENT), internal=False),
-        dlq={
-            kafka.topic(src): app.topic(kafka.topic(dlq), internal=False)
-            for src, dlq in DLQ_FOR.items()
-        },
+        changelog=changelog,
+        engagement=kafka.topic(ENGAGEMENT),
+        dlq={kafka.topic(src): kafka.topic(dlq) for src, dlq in DLQ_FOR.items()},
+        partitions={changelog: partitions, **output_partitions},
         metrics=metrics,
     )
+
+    def persisted(where: tuple[str, int, int]) -> None:
+        topic, partition, offset = where
+        store: Any = table.data
+        store.set_persisted_offset(TP(topic, partition), offset)
+
+    publisher = Publisher(app, changelog, persisted)
     score = ActivityProcessor(model, outputs).process
     keep_profile = ProfileProcessor(outputs).process
     batch, within = settings.batch_size, settings.batch_within_s
 
-    @app.agent(activity, name="score-activity", concurrency=1)
+    async def run(process: Callable[[Sequence[Any]], Outbox], events: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        try:
+            await publisher.publish(process(_owned(app, events)))
+        except asyncio.CancelledError:
+            # Stopped mid-batch: leaving now would let faust ack (and commit) the whole batch.
+            crash_process("stopped while publishing a batch (it is processed again)", 0)
+        except Exception as exc:
+            log.exception("batch of %d events failed", len(events))
+            crash_process(f"agent failed on a batch: {type(exc).__name__}: {exc}")
+        metrics.batch_seconds.observe(time.perf_counter() - started)
+
     async def score_activity(stream: Any) -> None:
         async for events in stream.take_events(batch, within=within):
-            _guarded(score, events, metrics)
+            await run(score, events)
 
-    @app.agent(profile, name="keep-profiles", concurrency=1)
     async def keep_profiles(stream: Any) -> None:
         async for events in stream.take_events(PROFILE_BATCH, within=within):
-            _guarded(keep_profile, events, None)
+            await run(keep_profile, events)
+
+    # Decorators applied as calls: faust is untyped, and mypy --strict refuses untyped decorators.
+    app.agent(activity, name="score-activity", concurrency=1)(score_activity)
+    app.agent(profile, name="keep-profiles", concurrency=1)(keep_profiles)
 
     watch = CommitWatch(
         app, frozenset({kafka.topic(ACTIVITY), kafka.topic(PROFILE)}), settings.stall_timeout_s
@@ -131,15 +160,10 @@ def build_worker(
     return Worker(app=app, table=table, watch=watch, metrics=metrics)
 
 
-def _guarded(
-    process: Callable[[Sequence[Any]], None], events: Sequence[Any], metrics: WorkerMetrics | None
-) -> None:
-    """Run a batch; any exception ends the process before faust can ack the batch."""
-    started = time.perf_counter()
-    try:
-        process(events)
-    except Exception as exc:
-        log.exception("batch of %d events failed", len(events))
-        crash_process(f"agent failed on a batch: {type(exc).__name__}: {exc}")
-    if metrics is not None:
-        metrics.batch_seconds.observe(time.perf_counter() - started)
+def _owned(app: Any, events: Sequence[Any]) -> Sequence[Any]:
+    """The events of partitions this worker still owns (a rebalance may have moved some while
+    the batch filled: their new owner processes them; writing them here would race it)."""
+    assigned = app.consumer.assignment()
+    if all(event.message.tp in assigned for event in events):
+        return events
+    return [event for event in events if event.message.tp in assigned]

@@ -11,6 +11,21 @@ from schemas.errors import NurtureError
 app = typer.Typer(help="Benchmarks; each prints its figures.", no_args_is_help=True)
 
 
+@app.command("codec")
+def codec(
+    events: int = typer.Option(100_000, "--events", help="Events per measurement."),
+) -> None:
+    """Avro single-object encode/decode of one typical activity event (µs per event).
+
+    Target: encode + decode < 20 µs. No broker needed.
+    """
+    from schemas.bench import bench_codec  # noqa: PLC0415 - only this command needs it
+
+    figures = bench_codec(events)
+    for name, value in figures.items():
+        typer.echo(f"{name:<32} {value:10.2f}")
+
+
 @app.command("sdk")
 def sdk(
     ctx: typer.Context,
@@ -38,5 +53,62 @@ def sdk(
             dict_validation=choices[validation],
             report=typer.echo,
         )
+    except NurtureError as exc:
+        raise fail(exc) from exc
+
+
+@app.command("gateway")
+def gateway(
+    ctx: typer.Context,
+    seconds: float = typer.Option(15.0, "--seconds", min=1, help="Measured load duration."),
+    batch: int = typer.Option(100, "--batch", min=1, help="Events per request."),
+    connections: int = typer.Option(8, "--connections", min=1, help="Concurrent connections."),
+    validation: str = typer.Option(
+        "codec", "--validation", help="Gateway validation: codec or model."
+    ),
+) -> None:
+    """One `nurture gateway` process under HTTP load: accepted events/s, p50/p99 latency.
+
+    Target: >= 10,000 events/s in batches of 100. Starts the gateway as its own process on a
+    fresh topic prefix (deleted afterwards); the load client runs in this process. Needs the
+    broker (--bootstrap).
+    """
+    from producers.gateway.bench import bench_gateway  # noqa: PLC0415 - only this command
+
+    if validation not in ("codec", "model"):
+        raise fail("--validation must be codec or model", code=2)
+    try:
+        bench_gateway(
+            kafka_settings(ctx),
+            seconds=seconds,
+            batch=batch,
+            connections=connections,
+            validation=validation,
+            report=typer.echo,
+        )
+    except NurtureError as exc:
+        raise fail(exc) from exc
+
+
+@app.command("worker")
+def worker(
+    ctx: typer.Context,
+    events: int = typer.Option(200_000, "--events", min=1000, help="Events to score."),
+    candidates: int = typer.Option(20_000, "--candidates", min=1, help="Distinct candidates."),
+    rate: float = typer.Option(2_000.0, "--latency-rate", min=1, help="Events/s for latency."),
+    seconds: float = typer.Option(15.0, "--latency-seconds", min=1, help="Latency run length."),
+) -> None:
+    """One `nurture worker` vs the raw aiokafka consume+decode ceiling; latency at a steady rate.
+
+    Targets: worker >= 50% of the ceiling and >= 20,000 events/s; p99 event-to-engagement-record
+    latency < 100 ms at 2,000 events/s. Fresh topic prefix (deleted afterwards); needs the broker.
+    """
+    from streams.bench import BenchOptions, bench_worker  # noqa: PLC0415 - only this command
+
+    options = BenchOptions(
+        events=events, candidates=candidates, latency_rate=rate, latency_seconds=seconds
+    )
+    try:
+        bench_worker(kafka_settings(ctx), options, report=typer.echo)
     except NurtureError as exc:
         raise fail(exc) from exc

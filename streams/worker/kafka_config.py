@@ -29,28 +29,35 @@ def faust_broker_options(kafka: KafkaSettings) -> dict[str, Any]:
     return options
 
 
+def topic_partitions(
+    kafka: KafkaSettings, names: list[str], timeout_s: float = 15.0
+) -> dict[str, int]:
+    """Partition count of each topic in ``names`` (full names); ConfigError when one is missing."""
+    consumer = KafkaConsumer(
+        **kafka.kafka_python_config(), request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        counts = {}
+        for name in names:
+            found = consumer.partitions_for_topic(name)
+            if not found:
+                raise ConfigError(
+                    f"topic {name} does not exist on {kafka.bootstrap_servers}: "
+                    "run `nurture topics create` first"
+                )
+            counts[name] = len(found)
+        return counts
+    finally:
+        consumer.close()
+
+
 def source_partitions(kafka: KafkaSettings, timeout_s: float = 15.0) -> int:
     """Partition count of candidate.activity, checked equal to candidate.profile's.
 
     The candidate table's changelog gets the same count, so each row lives on the partition of
     its candidate's events (co-partitioning); a mismatch is a deployment error.
     """
-
-    consumer = KafkaConsumer(
-        **kafka.kafka_python_config(), request_timeout_ms=int(timeout_s * 1000)
-    )
-    try:
-        counts = {}
-        for name in (ACTIVITY, PROFILE):
-            found = consumer.partitions_for_topic(kafka.topic(name))
-            if not found:
-                raise ConfigError(
-                    f"topic {kafka.topic(name)} does not exist on {kafka.bootstrap_servers}: "
-                    "run `nurture topics create` first"
-                )
-            counts[kafka.topic(name)] = len(found)
-    finally:
-        consumer.close()
+    counts = topic_partitions(kafka, [kafka.topic(ACTIVITY), kafka.topic(PROFILE)], timeout_s)
     if len(set(counts.values())) != 1:
         raise ConfigError(
             f"topics must have the same partition count to be co-partitioned, found {counts}"

@@ -1,15 +1,18 @@
 """What the agents do with a batch: decode, dead-letter, score per candidate, write, publish.
 
-Everything here is synchronous on purpose: a batch is read, scored and written to the table
+``process`` is synchronous on purpose: a batch is read, scored and written to the local store
 without an ``await`` in between, so the two agents (activity, profile) that share the candidate
-rows can never interleave inside one row's read-modify-write. Output goes to faust's producer
-buffer (``send_soon``); faust flushes the producer before it commits offsets (at-least-once).
+rows never interleave inside one row's read-modify-write. The changelog, engagement and
+dead-letter records go to an :class:`~streams.worker.outbox.Outbox` that the agent publishes
+before it takes the next batch; faust flushes the producer before it commits offsets, so an
+offset is committed only after everything its event caused is in Kafka (at-least-once).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.codec import activity_codec, codec_for, default_codec
@@ -19,6 +22,7 @@ from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.event_context import clear_current, make_current
+from streams.worker.outbox import Outbox
 from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
 from streams.worker.rows import dump_row, load_row
 
@@ -27,18 +31,36 @@ log = logging.getLogger(__name__)
 Event = Any  # faust.EventT (faust is untyped)
 
 
+@dataclass
 class Outputs:
-    """The faust table and topics a processor writes to."""
+    """Where a processor's results go: the table's store, and the output topics (full names)."""
 
-    def __init__(self, table: Any, engagement: Any, dlq: dict[str, Any], metrics: WorkerMetrics):
-        self.table = table
-        self.engagement = engagement
-        #: Dead-letter topic per source topic (full, prefixed names).
-        self.dlq = dlq
-        self.metrics = metrics
+    #: The faust table; rows are written to ``table.data`` (the local store) directly.
+    table: Any
+    changelog: str
+    engagement: str
+    #: Dead-letter topic per source topic.
+    dlq: Mapping[str, str]
+    #: Partition count of every output topic.
+    partitions: Mapping[str, int]
+    metrics: WorkerMetrics
 
-    def dead_letter(self, event: Event, error: BaseException) -> None:
-        """Publish the event's original record to its dead-letter topic and log it."""
+    def outbox(self) -> Outbox:
+        return Outbox(self.partitions)
+
+    def write_row(self, outbox: Outbox, event: Event, key: bytes, row: bytes | None) -> None:
+        """Store a row (None deletes it), queue its changelog record; on ``event``'s partition."""
+        make_current(event)  # the store picks the partition of the current event
+        store = self.table.data
+        if row is None:
+            if key in store:
+                del store[key]
+        else:
+            store[key] = row
+        outbox.add(self.changelog, key, row, partition=event.message.partition)
+
+    def dead_letter(self, outbox: Outbox, event: Event, error: BaseException) -> None:
+        """Queue the event's original record for its dead-letter topic and log why."""
         message = event.message
         letter = dead_letter(
             key=message.key,
@@ -50,8 +72,8 @@ class Outputs:
             error=error,
         )
         topic = self.dlq[message.topic]
-        topic.send_soon(key=letter.key, value=letter.value, headers=letter.headers)
-        self.metrics.dead_letters.labels(topic.get_topic_name()).inc()
+        outbox.add(topic, letter.key, letter.value, headers=letter.headers)
+        self.metrics.dead_letters.labels(topic).inc()
         log.warning(
             "%s[%d] offset=%d dead-lettered: %s: %s",
             message.topic,
@@ -83,9 +105,10 @@ class ActivityProcessor:
         self._decode = activity_codec().decode
         self._encode_record = codec_for("engagement_record").encode
 
-    def process(self, events: Sequence[Event]) -> None:
+    def process(self, events: Sequence[Event]) -> Outbox:
         """Process one batch (events of any partitions, each partition in offset order)."""
-        metrics = self.out.metrics
+        out, metrics = self.out, self.out.metrics
+        outbox = out.outbox()
         groups: dict[bytes, list[tuple[ActivityItem, Event]]] = {}
         for event in events:
             message = event.message
@@ -93,36 +116,36 @@ class ActivityProcessor:
                 record = self._decode(message.value)
                 check_key(message.key, record["candidate_id"], record["event_id"])
             except SchemaError as exc:
-                self.out.dead_letter(event, exc)
+                out.dead_letter(outbox, event, exc)
                 metrics.events.labels("dead_lettered").inc()
                 continue
             item = ActivityItem(record, message.partition, message.offset)
             groups.setdefault(message.key, []).append((item, event))
-        table = self.out.table
         scored = duplicates = too_late = 0
         for key, group in groups.items():
-            make_current(group[-1][1])
+            last = group[-1][1]
+            make_current(last)
             candidate_id = group[0][0].record["candidate_id"]
-            outcome = score_candidate(
-                self.model, candidate_id, table.get(key), [i for i, _ in group]
-            )
+            stored = out.table.data.get(key)
+            outcome = score_candidate(self.model, candidate_id, stored, [i for i, _ in group])
             for rejected in outcome.rejected:
                 event = next(e for i, e in group if i is rejected.item)
-                self.out.dead_letter(event, rejected.error)
+                out.dead_letter(outbox, event, rejected.error)
                 metrics.events.labels("dead_lettered").inc()
             if outcome.record is None:  # a new candidate whose every event was rejected
                 continue
-            table[key] = dump_row(outcome.row)
-            self.out.engagement.send_soon(key=key, value=self._encode_record(outcome.record))
-            metrics.engagement_records.inc()
+            out.write_row(outbox, last, key, dump_row(outcome.row))
+            outbox.add(out.engagement, key, self._encode_record(outcome.record))
             scored += outcome.scored
             duplicates += outcome.duplicates
             too_late += outcome.too_late
         clear_current()
+        metrics.engagement_records.inc(len(groups))
         metrics.events.labels("scored").inc(scored)
         metrics.events.labels("duplicate").inc(duplicates)
         metrics.events.labels("too_late").inc(too_late)
         metrics.batch_events.observe(len(events))
+        return outbox
 
 
 class ProfileProcessor:
@@ -132,10 +155,11 @@ class ProfileProcessor:
         self.out = outputs
         self._codec = default_codec()
 
-    def process(self, events: Sequence[Event]) -> None:
+    def process(self, events: Sequence[Event]) -> Outbox:
         """Apply each profile or erasure record, in order, to its candidate's row."""
-        table = self.out.table
-        profiles = self.out.metrics.profiles
+        out = self.out
+        outbox = out.outbox()
+        profiles = out.metrics.profiles
         for event in events:
             message = event.message
             try:
@@ -145,22 +169,21 @@ class ProfileProcessor:
                         f"{decoded.subject} v{decoded.version} record on the profile topic "
                         f"(expected {PROFILE_SUBJECT} or {ERASURE_SUBJECT})"
                     )
-                candidate_id = decoded.record["candidate_id"]
-                check_key(message.key, candidate_id, None)
+                check_key(message.key, decoded.record["candidate_id"], None)
             except SchemaError as exc:
-                self.out.dead_letter(event, exc)
+                out.dead_letter(outbox, event, exc)
                 profiles.labels("dead_lettered").inc()
                 continue
-            make_current(event)
             key = message.key
             if decoded.subject == ERASURE_SUBJECT:
-                if table.get(key) is not None:
-                    del table[key]
+                out.write_row(outbox, event, key, None)
                 # Tombstone: compaction then drops the candidate's engagement record too.
-                self.out.engagement.send_soon(key=key, value=None)
+                outbox.add(out.engagement, key, None)
                 profiles.labels("erasure").inc()
             else:
-                row = load_row(table.get(key))
-                table[key] = dump_row(with_profile(row, decoded.record))
+                make_current(event)
+                row = load_row(out.table.data.get(key))
+                out.write_row(outbox, event, key, dump_row(with_profile(row, decoded.record)))
                 profiles.labels("profile").inc()
         clear_current()
+        return outbox

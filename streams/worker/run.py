@@ -5,10 +5,12 @@ from __future__ import annotations
 import faust
 
 from schemas.settings import KafkaSettings
+from schemas.topics import ENGAGEMENT
 from streams.app import build_worker
+from streams.dlq import DLQ_FOR
 from streams.scoring.config import load_model
 from streams.settings import WorkerSettings
-from streams.worker.kafka_config import source_partitions
+from streams.worker.kafka_config import source_partitions, topic_partitions
 
 
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
@@ -19,7 +21,14 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
     """
     model = load_model(settings.model_path)
     partitions = source_partitions(kafka)
-    worker = build_worker(settings, kafka, model, partitions=partitions)
+    outputs = [kafka.topic(ENGAGEMENT), *(kafka.topic(dlq) for dlq in DLQ_FOR.values())]
+    worker = build_worker(
+        settings,
+        kafka,
+        model,
+        partitions=partitions,
+        output_partitions=topic_partitions(kafka, outputs),
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     faust.Worker(
         worker.app,

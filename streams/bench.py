@@ -1,0 +1,244 @@
+"""`nurture bench worker`: how fast one worker scores, against the raw consumer ceiling.
+
+All on the local broker, on a fresh topic prefix (topics deleted afterwards), in one run:
+
+a. **ceiling**: an aiokafka consumer reading candidate.activity from the start and Avro-decoding
+   every record as fast as it can (no state, no output);
+b. **worker**: one `nurture worker` process (its own interpreter, RocksDB store) scoring the same
+   events end to end (table, changelog, engagement output), timed from its start until its
+   committed offsets reach the end of the topic; the rate after its first commit is shown too;
+c. **latency**: with that worker caught up, events produced at a steady rate (2,000/s), each
+   timed from its send to the arrival of the engagement record it produced (p50/p99).
+
+Targets: (b) >= 50% of (a) and >= 20,000 events/s; (c) p99 < 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from deploy import topics as topic_admin
+from schemas.codec import activity_codec, codec_for
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY, ENGAGEMENT
+from streams.loadgen import LoadSpec, encoded_events, publish
+from streams.worker.probe import WorkerProcess, group_lag, wait_caught_up
+
+TARGET_SHARE = 0.5
+TARGET_RATE = 20_000.0
+TARGET_P99_MS = 100.0
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    events: int = 200_000
+    candidates: int = 20_000
+    latency_rate: float = 2_000.0
+    latency_seconds: float = 15.0
+    batch_size: int = 1_000
+
+
+def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) -> dict[str, float]:
+    """Run (a), (b) and (c); print and return the figures."""
+    settings = kafka.model_copy(update={"topic_prefix": f"bench-{uuid.uuid4().hex[:8]}."})
+    created = topic_admin.create_all(settings)
+    if not created.ok:
+        raise RuntimeError(f"topic conflicts: {created.conflicts}")
+    activity = settings.topic(ACTIVITY)
+    figures: dict[str, float] = {}
+    try:
+        pairs = encoded_events(LoadSpec(events=options.events, candidates=options.candidates))
+        started = time.perf_counter()
+        publish(settings, activity, pairs)
+        report(f"published {len(pairs):,} events in {time.perf_counter() - started:.1f}s")
+        figures["ceiling_events_per_s"] = asyncio.run(_ceiling(settings, activity, len(pairs)))
+        report(
+            f"(a) ceiling, aiokafka consume + decode: {figures['ceiling_events_per_s']:,.0f} ev/s"
+        )
+        with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
+            figures.update(_worker_run(settings, Path(tmp), options, len(pairs), report))
+    finally:
+        _delete_topics(settings)
+    share = figures["worker_events_per_s"] / figures["ceiling_events_per_s"]
+    figures["worker_share_of_ceiling"] = share
+    report(
+        f"worker / ceiling = {share:.0%} (target >= {TARGET_SHARE:.0%}); worker "
+        f"{figures['worker_events_per_s']:,.0f} ev/s (target >= {TARGET_RATE:,.0f}); "
+        f"latency p99 {figures['latency_p99_ms']:.1f} ms (target < {TARGET_P99_MS:.0f})"
+    )
+    return figures
+
+
+async def _ceiling(kafka: KafkaSettings, topic: str, expected: int) -> float:
+    decode = activity_codec().decode
+    consumer = AIOKafkaConsumer(
+        topic,
+        **kafka.aiokafka_config(),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 << 20,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    decode(record.value)
+                seen += sum(map(len, batches.values()))
+        return expected / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def _worker_run(
+    kafka: KafkaSettings, tmp: Path, options: BenchOptions, expected: int, report: Report
+) -> dict[str, float]:
+    app_id = "bench-worker"
+    group = f"{kafka.topic_prefix}{app_id}"
+    activity = kafka.topic(ACTIVITY)
+    env = {
+        "NURTURE_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "NURTURE_TOPIC_PREFIX": kafka.topic_prefix,
+        "NURTURE_WORKER_APP_ID": app_id,
+        "NURTURE_WORKER_DATA_DIR": str(tmp / "data"),
+        "NURTURE_WORKER_WEB_PORT": str(free_port()),
+        "NURTURE_WORKER_BATCH_SIZE": str(options.batch_size),
+    }
+    worker = WorkerProcess(env, tmp / "worker.log")
+    started = time.monotonic()
+    worker.start()
+    try:
+        first = _first_commit(kafka, group, activity, expected, worker)
+        done = wait_caught_up(kafka, group, activity, timeout_s=600, alive=worker, interval_s=0.05)
+        rate = expected / (done - started)
+        steady = (expected - first[1]) / (done - first[0]) if done > first[0] else rate
+        report(
+            f"(b) worker end to end: {rate:,.0f} ev/s from process start ({done - started:.1f}s, "
+            f"start-up {first[0] - started:.1f}s); {steady:,.0f} ev/s after its first commit"
+        )
+        p50, p99, matched = _latency(kafka, options, worker)
+        report(
+            f"(c) latency at {options.latency_rate:,.0f} ev/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+            f"({matched:,} events matched to their engagement record)"
+        )
+        return {
+            "worker_events_per_s": rate,
+            "worker_steady_events_per_s": steady,
+            "latency_p50_ms": p50,
+            "latency_p99_ms": p99,
+        }
+    except Exception:
+        report(worker.log_path.read_text(errors="replace")[-3000:])
+        raise
+    finally:
+        worker.stop()
+
+
+def _first_commit(
+    kafka: KafkaSettings, group: str, topic: str, expected: int, worker: WorkerProcess
+) -> tuple[float, int]:
+    """When the worker first committed, and how many records it had committed then."""
+    while True:
+        lag = sum(group_lag(kafka, group, topic).values())
+        if lag < expected:
+            return time.monotonic(), expected - lag
+        if worker.exit_code() is not None:
+            raise RuntimeError(f"worker exited with {worker.exit_code()}")
+        time.sleep(0.05)
+
+
+def _latency(
+    kafka: KafkaSettings, options: BenchOptions, worker: WorkerProcess
+) -> tuple[float, float, int]:
+    """p50 and p99 (ms) from send to engagement record, at a steady rate, and the sample size."""
+    engagement = kafka.topic(ENGAGEMENT)
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), fetch_max_wait_ms=5)
+    partitions = [TopicPartition(engagement, p) for p in consumer.partitions_for_topic(engagement)]
+    consumer.assign(partitions)
+    consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        consumer.position(tp)
+    total = int(options.latency_rate * options.latency_seconds)
+    spec = LoadSpec(events=total, candidates=options.candidates, duplicate_share=0.0, run="lat")
+    pairs = encoded_events(spec)
+    event_ids = [activity_codec().decode(value)["event_id"] for _, value in pairs]
+    sent_at: dict[str, float] = {}
+    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all", linger_ms=0)
+
+    def send_paced() -> None:
+        start = time.perf_counter()
+        for n, ((key, value), event_id) in enumerate(zip(pairs, event_ids, strict=True)):
+            due = start + n / options.latency_rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            sent_at[event_id] = time.perf_counter()
+            producer.send(kafka.topic(ACTIVITY), key=key, value=value)
+        producer.flush()
+
+    sender = threading.Thread(target=send_paced, daemon=True)
+    sender.start()
+    decode = codec_for("engagement_record").decode
+    latencies: dict[str, float] = {}
+    group = f"{kafka.topic_prefix}{app_id_of(worker)}"
+
+    def drain(timeout_ms: int) -> None:
+        for records in consumer.poll(timeout_ms=timeout_ms).values():
+            now = time.perf_counter()
+            for record in records:
+                if record.value is None:
+                    continue
+                event_id = decode(record.value)["last_event_id"]
+                if event_id in sent_at and event_id not in latencies:
+                    latencies[event_id] = (now - sent_at[event_id]) * 1000
+
+    try:
+        while sender.is_alive():
+            drain(50)
+        wait_caught_up(kafka, group, kafka.topic(ACTIVITY), timeout_s=120, alive=worker)
+        ends = consumer.end_offsets(partitions)
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            drain(100)
+    finally:
+        sender.join()
+        producer.close()
+        consumer.close()
+    ordered = sorted(latencies.values())
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered), p99, len(ordered)
+
+
+def app_id_of(worker: WorkerProcess) -> str:
+    return worker.env["NURTURE_WORKER_APP_ID"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _delete_topics(settings: KafkaSettings) -> None:
+    with topic_admin.admin_client(settings) as admin:
+        names = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
+        if names:
+            admin.delete_topics(names)

@@ -1,0 +1,98 @@
+"""Outbox: the records one batch produces, published as one Kafka record batch per partition.
+
+Why not faust's ``table[key] = row`` and ``topic.send_soon``: those queue every record as its own
+future through faust's producer buffer (tens of microseconds each, and the conductor stalls the
+stream while the buffer drains), which capped the worker far below the consumer's speed. The
+agent instead writes rows to the table's local store directly (``table.data``), collects the
+changelog, engagement and dead-letter records here, and submits each partition's records as one
+aiokafka batch. The guarantees stay faust's: it flushes the producer before committing offsets,
+and the changelog records are the same ones ``table[key] = row`` would send (raw key, row bytes,
+the partition of the candidate's events), so recovery and standby replicas read them as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+
+from streams.worker.liveness import crash_process
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+Record = tuple[bytes | None, bytes | None, Headers | None]
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as kafka-python and the Java
+    client use) gives ``key`` on a topic of ``partitions`` partitions."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+class Outbox:
+    """Records to publish, grouped by (topic, partition), in the order they were added."""
+
+    def __init__(self, partitions: Mapping[str, int]) -> None:
+        #: Partition count of each output topic (full names).
+        self.partitions = partitions
+        self.records: defaultdict[tuple[str, int], list[Record]] = defaultdict(list)
+
+    def add(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        partition: int | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        """Queue a record; without ``partition`` a keyed record goes where the key hashes to."""
+        if partition is None:
+            partition = key_partition(key, self.partitions[topic]) if key is not None else 0
+        self.records[(topic, partition)].append((key, value, headers))
+
+    def __len__(self) -> int:
+        return sum(map(len, self.records.values()))
+
+
+class Publisher:
+    """Submits an :class:`Outbox` through faust's own aiokafka producer (so faust's flush before
+    each commit covers it) and records the changelog offsets the table's store has persisted."""
+
+    def __init__(self, app: Any, changelog_topic: str, on_changelog: Callable[[Any], None]) -> None:
+        self.app = app
+        self.changelog_topic = changelog_topic
+        self._on_changelog = on_changelog
+
+    async def publish(self, outbox: Outbox) -> None:
+        producer = self.app.producer._ensure_producer()  # aiokafka.AIOKafkaProducer
+        for (topic, partition), records in outbox.records.items():
+            batch = producer.create_batch()
+            for key, value, headers in records:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    await self._submit(producer, batch, topic, partition)
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            await self._submit(producer, batch, topic, partition)
+
+    async def _submit(self, producer: Any, batch: Any, topic: str, partition: int) -> None:
+        batch.close()
+        future = await producer.send_batch(batch, topic, partition=partition)
+        count = batch.record_count()
+        changelog = topic == self.changelog_topic
+
+        def delivered(done: Any) -> None:
+            if done.cancelled() or done.exception() is not None:
+                error = "cancelled" if done.cancelled() else repr(done.exception())
+                # Exit before faust can commit offsets whose output was lost.
+                crash_process(f"could not publish {count} records to {topic}[{partition}]: {error}")
+            elif changelog:
+                metadata = done.result()
+                self._on_changelog((topic, partition, metadata.offset + count - 1))
+
+        future.add_done_callback(delivered)

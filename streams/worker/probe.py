@@ -1,0 +1,106 @@
+"""Watching a worker from outside: its consumer group's lag, and a worker as a child process.
+
+Used by the benchmark and the tests to await "caught up" (committed offsets at the end of the
+source topic) instead of sleeping, and by operators to check a deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas.settings import KafkaSettings
+
+
+def group_lag(kafka: KafkaSettings, group: str, topic: str) -> dict[int, int]:
+    """Records of ``topic`` per partition not yet committed by consumer group ``group``."""
+    consumer = KafkaConsumer(
+        **kafka.kafka_python_config(), group_id=group, enable_auto_commit=False
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = consumer.end_offsets(partitions)
+        lag = {}
+        for tp in partitions:
+            committed = consumer.committed(tp) or 0
+            lag[tp.partition] = max(0, ends[tp] - committed)
+        return lag
+    finally:
+        consumer.close()
+
+
+def wait_caught_up(
+    kafka: KafkaSettings,
+    group: str,
+    topic: str,
+    *,
+    timeout_s: float = 120.0,
+    interval_s: float = 0.25,
+    alive: WorkerProcess | None = None,
+) -> float:
+    """Wait until ``group`` has committed every record of ``topic``; return when (monotonic).
+
+    Raises :class:`TimeoutError` after ``timeout_s``, or :class:`RuntimeError` when ``alive`` (a
+    worker that should be running) exited meanwhile.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lag = group_lag(kafka, group, topic)
+        if not any(lag.values()):
+            return time.monotonic()
+        if alive is not None and alive.exit_code() is not None:
+            raise RuntimeError(f"worker exited with {alive.exit_code()} before catching up: {lag}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{group} still lags on {topic} after {timeout_s}s: {lag}")
+        time.sleep(interval_s)
+
+
+class WorkerProcess:
+    """`nurture worker` as a child process (its own CPU and event loop, killable with -9)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli.main", "worker", *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final commit (what a crash or OOM kill does)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM and wait for a clean exit (SIGKILL after ``timeout_s``)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode

@@ -1,0 +1,147 @@
+"""Pure parts of the worker: batch scoring, rows, dead letters, profiles, settings (no broker)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.errors import ConfigError, ValidationError
+from streams.dlq import (
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_OFFSET,
+    HEADER_PARTITION,
+    HEADER_TOPIC,
+    dead_letter,
+)
+from streams.scoring.config import ScoringModel, load_model, parse_model
+from streams.settings import WorkerSettings
+from streams.worker import engagement
+from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.processor import check_key
+from streams.worker.profile import with_profile
+from streams.worker.rows import ENGAGEMENT, PROFILE, dump_row, load_row
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def model() -> ScoringModel:
+    return load_model()
+
+
+def event(n: int, kind: str = "page_viewed", minutes: int = 0, **payload: Any) -> ActivityItem:
+    record = {
+        "event_id": f"e{n}",
+        "type": kind,
+        "candidate_id": "c1",
+        "occurred_at": T0 + timedelta(minutes=minutes),
+        "source": "test",
+        "payload": payload or {"url": "https://x.example/jobs/1", "page_type": "job"},
+    }
+    return ActivityItem(record, partition=0, offset=n)
+
+
+def test_batch_equals_one_event_at_a_time(model: ScoringModel) -> None:
+    items = [event(n, minutes=n) for n in range(10)]
+    whole = score_candidate(model, "c1", None, items)
+    stored: bytes | None = None
+    for item in items:
+        one = score_candidate(model, "c1", stored, [item])
+        stored = dump_row(one.row)
+    assert one.record == whole.record
+    assert whole.scored == 10
+    assert whole.record is not None and whole.record["source_offset"] == 9
+
+
+def test_duplicates_count_once_and_still_yield_the_record(model: ScoringModel) -> None:
+    first = score_candidate(model, "c1", None, [event(1), event(2, minutes=5)])
+    again = score_candidate(model, "c1", dump_row(first.row), [event(2, minutes=5)])
+    assert again.duplicates == 1 and again.scored == 0
+    assert again.record == first.record
+
+
+def test_rejected_event_leaves_no_trace(
+    model: ScoringModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = engagement.apply_event
+
+    def refuse_e2(model: ScoringModel, state: Any, scoring: Any) -> Any:
+        result = real(model, state, scoring)  # mutate first: the rejection must undo it
+        if scoring.event_id == "e2":
+            raise ValueError("refused")
+        return result
+
+    monkeypatch.setattr(engagement, "apply_event", refuse_e2)
+    base = score_candidate(model, "c1", None, [event(1)])
+    outcome = score_candidate(
+        model, "c1", dump_row(base.row), [event(2, minutes=1), event(3, minutes=2)]
+    )
+    monkeypatch.setattr(engagement, "apply_event", real)
+    expected = score_candidate(model, "c1", dump_row(base.row), [event(3, minutes=2)])
+    assert [r.item.record["event_id"] for r in outcome.rejected] == ["e2"]
+    assert outcome.record == expected.record
+
+
+def test_config_errors_are_not_dead_lettered(model: ScoringModel) -> None:
+    stored = dump_row(score_candidate(model, "c1", None, [event(1)]).row)
+    other = parse_model({**model.model_dump(exclude_none=True), "version": "other-model"})
+    with pytest.raises(ConfigError):
+        score_candidate(other, "c1", stored, [event(2)])
+
+
+def test_row_keeps_other_parts(model: ScoringModel) -> None:
+    row = with_profile({}, {"candidate_id": "c1", "locale": "de-DE", "time_zone": "Europe/Berlin",
+                            "interests": ["ai"], "job_families": [], "locations": ["Berlin"],
+                            "consents": {"email": {"granted": True, "granted_at": T0,
+                                                   "expires_at": None, "withdrawn_at": None}},
+                            "updated_at": T0, "contact": {"email": "a@b.example"}})  # fmt: skip
+    assert "contact" not in row[PROFILE]
+    scored = score_candidate(model, "c1", dump_row(row), [event(1)])
+    stored = load_row(dump_row(scored.row))
+    assert stored[PROFILE]["locale"] == "de-DE"
+    assert stored[PROFILE]["consents"]["email"]["granted_at"] == int(T0.timestamp() * 1e6)
+    assert stored[ENGAGEMENT]["last_id"] == "e1"
+    assert orjson.loads(dump_row(stored)) == stored
+
+
+def test_dead_letter_headers() -> None:
+    letter = dead_letter(
+        key=b"c1",
+        value=b"\x00garbage",
+        headers=[("trace", b"abc"), (HEADER_TOPIC, b"stale")],
+        topic="p.candidate.activity",
+        partition=2,
+        offset=41,
+        error=ValidationError("candidate_id", "bad"),
+    )
+    headers = dict(letter.headers)
+    assert letter.value == b"\x00garbage" and letter.key == b"c1"
+    assert headers["trace"] == b"abc"
+    assert headers[HEADER_TOPIC] == b"p.candidate.activity"
+    assert headers[HEADER_PARTITION] == b"2" and headers[HEADER_OFFSET] == b"41"
+    assert headers[HEADER_ERROR_CLASS] == b"ValidationError"
+    assert b"candidate_id" in headers[HEADER_ERROR_MESSAGE]
+    assert [name for name, _ in letter.headers].count(HEADER_TOPIC) == 1
+
+
+def test_key_must_be_the_candidate_id() -> None:
+    check_key(b"c1", "c1", "e1")
+    for key in (None, b"c2"):
+        with pytest.raises(ValidationError) as caught:
+            check_key(key, "c1", "e1")
+        assert caught.value.field == "candidate_id"
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NURTURE_WORKER_WEB_PORT", "7070")
+    monkeypatch.setenv("NURTURE_WORKER_STORE", "memory://")
+    settings = WorkerSettings()
+    assert settings.web_port == 7070 and settings.store == "memory://"
+    assert settings.faust_app_id("staging.") == "staging.nurture-worker"
+    monkeypatch.setenv("NURTURE_WORKER_STORE", "redis://")
+    with pytest.raises(ValueError, match="store"):
+        WorkerSettings()

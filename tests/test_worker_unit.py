@@ -18,6 +18,7 @@ from streams.dlq import (
     dead_letter,
 )
 from streams.scoring.config import ScoringModel, load_model, parse_model
+from streams.scoring.update import apply_event
 from streams.settings import WorkerSettings
 from streams.worker import engagement
 from streams.worker.engagement import ActivityItem, score_candidate
@@ -67,7 +68,7 @@ def test_duplicates_count_once_and_still_yield_the_record(model: ScoringModel) -
 def test_rejected_event_leaves_no_trace(
     model: ScoringModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = engagement.apply_event
+    real = apply_event
 
     def refuse_e2(model: ScoringModel, state: Any, scoring: Any) -> Any:
         result = real(model, state, scoring)  # mutate first: the rejection must undo it

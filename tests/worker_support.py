@@ -1,0 +1,139 @@
+"""Helpers of the worker tests: worker child processes, the reference score, reading outputs."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from schemas.codec import activity_codec, codec_for
+from schemas.errors import SchemaError
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY, ENGAGEMENT
+from streams.scoring.config import ScoringModel
+from streams.scoring.state import EngagementState, new_state
+from streams.scoring.update import apply_event, engagement_record
+from streams.worker.engagement import ActivityItem, scoring_input
+from streams.worker.probe import WorkerProcess, wait_caught_up
+from tests.kafka_helpers import read_all
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def worker_env(
+    kafka: KafkaSettings, app_id: str, data_dir: Path, port: int, store: str = "rocksdb://"
+) -> dict[str, str]:
+    return {
+        "NURTURE_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "NURTURE_TOPIC_PREFIX": kafka.topic_prefix,
+        "NURTURE_WORKER_APP_ID": app_id,
+        "NURTURE_WORKER_DATA_DIR": str(data_dir),
+        "NURTURE_WORKER_WEB_PORT": str(port),
+        "NURTURE_WORKER_STORE": store,
+        "NURTURE_WORKER_COMMIT_INTERVAL_S": "0.5",
+        "NURTURE_WORKER_LOG_LEVEL": "warning",
+    }
+
+
+class WorkerHarness:
+    """Workers of one app id on one test's topics (each with its own data dir and port)."""
+
+    def __init__(self, kafka: KafkaSettings, tmp: Path, app_id: str, store: str = "rocksdb://"):
+        self.kafka = kafka
+        self.tmp = tmp
+        self.app_id = app_id
+        self.store = store
+        self.group = f"{kafka.topic_prefix}{app_id}"
+        self.workers: list[WorkerProcess] = []
+
+    def worker(self, name: str = "w1") -> WorkerProcess:
+        port = free_port()
+        env = worker_env(self.kafka, self.app_id, self.tmp / name, port, self.store)
+        process = WorkerProcess(env, self.tmp / f"{name}.log")
+        process.port = port  # type: ignore[attr-defined]
+        self.workers.append(process)
+        return process
+
+    def data_dir(self, name: str = "w1") -> Path:
+        return self.tmp / name
+
+    def wait_caught_up(self, alive: WorkerProcess | None = None, timeout_s: float = 120.0) -> None:
+        try:
+            wait_caught_up(
+                self.kafka,
+                self.group,
+                self.kafka.topic(ACTIVITY),
+                timeout_s=timeout_s,
+                alive=alive,
+            )
+        except (TimeoutError, RuntimeError) as exc:
+            raise AssertionError(f"{exc}\n--- worker logs ---\n{self.logs()}") from exc
+
+    def logs(self, tail: int = 3000) -> str:
+        texts = []
+        for log in sorted(self.tmp.glob("*.log")):
+            texts.append(f"== {log.name}\n{log.read_text(errors='replace')[-tail:]}")
+        return "\n".join(texts)
+
+    def close(self) -> None:
+        for process in self.workers:
+            process.kill()
+
+
+def reference(model: ScoringModel, kafka: KafkaSettings) -> dict[str, dict[str, Any]]:
+    """Engagement record per candidate computed directly from candidate.activity's records.
+
+    Applies every decodable event once per occurrence, in offset order per partition, with the
+    same pure functions the worker uses; records then go through the codec, as the output does.
+    """
+    decode = activity_codec().decode
+    states: dict[str, EngagementState] = {}
+    for message in sorted(
+        read_all(kafka, kafka.topic(ACTIVITY), timeout_s=60), key=lambda m: (m.partition, m.offset)
+    ):
+        try:
+            record = decode(message.value)
+        except SchemaError:
+            continue
+        if message.key != record["candidate_id"].encode():
+            continue
+        state = states.setdefault(record["candidate_id"], new_state())
+        apply_event(
+            model, state, scoring_input(ActivityItem(record, message.partition, message.offset))
+        )
+    codec = codec_for("engagement_record")
+    return {
+        cid: codec.decode(codec.encode(engagement_record(model, cid, state)))
+        for cid, state in states.items()
+    }
+
+
+def published(kafka: KafkaSettings) -> dict[str, dict[str, Any] | None]:
+    """The last record per candidate on candidate.engagement (None for a tombstone)."""
+    decode = codec_for("engagement_record").decode
+    latest: dict[str, dict[str, Any] | None] = {}
+    for message in read_all(kafka, kafka.topic(ENGAGEMENT), timeout_s=60):
+        latest[message.key.decode()] = None if message.value is None else decode(message.value)
+    return latest
+
+
+def differences(
+    expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any] | None]
+) -> list[str]:
+    """Human-readable differences (first few) between reference and published records."""
+    problems = []
+    for cid in sorted(set(expected) | set(actual)):
+        if expected.get(cid) != actual.get(cid):
+            problems.append(f"{cid}: expected {expected.get(cid)}\n   got {actual.get(cid)}")
+    return problems
+
+
+def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

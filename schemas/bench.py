@@ -60,13 +60,13 @@ def bench_codec(n: int = 100_000, repeats: int = 3) -> dict[str, float]:
         return codec.decode(codec.encode(record))
 
     return {
-        "encode_us": _best(lambda: codec.encode(record), n, repeats),
-        "decode_us": _best(lambda: codec.decode(data), n, repeats),
-        "roundtrip_us": _best(roundtrip, n, repeats),
-        "decode_oldest_version_us": _best(lambda: codec.decode(oldest), n, repeats),
-        "model_validate_us": _best(lambda: ActivityEvent.from_avro(record), slow_n, repeats),
-        "model_parse_json_us": _best(lambda: parse_event(json_form), slow_n, repeats),
-        "model_to_avro_us": _best(model.to_avro, slow_n, repeats),
+        "encode_us": best_time_us(lambda: codec.encode(record), n, repeats),
+        "decode_us": best_time_us(lambda: codec.decode(data), n, repeats),
+        "roundtrip_us": best_time_us(roundtrip, n, repeats),
+        "decode_oldest_version_us": best_time_us(lambda: codec.decode(oldest), n, repeats),
+        "model_validate_us": best_time_us(lambda: ActivityEvent.from_avro(record), slow_n, repeats),
+        "model_parse_json_us": best_time_us(lambda: parse_event(json_form), slow_n, repeats),
+        "model_to_avro_us": best_time_us(model.to_avro, slow_n, repeats),
         "event_bytes": float(len(data)),
     }
 
@@ -78,7 +78,7 @@ def _oldest_version_bytes(record: dict[str, Any]) -> bytes:
     return old.encode("activity_event", {k: v for k, v in record.items() if k in fields})
 
 
-def _best(step: Callable[[], object], n: int, repeats: int) -> float:
+def best_time_us(step: Callable[[], object], n: int, repeats: int) -> float:
     """Best time of ``repeats`` runs of ``n`` calls of ``step``, in microseconds per call."""
     best = float("inf")
     for _ in range(max(1, repeats)):

@@ -58,7 +58,7 @@ def _optional(default: Any = None) -> Any:
 
 
 class NurtureAction(AvroModel):
-    """A decision to contact a candidate on a channel (topic ``nurture.actions``)."""
+    """A decision to contact a candidate on a channel (topic ``nurture.action``)."""
 
     action_id: NonEmptyStr
     candidate_id: NonEmptyStr
@@ -88,7 +88,7 @@ class NurtureAction(AvroModel):
 
 
 class DeliveryOutcome(AvroModel):
-    """What happened when delivering an action (topic ``nurture.outcomes``); never PII."""
+    """What happened when delivering an action (topic ``nurture.delivery``); never PII."""
 
     action_id: NonEmptyStr
     candidate_id: NonEmptyStr

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from schemas.codec import decode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 from tests.test_gateway_support import (
@@ -98,6 +99,25 @@ def test_batch_lists_each_outcome_and_publishes_exactly_the_valid_events(
         record = dict(on_topic[sent["event_id"]])
         record.pop("received_at")
         assert record == _expected(sent)
+
+
+@pytest.mark.parametrize("producer", ["aiokafka", "kafka-python"])
+def test_both_kafka_clients_publish_with_acks(kafka: KafkaSettings, producer: str) -> None:
+    sent = [event(candidate_id=f"cand-{i}") for i in range(20)]
+    with running_gateway(kafka, producer=producer) as client:
+        response = client.post("/v1/events", json={"events": sent}, headers=auth())
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == 20
+    records = records_on(kafka, ACTIVITY)
+    assert sorted(decode_id(r.value) for r in records) == sorted(e["event_id"] for e in sent)
+    by_key: dict[bytes, set[int]] = {}
+    for record in records:
+        by_key.setdefault(record.key, set()).add(record.partition)
+    assert all(len(partitions) == 1 for partitions in by_key.values())
+
+
+def decode_id(value: bytes) -> str:
+    return str(decode(value).record["event_id"])
 
 
 def test_every_event_rejected_is_422_and_nothing_is_published(kafka: KafkaSettings) -> None:

@@ -20,14 +20,20 @@ def _dead_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.parametrize("producer", ["aiokafka", "kafka-python"])
 def test_kafka_unreachable_is_503_with_retry_after_and_nothing_published(
-    kafka: KafkaSettings,
+    kafka: KafkaSettings, producer: str
 ) -> None:
     dead = kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{_dead_port()}"})
     quick = ProducerSettings(max_block_ms=1000, request_timeout_ms=1000, delivery_timeout_s=3)
     batch = {"events": [event(), event(), event(candidate_id="")]}
     with running_gateway(
-        dead, wait_ready=False, producer_settings=quick, retry_after_s=7, readiness_timeout_s=0.5
+        dead,
+        wait_ready=False,
+        producer_settings=quick,
+        retry_after_s=7,
+        readiness_timeout_s=0.5,
+        producer=producer,
     ) as client:
         response = client.post("/v1/events", json=batch, headers=auth())
         profile = client.put(

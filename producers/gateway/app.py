@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from producers.gateway.aio_publisher import AioKafkaPublisher
 from producers.gateway.auth import ApiKeyAuth
 from producers.gateway.dedup import AcceptedIds
 from producers.gateway.errors import GatewayError
@@ -63,7 +64,8 @@ def create_app(
     metrics = GatewayMetrics(registry)
     live = publisher is None
     if publisher is None:
-        publisher = KafkaPublisher(
+        client = AioKafkaPublisher if settings.producer == "aiokafka" else KafkaPublisher
+        publisher = client(
             kafka,
             producer_settings or load_producer_settings(),
             ack_timeout_s=settings.ack_timeout_s,
@@ -96,7 +98,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if live and isinstance(publisher, KafkaPublisher):
+        if live and isinstance(publisher, KafkaPublisher | AioKafkaPublisher):
             await publisher.start()
         log.info(
             "gateway up: sources %s, Kafka %s",

@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
 
 from producers.delivery import translate
 from producers.errors import PublishTimeoutError
+from producers.gateway.health import KafkaHealth
 from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings
 from schemas.errors import KafkaUnavailableError, NurtureError
@@ -118,8 +118,8 @@ class _Acks:
             self.done.set_result(None)
 
 
-class KafkaPublisher:
-    """The live :class:`Publisher`: one SDK producer per process, built in the background."""
+class KafkaPublisher(KafkaHealth):
+    """The live :class:`Publisher` on the SDK's kafka-python producer, built in the background."""
 
     def __init__(
         self,
@@ -131,19 +131,17 @@ class KafkaPublisher:
         reconnect_every_s: float,
         producer_factory: Callable[[], NurtureProducer] | None = None,
     ) -> None:
-        self.kafka = kafka
+        super().__init__(kafka, probe_timeout_s)
         self.ack_timeout_s = ack_timeout_s
-        self.probe_timeout_s = probe_timeout_s
         self.reconnect_every_s = reconnect_every_s
         self._factory = producer_factory or (lambda: NurtureProducer(kafka, producer_settings))
         self._producer: NurtureProducer | None = None
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-send")
         self._connector: asyncio.Task[None] | None = None
         self._closing = False
-        #: Monotonic time of the last publish that hit an unreachable Kafka (None: healthy).
-        self._failing_since: float | None = None
-        self._probe: tuple[float, bool] | None = None
-        self._probe_lock = asyncio.Lock()
+
+    def connected(self) -> bool:
+        return self._producer is not None
 
     async def start(self) -> None:
         """Begin connecting in the background (returns at once)."""
@@ -173,8 +171,7 @@ class KafkaPublisher:
         producer = self._producer
         if producer is None:
             raise KafkaUnavailableError(f"not connected to Kafka at {self.kafka.bootstrap_servers}")
-        if self._failing_since is not None and not await self.ready():
-            raise KafkaUnavailableError(f"Kafka at {self.kafka.bootstrap_servers} is unreachable")
+        await self.refuse_if_known_down()
         if not records:
             return []
         loop = asyncio.get_running_loop()
@@ -190,7 +187,7 @@ class KafkaPublisher:
             self._timeout(record) if isinstance(outcome, _Pending) else outcome
             for outcome, record in zip(outcomes, records, strict=True)
         ]
-        self._note_health(results)
+        self.note_outcomes(results)
         return results
 
     def _timeout(self, record: OutgoingRecord) -> NurtureError:
@@ -199,29 +196,6 @@ class KafkaPublisher:
             f"no acknowledgement within {self.ack_timeout_s} s",
             event_id=record.record_id,
         )
-
-    def _note_health(self, results: list[NurtureError | None]) -> None:
-        down = any(r is not None and r.retriable for r in results)
-        if down and self._failing_since is None:
-            self._failing_since = time.monotonic()
-            self._probe = None
-        elif not down and any(r is None for r in results):
-            self._failing_since = None
-
-    async def ready(self) -> bool:
-        """True when Kafka answers metadata (probed at most once a second, off the loop)."""
-        async with self._probe_lock:
-            now = time.monotonic()
-            if self._probe is not None and now - self._probe[0] < 1.0:
-                return self._probe[1]
-            loop = asyncio.get_running_loop()
-            answered = await loop.run_in_executor(
-                None, _answers_metadata, self.kafka, self.probe_timeout_s
-            )
-            self._probe = (time.monotonic(), answered)
-            if answered and self._producer is not None:
-                self._failing_since = None
-            return answered and self._producer is not None
 
     async def close(self) -> None:
         """Stop connecting, flush what is in flight (bounded) and release the producer."""
@@ -257,27 +231,3 @@ def _acked(acks: _Acks, index: int, _metadata: Any) -> None:
 
 def _failed(acks: _Acks, index: int, record: OutgoingRecord, error: BaseException) -> None:
     acks.settle(index, translate(error, record.topic, record.record_id))
-
-
-def _answers_metadata(kafka: KafkaSettings, timeout_s: float) -> bool:
-    """One metadata round trip with a throw-away client: the honest readiness answer."""
-    from kafka import KafkaConsumer  # noqa: PLC0415 - only on the (cached) probe path
-    from kafka.errors import KafkaError  # noqa: PLC0415
-
-    timeout_ms = int(timeout_s * 1000)
-    try:
-        consumer = KafkaConsumer(
-            **kafka.kafka_python_config(),
-            request_timeout_ms=timeout_ms + 1000,
-            bootstrap_timeout_ms=timeout_ms,
-            enable_auto_commit=False,
-        )
-    except (KafkaError, OSError):
-        return False
-    try:
-        consumer.topics()
-        return True
-    except (KafkaError, OSError):
-        return False
-    finally:
-        consumer.close()

@@ -26,6 +26,8 @@ Environment variables (all optional):
                                              forgotten first beyond it (1000000, ~150 MB)
 ``NURTURE_GATEWAY_VALIDATION``               ``codec`` (Avro types, ids, event type; fast) or
                                              ``model`` (pydantic contract: URLs, blank text too)
+``NURTURE_GATEWAY_PRODUCER``                ``aiokafka`` (on the event loop; default) or
+                                             ``kafka-python`` (the SDK producer on a thread)
 ``NURTURE_GATEWAY_ACK_TIMEOUT_S``            longest wait for Kafka's acks=all per request (10)
 ``NURTURE_GATEWAY_RETRY_AFTER_S``            Retry-After sent with 503 (5)
 ``NURTURE_GATEWAY_READINESS_TIMEOUT_S``      how long /readyz waits for a metadata answer (2)
@@ -44,6 +46,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from schemas.errors import ConfigError
 
 Validation = Literal["codec", "model"]
+ProducerClient = Literal["aiokafka", "kafka-python"]
 
 #: Source names are also metric labels and Kafka header values: keep them short and plain.
 _SOURCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -100,6 +103,7 @@ class GatewaySettings(BaseSettings):
     dedup_window_s: float = Field(24 * 3600.0, ge=0, description="Remember ids this long, s.")
     dedup_max_ids: int = Field(1_000_000, ge=1, description="Most remembered event ids.")
     validation: Validation = Field("codec", description="Event validation depth.")
+    producer: ProducerClient = Field("aiokafka", description="Kafka client that publishes.")
     ack_timeout_s: float = Field(10.0, gt=0, description="Longest wait for acks=all, s.")
     retry_after_s: int = Field(5, ge=1, description="Retry-After of 503 answers, s.")
     readiness_timeout_s: float = Field(2.0, gt=0, description="/readyz metadata timeout, s.")

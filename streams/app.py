@@ -27,6 +27,7 @@ from streams.scoring.config import ScoringModel
 from streams.settings import WorkerSettings
 from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
+from streams.worker.monitor import LeanMonitor
 from streams.worker.outbox import Outbox, Publisher
 from streams.worker.processor import ActivityProcessor, Outputs, ProfileProcessor
 from streams.worker.web import register_views
@@ -85,6 +86,7 @@ def build_worker(
         canonical_url=settings.web_url,
         key_serializer="raw",
         value_serializer="raw",
+        monitor=LeanMonitor(),
     )
     metrics = WorkerMetrics(registry or CollectorRegistry())
 

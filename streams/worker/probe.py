@@ -18,8 +18,8 @@ from kafka import KafkaConsumer, TopicPartition
 from schemas.settings import KafkaSettings
 
 
-def group_lag(kafka: KafkaSettings, group: str, topic: str) -> dict[int, int]:
-    """Records of ``topic`` per partition not yet committed by consumer group ``group``."""
+def group_offsets(kafka: KafkaSettings, group: str, topic: str) -> dict[int, tuple[int, int]]:
+    """``(committed, end)`` offsets of consumer group ``group`` on each partition of ``topic``."""
     consumer = KafkaConsumer(
         **kafka.kafka_python_config(), group_id=group, enable_auto_commit=False
     )
@@ -28,13 +28,15 @@ def group_lag(kafka: KafkaSettings, group: str, topic: str) -> dict[int, int]:
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         ends = consumer.end_offsets(partitions)
-        lag = {}
-        for tp in partitions:
-            committed = consumer.committed(tp) or 0
-            lag[tp.partition] = max(0, ends[tp] - committed)
-        return lag
+        return {tp.partition: (consumer.committed(tp) or 0, ends[tp]) for tp in partitions}
     finally:
         consumer.close()
+
+
+def group_lag(kafka: KafkaSettings, group: str, topic: str) -> dict[int, int]:
+    """Records of ``topic`` per partition not yet committed by consumer group ``group``."""
+    offsets = group_offsets(kafka, group, topic)
+    return {p: max(0, end - committed) for p, (committed, end) in offsets.items()}
 
 
 def wait_caught_up(
@@ -82,6 +84,11 @@ class WorkerProcess:
         )
         log.close()
         return self
+
+    @property
+    def port(self) -> int:
+        """The worker's HTTP port (from its environment)."""
+        return int(self.env["NURTURE_WORKER_WEB_PORT"])
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()

@@ -126,3 +126,19 @@ def test_extreme_half_lives_stay_finite() -> None:
         score, _ = score_at(model, state, T0 + 10_000 * DAY_US)
         assert math.isfinite(score) and score >= 0.0
         assert score < 15 * 50 + 1
+
+
+def test_dropping_old_days_keeps_the_rest_of_the_type_exact() -> None:
+    model = MODEL.model_copy(update={"version": "short-horizon", "horizon_days": 10})
+    events = [
+        _event(f"e{day}", "email_clicked", T0 + day * DAY_US + 5 * HOUR_US) for day in (0, 3, 8)
+    ]
+    state = new_state()
+    for event in events:
+        apply_event(model, state, event)
+    newest = T0 + 12 * DAY_US
+    apply_event(model, state, _event("e12", "email_opened", newest))
+    _, contributions = score_at(model, state, newest)
+    expected = 3 * sum(2 ** (-(newest - e.occurred_at_us) / (30 * DAY_US)) for e in events[1:])
+    assert contributions["email_clicked"] == pytest.approx(expected, rel=1e-12)
+    assert state.buckets["email_clicked"][0::4] == [T0 // DAY_US + 3, T0 // DAY_US + 8]

@@ -5,11 +5,13 @@ All sums are relative to ``last_activity_us``, the newest ``occurred_at`` applie
 ``totals``
     event type -> its score contribution at R (its buckets with cap and decay, summed).
 ``buckets``
-    event type -> four parallel lists, one entry per UTC day with events of that type, days
-    ascending: ``[days, counts, sums, newest]``. ``days[i]`` is a day number (days since the
-    epoch), ``counts[i]`` how many events of the type happened that day, ``sums[i]`` their
-    weights decayed to ``newest[i]``, the newest of those events (epoch µs). Kept so a late event
-    can join its day and re-apply the daily cap, and so days leaving the horizon can be dropped.
+    event type -> one flat list of buckets, one per UTC day with events of that type, days
+    ascending: ``[day, count, sum, newest, day, count, sum, newest, ...]``. ``day`` is a day
+    number (days since the epoch), ``count`` how many events of the type happened that day,
+    ``sum`` their weights decayed to ``newest``, the newest of those events (epoch µs). Kept so
+    a late event can join its day and re-apply the daily cap, and so days leaving the horizon
+    can be dropped. One flat list per type (not a list per day or per field) keeps the row
+    small and the objects a worker touches per event few.
 ``recent_ids``
     fingerprints of the last ``recent_ids`` applied event ids, oldest first, concatenated into one
     string (:data:`ID_TOKEN_WIDTH` characters each, see :func:`id_token`). One string instead of
@@ -33,8 +35,8 @@ from schemas.errors import ConfigError
 STATE_FORMAT = 1
 #: Characters of one event id fingerprint in ``recent_ids``.
 ID_TOKEN_WIDTH = 12
-#: Positions in a type's ``buckets`` entry.
-DAYS, COUNTS, SUMS, NEWEST = 0, 1, 2, 3
+#: Values per bucket in a type's flat ``buckets`` list: day, count, sum, newest.
+BUCKET_WIDTH = 4
 
 
 class StateModelMismatchError(ConfigError):
@@ -71,8 +73,8 @@ class EngagementState:
     last_activity_us: int | None = None
     #: Event type -> score contribution at R.
     totals: dict[str, float] = field(default_factory=dict)
-    #: Event type -> [days, counts, sums, newest], parallel lists by ascending day.
-    buckets: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: Event type -> [day, count, sum, newest, ...] by ascending day (see the module doc).
+    buckets: dict[str, list[Any]] = field(default_factory=dict)
     #: Fingerprints of recently applied event ids, oldest first (see :func:`id_token`).
     recent_ids: str = ""
     #: The last applied event (arrival order) and where it came from.

@@ -21,10 +21,7 @@ from schemas.timestamps import from_micros
 from streams.scoring.config import ScoringModel
 from streams.scoring.rules import DAY_US, CompiledModel, TypeRule
 from streams.scoring.state import (
-    COUNTS,
-    DAYS,
-    NEWEST,
-    SUMS,
+    BUCKET_WIDTH,
     EngagementState,
     StateModelMismatchError,
     id_token,
@@ -209,9 +206,15 @@ def _advance(compiled: CompiledModel, state: EngagementState, newest: int, occur
     state.last_activity_us = occurred
     first_kept_day = occurred // DAY_US - compiled.horizon_days
     if first_kept_day > newest // DAY_US - compiled.horizon_days:
-        for event_type, entry in list(state.buckets.items()):
-            if entry[DAYS][0] < first_kept_day:
-                _drop_days(compiled.rules[event_type], state, first_kept_day)
+        stale = [kind for kind, flat in state.buckets.items() if flat[0] < first_kept_day]
+        for event_type in stale:
+            _drop_days(compiled.rules[event_type], state, first_kept_day)
+
+
+def _bucket_at(flat: list[Any], day: int) -> int:
+    """Index in ``flat`` of the first bucket whose day is >= ``day`` (``len(flat)`` if none)."""
+    buckets = range(len(flat) // BUCKET_WIDTH)
+    return BUCKET_WIDTH * bisect_left(buckets, day, key=lambda i: flat[i * BUCKET_WIDTH])
 
 
 def _drop_days(rule: TypeRule, state: EngagementState, first_kept_day: int) -> None:
@@ -222,24 +225,23 @@ def _drop_days(rule: TypeRule, state: EngagementState, first_kept_day: int) -> N
     newest event time enters, and only when a day falls out of the horizon.
     """
     event_type = rule.event_type
-    entry = state.buckets[event_type]
-    dropped = bisect_left(entry[DAYS], first_kept_day)
-    if dropped == len(entry[DAYS]):
+    flat = state.buckets[event_type]
+    del flat[: _bucket_at(flat, first_kept_day)]
+    if not flat:
         del state.buckets[event_type]
         del state.totals[event_type]
         return
-    for column in entry:
-        del column[:dropped]
     newest = state.last_activity_us
     assert newest is not None
     inv_half_life_us = rule.inv_half_life_us
     cap = rule.cap
+    width = BUCKET_WIDTH
     total = 0.0
-    for count, decayed, newest_in_day in zip(
-        entry[COUNTS], entry[SUMS], entry[NEWEST], strict=True
+    for count, decayed, day_newest in zip(
+        flat[1::width], flat[2::width], flat[3::width], strict=True
     ):
         share = decayed if count <= cap else decayed * cap / count
-        total += share * exp2((newest_in_day - newest) * inv_half_life_us)
+        total += share * exp2((day_newest - newest) * inv_half_life_us)
     state.totals[event_type] = total
 
 
@@ -255,25 +257,23 @@ def _add_to_bucket(
     event_type = rule.event_type
     inv_half_life_us = rule.inv_half_life_us
     day = occurred // DAY_US
-    entry = state.buckets.get(event_type)
-    if entry is None:
-        state.buckets[event_type] = [[day], [1], [weight], [occurred]]
+    flat = state.buckets.get(event_type)
+    if flat is None:
+        state.buckets[event_type] = [day, 1, weight, occurred]
         state.totals[event_type] = weight * exp2((occurred - newest) * inv_half_life_us)
         return
-    days = entry[DAYS]
-    at = len(days) - 1
-    if days[at] != day:
-        at = at + 1 if days[at] < day else bisect_left(days, day)
-        if at == len(days) or days[at] != day:
-            for column, value in zip(entry, (day, 1, weight, occurred), strict=True):
-                column.insert(at, value)
+    at = len(flat) - BUCKET_WIDTH  # the type's newest day: where most events go
+    if flat[at] != day:
+        at = len(flat) if flat[at] < day else _bucket_at(flat, day)
+        if at == len(flat) or flat[at] != day:  # the type's first event of that day
+            flat[at:at] = (day, 1, weight, occurred)
             state.totals[event_type] += weight * exp2((occurred - newest) * inv_half_life_us)
             return
 
     cap = rule.cap
-    count = entry[COUNTS][at]
-    decayed = entry[SUMS][at]
-    day_newest = entry[NEWEST][at]
+    count = flat[at + 1]
+    decayed = flat[at + 2]
+    day_newest = flat[at + 3]
     before = decayed if count <= cap else decayed * cap / count
     if day_newest != newest:
         before *= exp2((day_newest - newest) * inv_half_life_us)
@@ -286,7 +286,7 @@ def _add_to_bucket(
     after = decayed if count <= cap else decayed * cap / count
     if day_newest != newest:
         after *= exp2((day_newest - newest) * inv_half_life_us)
-    entry[COUNTS][at] = count
-    entry[SUMS][at] = decayed
-    entry[NEWEST][at] = day_newest
+    flat[at + 1] = count
+    flat[at + 2] = decayed
+    flat[at + 3] = day_newest
     state.totals[event_type] += after - before

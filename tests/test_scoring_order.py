@@ -116,6 +116,8 @@ def test_any_arrival_order_gives_the_closed_form(
         _assert_close(contributions, expected)
         assert math.isclose(score, sum(expected.values()), rel_tol=1e-9, abs_tol=1e-300)
         assert state.last_activity_us == newest
+        first_days = [flat[0] for flat in state.buckets.values()]
+        assert state.oldest_day == (min(first_days) if first_days else None)
         assert updates[-1].as_of_us == newest
         assert math.isclose(updates[-1].score, score, rel_tol=1e-9, abs_tol=1e-300)
         assert sum(update.duplicate for update in updates) <= len(copies)

@@ -75,6 +75,8 @@ class EngagementState:
     totals: dict[str, float] = field(default_factory=dict)
     #: Event type -> [day, count, sum, newest, ...] by ascending day (see the module doc).
     buckets: dict[str, list[Any]] = field(default_factory=dict)
+    #: The oldest day in ``buckets`` (None when empty): the horizon check is one comparison.
+    oldest_day: int | None = None
     #: Fingerprints of recently applied event ids, oldest first (see :func:`id_token`).
     recent_ids: str = ""
     #: The last applied event (arrival order) and where it came from.
@@ -94,6 +96,7 @@ class EngagementState:
             "at": self.last_activity_us,
             "totals": self.totals,
             "buckets": self.buckets,
+            "oldest": self.oldest_day,
             "ids": self.recent_ids,
             "last_id": self.last_event_id,
             "last_type": self.last_event_type,
@@ -119,6 +122,7 @@ class EngagementState:
             data["at"],
             data["totals"],
             data["buckets"],
+            data["oldest"],
             data["ids"],
             data["last_id"],
             data["last_type"],

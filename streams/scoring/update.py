@@ -205,10 +205,12 @@ def _advance(compiled: CompiledModel, state: EngagementState, newest: int, occur
         totals[event_type] = total * exp2(-elapsed * inv_half_life_us[event_type])
     state.last_activity_us = occurred
     first_kept_day = occurred // DAY_US - compiled.horizon_days
-    if first_kept_day > newest // DAY_US - compiled.horizon_days:
+    if state.oldest_day is not None and state.oldest_day < first_kept_day:
         stale = [kind for kind, flat in state.buckets.items() if flat[0] < first_kept_day]
         for event_type in stale:
             _drop_days(compiled.rules[event_type], state, first_kept_day)
+        buckets = state.buckets.values()
+        state.oldest_day = min(flat[0] for flat in buckets) if buckets else None
 
 
 def _bucket_at(flat: list[Any], day: int) -> int:
@@ -257,6 +259,8 @@ def _add_to_bucket(
     event_type = rule.event_type
     inv_half_life_us = rule.inv_half_life_us
     day = occurred // DAY_US
+    if state.oldest_day is None or day < state.oldest_day:
+        state.oldest_day = day
     flat = state.buckets.get(event_type)
     if flat is None:
         state.buckets[event_type] = [day, 1, weight, occurred]

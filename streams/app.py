@@ -77,6 +77,8 @@ def build_worker(
         topic_replication_factor=kafka.topic_replication,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 5,
         producer_linger_ms=settings.linger_ms,
         producer_max_batch_size=settings.producer_batch,
         producer_acks=-1,

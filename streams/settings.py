@@ -19,6 +19,8 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_PRODUCER_BATCH``    producer batch size, bytes (1 MiB)
 ``NURTURE_WORKER_STALL_TIMEOUT_S``   liveness: seconds without commit progress while records are
                                      waiting before the worker exits non-zero (120)
+``NURTURE_WORKER_SESSION_TIMEOUT_S`` group session timeout: a killed worker's partitions move
+                                     to the others after this many seconds (10)
 ``NURTURE_WORKER_LOG_LEVEL``         ``info``, ``warning``, ... (``warning``)
 ===================================  ==============================================================
 """
@@ -51,6 +53,12 @@ class WorkerSettings(BaseSettings):
     linger_ms: int = Field(5, ge=0, description="Producer linger (ms).")
     producer_batch: int = Field(1 << 20, ge=1024, description="Producer batch size (bytes).")
     stall_timeout_s: float = Field(120.0, gt=0, description="Liveness: max commit stall (s).")
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6.0,
+        description="Kafka group session timeout (s): how soon a dead worker's "
+        "partitions move (the broker's group.min.session.timeout.ms is 6 s by default).",
+    )
     log_level: str = Field("warning", description="Log level of the worker.")
 
     def faust_app_id(self, topic_prefix: str) -> str:

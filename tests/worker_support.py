@@ -37,6 +37,7 @@ def worker_env(
         "NURTURE_WORKER_WEB_PORT": str(port),
         "NURTURE_WORKER_STORE": store,
         "NURTURE_WORKER_COMMIT_INTERVAL_S": "0.5",
+        "NURTURE_WORKER_SESSION_TIMEOUT_S": "6",
         "NURTURE_WORKER_LOG_LEVEL": "warning",
     }
 
@@ -56,7 +57,6 @@ class WorkerHarness:
         port = free_port()
         env = worker_env(self.kafka, self.app_id, self.tmp / name, port, self.store)
         process = WorkerProcess(env, self.tmp / f"{name}.log")
-        process.port = port  # type: ignore[attr-defined]
         self.workers.append(process)
         return process
 

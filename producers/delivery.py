@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from kafka.errors import KafkaError
+from kafka.errors import IllegalStateError, KafkaError
 
 from producers.errors import DeliveryRejectedError, PublishTimeoutError
 from schemas.errors import NurtureError
@@ -29,7 +29,9 @@ def translate(error: BaseException, topic: str, event_id: str | None = None) -> 
     if isinstance(error, NurtureError):
         return error
     detail = f"{type(error).__name__}: {error}"
-    if isinstance(error, KafkaError) and error.retriable:
+    # IllegalStateError: kafka-python failed a pending record because its client was closed
+    # forcefully (see producers.client); the record was not written and may be sent again.
+    if isinstance(error, KafkaError) and (error.retriable or isinstance(error, IllegalStateError)):
         return PublishTimeoutError(topic, detail, event_id=event_id)
     return DeliveryRejectedError(topic, detail, event_id=event_id)
 
@@ -39,18 +41,22 @@ class Delivery:
 
     ``get(timeout)`` blocks until Kafka acknowledged the record (``acks=all``) and returns its
     :class:`RecordMetadata`; it raises :class:`~producers.errors.PublishTimeoutError` (retriable)
-    when the producer's ``delivery_timeout_s`` or the given ``timeout`` (seconds) passes first,
-    and :class:`~producers.errors.DeliveryRejectedError` when Kafka refused the record.
+    when the record failed to reach Kafka or ``timeout`` seconds passed first (default: the
+    producer's delivery deadline, so it never blocks forever), and
+    :class:`~producers.errors.DeliveryRejectedError` when Kafka refused the record.
     """
 
-    __slots__ = ("_future", "event_id", "topic")
+    __slots__ = ("_deadline_s", "_future", "event_id", "topic")
 
-    def __init__(self, future: Any, topic: str, event_id: str | None) -> None:
+    def __init__(
+        self, future: Any, topic: str, event_id: str | None, deadline_s: float | None = None
+    ) -> None:
         #: kafka-python's FutureRecordMetadata (for callers that want callbacks).
         self._future = future
         self.topic = topic
         #: The record's event_id (or request_id / candidate_id for other subjects).
         self.event_id = event_id
+        self._deadline_s = deadline_s
 
     @property
     def kafka_future(self) -> Any:
@@ -64,7 +70,7 @@ class Delivery:
     def get(self, timeout: float | None = None) -> RecordMetadata:
         """Wait for the acknowledgement; see the class docstring for the errors."""
         try:
-            meta = self._future.get(timeout=timeout)
+            meta = self._future.get(timeout=self._deadline_s if timeout is None else timeout)
         except Exception as exc:
             raise translate(exc, self.topic, self.event_id) from exc
         return RecordMetadata(meta.topic, meta.partition, meta.offset, meta.timestamp)

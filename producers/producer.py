@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from producers.bulk import BulkResult, Rejection
+from producers.client import ack_deadline_s, connect, force_close
+from producers.client import close as close_client
 from producers.delivery import Delivery, translate
-from producers.errors import PublishTimeoutError
-from producers.partitioner import MemoizedKeyPartitioner
+from producers.errors import DeliveryRejectedError, PublishTimeoutError
 from producers.records import DictValidation, Encoded, EventInput, ProfileInput, RecordEncoder
 from producers.settings import ProducerSettings, load_producer_settings
-from schemas.errors import ConfigError, KafkaUnavailableError, NurtureError, ValidationError
+from schemas.errors import NurtureError, ValidationError
 from schemas.models import ErasureRequest
 from schemas.settings import KafkaSettings, load_kafka_settings
 from schemas.topics import ACTIVITY, PROFILE
@@ -60,29 +61,12 @@ class NurtureProducer:
         self._failures = 0
         self._first_failure: NurtureError | None = None
         self._lock = threading.Lock()
-        config = {
-            **self.kafka.kafka_python_config(),
-            **self.settings.kafka_python_config(),
-            "partitioner": MemoizedKeyPartitioner(),
-        }
-        try:
-            self._producer = KafkaProducer(**config)
-        except KafkaError as exc:
-            servers = self.kafka.bootstrap_servers
-            if exc.retriable:
-                raise KafkaUnavailableError(
-                    f"no Kafka broker at {servers} answered within {self.settings.max_block_ms} ms "
-                    f"({type(exc).__name__}: {exc})"
-                ) from exc
-            raise ConfigError(f"Kafka at {servers} refused the producer: {exc}") from exc
-        except (ValueError, RuntimeError) as exc:
-            raise ConfigError(f"invalid producer settings: {exc}") from exc
-        log.info(
-            "producer %s connected to %s (compression=%s)",
-            self.settings.client_id,
-            self.kafka.bootstrap_servers,
-            config["compression_type"] or "none",
-        )
+        self._deadline_s = ack_deadline_s(self.settings)
+        self._closed = False
+        #: Set (by the sender thread) when a record of the current client timed out: the client
+        #: may be wedged (see producers.client), so the next send starts a fresh one.
+        self._restart_pending = False
+        self._client: Any = connect(self.kafka, self.settings)
 
     # --- high level --------------------------------------------------------------------
 
@@ -164,17 +148,29 @@ class NurtureProducer:
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every record sent so far is acknowledged or failed.
 
-        Raises :class:`PublishTimeoutError` when records are still pending after ``timeout``
-        seconds, or the first failure (retriable :class:`PublishTimeoutError` or
-        :class:`~producers.errors.DeliveryRejectedError`) when records failed since the
-        previous flush; the message says how many.
+        ``timeout`` defaults to the delivery deadline (``delivery_timeout_s`` plus one request
+        timeout), so a flush never hangs. Raises :class:`PublishTimeoutError` when records are
+        still pending then (past the deadline the Kafka client is presumed wedged and replaced,
+        see :mod:`producers.client`), or the first failure (retriable
+        :class:`PublishTimeoutError` or :class:`~producers.errors.DeliveryRejectedError`) when
+        records failed since the previous flush; its notes say how many.
         """
+        client = self._client
+        if client is None:
+            return
+        wait_s = self._deadline_s if timeout is None else timeout
+        started = time.monotonic()
         try:
-            self._producer.flush(timeout=timeout)
+            client.flush(timeout=wait_s)
         except KafkaTimeoutError as exc:
-            raise PublishTimeoutError(
-                "(all topics)", f"records still unacknowledged after {timeout} s"
-            ) from exc
+            overdue = time.monotonic() - started >= self._deadline_s
+            detail = f"records still unacknowledged after {wait_s:g} s"
+            if overdue:
+                self._retire(client)
+                with self._lock:  # the forced close failed them; this error reports them all
+                    self._failures, self._first_failure = 0, None
+                detail += " (past the delivery timeout: the Kafka client was restarted)"
+            raise PublishTimeoutError("(all topics)", detail) from exc
         with self._lock:
             failures, first = self._failures, self._first_failure
             self._failures, self._first_failure = 0, None
@@ -187,7 +183,10 @@ class NurtureProducer:
         try:
             self.flush(timeout)
         finally:
-            self._producer.close(timeout=timeout)
+            self._closed = True
+            client, self._client = self._client, None
+            if client is not None:
+                close_client(client, timeout)
 
     def __enter__(self) -> Self:
         return self
@@ -211,7 +210,7 @@ class NurtureProducer:
     def _send(self, record: Encoded) -> Delivery:
         topic = self._topics[record.topic]
         future = self._kafka_send(topic, record.key, record.value, record.headers, record.record_id)
-        return Delivery(future, topic, record.record_id)
+        return Delivery(future, topic, record.record_id, self._deadline_s)
 
     def _kafka_send(
         self,
@@ -221,20 +220,54 @@ class NurtureProducer:
         headers: list[tuple[str, bytes]],
         record_id: str | None,
     ) -> Any:
+        client = self._client
+        if client is None or self._restart_pending:
+            client = self._fresh_client(topic, record_id)
         try:
-            future = self._producer.send(topic, value, key=key, headers=headers)
+            future = client.send(topic, value, key=key, headers=headers)
         except (KafkaError, ValueError, TypeError) as exc:
             raise translate(exc, topic, record_id) from exc
-        future.add_errback(self._failed, topic, record_id)
+        future.add_errback(self._failed, topic, record_id, client)
         return future
 
-    def _failed(self, topic: str, record_id: str | None, error: BaseException) -> None:
+    def _fresh_client(self, topic: str, record_id: str | None) -> Any:
+        """Connect a client where there is none, or replace one whose records timed out."""
+        if self._closed:
+            raise DeliveryRejectedError(topic, "the producer is closed", event_id=record_id)
+        with self._lock:
+            old = self._client
+            if old is not None and not self._restart_pending:
+                return old  # another thread got here first
+            self._client = connect(self.kafka, self.settings)  # raises KafkaUnavailableError
+            self._restart_pending = False
+        if old is not None:
+            log.warning("records timed out: replaced the Kafka client (it may be wedged)")
+            force_close(old)  # its pending records fail and are reported by the next flush
+        return self._client
+
+    def _retire(self, client: Any) -> None:
+        """Stop ``client`` now; the next send connects a fresh one."""
+        with self._lock:
+            if self._client is client:
+                self._client = None
+        log.warning("records outlived the delivery timeout: restarting the Kafka client")
+        force_close(client)
+
+    def _failed(self, topic: str, record_id: str | None, client: Any, error: BaseException) -> None:
         """Errback (sender thread): remember the failure for flush and log it without PII."""
         failure = translate(error, topic, record_id)
-        log.warning(
-            "delivery failed: topic=%s id=%s error=%s", topic, record_id, type(error).__name__
-        )
         with self._lock:
+            if failure.retriable and client is self._client:
+                self._restart_pending = True
             self._failures += 1
-            if self._first_failure is None:
+            first = self._first_failure is None
+            if first:
                 self._first_failure = failure
+        # One warning per flush window: a lost broker fails thousands of records at once.
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "delivery failed: topic=%s id=%s error=%s",
+            topic,
+            record_id,
+            type(error).__name__,
+        )

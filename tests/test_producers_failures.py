@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import uuid
 
 import pytest
 from kafka import KafkaAdminClient
-from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import TopicAlreadyExistsError
 
-from producers import DeliveryRejectedError, NurtureProducer, ProducerSettings, PublishTimeoutError
+from producers import (
+    DeliveryRejectedError,
+    NurtureProducer,
+    ProducerSettings,
+    PublishTimeoutError,
+    RecordMetadata,
+)
+from producers.client import ack_deadline_s
 from schemas.errors import KafkaUnavailableError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import read_all, wait_until
 from tests.test_producers_sdk import page_view
 
 SHORT = ProducerSettings(
@@ -77,3 +86,50 @@ def test_refused_record_fails_its_delivery_and_the_flush(kafka: KafkaSettings) -
     finally:
         sdk.close(timeout=5)
     assert read_all(kafka, topic) == []
+
+
+@pytest.mark.kafka
+def test_topic_lost_mid_stream_fails_in_time_and_the_producer_recovers(
+    kafka: KafkaSettings,
+) -> None:
+    topic = kafka.topic(ACTIVITY)
+    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    sdk = NurtureProducer(kafka, SHORT)
+    try:
+        sdk.send(page_view("cand-before")).get(timeout=10)
+        admin.delete_topics([topic])
+        wait_until(lambda: topic not in admin.list_topics(), what=f"{topic} deleted")
+
+        started = time.monotonic()
+        with pytest.raises(KafkaUnavailableError) as caught:
+            for n in range(50):  # sends may fail at once (metadata) or later (acks): both count
+                sdk.send(page_view(f"cand-lost-{n}"))
+            sdk.flush()  # bounded by the delivery deadline even if kafka-python wedges
+        assert caught.value.retriable
+        assert time.monotonic() - started < ack_deadline_s(SHORT) + SHORT.max_block_ms / 1000 + 3
+
+        wait_until(lambda: _recreate(admin, topic), what=f"{topic} recreated")
+        meta = wait_until(lambda: _send_once(sdk), timeout_s=30, what="a send after recovery")
+        assert meta.topic == topic
+    finally:
+        admin.close()
+        with contextlib.suppress(KafkaUnavailableError):
+            sdk.close(timeout=5)
+    # Records reported as failed were not *provably* written; some may still land (at least
+    # once), which is why retries keep the event_id. Nothing else may appear.
+    keys = {r.key for r in read_all(kafka, topic)}
+    assert b"cand-back" in keys
+    assert keys <= {b"cand-back"} | {f"cand-lost-{n}".encode() for n in range(50)}
+
+
+def _recreate(admin: KafkaAdminClient, topic: str) -> bool:
+    with contextlib.suppress(TopicAlreadyExistsError):
+        admin.create_topics([NewTopic(topic, 3, 1)])
+    return topic in admin.list_topics()
+
+
+def _send_once(sdk: NurtureProducer) -> RecordMetadata | None:
+    try:
+        return sdk.send(page_view("cand-back")).get(timeout=5)
+    except KafkaUnavailableError:
+        return None

@@ -1,0 +1,82 @@
+"""The kafka-python producer under the SDK: creating it with typed errors, and closing it for sure.
+
+Why a forced close: kafka-python 3.0's idempotent producer can wedge. When a batch that was
+already sent expires (the broker or topic went away mid-stream and ``delivery_timeout_s``
+passed), it resets its producer id but never asks for a new one, so its I/O thread stops
+sending *and* stops expiring the remaining batches: their futures never complete, ``flush()``
+waits forever, and ``close()`` (which flushes first) raises and leaves the thread running.
+The SDK therefore bounds every wait by :func:`ack_deadline_s` and, when records outlive it,
+replaces the client and shuts the old one down with :func:`force_close`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from producers.partitioner import MemoizedKeyPartitioner
+from producers.settings import ProducerSettings
+from schemas.errors import ConfigError, KafkaUnavailableError
+from schemas.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+def connect(kafka: KafkaSettings, settings: ProducerSettings) -> Any:
+    """A connected kafka-python ``KafkaProducer`` (bootstraps within ``max_block_ms``).
+
+    Raises :class:`KafkaUnavailableError` (retriable) when no broker answers in time and
+    :class:`ConfigError` when Kafka or kafka-python refuse the settings.
+    """
+    config = {
+        **kafka.kafka_python_config(),
+        **settings.kafka_python_config(),
+        "partitioner": MemoizedKeyPartitioner(),
+    }
+    servers = kafka.bootstrap_servers
+    try:
+        client = KafkaProducer(**config)
+    except KafkaError as exc:
+        if exc.retriable:
+            raise KafkaUnavailableError(
+                f"no Kafka broker at {servers} answered within {settings.max_block_ms} ms "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+        raise ConfigError(f"Kafka at {servers} refused the producer: {exc}") from exc
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"invalid producer settings: {exc}") from exc
+    log.info(
+        "producer %s connected to %s (compression=%s)",
+        settings.client_id,
+        servers,
+        config["compression_type"] or "none",
+    )
+    return client
+
+
+def ack_deadline_s(settings: ProducerSettings) -> float:
+    """Longest a record can take to be acknowledged or failed by a healthy client, seconds."""
+    return settings.delivery_timeout_s + settings.request_timeout_ms / 1000 + 1.0
+
+
+def close(client: Any, timeout_s: float | None) -> None:
+    """Close ``client`` within ``timeout_s``; force it when records are still pending."""
+    try:
+        client.close(timeout=timeout_s)
+    except KafkaError:
+        force_close(client, timeout_s or 5.0)
+
+
+def force_close(client: Any, timeout_s: float = 5.0) -> None:
+    """Stop ``client``'s I/O thread now; its pending records fail ("closed forcefully")."""
+    sender = getattr(client, "_sender", None)  # kafka-python offers no public forced close
+    if sender is not None:
+        sender.force_close()
+        sender.join(timeout_s)
+    try:
+        client.close(timeout=0)  # nothing pending any more: releases metrics and atexit hook
+    except KafkaError as exc:
+        log.warning("kafka-python producer did not close cleanly: %s", type(exc).__name__)

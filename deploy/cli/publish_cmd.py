@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from deploy.cli.context import console, fail, kafka_settings
 from producers.producer import NurtureProducer
@@ -59,14 +66,14 @@ def publish(
         writer = _RejectsWriter(rejects_path, stack)
         try:
             producer = stack.enter_context(NurtureProducer(kafka_settings(ctx)))
-            progress = _progress(source, stack)
+            progress = _progress(stack)
             task = progress.add_task("publishing", total=source.stat().st_size if source else None)
             summary = publish_lines(
                 _lines(stream),
                 producer,
                 default_subject="candidate_profile" if profiles else "activity_event",
                 on_reject=writer.write,
-                on_line=lambda size: progress.advance(task, size),
+                on_line=None if progress.disable else _ProgressBytes(progress, task),
                 timeout_s=timeout,
             )
         except NurtureError as exc:
@@ -94,7 +101,21 @@ class _RejectsWriter:
         self._out.write(rejection.to_json())
 
 
-def _progress(source: Path | None, stack: ExitStack) -> Progress:
+class _ProgressBytes:
+    """Advances the progress bar by bytes read, every 512 lines (rich is slow per call)."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress, self._task = progress, task
+        self._lines = self._bytes = 0
+
+    def __call__(self, size: int) -> None:
+        self._lines += 1
+        self._bytes += size
+        if self._lines % 512 == 0:
+            self._progress.update(self._task, completed=self._bytes)
+
+
+def _progress(stack: ExitStack) -> Progress:
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -13,7 +13,7 @@ from typing import Any
 from faust.sensors import Monitor
 
 
-class LeanMonitor(Monitor):  # type: ignore[misc]  # faust is untyped
+class LeanMonitor(Monitor):
     """faust's Monitor minus the per-message and per-event hooks."""
 
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:

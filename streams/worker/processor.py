@@ -21,9 +21,10 @@ from streams.dlq import dead_letter
 from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.worker.engagement import ActivityItem, score_candidate
-from streams.worker.event_context import clear_current, make_current
+from streams.worker.event_context import clear_current
 from streams.worker.outbox import Outbox
 from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
+from streams.worker.row_store import RowStore
 from streams.worker.rows import dump_row, load_row
 
 log = logging.getLogger(__name__)
@@ -48,15 +49,12 @@ class Outputs:
     def outbox(self) -> Outbox:
         return Outbox(self.partitions)
 
+    def __post_init__(self) -> None:
+        self.rows = RowStore(self.table)
+
     def write_row(self, outbox: Outbox, event: Event, key: bytes, row: bytes | None) -> None:
         """Store a row (None deletes it), queue its changelog record; on ``event``'s partition."""
-        make_current(event)  # the store picks the partition of the current event
-        store = self.table.data
-        if row is None:
-            if key in store:
-                del store[key]
-        else:
-            store[key] = row
+        self.rows.put(event, key, row)
         outbox.add(self.changelog, key, row, partition=event.message.partition)
 
     def dead_letter(self, outbox: Outbox, event: Event, error: BaseException) -> None:
@@ -124,9 +122,8 @@ class ActivityProcessor:
         scored = duplicates = too_late = 0
         for key, group in groups.items():
             last = group[-1][1]
-            make_current(last)
             candidate_id = group[0][0].record["candidate_id"]
-            stored = out.table.data.get(key)
+            stored = out.rows.get(last, key)
             outcome = score_candidate(self.model, candidate_id, stored, [i for i, _ in group])
             for rejected in outcome.rejected:
                 event = next(e for i, e in group if i is rejected.item)
@@ -139,6 +136,7 @@ class ActivityProcessor:
             scored += outcome.scored
             duplicates += outcome.duplicates
             too_late += outcome.too_late
+        out.rows.flush()
         clear_current()
         metrics.engagement_records.inc(len(groups))
         metrics.events.labels("scored").inc(scored)
@@ -181,9 +179,9 @@ class ProfileProcessor:
                 outbox.add(out.engagement, key, None)
                 profiles.labels("erasure").inc()
             else:
-                make_current(event)
-                row = load_row(out.table.data.get(key))
+                row = load_row(out.rows.get(event, key))
                 out.write_row(outbox, event, key, dump_row(with_profile(row, decoded.record)))
                 profiles.labels("profile").inc()
+            out.rows.flush()  # a later record of this batch may read the row again
         clear_current()
         return outbox

@@ -9,6 +9,7 @@ import typer
 from deploy.cli import (
     bench_cmd,
     broker_cmd,
+    campaigns_cmd,
     gateway_cmd,
     publish_cmd,
     score_cmd,
@@ -56,6 +57,7 @@ def main(
 app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(campaigns_cmd.app, name="campaigns")
 app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("score")(score_cmd.score)

@@ -204,3 +204,13 @@ def test_reentry_forms(tmp_path: Path) -> None:
     text = WELCOME.replace("reentry: never", "reentry: after 1d12h")
     loaded = load_campaigns(write(tmp_path, "welcome.yaml", text))
     assert loaded.campaigns[0].reentry == 36 * HOUR_US
+
+
+def test_the_documented_example_is_valid(tmp_path: Path) -> None:
+    docs = Path(__file__).parent.parent / "docs" / "campaigns.md"
+    text = docs.read_text(encoding="utf-8")
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    loaded = load_campaigns(write(tmp_path, "example.yaml", example))
+    (campaign,) = loaded.campaigns
+    assert campaign.id == "welcome-series" and len(campaign.steps) == 3
+    assert campaign.conditions.within == {"job_alert_subscribed": 30 * DAY_US}

@@ -25,6 +25,7 @@ from streams.dlq import DLQ_FOR
 from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.settings import WorkerSettings
+from streams.worker.fetch_tuning import tune_fetcher
 from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
 from streams.worker.monitor import LeanMonitor
@@ -160,6 +161,11 @@ def build_worker(
             crash_process(f"no commit progress for {settings.stall_timeout_s}s", EXIT_STALLED)
 
     app.timer(interval=WATCH_INTERVAL_S)(watch_commits)
+
+    async def tune_fetches() -> None:
+        await tune_fetcher(app, settings.fetch_min_bytes, settings.fetch_max_wait_ms)
+
+    app.task(tune_fetches)
     register_views(app, table, model, watch, metrics.registry)
     return Worker(app=app, table=table, watch=watch, metrics=metrics)
 

@@ -19,6 +19,8 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_PRODUCER_BATCH``    producer batch size, bytes (1 MiB)
 ``NURTURE_WORKER_STALL_TIMEOUT_S``   liveness: seconds without commit progress while records are
                                      waiting before the worker exits non-zero (120)
+``NURTURE_WORKER_FETCH_MIN_BYTES``   bytes a consumer fetch waits for (65536)
+``NURTURE_WORKER_FETCH_MAX_WAIT_MS`` longest a fetch waits for them, ms (20)
 ``NURTURE_WORKER_SESSION_TIMEOUT_S`` group session timeout: a killed worker's partitions move
                                      to the others after this many seconds (10)
 ``NURTURE_WORKER_LOG_LEVEL``         ``info``, ``warning``, ... (``warning``)
@@ -53,6 +55,12 @@ class WorkerSettings(BaseSettings):
     linger_ms: int = Field(5, ge=0, description="Producer linger (ms).")
     producer_batch: int = Field(1 << 20, ge=1024, description="Producer batch size (bytes).")
     stall_timeout_s: float = Field(120.0, gt=0, description="Liveness: max commit stall (s).")
+    fetch_min_bytes: int = Field(
+        64 * 1024, ge=1, description="Bytes a fetch waits for (fewer, fuller fetches)."
+    )
+    fetch_max_wait_ms: int = Field(
+        20, ge=0, le=1500, description="Longest a fetch waits for fetch_min_bytes (ms)."
+    )
     session_timeout_s: float = Field(
         10.0,
         ge=6.0,

@@ -131,7 +131,10 @@ def _progress(stack: ExitStack) -> Progress:
 def _print_summary(summary: PublishSummary, rejects_path: Path, elapsed_s: float) -> None:
     rate = summary.published / elapsed_s if elapsed_s > 0 else 0.0
     kinds = ", ".join(f"{n} {s}" for s, n in sorted(summary.by_subject.items())) or "nothing"
-    console.print(f"published:  {summary.published} ({kinds}) in {elapsed_s:.1f} s, {rate:,.0f}/s")
+    console.print(
+        f"published:  {summary.published} ({kinds}) in {elapsed_s:.1f} s, {rate:,.0f}/s",
+        soft_wrap=True,
+    )
     console.print(f"duplicates: {summary.duplicates} (same event_id earlier in this run, skipped)")
     console.print(f"rejected:   {len(summary.rejected)}")
     for rejection in summary.rejected[:_SHOWN_REJECTIONS]:
@@ -141,4 +144,4 @@ def _print_summary(summary: PublishSummary, rejects_path: Path, elapsed_s: float
     if len(summary.rejected) > _SHOWN_REJECTIONS:
         console.print(f"  ... and {len(summary.rejected) - _SHOWN_REJECTIONS} more")
     if summary.rejected:
-        console.print(f"rejected lines written to {rejects_path}", markup=False)
+        console.print(f"rejected lines written to {rejects_path}", markup=False, soft_wrap=True)

@@ -85,6 +85,7 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
         f"{counts.profiles} profiles and {counts.events} events to {where} in {elapsed:.1f} s "
         f"({rate_done:,.0f} events/s)",
         markup=False,
+        soft_wrap=True,
     )
 
 

@@ -10,6 +10,7 @@ from deploy.cli import (
     bench_cmd,
     broker_cmd,
     campaigns_cmd,
+    deliver_cmd,
     gateway_cmd,
     publish_cmd,
     score_cmd,
@@ -60,6 +61,7 @@ app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(campaigns_cmd.app, name="campaigns")
 app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
+app.command("deliver")(deliver_cmd.deliver)
 app.command("score")(score_cmd.score)
 app.command("gateway")(gateway_cmd.gateway)
 app.command("publish")(publish_cmd.publish)

@@ -1,0 +1,78 @@
+"""Build a delivery consumer for one channel from its settings and run it until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from consumers.handling import Handler
+from consumers.loop import DeliveryLoop
+from consumers.profiles import ProfileState
+from consumers.publisher import Publisher
+from consumers.ratelimit import TokenBucket
+from consumers.senders import Sender
+from consumers.settings import DeliverySettings
+from consumers.store import DeliveryStore
+from consumers.webhook import WebhookSender
+from schemas.errors import ConfigError
+from schemas.models import CHANNELS
+from schemas.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_CHANNELS = frozenset({"webhook", "ad_audience", "recruiter_alert"})
+EMAIL_CHANNELS = frozenset({"email", "career_event_invite"})
+
+
+def build_sender(channel: str, settings: DeliverySettings, store: DeliveryStore) -> Sender:
+    """The sender of ``channel`` (ConfigError for an unknown channel)."""
+    if channel in WEBHOOK_CHANNELS:
+        return WebhookSender(settings, store)
+    if channel in EMAIL_CHANNELS:
+        raise ConfigError(f"channel {channel!r}: e-mail delivery is not built yet")
+    raise ConfigError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
+
+
+def group_id(kafka: KafkaSettings, settings: DeliverySettings, channel: str) -> str:
+    """The consumer group of a channel: one per channel, prefixed like the topics."""
+    return f"{kafka.topic_prefix}{settings.group_prefix}-{channel}"
+
+
+def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings) -> None:
+    """Deliver ``channel``'s actions until SIGTERM or SIGINT, then commit and return."""
+    if channel not in CHANNELS:
+        raise ConfigError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: finishing in-flight work", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    store = DeliveryStore(settings.data_dir, channel)
+    sender = build_sender(channel, settings, store)
+    profiles = ProfileState(kafka)
+    publisher = Publisher(kafka)
+    handler = Handler(
+        channel=channel,
+        settings=settings,
+        store=store,
+        profiles=profiles,
+        publisher=publisher,
+        sender=sender,
+        bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
+    )
+    loop = DeliveryLoop(
+        kafka, group_id(kafka, settings, channel), handler, poll_timeout_ms=settings.poll_timeout_ms
+    )
+    try:
+        loop.run(stop)
+    finally:
+        loop.close()
+        publisher.close()
+        profiles.close()
+        sender.close()
+        store.close()

@@ -1,0 +1,112 @@
+"""The webhook sender: channels ``webhook``, ``ad_audience`` and ``recruiter_alert``.
+
+Each action is POSTed as JSON to a named endpoint from the settings (``webhook``: the action's
+``endpoint``; the other two: a fixed name per channel), signed (:mod:`consumers.webhook_signature`)
+and with ``Idempotency-Key: <action_id>``, so a resend after a crash is recognisable. Answers:
+
+* 2xx: sent;
+* 410: the endpoint is gone, remembered in the store and never called again (``endpoint_gone``);
+* 429 (with ``Retry-After``), 5xx, timeouts, connection errors: retriable;
+* any other 4xx: permanent (dead-letter at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import httpx
+import orjson
+
+from consumers.errors import EndpointGoneError, PermanentDeliveryError, RetriableDeliveryError
+from consumers.settings import DeliverySettings
+from consumers.store import DeliveryStore
+from consumers.webhook_signature import HEADER, sign
+from schemas.models import CandidateProfile, NurtureAction
+
+USER_AGENT = "candidate-nurture-delivery/1"
+
+
+def endpoint_name(action: NurtureAction, settings: DeliverySettings) -> str:
+    """The configured endpoint name an action goes to."""
+    if action.channel == "ad_audience":
+        return settings.ad_audience_endpoint
+    if action.channel == "recruiter_alert":
+        return settings.recruiter_alert_endpoint
+    if action.endpoint is None:
+        raise PermanentDeliveryError("no_endpoint", f"action {action.action_id} names none")
+    return action.endpoint
+
+
+def payload(action: NurtureAction, profile: CandidateProfile, attempt: int) -> dict[str, Any]:
+    """The JSON body: the action, plus what the channel's receiver needs about the candidate."""
+    body: dict[str, Any] = action.model_dump(
+        mode="json", exclude={"replay", "model_version", "trigger_event_id"}
+    )
+    body["attempt"] = attempt
+    if action.channel == "recruiter_alert":
+        contact = profile.contact
+        body["candidate"] = {
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "email": contact.email,
+        }
+    elif action.channel == "ad_audience" and profile.contact.email:
+        # Ad platforms match on the normalised, hashed address, never the address itself.
+        normalised = profile.contact.email.strip().lower().encode()
+        body["email_sha256"] = hashlib.sha256(normalised).hexdigest()
+    return body
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+class WebhookSender:
+    """POSTs signed JSON with httpx; one client (connection pool) per process."""
+
+    resend_when_unknown = True
+
+    def __init__(self, settings: DeliverySettings, store: DeliveryStore) -> None:
+        self._settings = settings
+        self._store = store
+        self._secret = settings.webhook_secret.get_secret_value()
+        self._client = httpx.Client(
+            timeout=settings.http_timeout_s, headers={"User-Agent": USER_AGENT}
+        )
+
+    def send(self, action: NurtureAction, profile: CandidateProfile, attempt: int) -> str:
+        name = endpoint_name(action, self._settings)
+        if self._store.is_gone(name):
+            raise EndpointGoneError(name)
+        url = self._settings.webhooks.get(name)
+        if url is None:
+            raise PermanentDeliveryError("unknown_endpoint", f"no URL configured for {name}")
+        body = orjson.dumps(payload(action, profile, attempt))
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": action.action_id,
+            HEADER: sign(self._secret, body),
+        }
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise RetriableDeliveryError("timeout", type(exc).__name__) from exc
+        except httpx.TransportError as exc:
+            raise RetriableDeliveryError("connection_error", type(exc).__name__) from exc
+        status = response.status_code
+        detail = f"http {status}"
+        if 200 <= status < 300:
+            return detail
+        if status == 410:
+            self._store.mark_gone(name)
+            raise EndpointGoneError(name)
+        if status == 429 or status >= 500:
+            raise RetriableDeliveryError(
+                "http_retriable", detail, retry_after_s=_retry_after(response)
+            )
+        raise PermanentDeliveryError("http_rejected", detail)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,48 @@
+"""`nurture deliver`: the delivery consumer of one channel; see docs/delivery.md."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError as SettingsError
+
+from consumers.run import run_delivery
+from consumers.settings import DeliverySettings
+from deploy.cli.context import fail, kafka_settings
+from schemas.errors import NurtureError
+
+
+def deliver(
+    ctx: typer.Context,
+    *,
+    channel: Annotated[
+        str,
+        typer.Option(
+            "--channel",
+            help="email, career_event_invite, ad_audience, recruiter_alert or webhook.",
+        ),
+    ],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Delivery store (env NURTURE_DELIVERY_DATA_DIR)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="Python log level.")] = "WARNING",
+) -> None:
+    """Send each action of CHANNEL once; outcomes go to nurture.delivery.
+
+    Exit status 1 on a configuration error or when Kafka is unreachable (restart it: redelivered
+    actions are no-ops). SIGTERM finishes the current batch, commits and exits 0.
+    """
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    flags: dict[str, Any] = {"data_dir": data_dir}
+    try:
+        settings = DeliverySettings(**{k: v for k, v in flags.items() if v is not None})
+    except SettingsError as exc:
+        raise fail(f"invalid delivery settings: {exc}") from exc
+    try:
+        run_delivery(channel, settings, kafka_settings(ctx))
+    except NurtureError as exc:
+        raise fail(exc) from exc

@@ -16,6 +16,7 @@ Targets: (b) >= 50% of (a) and >= 20,000 events/s; (c) p99 < 100 ms.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import statistics
 import tempfile
@@ -65,9 +66,12 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
         started = time.perf_counter()
         publish(settings, activity, pairs)
         report(f"published {len(pairs):,} events in {time.perf_counter() - started:.1f}s")
+        cpu_before = time.process_time()
         figures["ceiling_events_per_s"] = asyncio.run(_ceiling(settings, activity, len(pairs)))
+        figures["ceiling_cpu_us_per_event"] = (time.process_time() - cpu_before) / len(pairs) * 1e6
         report(
-            f"(a) ceiling, aiokafka consume + decode: {figures['ceiling_events_per_s']:,.0f} ev/s"
+            f"(a) ceiling, aiokafka consume + decode: {figures['ceiling_events_per_s']:,.0f} ev/s "
+            f"({figures['ceiling_cpu_us_per_event']:.1f} µs CPU per event)"
         )
         with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
             figures.update(_worker_run(settings, Path(tmp), options, len(pairs), report))
@@ -128,11 +132,14 @@ def _worker_run(
     try:
         first = _first_commit(kafka, group, activity, expected, worker)
         done = wait_caught_up(kafka, group, activity, timeout_s=600, alive=worker, interval_s=0.05)
+        cpu_us = _cpu_seconds(worker) / expected * 1e6
         rate = expected / (done - started)
         steady = (expected - first[1]) / (done - first[0]) if done > first[0] else rate
         report(
             f"(b) worker end to end: {rate:,.0f} ev/s from process start ({done - started:.1f}s, "
-            f"start-up {first[0] - started:.1f}s); {steady:,.0f} ev/s after its first commit"
+            f"start-up {first[0] - started:.1f}s); {steady:,.0f} ev/s after its first commit; "
+            f"{cpu_us:.0f} µs CPU per event incl. start-up "
+            f"(one free core: {1e6 / cpu_us if cpu_us else 0:,.0f} ev/s)"
         )
         p50, p99, matched = _latency(kafka, options, worker)
         report(
@@ -142,6 +149,7 @@ def _worker_run(
         return {
             "worker_events_per_s": rate,
             "worker_steady_events_per_s": steady,
+            "worker_cpu_us_per_event": cpu_us,
             "latency_p50_ms": p50,
             "latency_p99_ms": p99,
         }
@@ -150,6 +158,17 @@ def _worker_run(
         raise
     finally:
         worker.stop()
+
+
+def _cpu_seconds(worker: WorkerProcess) -> float:
+    """User + system CPU seconds the worker process used so far (Linux /proc; 0 elsewhere)."""
+    if worker.process is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _first_commit(

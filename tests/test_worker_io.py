@@ -43,7 +43,7 @@ def harness(kafka: KafkaSettings, tmp_path: Path) -> Iterator[WorkerHarness]:
 
 def started(harness: WorkerHarness) -> WorkerProcess:
     worker = harness.worker().start()
-    port = worker.port  # type: ignore[attr-defined]
+    port = worker.port
 
     def answers() -> bool:
         try:
@@ -125,7 +125,7 @@ def test_profiles_are_kept_and_erasure_deletes_the_row(
         [(kept.encode(), encode("candidate_profile", profile)), (kept.encode(), b"garbage")],
     )
     worker = started(harness)
-    base = f"http://127.0.0.1:{worker.port}"  # type: ignore[attr-defined]
+    base = f"http://127.0.0.1:{worker.port}"
     harness.wait_caught_up()
     assert httpx.get(f"{base}/v1/candidates/{erased}/engagement").status_code == 200
 
@@ -150,7 +150,7 @@ def test_score_over_http_and_cli(kafka: KafkaSettings, harness: WorkerHarness) -
     pairs = encoded_events(LoadSpec(events=200, candidates=3, run="cli"))
     publish(kafka, kafka.topic(ACTIVITY), pairs)
     worker = started(harness)
-    base = f"http://127.0.0.1:{worker.port}"  # type: ignore[attr-defined]
+    base = f"http://127.0.0.1:{worker.port}"
     harness.wait_caught_up()
     expected = reference(load_model(), kafka)
     candidate = sorted(expected)[0]

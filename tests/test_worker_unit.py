@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from faust.types import TP
 
 from schemas.errors import ConfigError, ValidationError
 from streams.dlq import (
@@ -22,6 +24,7 @@ from streams.scoring.update import apply_event
 from streams.settings import WorkerSettings
 from streams.worker import engagement
 from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.liveness import CommitWatch
 from streams.worker.processor import check_key
 from streams.worker.profile import with_profile
 from streams.worker.rows import ENGAGEMENT, PROFILE, dump_row, load_row
@@ -146,3 +149,40 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NURTURE_WORKER_STORE", "redis://")
     with pytest.raises(ValueError, match="store"):
         WorkerSettings()
+
+
+class _Consumer:
+    def __init__(self, high: dict[TP, int]) -> None:
+        self.high = high
+
+    def assignment(self) -> set[TP]:
+        return set(self.high)
+
+    def highwater(self, tp: TP) -> int:
+        return self.high[tp]
+
+
+class _WorkerApp:
+    """The few attributes of a faust app the commit watch reads."""
+
+    def __init__(self, high: dict[TP, int], committed: dict[TP, int]) -> None:
+        self.consumer = _Consumer(high)
+        self.monitor = SimpleNamespace(tp_committed_offsets=committed)
+        self.tables = SimpleNamespace(recovery=SimpleNamespace(in_recovery=False))
+        self.rebalancing = False
+
+
+def test_commit_watch_flags_a_stall_only_while_records_wait() -> None:
+    tp = TP("p.candidate.activity", 0)
+    app = _WorkerApp({tp: 100}, {tp: 40})
+    watch = CommitWatch(app, frozenset({tp.topic}), stall_timeout_s=10, last_progress=0.0)
+    assert watch.check(now=1.0)  # first look: progress
+    assert watch.check(now=10.5) and not watch.check(now=11.5)  # 60 waiting, no commit for 10 s
+    assert watch.status()["lag"] == {"p.candidate.activity:0": 60}
+    app.monitor.tp_committed_offsets = {tp: 70}
+    assert watch.check(now=12.0)  # the commit moved
+    app.rebalancing = True
+    assert watch.check(now=30.0)  # no commits expected during a rebalance
+    app.rebalancing = False
+    app.monitor.tp_committed_offsets = {tp: 100}
+    assert watch.check(now=100.0)  # caught up: nothing waits, nothing to flag

@@ -7,6 +7,7 @@ import signal
 import threading
 from types import FrameType
 
+from consumers.email_sender import EmailSender
 from consumers.handling import Handler
 from consumers.loop import DeliveryLoop
 from consumers.profiles import ProfileState
@@ -31,7 +32,7 @@ def build_sender(channel: str, settings: DeliverySettings, store: DeliveryStore)
     if channel in WEBHOOK_CHANNELS:
         return WebhookSender(settings, store)
     if channel in EMAIL_CHANNELS:
-        raise ConfigError(f"channel {channel!r}: e-mail delivery is not built yet")
+        return EmailSender(settings)
     raise ConfigError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
 
 

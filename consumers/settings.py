@@ -21,12 +21,30 @@ Environment variables (all optional; `nurture deliver` flags override some):
                                         attempt, seconds (86400 = 24 h)
 ``NURTURE_DELIVERY_RATE_PER_S``         sends per second of this channel (10)
 ``NURTURE_DELIVERY_RATE_BURST``         sends allowed at once after a quiet spell (20)
+``NURTURE_DELIVERY_SMTP_HOST``          SMTP server; unset: e-mails go to the local outbox only
+``NURTURE_DELIVERY_SMTP_PORT``          SMTP port (587)
+``NURTURE_DELIVERY_SMTP_SECURITY``      ``starttls``, ``tls`` (implicit, port 465) or ``none``
+                                        (``starttls``)
+``NURTURE_DELIVERY_SMTP_USERNAME``      SMTP login (none: no AUTH)
+``NURTURE_DELIVERY_SMTP_PASSWORD``      SMTP password (secret)
+``NURTURE_DELIVERY_SMTP_TIMEOUT_S``     SMTP socket timeout, seconds (30)
+``NURTURE_DELIVERY_OUTBOX_DIR``         Maildir used when no SMTP host is set
+                                        (``<data dir>/outbox``)
+``NURTURE_DELIVERY_MAIL_FROM``          From address (``Talent Team <talent@example.org>``)
+``NURTURE_DELIVERY_TEMPLATES_DIR``      e-mail templates (the packaged ``consumers/templates``)
+``NURTURE_DELIVERY_GATEWAY_URL``        public base URL of the gateway's tracking endpoints
+                                        (``http://127.0.0.1:8080``)
+``NURTURE_DELIVERY_UNSUBSCRIBE_MAILTO`` address of mailto unsubscribes
+                                        (``unsubscribe@example.org``)
+``NURTURE_DELIVERY_TRACKING_SECRET``    HMAC key of link tokens (secret; shared with the gateway)
+``NURTURE_DELIVERY_TOKEN_TTL_DAYS``     how long unsubscribe/open/click links work (60)
 ======================================  ===========================================================
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,3 +74,24 @@ class DeliverySettings(BaseSettings):
     retry_horizon_s: float = Field(86400.0, gt=0, description="Retry horizon (s).")
     rate_per_s: float = Field(10.0, gt=0, description="Sends per second of this channel.")
     rate_burst: int = Field(20, ge=1, description="Sends allowed at once.")
+
+    smtp_host: str | None = Field(None, description="SMTP server; None: the local outbox.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(30.0, gt=0, description="SMTP socket timeout (s).")
+    outbox_dir: Path | None = Field(None, description="Maildir outbox (<data_dir>/outbox).")
+    mail_from: str = Field("Talent Team <talent@example.org>", description="From address.")
+    templates_dir: Path | None = Field(None, description="E-mail templates (packaged).")
+    gateway_url: str = Field("http://127.0.0.1:8080", description="Gateway base URL.")
+    unsubscribe_mailto: str = Field("unsubscribe@example.org", description="Unsubscribe inbox.")
+    tracking_secret: SecretStr = Field(
+        SecretStr("change-me"), description="HMAC key of link tokens."
+    )
+    token_ttl_days: int = Field(60, ge=1, description="Validity of link tokens (days).")
+
+    @property
+    def outbox(self) -> Path:
+        """The Maildir e-mails go to when no SMTP host is configured."""
+        return self.outbox_dir or self.data_dir / "outbox"

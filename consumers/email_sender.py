@@ -1,0 +1,136 @@
+"""The e-mail sender: channels ``email`` and ``career_event_invite``, over SMTP or to an outbox.
+
+Each message is ``multipart/alternative`` (plain text and HTML), with ``Message-ID`` derived
+from the ``action_id``, RFC 8058 one-click unsubscribe headers, and tracked links carrying
+signed, expiring tokens (:mod:`consumers.tracking_tokens`). Without ``smtp_host`` the message is
+written to a local Maildir instead, so nothing reaches real people by accident.
+
+SMTP answers: 4xx is retriable, 5xx permanent. A failure *before* the message data went out
+(connect, TLS, login) is retriable, since nothing was delivered; a connection lost *during*
+the data phase is :class:`OutcomeUnknownError`: the server may have accepted it, so the action
+is recorded ``failed/unknown`` and never sent again. E-mail is never resent after a crash.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from urllib.parse import quote
+
+from consumers.email_render import EmailRenderer, Links
+from consumers.errors import OutcomeUnknownError, PermanentDeliveryError, RetriableDeliveryError
+from consumers.settings import DeliverySettings
+from consumers.tracking_tokens import Purpose, make_token
+from schemas.models import CandidateProfile, NurtureAction
+
+DAY_S = 86_400
+
+
+class EmailSender:
+    """Renders and sends one message per action; one SMTP connection per message."""
+
+    resend_when_unknown = False
+
+    def __init__(self, settings: DeliverySettings) -> None:
+        self._settings = settings
+        self._renderer = EmailRenderer(settings.templates_dir)
+        self._secret = settings.tracking_secret.get_secret_value()
+
+    def _token(self, purpose: Purpose, action: NurtureAction, **extra: str) -> str:
+        claims = {"a": action.action_id, "c": action.candidate_id, **extra}
+        ttl_s = self._settings.token_ttl_days * DAY_S
+        return make_token(self._secret, purpose, claims, ttl_s=ttl_s)
+
+    def links(self, action: NurtureAction) -> Links:
+        base = self._settings.gateway_url.rstrip("/")
+        return Links(
+            unsubscribe_url=f"{base}/t/unsubscribe/{self._token('unsubscribe', action)}",
+            open_pixel_url=f"{base}/t/open/{self._token('open', action)}.gif",
+            click_urls={
+                item.content_id: f"{base}/t/click/{self._token('click', action, u=item.url)}"
+                for item in action.content
+            },
+        )
+
+    def message(self, action: NurtureAction, profile: CandidateProfile) -> EmailMessage:
+        """The complete message of ``action`` for ``profile`` (PermanentDeliveryError if not)."""
+        if profile.contact.email is None:
+            raise PermanentDeliveryError("no_email", "profile has no e-mail address")
+        links = self.links(action)
+        rendered = self._renderer.render(action, profile, links)
+        message = EmailMessage()
+        message["From"] = self._settings.mail_from
+        message["To"] = profile.contact.email
+        message["Subject"] = rendered.subject
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = f"<{action.action_id}@candidate-nurture>"
+        mailto = self._settings.unsubscribe_mailto
+        subject = quote(f"unsubscribe {self._token('unsubscribe', action)}")
+        message["List-Unsubscribe"] = (
+            f"<mailto:{mailto}?subject={subject}>, <{links.unsubscribe_url}>"
+        )
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message["X-Nurture-Action-Id"] = action.action_id
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    def send(self, action: NurtureAction, profile: CandidateProfile, attempt: int) -> str:
+        message = self.message(action, profile)
+        if self._settings.smtp_host is None:
+            outbox = mailbox.Maildir(self._settings.outbox, create=True)
+            key = outbox.add(message)
+            return f"outbox {key}"
+        return self._smtp(message, self._settings.smtp_host)
+
+    def close(self) -> None:
+        """Nothing to release: each message opens and closes its own connection."""
+
+    def _connect(self, host: str) -> smtplib.SMTP:
+        settings = self._settings
+        context = ssl.create_default_context()
+        timeout = settings.smtp_timeout_s
+        smtp: smtplib.SMTP
+        if settings.smtp_security == "tls":
+            smtp = smtplib.SMTP_SSL(host, settings.smtp_port, timeout=timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(host, settings.smtp_port, timeout=timeout)
+            if settings.smtp_security == "starttls":
+                smtp.starttls(context=context)
+        if settings.smtp_username:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            smtp.login(settings.smtp_username, password)
+        return smtp
+
+    def _smtp(self, message: EmailMessage, host: str) -> str:
+        try:
+            smtp = self._connect(host)
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, "smtp_connect") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise RetriableDeliveryError("smtp_unavailable", type(exc).__name__) from exc
+        try:
+            refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise _by_code(min(codes) if codes else 550, "smtp_refused") from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, "smtp_rejected") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise OutcomeUnknownError("unknown", f"connection lost: {type(exc).__name__}") from exc
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+        return f"smtp 250 refused={len(refused)}"
+
+
+def _by_code(code: int, reason: str) -> RetriableDeliveryError | PermanentDeliveryError:
+    detail = f"smtp {code}"
+    if 400 <= code < 500:
+        return RetriableDeliveryError(reason, detail)
+    return PermanentDeliveryError(reason, detail)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import tempfile
 import threading
@@ -35,7 +34,7 @@ from schemas.codec import activity_codec, codec_for
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ENGAGEMENT
 from streams.loadgen import LoadSpec, encoded_events, publish
-from streams.worker.probe import WorkerProcess, group_lag, wait_caught_up
+from streams.worker.probe import WorkerProcess, free_port, group_lag, wait_caught_up
 
 TARGET_SHARE = 0.5
 TARGET_RATE = 20_000.0
@@ -247,13 +246,6 @@ def _latency(
 
 def app_id_of(worker: WorkerProcess) -> str:
     return worker.env["NURTURE_WORKER_APP_ID"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _delete_topics(settings: KafkaSettings) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,8 @@ from streams.scoring.config import ScoringModel
 from streams.scoring.state import EngagementState, new_state
 from streams.scoring.update import apply_event, engagement_record
 from streams.worker.engagement import ActivityItem, scoring_input
-from streams.worker.probe import WorkerProcess, wait_caught_up
+from streams.worker.probe import WorkerProcess, free_port, wait_caught_up
 from tests.kafka_helpers import read_all
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def worker_env(

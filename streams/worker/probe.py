@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,14 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.settings import KafkaSettings
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a worker's web server in tests and benches)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def group_offsets(kafka: KafkaSettings, group: str, topic: str) -> dict[int, tuple[int, int]]:

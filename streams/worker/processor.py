@@ -119,7 +119,7 @@ class ActivityProcessor:
                 continue
             item = ActivityItem(record, message.partition, message.offset)
             groups.setdefault(message.key, []).append((item, event))
-        scored = duplicates = too_late = 0
+        scored = duplicates = too_late = records = 0
         for key, group in groups.items():
             last = group[-1][1]
             candidate_id = group[0][0].record["candidate_id"]
@@ -133,12 +133,13 @@ class ActivityProcessor:
                 continue
             out.write_row(outbox, last, key, dump_row(outcome.row))
             outbox.add(out.engagement, key, self._encode_record(outcome.record))
+            records += 1
             scored += outcome.scored
             duplicates += outcome.duplicates
             too_late += outcome.too_late
         out.rows.flush()
         clear_current()
-        metrics.engagement_records.inc(len(groups))
+        metrics.engagement_records.inc(records)
         metrics.events.labels("scored").inc(scored)
         metrics.events.labels("duplicate").inc(duplicates)
         metrics.events.labels("too_late").inc(too_late)

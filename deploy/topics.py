@@ -148,3 +148,17 @@ def list_topics(settings: KafkaSettings) -> list[str]:
     """All topic names in the cluster that carry this deployment's prefix."""
     with admin_client(settings) as admin:
         return sorted(t for t in admin.list_topics() if t.startswith(settings.topic_prefix))
+
+
+def delete_prefixed(settings: KafkaSettings) -> list[str]:
+    """Delete every topic whose name starts with the settings' (non-empty) prefix.
+
+    For throw-away deployments such as test runs; refuses an empty prefix.
+    """
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    with admin_client(settings) as admin:
+        doomed = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if doomed:
+            admin.delete_topics(doomed)
+    return doomed

@@ -7,7 +7,7 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
                                      (``nurture-worker``)
 ``NURTURE_WORKER_STORE``             table storage: ``rocksdb://`` (RocksDB through rocksdict) or
                                      ``memory://`` (tests; state rebuilt from the changelog)
-``NURTURE_WORKER_DATA_DIR``          directory of the local RocksDB stores (``./var/worker``)
+``NURTURE_WORKER_DATA_DIR``          local RocksDB stores (``<user data dir>/worker``)
 ``NURTURE_WORKER_WEB_HOST``          host other workers and `nurture score` reach this one at
                                      (``127.0.0.1``)
 ``NURTURE_WORKER_WEB_PORT``          HTTP port of the worker (6066)
@@ -32,6 +32,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,7 +46,10 @@ class WorkerSettings(BaseSettings):
 
     app_id: str = Field("nurture-worker", min_length=1, description="Consumer group / app id.")
     store: StoreUrl = Field("rocksdb://", description="Table storage.")
-    data_dir: Path = Field(Path("var/worker"), description="Directory of the local stores.")
+    data_dir: Path = Field(
+        default_factory=lambda: user_data_path("candidate-nurture") / "worker",
+        description="Directory of the local stores (default: the user data dir, not the cwd).",
+    )
     web_host: str = Field("127.0.0.1", description="Host this worker's web server is reached at.")
     web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of this worker.")
     model_path: Path | None = Field(None, description="Scoring model file (default model if None).")

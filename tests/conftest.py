@@ -22,22 +22,36 @@ from tests.kafka_helpers import unique
 def kafka_base() -> Iterator[KafkaSettings]:
     """Settings of a reachable real broker for the whole test session."""
     settings = KafkaSettings(topic_partitions=3)
-    if answers_metadata(settings, timeout_s=3.0):
-        yield settings
-        return
+    started = False
     broker = LocalBroker(BrokerSettings())
-    _, started = broker.start()
+    if not answers_metadata(settings, timeout_s=3.0):
+        _, started = broker.start()
+    before = set(topic_admin.list_topics(settings))
     try:
         yield settings
     finally:
         if started:
             broker.stop()
+        else:  # a shared broker: leave it as we found it
+            _delete_new_topics(settings, before)
+
+
+def _delete_new_topics(settings: KafkaSettings, before: set[str]) -> None:
+    with topic_admin.admin_client(settings) as admin:
+        created = [t for t in admin.list_topics() if t not in before and not t.startswith("__")]
+        if created:
+            admin.delete_topics(created)
 
 
 @pytest.fixture
-def kafka(kafka_base: KafkaSettings) -> KafkaSettings:
-    """Settings with a fresh topic prefix and every declared topic created under it."""
+def kafka(kafka_base: KafkaSettings) -> Iterator[KafkaSettings]:
+    """Settings with a fresh topic prefix and every declared topic created under it.
+
+    At teardown every topic with the prefix is deleted (also those a test or a faust app made),
+    so a long test session does not pile up thousands of partitions on the one local broker.
+    """
     settings = kafka_base.model_copy(update={"topic_prefix": unique("test") + "."})
     report = topic_admin.create_all(settings)
     assert report.ok, report.conflicts
-    return settings
+    yield settings
+    topic_admin.delete_prefixed(settings)

@@ -42,6 +42,8 @@ def read_all(settings: KafkaSettings, topic: str, timeout_s: float = 30.0) -> li
     consumer = KafkaConsumer(**settings.kafka_python_config(), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        if not partitions:
+            raise AssertionError(f"topic {topic} does not exist")
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         end = consumer.end_offsets(partitions)

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from deploy.up.plan import UpOptions, pipeline_children
 from deploy.up.supervisor import ChildSpec, Supervisor, backoff_s
 from schemas.settings import KafkaSettings
@@ -86,12 +88,31 @@ def test_child_that_ignores_sigterm_is_killed_after_grace(tmp_path: Path) -> Non
     assert process is not None and process.returncode == -9
 
 
-def test_plan_passes_cluster_settings_to_children() -> None:
+def test_plan_passes_cluster_settings_to_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NURTURE_GATEWAY_API_KEYS", raising=False)
+    monkeypatch.delenv("NURTURE_GATEWAY_API_KEYS_FILE", raising=False)
     settings = KafkaSettings(bootstrap_servers="kafka.example:9093", topic_prefix="staging.")
-    children = pipeline_children(settings, UpOptions(demo=True))
+    children = pipeline_children(settings, UpOptions(demo=True), tmp_path)
     names = [c.name for c in children]
     assert names[0] == "worker" and names[-1] == "simulator"
     for c in children:
         assert c.env["NURTURE_BOOTSTRAP_SERVERS"] == "kafka.example:9093"
         assert c.env["NURTURE_TOPIC_PREFIX"] == "staging."
-    assert "simulator" not in [c.name for c in pipeline_children(settings, UpOptions())]
+    assert "simulator" not in [c.name for c in pipeline_children(settings, UpOptions(), tmp_path)]
+    gateway = next(c for c in children if c.name == "gateway")
+    keys = Path(gateway.env["NURTURE_GATEWAY_API_KEYS_FILE"])
+    assert keys.stat().st_mode & 0o777 == 0o600
+    assert "simulator=" in keys.read_text()
+    assert next(c for c in children if c.name == "worker").env["NURTURE_WORKER_DATA_DIR"] == str(
+        tmp_path / "worker"
+    )
+
+
+def test_user_gateway_keys_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NURTURE_GATEWAY_API_KEYS", "ats=abc")
+    children = pipeline_children(KafkaSettings(), UpOptions(), tmp_path)
+    gateway = next(c for c in children if c.name == "gateway")
+    assert "NURTURE_GATEWAY_API_KEYS_FILE" not in gateway.env
+    assert not (tmp_path / "gateway-api-keys").exists()

@@ -73,3 +73,16 @@ def test_unreachable_cluster_is_a_clear_error() -> None:
     settings = KafkaSettings(bootstrap_servers="127.0.0.1:1")
     with pytest.raises(KafkaUnavailableError, match=r"cannot reach Kafka at 127\.0\.0\.1:1"):
         topic_admin.create_all(settings)
+
+
+def test_delete_prefixed_removes_only_that_deployment(kafka_base: KafkaSettings) -> None:
+    doomed = kafka_base.model_copy(update={"topic_prefix": unique("doomed") + "."})
+    kept = kafka_base.model_copy(update={"topic_prefix": unique("kept") + "."})
+    assert topic_admin.create_all(doomed).ok and topic_admin.create_all(kept).ok
+    deleted = topic_admin.delete_prefixed(doomed)
+    assert sorted(deleted) == sorted(doomed.topic(s.name) for s in TOPICS)
+    assert topic_admin.list_topics(doomed) == []
+    assert len(topic_admin.list_topics(kept)) == len(TOPICS)
+    topic_admin.delete_prefixed(kept)
+    with pytest.raises(ValueError, match="without a prefix"):
+        topic_admin.delete_prefixed(kafka_base.model_copy(update={"topic_prefix": ""}))

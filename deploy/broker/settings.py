@@ -4,7 +4,7 @@
 ``NURTURE_BROKER_PORT``            PLAINTEXT listener port (9092)
 ``NURTURE_BROKER_CONTROLLER_PORT`` KRaft controller port (the listener port + 1 when unset)
 ``NURTURE_BROKER_DATA_DIR``        data, config, pid and log (``<user data dir>/kafka``)
-``NURTURE_BROKER_HEAP``            JVM heap (``512m``)
+``NURTURE_BROKER_HEAP``            JVM heap (``1g``)
 ``NURTURE_KAFKA_CACHE``            where the jars are cached (``<user cache dir>/kafka``)
 =================================  =============================================================
 """
@@ -37,7 +37,7 @@ class BrokerSettings(BaseSettings):
     port: int = Field(9092, ge=1, le=65535)
     controller_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Field(default_factory=default_data_dir)
-    heap: str = "512m"
+    heap: str = "1g"
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 60.0
 

@@ -47,6 +47,9 @@ def up(
         bool, typer.Option("--no-ui", help="Plain logs instead of the live view.")
     ] = False,
     gateway_port: Annotated[int, typer.Option("--gateway-port", help="Gateway HTTP port.")] = 8080,
+    worker_port: Annotated[
+        int, typer.Option("--worker-port", help="Worker HTTP port (score look-ups).")
+    ] = 6066,
 ) -> None:
     """Run the pipeline: broker (if none is reachable locally), topics, workers, gateway.
 
@@ -68,9 +71,12 @@ def up(
     for name, diffs in report.conflicts.items():
         console.print(f"[yellow]topic {name} differs from its declaration:[/] {'; '.join(diffs)}")
 
-    options = UpOptions(demo=demo, gateway_port=gateway_port)
-    supervisor = Supervisor(
-        pipeline_children(settings, options), broker_settings.data_dir.parent / "logs"
+    options = UpOptions(demo=demo, gateway_port=gateway_port, worker_web_port=worker_port)
+    state_dir = broker_settings.data_dir.parent
+    supervisor = Supervisor(pipeline_children(settings, options, state_dir), state_dir / "logs")
+    console.print(
+        f"logs in {state_dir / 'logs'}; gateway on http://127.0.0.1:{gateway_port} "
+        f"(API keys: {state_dir / 'gateway-api-keys'} unless NURTURE_GATEWAY_API_KEYS is set)"
     )
     stop_requested = False
 

@@ -31,7 +31,10 @@ typecheck: $(STAMP)
 
 ## bench: every benchmark, printing figures (needs the broker: `make broker-start`)
 bench: $(STAMP)
-	$(BIN)/nurture bench all
+	$(BIN)/nurture bench codec
+	$(BIN)/nurture bench sdk
+	$(BIN)/nurture bench gateway
+	$(BIN)/nurture bench worker
 
 broker-start: $(STAMP)
 	$(BIN)/nurture broker start

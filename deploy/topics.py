@@ -11,9 +11,13 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from schemas.errors import KafkaUnavailableError
+from schemas.errors import KafkaUnavailableError, NurtureError
 from schemas.settings import KafkaSettings
 from schemas.topics import TOPICS, TopicSpec
+
+
+class TopicCreationError(NurtureError):
+    """Raised when the cluster refuses to create a declared topic (e.g. too few brokers)."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,11 @@ def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> 
                 report.created.append(new_topic.name)
             except TopicAlreadyExistsError:
                 existing.add(new_topic.name)  # created concurrently: compare below
+            except KafkaError as exc:
+                raise TopicCreationError(
+                    f"cannot create {new_topic.name} ({settings.topic_partitions} partitions, "
+                    f"replication {settings.topic_replication}): {exc}"
+                ) from exc
     present = [n for n in names if n in existing]
     for name, state in describe(settings, present).items():
         report.existing.append(name)

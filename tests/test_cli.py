@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from deploy.cli.main import app
 from schemas.settings import KafkaSettings
+from tests.kafka_helpers import unique
 
 runner = CliRunner()
 
@@ -62,7 +63,21 @@ def test_env_var_sets_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bad_bootstrap_is_a_clear_error() -> None:
     result = runner.invoke(app, ["--bootstrap", "no-port-here", "topics", "list"])
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert "invalid Kafka settings: bootstrap_servers" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_refused_topic_creation_is_a_clear_error(kafka_base: KafkaSettings) -> None:
+    prefix = unique("refused") + "."
+    result = runner.invoke(
+        app,
+        ["--topic-prefix", prefix, "topics", "create"],
+        env={"NURTURE_TOPIC_REPLICATION": "3"},  # one broker cannot hold three replicas
+    )
+    assert result.exit_code == 1, result.output
+    assert "cannot create" in result.output and "replication 3" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_security_settings_reach_client_config(monkeypatch: pytest.MonkeyPatch) -> None:

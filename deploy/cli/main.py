@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError as PydanticValidationError
 
 from deploy.cli import (
     bench_cmd,
@@ -19,7 +20,7 @@ from deploy.cli import (
     up_cmd,
     worker_cmd,
 )
-from deploy.cli.context import CliContext
+from deploy.cli.context import CliContext, fail
 from schemas.settings import KafkaSettings
 
 app = typer.Typer(
@@ -52,7 +53,14 @@ def main(
         overrides["bootstrap_servers"] = bootstrap
     if topic_prefix is not None:
         overrides["topic_prefix"] = topic_prefix
-    ctx.obj = CliContext(kafka=KafkaSettings(**overrides))  # type: ignore[arg-type]
+    try:
+        ctx.obj = CliContext(kafka=KafkaSettings(**overrides))  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise fail(f"invalid Kafka settings: {problems}") from None
 
 
 app.add_typer(broker_cmd.app, name="broker")

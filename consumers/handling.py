@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from consumers.errors import DeliveryError, OutcomeUnknownError, RetriableDeliveryError
 from consumers.guards import refusal
+from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
 from consumers.publisher import Headers, Publisher
 from consumers.ratelimit import TokenBucket
@@ -49,6 +50,7 @@ class Handler:
     settings: DeliverySettings
     store: DeliveryStore
     profiles: ProfileState
+    done_elsewhere: OutcomeIndex
     publisher: Publisher
     sender: Sender
     bucket: TokenBucket
@@ -65,6 +67,8 @@ class Handler:
         """Deliver ``action`` (``retry``: the attempt a retry record asks for) or skip it."""
         row = self.store.get(action.action_id)
         attempt = retry.attempt if retry else 1
+        if row is None and action.action_id in self.done_elsewhere:
+            return  # finished by another process of this channel (or before a lost data dir)
         if row is not None:
             if row.final:
                 if not row.published and row.outcome is not None:

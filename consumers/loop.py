@@ -66,6 +66,7 @@ class DeliveryLoop:
             if not batches:
                 continue
             self.handler.profiles.catch_up()
+            self.handler.done_elsewhere.catch_up()
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}
             for tp, records in batches.items():
                 done = self._handle_partition(tp, records, stop)

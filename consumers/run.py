@@ -10,6 +10,7 @@ from types import FrameType
 from consumers.email_sender import EmailSender
 from consumers.handling import Handler
 from consumers.loop import DeliveryLoop
+from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
 from consumers.publisher import Publisher
 from consumers.ratelimit import TokenBucket
@@ -56,12 +57,14 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
     store = DeliveryStore(settings.data_dir, channel)
     sender = build_sender(channel, settings, store)
     profiles = ProfileState(kafka)
+    done_elsewhere = OutcomeIndex(kafka, channel)
     publisher = Publisher(kafka)
     handler = Handler(
         channel=channel,
         settings=settings,
         store=store,
         profiles=profiles,
+        done_elsewhere=done_elsewhere,
         publisher=publisher,
         sender=sender,
         bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
@@ -75,5 +78,6 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
         loop.close()
         publisher.close()
         profiles.close()
+        done_elsewhere.close()
         sender.close()
         store.close()

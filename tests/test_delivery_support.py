@@ -22,6 +22,7 @@ from kafka.admin import NewTopic
 
 from consumers.handling import Handler
 from consumers.loop import DeliveryLoop
+from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
 from consumers.publisher import Publisher
 from consumers.ratelimit import TokenBucket
@@ -191,12 +192,14 @@ def running_delivery(
     store = DeliveryStore(settings.data_dir, channel)
     publisher = Publisher(kafka)
     profiles = ProfileState(kafka)
+    done_elsewhere = OutcomeIndex(kafka, channel)
     sender = build_sender(channel, settings, store)
     handler = Handler(
         channel=channel,
         settings=settings,
         store=store,
         profiles=profiles,
+        done_elsewhere=done_elsewhere,
         publisher=publisher,
         sender=sender,
         bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
@@ -222,6 +225,7 @@ def running_delivery(
         loop.close()
         publisher.close()
         profiles.close()
+        done_elsewhere.close()
         sender.close()
         store.close()
     assert not errors, errors

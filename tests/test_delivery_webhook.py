@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from consumers.webhook_signature import HEADER, verify
+from producers.producer import NurtureProducer
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION_DLQ
 from tests.kafka_helpers import read_all, wait_until
@@ -30,7 +32,7 @@ from tests.test_delivery_support import (
 pytestmark = pytest.mark.kafka
 
 
-def _outcome_of(kafka: KafkaSettings, action_id: str) -> list[dict[str, object]]:
+def _outcome_of(kafka: KafkaSettings, action_id: str) -> list[dict[str, Any]]:
     return [o for o in outcomes(kafka) if o["action_id"] == action_id]
 
 
@@ -120,3 +122,80 @@ def test_consent_withdrawn_after_the_decision_is_suppressed(
     assert receiver.count() == 0
     assert (found[0]["outcome"], found[0]["reason"]) == ("suppressed", "consent_withdrawn")
     assert len(outcomes(kafka)) == 1
+
+
+def test_outcomes_on_kafka_dedupe_across_stores(kafka: KafkaSettings, tmp_path: Path) -> None:
+    """A process with a fresh store (lost data dir, another host) does not resend."""
+    create_retry_topic(kafka)
+    publish_profile(kafka, profile("cand-5"))
+    receiver = Receiver()
+    the_action = action("cand-5")
+    with http_receiver(receiver) as url:
+        first = settings_for(tmp_path / "a", webhooks={"crm": url})
+        with running_delivery(kafka, first):
+            publish_actions(kafka, the_action)
+            wait_until(lambda: _outcome_of(kafka, the_action.action_id))
+        # Another group reads nurture.action from the start again, with an empty store.
+        other = settings_for(tmp_path / "b", webhooks={"crm": url}, group_prefix="other")
+        later = action("cand-5")
+        with running_delivery(kafka, other):
+            publish_actions(kafka, later)
+            wait_until(lambda: _outcome_of(kafka, later.action_id))
+    assert [r.headers["Idempotency-Key"] for r in receiver.receptions] == [
+        the_action.action_id,
+        later.action_id,
+    ]
+
+
+def test_a_retrying_action_does_not_block_fresh_ones(kafka: KafkaSettings, tmp_path: Path) -> None:
+    create_retry_topic(kafka)
+    publish_profile(kafka, profile("cand-6"))
+    flaky, steady = Receiver(statuses=[429], retry_after="2"), Receiver()
+    slow, fresh = action("cand-6", endpoint="flaky"), action("cand-6", endpoint="steady")
+    with http_receiver(flaky) as flaky_url, http_receiver(steady) as steady_url:
+        settings = settings_for(tmp_path, webhooks={"flaky": flaky_url, "steady": steady_url})
+        with running_delivery(kafka, settings):
+            publish_actions(kafka, slow, fresh)  # same candidate: same partition, this order
+            wait_until(lambda: _outcome_of(kafka, fresh.action_id), what="fresh one sent")
+            assert not _outcome_of(kafka, slow.action_id)  # its retry waits >= Retry-After
+            done = wait_until(lambda: _outcome_of(kafka, slow.action_id), what="retried one")
+    assert (done[0]["outcome"], done[0]["attempt"]) == ("sent", 2)
+    assert flaky.count() == 2
+
+
+def test_past_the_retry_horizon_it_is_dead_lettered(kafka: KafkaSettings, tmp_path: Path) -> None:
+    create_retry_topic(kafka)
+    publish_profile(kafka, profile("cand-7"))
+    receiver = Receiver(final_status=503)
+    the_action = action("cand-7")
+    with http_receiver(receiver) as url:
+        settings = settings_for(tmp_path, webhooks={"crm": url}, retry_horizon_s=1.0)
+        with running_delivery(kafka, settings):
+            publish_actions(kafka, the_action)
+            found = wait_until(lambda: _outcome_of(kafka, the_action.action_id))
+    assert (found[0]["outcome"], found[0]["reason"]) == ("dead_lettered", "retry_horizon")
+    assert receiver.count() == found[0]["attempt"] >= 2
+    dead = read_all(kafka, kafka.topic(ACTION_DLQ))
+    assert [dict(r.headers)["nurture-reason"] for r in dead] == [b"retry_horizon"]
+
+
+def test_erased_candidates_and_future_not_before(kafka: KafkaSettings, tmp_path: Path) -> None:
+    create_retry_topic(kafka)
+    publish_profile(kafka, profile("cand-8"))
+    publish_profile(kafka, profile("cand-9"))
+    with NurtureProducer(kafka) as producer:
+        producer.request_erasure("cand-8")
+        producer.flush()
+    receiver = Receiver()
+    erased = action("cand-8")
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    held = action("cand-9", not_before=due)
+    with http_receiver(receiver) as url:
+        settings = settings_for(tmp_path, webhooks={"crm": url})
+        with running_delivery(kafka, settings):
+            publish_actions(kafka, erased, held)
+            sent = wait_until(lambda: _outcome_of(kafka, held.action_id), what="held one")
+    assert _outcome_of(kafka, erased.action_id)[0]["reason"] == "erased"
+    assert sent[0]["outcome"] == "sent"
+    assert sent[0]["occurred_at"] >= due
+    assert receiver.count() == 1

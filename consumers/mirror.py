@@ -1,0 +1,52 @@
+"""Read a whole topic into process memory and keep up with it, without a consumer group.
+
+Every partition is assigned and read from the beginning; :meth:`TopicMirror.catch_up` reads up
+to the end offsets taken *at the call*, so whatever was acknowledged before the call is seen.
+Subclasses say what to keep of each record (:meth:`TopicMirror.apply`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from schemas.errors import ConfigError, KafkaUnavailableError
+from schemas.settings import KafkaSettings
+
+
+class TopicMirror:
+    """Base of the in-memory views the delivery consumer keeps of a topic."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, *, catch_up_timeout_s: float = 30.0):
+        self.topic = kafka.topic(topic)
+        self._timeout_s = catch_up_timeout_s
+        self._consumer = KafkaConsumer(
+            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
+        )
+        partition_ids = self._consumer.partitions_for_topic(self.topic) or set()
+        if not partition_ids:
+            self._consumer.close()
+            raise ConfigError(f"topic {self.topic} does not exist (nurture topics create)")
+        self._partitions = [TopicPartition(self.topic, p) for p in sorted(partition_ids)]
+        self._consumer.assign(self._partitions)
+        self._consumer.seek_to_beginning(*self._partitions)
+
+    def apply(self, record: ConsumerRecord) -> None:
+        """Take one record into the view."""
+        raise NotImplementedError
+
+    def catch_up(self) -> None:
+        """Apply every record written before this call (KafkaUnavailableError after timeout)."""
+        end = self._consumer.end_offsets(self._partitions)
+        deadline = time.monotonic() + self._timeout_s
+        while any(self._consumer.position(tp) < end[tp] for tp in self._partitions):
+            if time.monotonic() > deadline:
+                raise KafkaUnavailableError(f"could not read {self.topic} to its end in time")
+            for records in self._consumer.poll(timeout_ms=200).values():
+                for record in records:
+                    self.apply(record)
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,48 @@
+"""Which actions of a channel already have a final outcome on ``nurture.delivery``.
+
+The local delivery store dedupes what this process did; this index dedupes what *any* process
+of the channel finished and published (the outcomes topic is the durable record). It matters
+after a rebalance or a lost data dir: an action another process sent and recorded but whose
+offset it did not commit is redelivered here, and must not be sent again. Only action ids are
+kept (no PII), for the topic's retention (90 days).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafka.consumer.fetcher import ConsumerRecord
+
+from consumers.mirror import TopicMirror
+from schemas.codec import codec_for
+from schemas.errors import SchemaError
+from schemas.settings import KafkaSettings
+from schemas.topics import DELIVERY
+
+log = logging.getLogger(__name__)
+
+
+class OutcomeIndex(TopicMirror):
+    """Action ids of ``channel`` with an outcome on ``nurture.delivery``."""
+
+    def __init__(self, kafka: KafkaSettings, channel: str) -> None:
+        self.channel = channel
+        self._done: set[str] = set()
+        self._codec = codec_for("delivery_outcome")
+        super().__init__(kafka, DELIVERY)
+
+    def __contains__(self, action_id: object) -> bool:
+        return action_id in self._done
+
+    def apply(self, record: ConsumerRecord) -> None:
+        if record.value is None:
+            return
+        try:
+            outcome = self._codec.decode(record.value)
+        except SchemaError as exc:
+            log.warning(
+                "%s[%d] offset=%d: skipped: %s", record.topic, record.partition, record.offset, exc
+            )
+            return
+        if outcome["channel"] == self.channel:
+            self._done.add(str(outcome["action_id"]))

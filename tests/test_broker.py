@@ -101,3 +101,14 @@ def test_jar_cache_is_outside_the_repository() -> None:
     cache = JarCacheSettings().cache.resolve()
     assert repo not in cache.parents
     assert jars.libs_dir(cache, "4.1.1") == cache / "4.1.1" / "libs"
+
+
+def test_start_refuses_a_port_held_by_another_process(tmp_path: Path) -> None:
+    port = _free_port_pair()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        broker = LocalBroker(BrokerSettings(port=port, data_dir=tmp_path / "kafka"))
+        with pytest.raises(BrokerError, match=f"127.0.0.1:{port} is already in use"):
+            broker.start()
+    assert not broker.status().running

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -63,6 +64,10 @@ class _Paths:
     def state(self) -> Path:
         return self.root / "broker.json"
 
+    @property
+    def stdout(self) -> Path:
+        return self.root / "broker.stdout"
+
 
 class LocalBroker:
     """A single-node KRaft broker run as a background Java process."""
@@ -87,11 +92,16 @@ class LocalBroker:
         )
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.paths.log_file.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log file yet)"
-        return "\n".join(text.splitlines()[-lines:])
+        """The last lines of the broker log, and of its stdout (JVM start-up errors land there)."""
+        parts = []
+        for path in (self.paths.log_file, self.paths.stdout):
+            try:
+                text = path.read_text(errors="replace").strip()
+            except FileNotFoundError:
+                continue
+            if text:
+                parts.append(f"--- {path.name}\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts) or "(no log yet)"
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -103,6 +113,12 @@ class LocalBroker:
         """
         if self._running_pid() is not None:
             return self.status(), False
+        for port in (self.settings.port, self.settings.controller):
+            if _port_in_use(self.settings.host, port):
+                raise BrokerError(
+                    f"{self.settings.host}:{port} is already in use by another process (another "
+                    f"Kafka with a different data dir?); choose --port or stop that process"
+                )
         jars.require_java()
         libs = jars.ensure_jars(self.cache.cache, quiet=True)
         self.paths.root.mkdir(parents=True, exist_ok=True)
@@ -180,17 +196,17 @@ class LocalBroker:
             )
 
     def _spawn(self, libs: Path) -> subprocess.Popen[bytes]:
-        stdout = (self.paths.root / "broker.stdout").open("ab")
         cmd = self._java(libs, _MAIN_CLASS, str(self.paths.server_properties))
         cmd.insert(1, f"-Xmx{self.settings.heap}")
-        return subprocess.Popen(
-            cmd,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # survives the CLI and a Ctrl-C in its terminal
-            cwd=self.paths.root,
-        )
+        with self.paths.stdout.open("ab") as stdout:
+            return subprocess.Popen(
+                cmd,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the CLI and a Ctrl-C in its terminal
+                cwd=self.paths.root,
+            )
 
     def _await_ready(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
@@ -241,6 +257,12 @@ class LocalBroker:
         ):
             return None  # the pid was reused by another process
         return pid
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
 
 
 def _alive(pid: int) -> bool:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from consumers.errors import DeliveryError, OutcomeUnknownError, RetriableDeliveryError
 from consumers.guards import refusal
+from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
 from consumers.publisher import Headers, Publisher
@@ -54,6 +55,7 @@ class Handler:
     publisher: Publisher
     sender: Sender
     bucket: TokenBucket
+    metrics: DeliveryMetrics
     clock: Callable[[], datetime] = utc_now
     #: Action ids whose outcomes were sent to Kafka since the last :meth:`flushed`.
     pending_published: list[str] = field(default_factory=list)
@@ -110,6 +112,7 @@ class Handler:
     ) -> None:
         self.bucket.acquire()
         self.store.mark_sending(action.action_id, attempt, raw)
+        started = time.monotonic()
         try:
             detail = self.sender.send(action, profile, attempt)
         except OutcomeUnknownError as exc:
@@ -120,6 +123,9 @@ class Handler:
             self._dead_letter(action, raw, attempt, exc.reason, exc.detail)
         else:
             self._final(action, "sent", attempt, None, detail)
+        finally:
+            elapsed = time.monotonic() - started
+            self.metrics.send_seconds.labels(self.channel).observe(elapsed)
 
     def _retry_or_give_up(
         self,
@@ -147,6 +153,7 @@ class Handler:
         self.publisher.retry(action.candidate_id, raw, retry_headers(info, error.reason))
         self.publisher.flush()
         self.store.mark_retrying(action.action_id, attempt, raw)
+        self.metrics.retries.labels(self.channel, error.reason).inc()
         log.info(
             "action %s attempt %d failed (%s); retry in %.1fs",
             action.action_id,
@@ -189,3 +196,4 @@ class Handler:
         self.store.mark_final(action.action_id, state, attempt, encoded)
         self.publisher.outcome(action.candidate_id, encoded)
         self.pending_published.append(action.action_id)
+        self.metrics.outcomes.labels(self.channel, state, reason or "").inc()

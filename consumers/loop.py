@@ -76,6 +76,7 @@ class DeliveryLoop:
             self.handler.flushed()
             if offsets:
                 self.consumer.commit(offsets)
+                self.handler.metrics.committed()
 
     def _handle_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord], stop: threading.Event

@@ -7,9 +7,12 @@ import signal
 import threading
 from types import FrameType
 
+from prometheus_client import CollectorRegistry, start_http_server
+
 from consumers.email_sender import EmailSender
 from consumers.handling import Handler
 from consumers.loop import DeliveryLoop
+from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
 from consumers.publisher import Publisher
@@ -54,6 +57,10 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    registry = CollectorRegistry()
+    metrics = DeliveryMetrics(registry)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     store = DeliveryStore(settings.data_dir, channel)
     sender = build_sender(channel, settings, store)
     profiles = ProfileState(kafka)
@@ -68,6 +75,7 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
         publisher=publisher,
         sender=sender,
         bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
+        metrics=metrics,
     )
     loop = DeliveryLoop(
         kafka, group_id(kafka, settings, channel), handler, poll_timeout_ms=settings.poll_timeout_ms

@@ -38,6 +38,8 @@ Environment variables (all optional; `nurture deliver` flags override some):
                                         (``unsubscribe@example.org``)
 ``NURTURE_DELIVERY_TRACKING_SECRET``    HMAC key of link tokens (secret; shared with the gateway)
 ``NURTURE_DELIVERY_TOKEN_TTL_DAYS``     how long unsubscribe/open/click links work (60)
+``NURTURE_DELIVERY_METRICS_PORT``       port of the Prometheus ``/metrics`` endpoint (off)
+``NURTURE_DELIVERY_METRICS_HOST``       address it listens on (``127.0.0.1``)
 ======================================  ===========================================================
 """
 
@@ -90,6 +92,8 @@ class DeliverySettings(BaseSettings):
         SecretStr("change-me"), description="HMAC key of link tokens."
     )
     token_ttl_days: int = Field(60, ge=1, description="Validity of link tokens (days).")
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus port.")
+    metrics_host: str = Field("127.0.0.1", description="Prometheus listen address.")
 
     @property
     def outbox(self) -> Path:

@@ -19,9 +19,11 @@ from typing import Any
 import httpx
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
+from prometheus_client import CollectorRegistry
 
 from consumers.handling import Handler
 from consumers.loop import DeliveryLoop
+from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
 from consumers.publisher import Publisher
@@ -186,9 +188,13 @@ def settings_for(tmp_path: Path, **overrides: Any) -> DeliverySettings:
 
 @contextmanager
 def running_delivery(
-    kafka: KafkaSettings, settings: DeliverySettings, channel: str = "webhook"
+    kafka: KafkaSettings,
+    settings: DeliverySettings,
+    channel: str = "webhook",
+    registry: CollectorRegistry | None = None,
 ) -> Iterator[None]:
     """Run the delivery loop of ``channel`` in a thread; stop it (like SIGTERM) on exit."""
+    metrics = DeliveryMetrics(registry or CollectorRegistry())
     store = DeliveryStore(settings.data_dir, channel)
     publisher = Publisher(kafka)
     profiles = ProfileState(kafka)
@@ -203,6 +209,7 @@ def running_delivery(
         publisher=publisher,
         sender=sender,
         bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
+        metrics=metrics,
     )
     loop = DeliveryLoop(kafka, group_id(kafka, settings, channel), handler, poll_timeout_ms=100)
     stop = threading.Event()

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from consumers.webhook_signature import HEADER, verify
 from producers.producer import NurtureProducer
@@ -73,11 +74,15 @@ def test_http_400_is_dead_lettered_at_once(kafka: KafkaSettings, tmp_path: Path)
     publish_profile(kafka, profile("cand-2"))
     receiver = Receiver(final_status=400)
     the_action = action("cand-2")
+    registry = CollectorRegistry()
     with http_receiver(receiver) as url:
         settings = settings_for(tmp_path, webhooks={"crm": url})
-        with running_delivery(kafka, settings):
+        with running_delivery(kafka, settings, registry=registry):
             publish_actions(kafka, the_action)
             found = wait_until(lambda: _outcome_of(kafka, the_action.action_id))
+    labels = {"channel": "webhook", "outcome": "dead_lettered", "reason": "http_rejected"}
+    assert registry.get_sample_value("nurture_delivery_outcomes_total", labels) == 1
+    assert registry.get_sample_value("nurture_delivery_send_seconds_count", {"channel": "webhook"})
     assert receiver.count() == 1
     assert found[0]["outcome"] == "dead_lettered"
     assert found[0]["reason"] == "http_rejected"

@@ -29,6 +29,10 @@ def deliver(
         Path | None,
         typer.Option("--data-dir", help="Delivery store (env NURTURE_DELIVERY_DATA_DIR)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="Prometheus port (env NURTURE_DELIVERY_METRICS_PORT)."),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="Python log level.")] = "WARNING",
 ) -> None:
     """Send each action of CHANNEL once; outcomes go to nurture.delivery.
@@ -37,7 +41,7 @@ def deliver(
     actions are no-ops). SIGTERM finishes the current batch, commits and exits 0.
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    flags: dict[str, Any] = {"data_dir": data_dir}
+    flags: dict[str, Any] = {"data_dir": data_dir, "metrics_port": metrics_port}
     try:
         settings = DeliverySettings(**{k: v for k, v in flags.items() if v is not None})
     except SettingsError as exc:

@@ -1,0 +1,44 @@
+"""Prometheus metrics of a delivery consumer (served by ``nurture deliver --metrics-port``).
+
+The registry is injected (tests use their own); labels are bounded (channel, outcome, reason
+from a fixed set of labels), never a candidate id, action id or endpoint URL.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class DeliveryMetrics:
+    """The delivery consumer's metrics, all under ``{prefix}_`` (default ``nurture_delivery``)."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str = "nurture_delivery") -> None:
+        self.registry = registry
+        self.outcomes = Counter(
+            f"{prefix}_outcomes_total",
+            "Final outcomes recorded, by channel, outcome and reason (empty for sent).",
+            ["channel", "outcome", "reason"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            f"{prefix}_retries_total",
+            "Attempts that failed retriably and were scheduled again, by channel and reason.",
+            ["channel", "reason"],
+            registry=registry,
+        )
+        self.send_seconds = Histogram(
+            f"{prefix}_send_seconds",
+            "Time of one send to the peer (SMTP or HTTP), by channel.",
+            ["channel"],
+            registry=registry,
+        )
+        self.last_commit = Gauge(
+            f"{prefix}_last_commit_timestamp_seconds",
+            "Unix time of the last offset commit (liveness: it must keep moving under load).",
+            registry=registry,
+        )
+
+    def committed(self) -> None:
+        self.last_commit.set(time.time())

@@ -9,19 +9,29 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, BinaryIO, Literal
 
 import typer
+from pydantic import SecretStr
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from deploy.cli.context import console, err_console, fail, kafka_settings
 from producers.producer import NurtureProducer
 from producers.simulate import SimRecord, generate
 from producers.simulate.output import Pacer, SimCounts, publish, write_jsonl
-from schemas.errors import NurtureError
+from producers.simulate.via_gateway import (
+    GatewayCounts,
+    GatewaySender,
+    SourceKeys,
+    batch_size_for,
+    send_via_gateway,
+)
+from schemas.errors import ConfigError, NurtureError
 
 #: Mean journey length when --events does not ask for more.
 EVENTS_PER_CANDIDATE = 12.0
+#: Environment variable holding the API key for --via gateway (instead of --api-key).
+API_KEY_ENV = "NURTURE_SIMULATE_API_KEY"
 
 
 def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
@@ -52,17 +62,45 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
         str | None,
         typer.Option("--output", "-o", help="Write JSON lines to FILE (- for stdout), not Kafka."),
     ] = None,
+    via: Annotated[
+        Literal["sdk", "gateway"],
+        typer.Option("--via", help="Send through the SDK (Kafka) or the HTTP gateway."),
+    ] = "sdk",
+    gateway_url: Annotated[
+        str, typer.Option("--gateway-url", help="The gateway's base URL (--via gateway).")
+    ] = "http://127.0.0.1:8080",
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar=API_KEY_ENV,
+            show_envvar=True,
+            help="Gateway key for sources without one in --api-keys-file; their records are "
+            "sent without source, so the gateway stamps the key's own source.",
+        ),
+    ] = None,
+    api_keys_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-keys-file",
+            help="'source=KEY' lines (as `nurture up` writes): each record goes with the key "
+            "of its source (career-site, esp, events-platform, ats, crm).",
+        ),
+    ] = None,
 ) -> None:
     """Generate candidates (profile first) and their journeys: page views, e-mail opens and
     clicks, career events, applications, unsubscribes, with mixed consent states and time zones.
 
-    Output goes to Kafka through the SDK, or with --output to a JSON-lines file that
-    `nurture publish` can send later. With the same --seed, --end and sizes the file is
-    byte-identical (pass --end to reproduce a run on another day). Records of one candidate are
-    in time order; candidates interleave.
+    Output goes to Kafka through the SDK, through the HTTP gateway with --via gateway (events
+    POSTed in batches of up to 100, profiles PUT; 429/503 retried after Retry-After), or with
+    --output to a JSON-lines file that `nurture publish` can send later. With the same --seed,
+    --end and sizes the file is byte-identical (pass --end to reproduce a run on another day).
+    Records of one candidate are in time order; candidates interleave.
     """
     if rate is not None and as_fast_as_possible:
         raise fail("choose either --rate or --as-fast-as-possible", code=2)
+    if via == "gateway" and output is not None:
+        raise fail("choose either --via gateway or --output", code=2)
     end_utc = (end or _today()).replace(tzinfo=UTC)
     per_candidate = EVENTS_PER_CANDIDATE
     if events is not None:  # long enough journeys that N events are reached
@@ -73,6 +111,13 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
     pacer = Pacer(rate, duration) if rate is not None or duration is not None else None
     started = time.monotonic()
     try:
+        if via == "gateway":
+            keys = _source_keys(api_key, api_keys_file)
+            sender = GatewaySender(gateway_url, keys, batch_size=batch_size_for(rate))
+            with sender:
+                sent = send_via_gateway(records, sender, pacer)
+            _report_gateway(sent, gateway_url, time.monotonic() - started)
+            return
         counts = _run(ctx, records, pacer, output, events)
     except (NurtureError, OSError) as exc:
         raise fail(str(exc)) from exc
@@ -126,6 +171,42 @@ def _run(
             sys.stdout.buffer if output == "-" else stack.enter_context(Path(output).open("wb"))
         )
         return write_jsonl(records, out, pacer, callback)
+
+
+def _source_keys(api_key: str | None, keys_file: Path | None) -> SourceKeys:
+    """The gateway keys from --api-keys-file and --api-key (or its environment variable)."""
+    from producers.gateway.settings import parse_api_keys  # noqa: PLC0415 - gateway only
+
+    by_source: dict[str, SecretStr] = {}
+    if keys_file is not None:
+        try:
+            text = keys_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read API keys file {keys_file}: {exc}") from exc
+        for key in parse_api_keys(text, where=str(keys_file)):
+            by_source.setdefault(key.source, key.secret)
+    fallback = SecretStr(api_key) if api_key else None
+    if not by_source and fallback is None:
+        raise ConfigError(
+            f"--via gateway needs --api-keys-file or --api-key (or {API_KEY_ENV} in the "
+            f"environment)"
+        )
+    return SourceKeys(by_source, fallback)
+
+
+def _report_gateway(counts: GatewayCounts, url: str, elapsed_s: float) -> None:
+    rate = counts.events / elapsed_s if elapsed_s > 0 else 0.0
+    console.print(
+        f"{counts.profiles} profiles and {counts.events} events to {url} in {elapsed_s:.1f} s "
+        f"({rate:,.0f} events/s): {counts.accepted} accepted, {counts.duplicates} duplicates, "
+        f"{counts.rejected} rejected, {counts.failed} failed",
+        markup=False,
+        soft_wrap=True,
+    )
+    for line in counts.rejections[:10]:
+        console.print(f"  rejected {line}", markup=False, soft_wrap=True)
+    if counts.rejected or counts.failed:
+        raise typer.Exit(1)
 
 
 def _today() -> datetime:

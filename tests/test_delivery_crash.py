@@ -21,6 +21,7 @@ from tests.kafka_helpers import wait_until
 from tests.test_delivery_email import Inbox, smtp_server
 from tests.test_delivery_support import (
     SECRET,
+    HoldingReceiver,
     Receiver,
     action,
     create_retry_topic,
@@ -134,20 +135,6 @@ def test_webhook_killed_after_the_send_is_not_sent_again(
     keys = [r.headers["Idempotency-Key"] for r in receiver.receptions]
     assert keys == [first_action.action_id, later_action.action_id]
     assert len(_outcome(kafka, first_action.action_id)) == 1
-
-
-class HoldingReceiver(Receiver):
-    """Holds its first answer until ``release`` is set (the sender is killed meanwhile)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def answer(self, reception: Any) -> int:
-        status = super().answer(reception)
-        if self.count() == 1:
-            self.release.wait(timeout=60)
-        return status
 
 
 def test_webhook_killed_during_send_resends_with_the_same_key(

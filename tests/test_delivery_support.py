@@ -70,6 +70,20 @@ class Receiver:
             return len(self.receptions)
 
 
+class HoldingReceiver(Receiver):
+    """Holds its first answer until ``release`` is set (the sender is killed meanwhile)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def answer(self, reception: Reception) -> int:
+        status = super().answer(reception)
+        if self.count() == 1:
+            self.release.wait(timeout=60)
+        return status
+
+
 @contextmanager
 def http_receiver(receiver: Receiver) -> Iterator[str]:
     """Serve ``receiver`` on 127.0.0.1 (a free port); yields its base URL."""

@@ -18,6 +18,7 @@ from tests.kafka_helpers import read_all, wait_until
 from tests.test_delivery_support import (
     NOW,
     SECRET,
+    HoldingReceiver,
     Receiver,
     action,
     create_retry_topic,
@@ -204,3 +205,22 @@ def test_erased_candidates_and_future_not_before(kafka: KafkaSettings, tmp_path:
     assert sent[0]["outcome"] == "sent"
     assert sent[0]["occurred_at"] >= due
     assert receiver.count() == 1
+
+
+def test_a_timeout_is_retried_with_the_same_key(kafka: KafkaSettings, tmp_path: Path) -> None:
+    create_retry_topic(kafka)
+    publish_profile(kafka, profile("cand-10"))
+    receiver = HoldingReceiver()  # holds the first answer past the client's timeout
+    the_action = action("cand-10")
+    try:
+        with http_receiver(receiver) as url:
+            settings = settings_for(tmp_path, webhooks={"crm": url}, http_timeout_s=0.5)
+            with running_delivery(kafka, settings):
+                publish_actions(kafka, the_action)
+                found = wait_until(lambda: _outcome_of(kafka, the_action.action_id))
+                receiver.release.set()
+    finally:
+        receiver.release.set()
+    assert (found[0]["outcome"], found[0]["attempt"]) == ("sent", 2)
+    keys = [r.headers["Idempotency-Key"] for r in receiver.receptions]
+    assert keys == [the_action.action_id, the_action.action_id]

@@ -5,8 +5,9 @@ from the ``action_id``, RFC 8058 one-click unsubscribe headers, and tracked link
 signed, expiring tokens (:mod:`consumers.tracking_tokens`). Without ``smtp_host`` the message is
 written to a local Maildir instead, so nothing reaches real people by accident.
 
-SMTP answers: 4xx is retriable, 5xx permanent. A failure *before* the message data went out
-(connect, TLS, login) is retriable, since nothing was delivered; a connection lost *during*
+SMTP answers to a message: 4xx is retriable, 5xx permanent. A failure *before* the message
+went out (connect, TLS, login, even a 5xx there) is retriable, since nothing was delivered and
+the action is not at fault; a connection lost *during*
 the data phase is :class:`OutcomeUnknownError`: the server may have accepted it, so the action
 is recorded ``failed/unknown`` and never sent again. E-mail is never resent after a crash.
 """
@@ -91,7 +92,8 @@ class EmailSender:
 
     def _connect(self, host: str) -> smtplib.SMTP:
         settings = self._settings
-        context = ssl.create_default_context()
+        cafile = str(settings.smtp_cafile) if settings.smtp_cafile else None
+        context = ssl.create_default_context(cafile=cafile)
         timeout = settings.smtp_timeout_s
         smtp: smtplib.SMTP
         if settings.smtp_security == "tls":
@@ -109,7 +111,9 @@ class EmailSender:
         try:
             smtp = self._connect(host)
         except smtplib.SMTPResponseException as exc:
-            raise _by_code(exc.smtp_code, "smtp_connect") from exc
+            # Refused before any message (TLS, AUTH): a setup problem, not this action's;
+            # retried until the horizon so a fixed password still delivers.
+            raise RetriableDeliveryError("smtp_connect", f"smtp {exc.smtp_code}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise RetriableDeliveryError("smtp_unavailable", type(exc).__name__) from exc
         try:

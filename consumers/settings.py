@@ -28,6 +28,8 @@ Environment variables (all optional; `nurture deliver` flags override some):
 ``NURTURE_DELIVERY_SMTP_USERNAME``      SMTP login (none: no AUTH)
 ``NURTURE_DELIVERY_SMTP_PASSWORD``      SMTP password (secret)
 ``NURTURE_DELIVERY_SMTP_TIMEOUT_S``     SMTP socket timeout, seconds (30)
+``NURTURE_DELIVERY_SMTP_CAFILE``        CA bundle to trust for the SMTP server's certificate
+                                        (the system's when unset)
 ``NURTURE_DELIVERY_OUTBOX_DIR``         Maildir used when no SMTP host is set
                                         (``<data dir>/outbox``)
 ``NURTURE_DELIVERY_MAIL_FROM``          From address (``Talent Team <talent@example.org>``)
@@ -83,6 +85,7 @@ class DeliverySettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(30.0, gt=0, description="SMTP socket timeout (s).")
+    smtp_cafile: Path | None = Field(None, description="CA bundle of the SMTP server.")
     outbox_dir: Path | None = Field(None, description="Maildir outbox (<data_dir>/outbox).")
     mail_from: str = Field("Talent Team <talent@example.org>", description="From address.")
     templates_dir: Path | None = Field(None, description="E-mail templates (packaged).")

@@ -10,8 +10,11 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from consumers.store import DeliveryStore
 from consumers.webhook_signature import HEADER, verify
 from producers.producer import NurtureProducer
+from schemas.codec import codec_for
+from schemas.models import DeliveryOutcome
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION_DLQ
 from tests.kafka_helpers import read_all, wait_until
@@ -224,3 +227,37 @@ def test_a_timeout_is_retried_with_the_same_key(kafka: KafkaSettings, tmp_path: 
     assert (found[0]["outcome"], found[0]["attempt"]) == ("sent", 2)
     keys = [r.headers["Idempotency-Key"] for r in receiver.receptions]
     assert keys == [the_action.action_id, the_action.action_id]
+
+
+def test_an_outcome_lost_in_a_crash_is_published_again_without_a_send(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    """The store says sent but the outcome never reached Kafka (killed before the flush)."""
+    create_retry_topic(kafka)
+    publish_profile(kafka, profile("cand-11"))
+    the_action = action("cand-11")
+    settings = settings_for(tmp_path)
+    lost = DeliveryOutcome(
+        action_id=the_action.action_id,
+        candidate_id="cand-11",
+        campaign_id=the_action.campaign_id,
+        channel="webhook",
+        outcome="sent",
+        attempt=1,
+        occurred_at=NOW,
+        detail="http 200",
+    )
+    store = DeliveryStore(settings.data_dir, "webhook")
+    store.mark_final(
+        the_action.action_id, "sent", 1, codec_for("delivery_outcome").encode(lost.to_avro())
+    )
+    store.close()
+    receiver = Receiver()
+    with (
+        http_receiver(receiver) as url,
+        running_delivery(kafka, settings.model_copy(update={"webhooks": {"crm": url}})),
+    ):
+        publish_actions(kafka, the_action)
+        found = wait_until(lambda: _outcome_of(kafka, the_action.action_id))
+    assert receiver.count() == 0
+    assert (found[0]["outcome"], found[0]["detail"]) == ("sent", "http 200")

@@ -32,6 +32,7 @@ duplicates from its own retries, per-candidate order kept).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Literal
 
@@ -78,13 +79,23 @@ class ProducerSettings(BaseSettings):
             )
         return self
 
-    def compression_type(self) -> str | None:
-        """The kafka-python ``compression_type``: None for no compression."""
+    def compression_type(
+        self, available: Mapping[str, Callable[[], bool]] = _AVAILABLE
+    ) -> str | None:
+        """The ``compression_type`` for a client whose codecs are ``available``; None: none.
+
+        ``available`` maps codec names to the client's own "is the library installed" checks
+        (kafka-python's by default; the gateway passes aiokafka's). ``auto`` picks the first of
+        lz4, zstd, snappy, gzip the client has, or none. Raises :class:`ValueError` when the
+        chosen codec is missing there.
+        """
         if self.compression == "none":
             return None
         if self.compression != "auto":
+            if not available[self.compression]():
+                raise ValueError(f"compression {self.compression!r} needs a missing library")
             return self.compression
-        return next((name for name in _AUTO_ORDER if _AVAILABLE[name]()), None)
+        return next((name for name in _AUTO_ORDER if available[name]()), None)
 
     def kafka_python_config(self) -> dict[str, object]:
         """Producer keyword arguments (add ``KafkaSettings.kafka_python_config()`` for the rest)."""

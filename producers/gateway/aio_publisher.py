@@ -24,6 +24,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from producers.errors import DeliveryRejectedError, PublishTimeoutError
 from producers.gateway.health import KafkaHealth
+from producers.gateway.kafka_config import aiokafka_producer_config
 from producers.gateway.publisher import AckTimeoutError, LateOutcome, OutgoingRecord
 from producers.settings import ProducerSettings
 from schemas.errors import KafkaUnavailableError, NurtureError
@@ -62,6 +63,8 @@ class AioKafkaPublisher(KafkaHealth):
         self._producer: Any = None
         self._connector: asyncio.Task[None] | None = None
         self._partitioner = _KeyHashCache()
+        #: Built now, so bad settings raise ConfigError at start-up (see .kafka_config).
+        self._config = aiokafka_producer_config(kafka, producer_settings, self._partitioner)
 
     def connected(self) -> bool:
         return self._producer is not None
@@ -70,32 +73,24 @@ class AioKafkaPublisher(KafkaHealth):
         """Begin connecting in the background (returns at once)."""
         self._connector = asyncio.create_task(self._connect_loop(), name="gateway-kafka-connect")
 
-    def _new_producer(self) -> Any:
-        settings = self.producer_settings
-        return AIOKafkaProducer(
-            **self.kafka.aiokafka_config(),
-            client_id=settings.client_id,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=settings.linger_ms,
-            max_batch_size=settings.batch_size,
-            compression_type=settings.compression_type(),
-            request_timeout_ms=settings.request_timeout_ms,
-            partitioner=self._partitioner,
-        )
-
     async def _connect_loop(self) -> None:
+        """Connect until a broker answers; never dies quietly (the gateway would 503 forever)."""
         while self._producer is None:
-            producer = self._new_producer()
+            producer: Any = None
             try:
+                producer = AIOKafkaProducer(**self._config)
                 await producer.start()
             except (AioKafkaError, OSError) as exc:
                 log.warning("cannot connect to Kafka yet (%s); retrying", type(exc).__name__)
-                await producer.stop()
-                await asyncio.sleep(self.reconnect_every_s)
-                continue
-            self._producer = producer
-            log.info("gateway producer (aiokafka) connected to %s", self.kafka.bootstrap_servers)
+            except Exception:
+                log.exception("unexpected error connecting to Kafka; retrying")
+            else:
+                self._producer = producer
+                servers = self.kafka.bootstrap_servers
+                log.info("gateway producer (aiokafka) connected to %s", servers)
+                return
+            await _stop_quietly(producer)
+            await asyncio.sleep(self.reconnect_every_s)
 
     async def publish(
         self, records: Sequence[OutgoingRecord], on_late: LateOutcome | None = None
@@ -153,6 +148,16 @@ class AioKafkaPublisher(KafkaHealth):
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
+
+
+async def _stop_quietly(producer: Any) -> None:
+    """Stop a producer that failed to start; a failure to stop must not end the connector."""
+    if producer is None:
+        return
+    try:
+        await producer.stop()
+    except Exception:
+        log.exception("stopping a producer that failed to connect")
 
 
 class _KeyHashCache:

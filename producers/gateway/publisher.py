@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, Protocol
 from producers.delivery import translate
 from producers.errors import PublishTimeoutError
 from producers.gateway.health import KafkaHealth
+from producers.gateway.kafka_config import kafka_python_connection
 from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings
 from schemas.errors import KafkaUnavailableError, NurtureError
@@ -132,6 +133,7 @@ class KafkaPublisher(KafkaHealth):
         producer_factory: Callable[[], NurtureProducer] | None = None,
     ) -> None:
         super().__init__(kafka, probe_timeout_s)
+        kafka_python_connection(kafka)  # bad TLS settings: ConfigError now, not in the connector
         self.ack_timeout_s = ack_timeout_s
         self.reconnect_every_s = reconnect_every_s
         self._factory = producer_factory or (lambda: NurtureProducer(kafka, producer_settings))
@@ -148,12 +150,17 @@ class KafkaPublisher(KafkaHealth):
         self._connector = asyncio.create_task(self._connect_loop(), name="gateway-kafka-connect")
 
     async def _connect_loop(self) -> None:
+        """Connect until a broker answers; never dies quietly (the gateway would 503 forever)."""
         loop = asyncio.get_running_loop()
         while self._producer is None:
             try:
                 producer = await loop.run_in_executor(None, self._factory)
             except NurtureError as exc:  # unreachable (retriable) or refused (config): keep trying
                 log.warning("cannot connect to Kafka yet (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(self.reconnect_every_s)
+                continue
+            except Exception:
+                log.exception("unexpected error connecting to Kafka; retrying")
                 await asyncio.sleep(self.reconnect_every_s)
                 continue
             if self._is_closing():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class CreateReport:
     """What `topics create` did, topic by topic."""
 
     created: list[str] = field(default_factory=list)
+    #: every declared topic present after the call (created now or found), checked for conflicts
     existing: list[str] = field(default_factory=list)
     #: topic -> human-readable differences between declaration and cluster
     conflicts: dict[str, list[str]] = field(default_factory=dict)
@@ -144,13 +146,27 @@ def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> 
                     f"cannot create {new_topic.name} ({settings.topic_partitions} partitions, "
                     f"replication {settings.topic_replication}): {exc}"
                 ) from exc
-    present = [n for n in names if n in existing]
+        if report.created:
+            _await_metadata(admin, set(report.created))
+    present = [n for n in names if n in existing or n in report.created]
     for name, state in describe(settings, present).items():
         report.existing.append(name)
         diffs = differences(names[name], settings, state)
         if diffs:
             report.conflicts[name] = diffs
     return report
+
+
+def _await_metadata(admin: KafkaAdminClient, names: set[str], timeout_s: float = 30.0) -> None:
+    """Wait until the broker's metadata lists ``names`` (creation completes asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while not names <= set(admin.list_topics()):
+        if time.monotonic() > deadline:
+            missing = sorted(names - set(admin.list_topics()))
+            raise TopicCreationError(
+                f"created topics not visible after {timeout_s:.0f}s: {missing}"
+            )
+        time.sleep(0.1)
 
 
 def list_topics(settings: KafkaSettings) -> list[str]:

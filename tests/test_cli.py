@@ -47,7 +47,8 @@ def test_console_script_is_installed() -> None:
     assert "broker" in result.stdout
 
 
-def test_bootstrap_flag_and_env() -> None:
+def test_bootstrap_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NURTURE_BOOTSTRAP_SERVERS", raising=False)
     assert KafkaSettings().bootstrap_servers == "127.0.0.1:9092"
     result = runner.invoke(app, ["--bootstrap", "127.0.0.1:1", "topics", "list"])
     assert result.exit_code == 1

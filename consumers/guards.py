@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from consumers.profiles import ERASED, ProfileEntry
+from consumers.profiles import ProfileEntry
 from schemas.models import CandidateProfile, NurtureAction
 
 #: The consent channel each action channel needs (docs/campaigns.md); None: no consent needed.
@@ -39,7 +39,7 @@ def refusal(action: NurtureAction, profile: ProfileEntry | None, now: datetime) 
     """Why ``action`` must not be sent at ``now`` (one of :data:`REASONS`), or None if it may."""
     if profile is None:
         return "no_profile"
-    if profile == ERASED or isinstance(profile, str):
+    if isinstance(profile, str):  # the only string entry is ERASED
         return "erased"
     consent_channel = CONSENT_CHANNEL.get(action.channel)
     # Removing someone from an ad audience honours a withdrawal; never refuse it.

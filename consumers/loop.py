@@ -24,6 +24,7 @@ from schemas.codec import codec_for
 from schemas.errors import ConfigError, SchemaError
 from schemas.models import parse_nurture_action
 from schemas.settings import KafkaSettings
+from schemas.topics import ACTION
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class DeliveryLoop:
         self, kafka: KafkaSettings, group_id: str, handler: Handler, *, poll_timeout_ms: int
     ) -> None:
         self.handler = handler
-        self.action_topic = kafka.topic("nurture.action")
+        self.action_topic = kafka.topic(ACTION)
         self.retry_topic = handler.publisher.retry_topic
         self._poll_timeout_ms = poll_timeout_ms
         self._paused_until: dict[TopicPartition, float] = {}

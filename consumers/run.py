@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from contextlib import ExitStack
 from types import FrameType
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -61,31 +62,33 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
     metrics = DeliveryMetrics(registry)
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
-    store = DeliveryStore(settings.data_dir, channel)
-    sender = build_sender(channel, settings, store)
-    profiles = ProfileState(kafka)
-    done_elsewhere = OutcomeIndex(kafka, channel)
-    publisher = Publisher(kafka)
-    handler = Handler(
-        channel=channel,
-        settings=settings,
-        store=store,
-        profiles=profiles,
-        done_elsewhere=done_elsewhere,
-        publisher=publisher,
-        sender=sender,
-        bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
-        metrics=metrics,
-    )
-    loop = DeliveryLoop(
-        kafka, group_id(kafka, settings, channel), handler, poll_timeout_ms=settings.poll_timeout_ms
-    )
-    try:
+    with ExitStack() as resources:  # closed in reverse order, also when a constructor fails
+        store = DeliveryStore(settings.data_dir, channel)
+        resources.callback(store.close)
+        sender = build_sender(channel, settings, store)
+        resources.callback(sender.close)
+        profiles = ProfileState(kafka)
+        resources.callback(profiles.close)
+        done_elsewhere = OutcomeIndex(kafka, channel)
+        resources.callback(done_elsewhere.close)
+        publisher = Publisher(kafka)
+        resources.callback(publisher.close)
+        handler = Handler(
+            channel=channel,
+            settings=settings,
+            store=store,
+            profiles=profiles,
+            done_elsewhere=done_elsewhere,
+            publisher=publisher,
+            sender=sender,
+            bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
+            metrics=metrics,
+        )
+        loop = DeliveryLoop(
+            kafka,
+            group_id(kafka, settings, channel),
+            handler,
+            poll_timeout_ms=settings.poll_timeout_ms,
+        )
+        resources.callback(loop.close)
         loop.run(stop)
-    finally:
-        loop.close()
-        publisher.close()
-        profiles.close()
-        done_elsewhere.close()
-        sender.close()
-        store.close()

@@ -12,6 +12,8 @@ replaces the client and shuts the old one down with :func:`force_close`.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaProducer
@@ -55,6 +57,23 @@ def connect(kafka: KafkaSettings, settings: ProducerSettings) -> Any:
         config["compression_type"] or "none",
     )
     return client
+
+
+def metadata_round_trip(client: Any, topics: Iterable[str], timeout_s: float) -> bool:
+    """True when ``client`` (a connected ``KafkaProducer``) refreshed metadata within ``timeout_s``.
+
+    Asks for ``topics`` only (the producer tracks them from now on), through the client's own
+    connections: no throw-away client, and no metadata of every topic of a busy cluster.
+    kafka-python has no public call for this, so it uses the producer's metadata and sender
+    (kafka-python 3.0: ``_metadata.request_update()`` resolves once a response arrived).
+    """
+    for topic in topics:
+        client._sender.add_topic(topic)
+    answered = threading.Event()
+    future = client._metadata.request_update()
+    future.add_both(lambda *_: answered.set())
+    client._sender.wakeup()
+    return answered.wait(timeout_s) and bool(future.succeeded())
 
 
 def ack_deadline_s(settings: ProducerSettings) -> float:

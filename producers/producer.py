@@ -23,7 +23,7 @@ from typing import Any, Self
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from producers.bulk import BulkResult, Rejection
-from producers.client import ack_deadline_s, connect, force_close
+from producers.client import ack_deadline_s, connect, force_close, metadata_round_trip
 from producers.client import close as close_client
 from producers.delivery import Delivery, translate
 from producers.errors import DeliveryRejectedError, PublishTimeoutError
@@ -142,6 +142,17 @@ class NurtureProducer:
         topic's metadata could not be fetched within ``max_block_ms``.
         """
         return self._kafka_send(topic, key, value, headers or [], None)
+
+    def answers_metadata(self, timeout_s: float) -> bool:
+        """True when Kafka answered a metadata request for this producer's topics in time.
+
+        A real round trip on the producer's own connections (for readiness probes); False when
+        closed or not connected.
+        """
+        client = self._client
+        if client is None:
+            return False
+        return metadata_round_trip(client, self._topics.values(), timeout_s)
 
     # --- lifecycle -----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError as AioKafkaError
 from aiokafka.errors import KafkaTimeoutError, RequestTimedOutError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.protocol.metadata import MetadataRequest
 
 from producers.errors import DeliveryRejectedError, PublishTimeoutError
 from producers.gateway.health import KafkaHealth
@@ -91,6 +92,23 @@ class AioKafkaPublisher(KafkaHealth):
                 return
             await _stop_quietly(producer)
             await asyncio.sleep(self.reconnect_every_s)
+
+    async def answers(self) -> bool:
+        producer = self._producer
+        if producer is None:
+            return False
+        client = producer.client
+        node = client.get_random_node()
+        if node is None:
+            return False
+        try:
+            async with asyncio.timeout(self.probe_timeout_s):
+                request = MetadataRequest(list(self.topics), allow_auto_topic_creation=False)
+                await client.send(node, request)
+        except (AioKafkaError, OSError, TimeoutError) as exc:
+            log.debug("readiness probe failed: %s", type(exc).__name__)
+            return False
+        return True
 
     async def publish(
         self, records: Sequence[OutgoingRecord], on_late: LateOutcome | None = None

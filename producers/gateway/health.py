@@ -1,4 +1,9 @@
-"""Is Kafka reachable? The readiness probe and the fast-fail fuse shared by the publishers."""
+"""Is Kafka reachable? The readiness probe and the fast-fail fuse shared by the publishers.
+
+The probe is a metadata round trip for the gateway's own topics through the live producer's
+connections (each publisher's :meth:`KafkaHealth.answers`), not a throw-away client asking for
+every topic of the cluster: cheap on a busy broker, and it tests the connections that publish.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import time
 
 from schemas.errors import KafkaUnavailableError, NurtureError
 from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY, PROFILE
 
 
 class KafkaHealth:
@@ -24,21 +30,25 @@ class KafkaHealth:
         self._failing_since: float | None = None
         self._probe: tuple[float, bool] | None = None
         self._probe_lock = asyncio.Lock()
+        #: The topics the gateway writes, full names: the only ones the probe asks about.
+        self.topics = [kafka.topic(ACTIVITY), kafka.topic(PROFILE)]
 
     def connected(self) -> bool:
         """True once the producer is built and connected (subclasses)."""
         raise NotImplementedError
 
+    async def answers(self) -> bool:
+        """One metadata round trip for :attr:`topics` on the live producer, bounded by
+        ``probe_timeout_s``; False when not connected (subclasses)."""
+        raise NotImplementedError
+
     async def ready(self) -> bool:
-        """True when Kafka answers metadata (probed at most once a second, off the loop)."""
+        """True when Kafka answers metadata for our topics (probed at most once a second)."""
         async with self._probe_lock:
             now = time.monotonic()
             if self._probe is not None and now - self._probe[0] < 1.0:
                 return self._probe[1] and self.connected()
-            loop = asyncio.get_running_loop()
-            answered = await loop.run_in_executor(
-                None, _answers_metadata, self.kafka, self.probe_timeout_s
-            )
+            answered = await self.answers()
             self._probe = (time.monotonic(), answered)
             if answered and self.connected():
                 self._failing_since = None
@@ -57,27 +67,3 @@ class KafkaHealth:
             self._probe = None
         elif not down and any(r is None for r in results):
             self._failing_since = None
-
-
-def _answers_metadata(kafka: KafkaSettings, timeout_s: float) -> bool:
-    """One metadata round trip with a throw-away client: the honest readiness answer."""
-    from kafka import KafkaConsumer  # noqa: PLC0415 - only on the (cached) probe path
-    from kafka.errors import KafkaError  # noqa: PLC0415
-
-    timeout_ms = int(timeout_s * 1000)
-    try:
-        consumer = KafkaConsumer(
-            **kafka.kafka_python_config(),
-            request_timeout_ms=timeout_ms + 1000,
-            bootstrap_timeout_ms=timeout_ms,
-            enable_auto_commit=False,
-        )
-    except (KafkaError, OSError):
-        return False
-    try:
-        consumer.topics()
-        return True
-    except (KafkaError, OSError):
-        return False
-    finally:
-        consumer.close()

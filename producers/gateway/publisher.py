@@ -169,6 +169,13 @@ class KafkaPublisher(KafkaHealth):
             self._producer = producer
             log.info("gateway producer connected to %s", self.kafka.bootstrap_servers)
 
+    async def answers(self) -> bool:
+        producer = self._producer
+        if producer is None:
+            return False
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, producer.answers_metadata, self.probe_timeout_s)
+
     def _is_closing(self) -> bool:
         return self._closing
 

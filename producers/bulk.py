@@ -27,12 +27,15 @@ class BulkResult:
     """Counts and details of a bulk send.
 
     ``deliveries`` holds one :class:`Delivery` per accepted record, in input order; after
-    ``send_many(..., wait=True)`` every one of them is acknowledged.
+    ``send_many(..., wait=True)`` every one of them is acknowledged. When a send failed
+    mid-batch, the error's ``partial`` is a BulkResult of the records sent before it (wait on
+    their deliveries) and ``unsent`` counts the valid records not sent.
     """
 
     accepted: int
     rejected: tuple[Rejection, ...]
     deliveries: tuple[Delivery, ...]
+    unsent: int = 0
 
     @property
     def rejected_count(self) -> int:

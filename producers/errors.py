@@ -7,7 +7,12 @@ Both derive from the contract's classes, so callers may catch the general ones:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from schemas.errors import KafkaUnavailableError, NurtureError
+
+if TYPE_CHECKING:
+    from producers.bulk import BulkResult
 
 
 class PublishTimeoutError(KafkaUnavailableError):
@@ -16,6 +21,9 @@ class PublishTimeoutError(KafkaUnavailableError):
     Retriable: the record was not (or not provably) written; sending it again with the same
     ``event_id`` is safe, consumers deduplicate on it.
     """
+
+    #: Set when raised by ``send_many`` mid-batch: the records sent before it (see BulkResult).
+    partial: BulkResult | None = None
 
     def __init__(self, topic: str, detail: str, *, event_id: str | None = None) -> None:
         self.topic = topic
@@ -29,6 +37,9 @@ class DeliveryRejectedError(NurtureError):
 
     Not retriable: sending the same record again fails the same way.
     """
+
+    #: Set when raised by ``send_many`` mid-batch: the records sent before it (see BulkResult).
+    partial: BulkResult | None = None
 
     def __init__(self, topic: str, detail: str, *, event_id: str | None = None) -> None:
         self.topic = topic

@@ -115,12 +115,52 @@ class NurtureProducer:
                 encoded.append(self.encoder.event(event))
             except ValidationError as exc:
                 rejected.append(Rejection(index, exc.field, exc.reason, exc.event_id))
-        deliveries = tuple(self._send(record) for record in encoded)
+        deliveries: list[Delivery] = []
+        try:
+            for record in encoded:
+                deliveries.append(self._send(record))
+        except NurtureError as exc:
+            failure = self._partial(exc, encoded, rejected, deliveries, wait=wait, timeout=timeout)
+            if failure is exc:
+                raise
+            raise failure from exc
         if wait:
             self.flush(timeout)
         if rejected:
             log.info("bulk send: %d accepted, %d rejected", len(encoded), len(rejected))
-        return BulkResult(len(encoded), tuple(rejected), deliveries)
+        return BulkResult(len(encoded), tuple(rejected), tuple(deliveries))
+
+    def _partial(
+        self,
+        error: NurtureError,
+        encoded: list[Encoded],
+        rejected: list[Rejection],
+        deliveries: list[Delivery],
+        *,
+        wait: bool,
+        timeout: float | None,
+    ) -> PublishTimeoutError | DeliveryRejectedError:
+        """``error`` of a send mid-batch, carrying the deliveries already made (``partial``)."""
+        failure: PublishTimeoutError | DeliveryRejectedError
+        if isinstance(error, PublishTimeoutError | DeliveryRejectedError):
+            failure = error
+        else:
+            topic = self._topics[encoded[len(deliveries)].topic]
+            kind = PublishTimeoutError if error.retriable else DeliveryRejectedError
+            failure = kind(topic, str(error))
+        failure.partial = BulkResult(
+            len(deliveries), tuple(rejected), tuple(deliveries), len(encoded) - len(deliveries)
+        )
+        failure.add_note(
+            f"send_many: {len(deliveries)} record(s) sent before this error, "
+            f"{len(encoded) - len(deliveries)} not sent (see the error's partial)"
+        )
+        if wait and deliveries:
+            try:  # settle what was sent; its failures show in the deliveries
+                self.flush(timeout)
+            except NurtureError as flush_error:
+                log.warning("flushing after a failed bulk send: %s", type(flush_error).__name__)
+        return failure
 
     # --- low level, for the HTTP gateway -------------------------------------------------
 

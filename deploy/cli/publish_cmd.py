@@ -52,19 +52,21 @@ def publish(
     was already seen in this run is counted as a duplicate and not sent again.
 
     Exit status: 0 when every line was published, 3 when some lines were rejected (all valid
-    ones were still published), 1 when Kafka did not acknowledge them.
+    ones were still published), 1 when Kafka did not acknowledge them (the summary still says
+    how many were acknowledged and how many failed; reading stops at the first send that fails).
     """
     source = None if file == "-" else Path(file)
     if source is not None and not source.is_file():
         raise fail(f"{file}: no such file", code=2)
     rejects_path = rejects or Path(f"{source or 'stdin'}.rejects.jsonl")
     started = time.monotonic()
-    with ExitStack() as stack:
-        stream: BinaryIO = (
-            sys.stdin.buffer if source is None else stack.enter_context(source.open("rb"))
-        )
-        writer = _RejectsWriter(rejects_path, stack)
-        try:
+    summary: PublishSummary | None = None
+    try:
+        with ExitStack() as stack:
+            stream: BinaryIO = (
+                sys.stdin.buffer if source is None else stack.enter_context(source.open("rb"))
+            )
+            writer = _RejectsWriter(rejects_path, stack)
             producer = stack.enter_context(NurtureProducer(kafka_settings(ctx)))
             progress = _progress(stack)
             task = progress.add_task("publishing", total=source.stat().st_size if source else None)
@@ -76,9 +78,13 @@ def publish(
                 on_line=None if progress.disable else _ProgressBytes(progress, task),
                 timeout_s=timeout,
             )
-        except NurtureError as exc:
+    except NurtureError as exc:
+        if summary is None:  # nothing was sent (no broker, bad settings)
             raise fail(exc) from exc
+        summary.error = summary.error or exc  # closing the producer failed records too
     _print_summary(summary, rejects_path, time.monotonic() - started)
+    if summary.error is not None:
+        raise fail(summary.error)
     if not summary.ok:
         raise typer.Exit(EXIT_REJECTED)
 
@@ -129,12 +135,14 @@ def _progress(stack: ExitStack) -> Progress:
 
 
 def _print_summary(summary: PublishSummary, rejects_path: Path, elapsed_s: float) -> None:
-    rate = summary.published / elapsed_s if elapsed_s > 0 else 0.0
+    rate = summary.acked / elapsed_s if elapsed_s > 0 else 0.0
     kinds = ", ".join(f"{n} {s}" for s, n in sorted(summary.by_subject.items())) or "nothing"
     console.print(
-        f"published:  {summary.published} ({kinds}) in {elapsed_s:.1f} s, {rate:,.0f}/s",
+        f"published:  {summary.acked} acknowledged by Kafka, of {summary.sent} sent ({kinds}) "
+        f"in {elapsed_s:.1f} s, {rate:,.0f}/s",
         soft_wrap=True,
     )
+    console.print(f"failed:     {summary.failed} (sent, not acknowledged: publish them again)")
     console.print(f"duplicates: {summary.duplicates} (same event_id earlier in this run, skipped)")
     console.print(f"rejected:   {len(summary.rejected)}")
     for rejection in summary.rejected[:_SHOWN_REJECTIONS]:

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-#: The retry topic (declare it in schemas/topics.py; delete policy, a few days' retention).
-ACTION_RETRY: Final = "nurture.action.retry"
+from schemas.topics import ACTION_RETRY
+
+__all__ = ["ACTION_RETRY"]
 
 NOT_BEFORE_HEADER: Final = "nurture-not-before-ms"
 ATTEMPT_HEADER: Final = "nurture-attempt"

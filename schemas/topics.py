@@ -28,6 +28,7 @@ PROFILE_DLQ = "candidate.profile.dlq"
 ENGAGEMENT = "candidate.engagement"
 ACTION = "nurture.action"
 ACTION_DLQ = "nurture.action.dlq"
+ACTION_RETRY = "nurture.action.retry"
 DELIVERY = "nurture.delivery"
 
 
@@ -135,6 +136,15 @@ TOPICS: tuple[TopicSpec, ...] = (
         written_by="delivery consumers",
         read_by="`nurture dlq`",
         purpose="actions that could not be delivered (non-retriable or past the retry horizon)",
+    ),
+    TopicSpec(
+        ACTION_RETRY,
+        "delete",
+        7,
+        written_by="delivery consumers",
+        read_by="delivery consumers (when each record's not-before time has come)",
+        purpose="actions waiting for a retry or for the end of quiet hours, with a not-before "
+        "header; keeps the action partitions flowing while a receiver is down",
     ),
     TopicSpec(
         DELIVERY,

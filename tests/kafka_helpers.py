@@ -33,8 +33,15 @@ def wait_until(
         time.sleep(interval_s)
 
 
+#: Every name ``unique`` handed out in this process (the session sweep deletes their topics).
+ISSUED: set[str] = set()
+
+
 def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+    """A fresh name such as ``test-1a2b3c4d5e``, remembered for the end-of-session cleanup."""
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    ISSUED.add(name)
+    return name
 
 
 def read_all(settings: KafkaSettings, topic: str, timeout_s: float = 30.0) -> list[ConsumerRecord]:

@@ -24,7 +24,6 @@ from tests.test_delivery_support import (
     HoldingReceiver,
     Receiver,
     action,
-    create_retry_topic,
     http_receiver,
     outcomes,
     profile,
@@ -89,7 +88,6 @@ class BlockingInbox(Inbox):
 
 
 def test_email_killed_during_send_is_never_sent_twice(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-k"))
     the_action = action("cand-k", "email", template_id="blog-digest")
     inbox = BlockingInbox()
@@ -116,7 +114,6 @@ def test_email_killed_during_send_is_never_sent_twice(kafka: KafkaSettings, tmp_
 def test_webhook_killed_after_the_send_is_not_sent_again(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-w"))
     first_action, later_action = action("cand-w"), action("cand-w")
     receiver = Receiver()
@@ -140,7 +137,6 @@ def test_webhook_killed_after_the_send_is_not_sent_again(
 def test_webhook_killed_during_send_resends_with_the_same_key(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-h"))
     the_action = action("cand-h")
     receiver = HoldingReceiver()

@@ -22,7 +22,6 @@ from schemas.settings import KafkaSettings
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_support import (
     action,
-    create_retry_topic,
     outcomes,
     profile,
     publish_actions,
@@ -97,7 +96,6 @@ def _job(content_id: str) -> ContentChoice:
 def test_sends_localised_multipart_mail_with_unsubscribe_headers(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-de", locale="de-DE"))
     publish_profile(kafka, profile("cand-en"))
     german = action("cand-de", "email", template_id="welcome-talent-pool", content=[_job("j1")])
@@ -138,7 +136,6 @@ def test_sends_localised_multipart_mail_with_unsubscribe_headers(
 def test_smtp_4xx_is_retried_and_template_errors_dead_letter(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-r"))
     retried = action("cand-r", "email", template_id="blog-digest")
     broken = action("cand-r", "email", template_id="no-such-template")
@@ -163,7 +160,6 @@ def test_smtp_4xx_is_retried_and_template_errors_dead_letter(
 
 @pytest.mark.kafka
 def test_without_smtp_mail_goes_to_the_local_outbox(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-o"))
     settings = _email_settings(tmp_path, None)
     with running_delivery(kafka, settings, channel="email"):

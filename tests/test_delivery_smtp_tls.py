@@ -23,7 +23,6 @@ from tests.kafka_helpers import wait_until
 from tests.test_delivery_email import Inbox, free_port
 from tests.test_delivery_support import (
     action,
-    create_retry_topic,
     outcomes,
     profile,
     publish_actions,
@@ -99,7 +98,6 @@ def tls_smtp_server(inbox: Inbox, cert: Path, key: Path, *, implicit: bool) -> I
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_mail_over_tls(kafka: KafkaSettings, tmp_path: Path, security: str) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-tls"))
     cert, key = self_signed(tmp_path)
     inbox = Inbox()
@@ -123,7 +121,6 @@ def test_mail_over_tls(kafka: KafkaSettings, tmp_path: Path, security: str) -> N
 
 
 def test_refused_login_is_retried_until_the_horizon(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-auth"))
     cert, key = self_signed(tmp_path)
     inbox = Inbox()

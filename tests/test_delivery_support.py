@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
+from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from consumers.handling import Handler
@@ -28,7 +27,6 @@ from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
 from consumers.publisher import Publisher
 from consumers.ratelimit import TokenBucket
-from consumers.retries import ACTION_RETRY
 from consumers.run import build_sender, group_id
 from consumers.settings import DeliverySettings
 from consumers.store import DeliveryStore
@@ -110,14 +108,6 @@ def http_receiver(receiver: Receiver) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def create_retry_topic(kafka: KafkaSettings) -> None:
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
-    try:
-        admin.create_topics([NewTopic(kafka.topic(ACTION_RETRY), 3, 1)])
-    finally:
-        admin.close()
 
 
 def profile(

@@ -24,7 +24,6 @@ from tests.test_delivery_support import (
     HoldingReceiver,
     Receiver,
     action,
-    create_retry_topic,
     http_receiver,
     outcomes,
     profile,
@@ -44,7 +43,6 @@ def _outcome_of(kafka: KafkaSettings, action_id: str) -> list[dict[str, Any]]:
 def test_fails_twice_then_delivers_exactly_once_signed(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-1"))
     receiver = Receiver(statuses=[503, 503])
     the_action = action("cand-1")
@@ -74,7 +72,6 @@ def test_fails_twice_then_delivers_exactly_once_signed(
 
 
 def test_http_400_is_dead_lettered_at_once(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-2"))
     receiver = Receiver(final_status=400)
     the_action = action("cand-2")
@@ -96,7 +93,6 @@ def test_http_400_is_dead_lettered_at_once(kafka: KafkaSettings, tmp_path: Path)
 
 
 def test_http_410_stops_the_endpoint(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-3"))
     receiver = Receiver(final_status=410)
     first, second = action("cand-3"), action("cand-3")
@@ -114,7 +110,6 @@ def test_http_410_stops_the_endpoint(kafka: KafkaSettings, tmp_path: Path) -> No
 def test_consent_withdrawn_after_the_decision_is_suppressed(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
-    create_retry_topic(kafka)
     withdrawn = {
         "granted": True,
         "granted_at": NOW - timedelta(days=30),
@@ -135,7 +130,6 @@ def test_consent_withdrawn_after_the_decision_is_suppressed(
 
 def test_outcomes_on_kafka_dedupe_across_stores(kafka: KafkaSettings, tmp_path: Path) -> None:
     """A process with a fresh store (lost data dir, another host) does not resend."""
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-5"))
     receiver = Receiver()
     the_action = action("cand-5")
@@ -157,7 +151,6 @@ def test_outcomes_on_kafka_dedupe_across_stores(kafka: KafkaSettings, tmp_path: 
 
 
 def test_a_retrying_action_does_not_block_fresh_ones(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-6"))
     flaky, steady = Receiver(statuses=[429], retry_after="2"), Receiver()
     slow, fresh = action("cand-6", endpoint="flaky"), action("cand-6", endpoint="steady")
@@ -173,7 +166,6 @@ def test_a_retrying_action_does_not_block_fresh_ones(kafka: KafkaSettings, tmp_p
 
 
 def test_past_the_retry_horizon_it_is_dead_lettered(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-7"))
     receiver = Receiver(final_status=503)
     the_action = action("cand-7")
@@ -189,7 +181,6 @@ def test_past_the_retry_horizon_it_is_dead_lettered(kafka: KafkaSettings, tmp_pa
 
 
 def test_erased_candidates_and_future_not_before(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-8"))
     publish_profile(kafka, profile("cand-9"))
     with NurtureProducer(kafka) as producer:
@@ -211,7 +202,6 @@ def test_erased_candidates_and_future_not_before(kafka: KafkaSettings, tmp_path:
 
 
 def test_a_timeout_is_retried_with_the_same_key(kafka: KafkaSettings, tmp_path: Path) -> None:
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-10"))
     receiver = HoldingReceiver()  # holds the first answer past the client's timeout
     the_action = action("cand-10")
@@ -233,7 +223,6 @@ def test_an_outcome_lost_in_a_crash_is_published_again_without_a_send(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
     """The store says sent but the outcome never reached Kafka (killed before the flush)."""
-    create_retry_topic(kafka)
     publish_profile(kafka, profile("cand-11"))
     the_action = action("cand-11")
     settings = settings_for(tmp_path)

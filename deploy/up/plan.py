@@ -50,7 +50,7 @@ def ensure_local_gateway_keys(state_dir: Path) -> Path:
 
 
 #: Source systems the local gateway accepts out of the box.
-LOCAL_SOURCES = ("career-site", "ats", "esp", "events-tool", "simulator")
+LOCAL_SOURCES = ("career-site", "ats", "esp", "events-platform", "crm", "simulator")
 
 
 def gateway_env(state_dir: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ from deploy import topics as topic_admin
 from deploy.broker.process import LocalBroker, answers_metadata
 from deploy.broker.settings import BrokerSettings
 from schemas.settings import KafkaSettings
-from tests.kafka_helpers import unique
+from tests.kafka_helpers import ISSUED, unique
 
 
 @pytest.fixture(scope="session")
@@ -26,21 +26,24 @@ def kafka_base() -> Iterator[KafkaSettings]:
     broker = LocalBroker(BrokerSettings())
     if not answers_metadata(settings, timeout_s=3.0):
         _, started = broker.start()
-    before = set(topic_admin.list_topics(settings))
     try:
         yield settings
     finally:
         if started:
             broker.stop()
-        else:  # a shared broker: leave it as we found it
-            _delete_new_topics(settings, before)
+        else:  # a shared broker: remove this session's topics, and only those
+            _delete_session_topics(settings)
 
 
-def _delete_new_topics(settings: KafkaSettings, before: set[str]) -> None:
+def _delete_session_topics(settings: KafkaSettings) -> None:
+    """Delete topics under the prefixes this session handed out (other sessions may share it)."""
+    prefixes = tuple(f"{name}." for name in ISSUED)
+    if not prefixes:
+        return
     with topic_admin.admin_client(settings) as admin:
-        created = [t for t in admin.list_topics() if t not in before and not t.startswith("__")]
-        if created:
-            admin.delete_topics(created)
+        ours = [t for t in admin.list_topics() if t.startswith(prefixes)]
+        if ours:
+            admin.delete_topics(ours)
 
 
 @pytest.fixture

@@ -170,9 +170,13 @@ def _await_metadata(admin: KafkaAdminClient, names: set[str], timeout_s: float =
 
 
 def list_topics(settings: KafkaSettings) -> list[str]:
-    """All topic names in the cluster that carry this deployment's prefix."""
+    """Topic names in the cluster with this deployment's prefix (internal ``__*`` left out)."""
     with admin_client(settings) as admin:
-        return sorted(t for t in admin.list_topics() if t.startswith(settings.topic_prefix))
+        return sorted(
+            t
+            for t in admin.list_topics()
+            if t.startswith(settings.topic_prefix) and not t.startswith("__")
+        )
 
 
 def delete_prefixed(settings: KafkaSettings) -> list[str]:

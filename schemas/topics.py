@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from schemas.errors import ConfigError
 from schemas.settings import KafkaSettings
 
 CleanupPolicy = Literal["delete", "compact", "compact,delete"]
@@ -48,8 +49,14 @@ class TopicSpec:
 
     def retention_ms(self) -> int | None:
         """Retention in milliseconds after any ``NURTURE_RETENTION_*`` override."""
-        override = os.environ.get(retention_env_var(self.name))
-        days = int(override) if override else self.retention_days
+        variable = retention_env_var(self.name)
+        override = os.environ.get(variable)
+        try:
+            days = int(override) if override else self.retention_days
+        except ValueError:
+            raise ConfigError(
+                f"{variable}: expected whole days (or -1), got {override!r}"
+            ) from None
         if days is None:
             return None
         return -1 if days < 0 else days * DAY_MS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,8 +38,10 @@ def test_every_command_has_help() -> None:
 
 
 def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "nurture"
+    assert script.exists(), "pip install -e . must install the `nurture` console script"
     result = subprocess.run(
-        [sys.executable, "-m", "deploy.cli.main", "--help"],
+        [str(script), "--help"],
         capture_output=True,
         text=True,
         check=False,

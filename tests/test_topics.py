@@ -6,9 +6,16 @@ import pytest
 from kafka.admin import NewTopic
 
 from deploy import topics as topic_admin
-from schemas.errors import KafkaUnavailableError
+from schemas.errors import ConfigError, KafkaUnavailableError
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTIVITY, ENGAGEMENT, PROFILE, TOPICS, retention_env_var
+from schemas.topics import (
+    ACTIVITY,
+    ENGAGEMENT,
+    PROFILE,
+    TOPICS,
+    TOPICS_BY_NAME,
+    retention_env_var,
+)
 from tests.kafka_helpers import unique
 
 
@@ -86,3 +93,9 @@ def test_delete_prefixed_removes_only_that_deployment(kafka_base: KafkaSettings)
     topic_admin.delete_prefixed(kept)
     with pytest.raises(ValueError, match="without a prefix"):
         topic_admin.delete_prefixed(kafka_base.model_copy(update={"topic_prefix": ""}))
+
+
+def test_bad_retention_override_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(retention_env_var(ACTIVITY), "a year")
+    with pytest.raises(ConfigError, match="NURTURE_RETENTION_CANDIDATE_ACTIVITY: expected whole"):
+        TOPICS_BY_NAME[ACTIVITY].retention_ms()

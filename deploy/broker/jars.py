@@ -81,7 +81,14 @@ def ensure_jars(cache: Path, *, quiet: bool = False) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     if shutil.which("mvn"):
-        _fetch_with_maven(staging, quiet=quiet)
+        try:
+            _fetch_with_maven(staging, quiet=quiet)
+        except BrokerError as maven_error:
+            # e.g. Maven Central unreachable: the official release archive is the second source
+            try:
+                _fetch_release_archive(version, staging)
+            except BrokerError as archive_error:
+                raise BrokerError(f"{maven_error}\nFallback failed too: {archive_error}") from None
     else:
         _fetch_release_archive(version, staging)
     if not _has_broker_jar(staging, version):

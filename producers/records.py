@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from schemas.codec import activity_codec, codec_for
@@ -108,6 +108,7 @@ class RecordEncoder:
                 self._parse_times(record)
         else:
             raise ValidationError("(record)", f"expected a mapping, got {type(event).__name__}")
+        _refuse_future(record)
         value = self._activity.encode(record)
         event_id = record["event_id"]
         key = record["candidate_id"].encode()
@@ -165,6 +166,26 @@ class RecordEncoder:
                 if value is not None and type(value) is not datetime:
                     payload[name] = _timestamp(value, f"payload.{name}", record)
             record["payload"] = payload
+
+
+#: How far ``occurred_at`` may lie after ``received_at`` (clock skew between systems). An event
+#: dated further ahead would move the candidate's scoring horizon and drop their history.
+MAX_FUTURE_SKEW = timedelta(hours=1)
+
+
+def _refuse_future(record: Mapping[str, Any]) -> None:
+    occurred, received = record.get("occurred_at"), record.get("received_at")
+    if not (isinstance(occurred, datetime) and isinstance(received, datetime)):
+        return
+    if occurred.tzinfo is None or received.tzinfo is None:
+        return  # the codec rejects naive times with its own message
+    if occurred - received > MAX_FUTURE_SKEW:
+        raise ValidationError(
+            "occurred_at",
+            f"lies {occurred - received} after received_at; at most {MAX_FUTURE_SKEW} of clock "
+            "skew is accepted (future-dated events would distort scores)",
+            event_id=record.get("event_id"),
+        )
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

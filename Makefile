@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench broker-start broker-stop clean
+.PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 ## run: the whole pipeline on the local broker (starts Kafka when none is reachable)
 run: $(STAMP)
 	$(BIN)/nurture up
+
+## demo: the same, fed by the simulator (synthetic candidates, no real people)
+demo: $(STAMP)
+	$(BIN)/nurture up --demo
 
 ## test: lint, type-check and the full test suite against a real Kafka broker
 test: lint typecheck

@@ -20,11 +20,13 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTIVITY, ENGAGEMENT, PROFILE
+from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE
+from streams.campaigns import Engine
 from streams.dlq import DLQ_FOR
 from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.settings import WorkerSettings
+from streams.worker.campaigns import CampaignOutput
 from streams.worker.fetch_tuning import tune_fetcher
 from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
@@ -61,11 +63,13 @@ def build_worker(
     partitions: int,
     output_partitions: Mapping[str, int],
     registry: CollectorRegistry | None = None,
+    engine: Engine | None = None,
 ) -> Worker:
     """The faust app for ``partitions`` source partitions (the count of candidate.activity).
 
-    ``output_partitions`` gives the partition count of candidate.engagement and the dead-letter
-    topics (full names), for the default partitioner of their keyed records.
+    ``output_partitions`` gives the partition count of candidate.engagement, the dead-letter
+    topics and (with an ``engine``) nurture.action (full names), for the default partitioner
+    of their keyed records. Without an ``engine`` the worker only scores (no campaigns).
     """
     app_id = settings.faust_app_id(kafka.topic_prefix)
     app = faust.App(
@@ -121,8 +125,13 @@ def build_worker(
         store.set_persisted_offset(TP(topic, partition), offset)
 
     publisher = Publisher(app, changelog, persisted)
-    score = ActivityProcessor(model, outputs).process
-    keep_profile = ProfileProcessor(outputs).process
+    campaigns = (
+        None
+        if engine is None
+        else CampaignOutput(engine, kafka.topic(ACTION), metrics, model.version)
+    )
+    score = ActivityProcessor(model, outputs, campaigns).process
+    keep_profile = ProfileProcessor(outputs, campaigns).process
     batch, within = settings.batch_size, settings.batch_within_s
 
     async def run(process: Callable[[Sequence[Any]], Outbox], events: Sequence[Any]) -> None:

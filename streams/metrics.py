@@ -15,8 +15,32 @@ OUTCOMES = ("scored", "duplicate", "too_late", "dead_lettered")
 class WorkerMetrics:
     """The worker's metrics, all under ``{prefix}_`` (default ``nurture_worker``)."""
 
-    def __init__(self, registry: CollectorRegistry, prefix: str = "nurture_worker") -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        prefix: str = "nurture_worker",
+        actions_prefix: str = "nurture_actions",
+    ) -> None:
         self.registry = registry
+        # Campaign ids come from the definition files and reasons from guards.REASONS: bounded.
+        self.actions_emitted = Counter(
+            f"{actions_prefix}_emitted_total",
+            "Campaign actions published to nurture.action, by campaign and channel.",
+            ["campaign", "channel"],
+            registry=registry,
+        )
+        self.actions_suppressed = Counter(
+            f"{actions_prefix}_suppressed_total",
+            "Campaign steps a guard refused, by campaign and reason.",
+            ["campaign", "reason"],
+            registry=registry,
+        )
+        self.actions_held = Counter(
+            f"{actions_prefix}_held_total",
+            "Campaign actions held for quiet hours, by campaign.",
+            ["campaign"],
+            registry=registry,
+        )
         self.events = Counter(
             f"{prefix}_events_total",
             "Activity events processed, by outcome (scored, duplicate, too_late, dead_lettered).",

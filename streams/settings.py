@@ -12,6 +12,8 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
                                      (``127.0.0.1``)
 ``NURTURE_WORKER_WEB_PORT``          HTTP port of the worker (6066)
 ``NURTURE_WORKER_MODEL_PATH``        scoring model YAML (the packaged default model when unset)
+``NURTURE_WORKER_CAMPAIGNS_PATH``    campaign definitions folder or file (the shipped campaigns)
+``NURTURE_WORKER_CATALOG_PATH``      content catalog folder or file (the shipped catalog)
 ``NURTURE_WORKER_BATCH_SIZE``        events per processing batch (1000)
 ``NURTURE_WORKER_BATCH_WITHIN_S``    longest wait to fill a batch, seconds (0.05)
 ``NURTURE_WORKER_COMMIT_INTERVAL_S`` offset commit interval, seconds (1.0)
@@ -53,6 +55,12 @@ class WorkerSettings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Host this worker's web server is reached at.")
     web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of this worker.")
     model_path: Path | None = Field(None, description="Scoring model file (default model if None).")
+    campaigns_path: Path | None = Field(
+        None, description="Campaign definitions folder or file (shipped campaigns if None)."
+    )
+    catalog_path: Path | None = Field(
+        None, description="Content catalog folder or file (shipped catalog if None)."
+    )
     batch_size: int = Field(1000, ge=1, description="Events per processing batch.")
     batch_within_s: float = Field(0.05, gt=0, description="Longest wait to fill a batch (s).")
     commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval (s).")

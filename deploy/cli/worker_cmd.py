@@ -21,6 +21,19 @@ def worker(
         Path | None,
         typer.Option("--model", help="Scoring model file (env NURTURE_WORKER_MODEL_PATH)."),
     ] = None,
+    campaigns: Annotated[
+        Path | None,
+        typer.Option(
+            "--campaigns",
+            help="Campaign definitions folder or file (env NURTURE_WORKER_CAMPAIGNS_PATH).",
+        ),
+    ] = None,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog", help="Content catalog folder or file (env NURTURE_WORKER_CATALOG_PATH)."
+        ),
+    ] = None,
     web_port: Annotated[
         int | None,
         typer.Option("--web-port", help="HTTP port (env NURTURE_WORKER_WEB_PORT, default 6066)."),
@@ -45,6 +58,8 @@ def worker(
     """
     flags: dict[str, Any] = {
         "model_path": model,
+        "campaigns_path": campaigns,
+        "catalog_path": catalog,
         "web_port": web_port,
         "app_id": app_id,
         "store": store,

@@ -13,10 +13,11 @@ from typing import Any
 
 from schemas.errors import ConfigError
 from schemas.timestamps import to_micros
+from streams.campaigns import Decision, Engine, TierChange, candidate_view, event_view
 from streams.scoring.config import ScoringModel
 from streams.scoring.state import EngagementState, new_state
 from streams.scoring.update import ScoringInput, apply_event, engagement_record
-from streams.worker.rows import ENGAGEMENT, Row, load_row
+from streams.worker.rows import CAMPAIGNS, ENGAGEMENT, PROFILE, Row, load_row
 
 
 @dataclass(slots=True)
@@ -47,6 +48,8 @@ class CandidateOutcome:
     duplicates: int = 0
     too_late: int = 0
     rejected: list[RejectedItem] = field(default_factory=list)
+    #: The campaign engine's decision on each applied, new event (in order).
+    decisions: list[Decision] = field(default_factory=list)
 
 
 def scoring_input(item: ActivityItem) -> ScoringInput:
@@ -70,7 +73,11 @@ def load_state(row: Row) -> EngagementState:
 
 
 def score_candidate(
-    model: ScoringModel, candidate_id: str, stored: bytes | None, items: Iterable[ActivityItem]
+    model: ScoringModel,
+    candidate_id: str,
+    stored: bytes | None,
+    items: Iterable[ActivityItem],
+    engine: Engine | None = None,
 ) -> CandidateOutcome:
     """Apply ``items`` (in offset order) to the candidate's stored row; return the new row.
 
@@ -79,9 +86,14 @@ def score_candidate(
     An event the model raises on (other than a :class:`ConfigError`, e.g. a state of another
     model version, which must stop the worker) is rejected for the dead-letter topic without
     its half-applied effects. ``record`` is None only when no event of a new candidate applied.
+
+    With an ``engine``, each applied event that is neither a duplicate nor too late also goes
+    to the campaign engine; its decisions are in ``decisions`` and the campaign state in the
+    row's ``campaigns`` key.
     """
     row = load_row(stored)
     state = load_state(row)
+    campaigns: dict[str, Any] | None = row.get(CAMPAIGNS)
     outcome = CandidateOutcome(row=row, record=None)
     applied: list[ActivityItem] = []
     for item in items:
@@ -101,9 +113,29 @@ def score_candidate(
             outcome.too_late += 1
         else:
             outcome.scored += 1
+            if engine is not None:
+                decision = engine.on_event(
+                    campaigns,
+                    candidate_view(
+                        candidate_id,
+                        row.get(PROFILE),
+                        tier=update.tier,
+                        model_version=model.version,
+                    ),
+                    event_view(item.record),
+                    tier_change=(
+                        TierChange(update.previous_tier, update.tier)
+                        if update.tier_changed
+                        else None
+                    ),
+                )
+                campaigns = decision.state
+                outcome.decisions.append(decision)
     if state.last_activity_us is None:  # nothing applied to a new candidate
         return outcome
     row[ENGAGEMENT] = state.to_dict()
+    if campaigns is not None:
+        row[CAMPAIGNS] = campaigns
     outcome.row = row
     outcome.record = engagement_record(model, candidate_id, state)
     return outcome

@@ -20,6 +20,7 @@ from schemas.errors import SchemaError, ValidationError
 from streams.dlq import dead_letter
 from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
+from streams.worker.campaigns import CampaignOutput
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.event_context import clear_current
 from streams.worker.outbox import Outbox
@@ -97,9 +98,14 @@ def check_key(key: bytes | None, candidate_id: str, record_id: str | None) -> No
 class ActivityProcessor:
     """Scores batches of ``candidate.activity`` events into the candidate rows."""
 
-    def __init__(self, model: ScoringModel, outputs: Outputs) -> None:
+    def __init__(
+        self, model: ScoringModel, outputs: Outputs, campaigns: CampaignOutput | None = None
+    ) -> None:
         self.model = model
         self.out = outputs
+        #: The campaign engine and its output (None: scoring only).
+        self.campaigns = campaigns
+        self._engine = None if campaigns is None else campaigns.engine
         self._decode = activity_codec().decode
         self._encode_record = codec_for("engagement_record").encode
 
@@ -124,7 +130,9 @@ class ActivityProcessor:
             last = group[-1][1]
             candidate_id = group[0][0].record["candidate_id"]
             stored = out.rows.get(last, key)
-            outcome = score_candidate(self.model, candidate_id, stored, [i for i, _ in group])
+            outcome = score_candidate(
+                self.model, candidate_id, stored, [i for i, _ in group], self._engine
+            )
             for rejected in outcome.rejected:
                 event = next(e for i, e in group if i is rejected.item)
                 out.dead_letter(outbox, event, rejected.error)
@@ -133,6 +141,9 @@ class ActivityProcessor:
                 continue
             out.write_row(outbox, last, key, dump_row(outcome.row))
             outbox.add(out.engagement, key, self._encode_record(outcome.record))
+            if self.campaigns is not None:
+                for decision in outcome.decisions:
+                    self.campaigns.add(outbox, key, decision)
             records += 1
             scored += outcome.scored
             duplicates += outcome.duplicates
@@ -150,8 +161,9 @@ class ActivityProcessor:
 class ProfileProcessor:
     """Keeps the profile part of the candidate rows from ``candidate.profile``."""
 
-    def __init__(self, outputs: Outputs) -> None:
+    def __init__(self, outputs: Outputs, campaigns: CampaignOutput | None = None) -> None:
         self.out = outputs
+        self.campaigns = campaigns
         self._codec = default_codec()
 
     def process(self, events: Sequence[Event]) -> Outbox:
@@ -181,7 +193,13 @@ class ProfileProcessor:
                 profiles.labels("erasure").inc()
             else:
                 row = load_row(out.rows.get(event, key))
-                out.write_row(outbox, event, key, dump_row(with_profile(row, decoded.record)))
+                new_row = with_profile(row, decoded.record)
+                if self.campaigns is not None:
+                    cid = decoded.record["candidate_id"]
+                    decision = self.campaigns.on_profile(cid, row, new_row)
+                    if decision is not None:
+                        self.campaigns.add(outbox, key, decision)
+                out.write_row(outbox, event, key, dump_row(new_row))
                 profiles.labels("profile").inc()
             out.rows.flush()  # a later record of this batch may read the row again
         clear_current()

@@ -20,6 +20,8 @@ Row = dict[str, Any]
 
 ENGAGEMENT = "engagement"
 PROFILE = "profile"
+#: The campaign engine's state of the candidate (``Decision.state``, streams/campaigns).
+CAMPAIGNS = "campaigns"
 
 #: Profile fields the worker keeps (no PII: contact details stay in candidate.profile only).
 PROFILE_FIELDS = (

@@ -5,29 +5,36 @@ from __future__ import annotations
 import faust
 
 from schemas.settings import KafkaSettings
-from schemas.topics import ENGAGEMENT
+from schemas.topics import ACTION, ENGAGEMENT
 from streams.app import build_worker
 from streams.dlq import DLQ_FOR
 from streams.scoring.config import load_model
 from streams.settings import WorkerSettings
+from streams.worker.campaigns import build_engine
 from streams.worker.kafka_config import source_partitions, topic_partitions
 
 
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
     """Run until stopped (SIGTERM/SIGINT); never returns (faust exits the process).
 
-    Raises :class:`~schemas.errors.ConfigError` *before* starting when the model file is invalid
-    or the source topics are missing or not co-partitioned.
+    Raises :class:`~schemas.errors.ConfigError` *before* starting when the model, campaign or
+    catalog files are invalid or the source topics are missing or not co-partitioned.
     """
     model = load_model(settings.model_path)
+    engine = build_engine(model, settings.campaigns_path, settings.catalog_path)
     partitions = source_partitions(kafka)
-    outputs = [kafka.topic(ENGAGEMENT), *(kafka.topic(dlq) for dlq in DLQ_FOR.values())]
+    outputs = [
+        kafka.topic(ENGAGEMENT),
+        kafka.topic(ACTION),
+        *(kafka.topic(dlq) for dlq in DLQ_FOR.values()),
+    ]
     worker = build_worker(
         settings,
         kafka,
         model,
         partitions=partitions,
         output_partitions=topic_partitions(kafka, outputs),
+        engine=engine,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     faust.Worker(

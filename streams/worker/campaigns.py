@@ -1,0 +1,92 @@
+"""The campaign engine inside the worker: its decisions as outbox records and metrics.
+
+The engine (``streams/campaigns``) is pure; this module only turns a :class:`Decision` into
+``nurture.action`` records (key = candidate id, Avro ``nurture_action``) in the same outbox as
+the row that holds the decision's new state, and counts its outcomes. Action ids are
+deterministic, so a batch processed again after a crash re-emits the same ids, which delivery
+drops as repeats (at-least-once output, exactly-once effect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schemas.codec import codec_for
+from streams.campaigns import (
+    CandidateView,
+    Decision,
+    Engine,
+    candidate_view,
+    load_campaigns,
+    load_catalog,
+)
+from streams.metrics import WorkerMetrics
+from streams.scoring.config import ScoringModel
+from streams.worker.outbox import Outbox
+from streams.worker.rows import CAMPAIGNS, ENGAGEMENT, PROFILE, Row
+
+
+def build_engine(
+    model: ScoringModel, campaigns_path: Path | None = None, catalog_path: Path | None = None
+) -> Engine:
+    """The engine of the campaigns and catalog (None: the shipped ones), tiers checked against
+    ``model``. Raises :class:`~schemas.errors.ConfigError` when a file is invalid."""
+    tiers = [tier.name for tier in model.tiers]
+    return Engine(load_campaigns(campaigns_path, tiers=tiers), load_catalog(catalog_path))
+
+
+@dataclass
+class CampaignOutput:
+    """The engine, and where its decisions go: ``topic`` (the full ``nurture.action`` name)."""
+
+    engine: Engine
+    topic: str
+    metrics: WorkerMetrics
+    #: Version of the worker's scoring model, stamped on every action.
+    model_version: str
+    _encode: Callable[[dict[str, Any]], bytes] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._encode = codec_for("nurture_action").encode
+
+    def on_profile(self, candidate_id: str, row: Row, new_row: Row) -> Decision | None:
+        """The decision on ``new_row``'s profile replacing ``row``'s (None: no update time).
+
+        Stores the new campaign state in ``new_row``."""
+        profile = new_row.get(PROFILE) or {}
+        updated_at = profile.get("updated_at")
+        if updated_at is None:
+            return None
+        tier = (row.get(ENGAGEMENT) or {}).get("tier")
+        old = row.get(PROFILE)
+        previous = None if old is None else self._view(candidate_id, old, tier)
+        decision = self.engine.on_profile_change(
+            row.get(CAMPAIGNS),
+            self._view(candidate_id, profile, tier),
+            previous,
+            at_us=int(updated_at),
+        )
+        new_row[CAMPAIGNS] = decision.state
+        return decision
+
+    def _view(
+        self, candidate_id: str, profile: Mapping[str, Any], tier: str | None
+    ) -> CandidateView:
+        return candidate_view(candidate_id, profile, tier=tier, model_version=self.model_version)
+
+    def add(self, outbox: Outbox, key: bytes, decision: Decision) -> None:
+        """Queue the decision's actions (keyed by ``key``, the candidate id) and count all of
+        its outcomes: emitted by campaign and channel, suppressed by campaign and reason, held
+        by campaign."""
+        encode = self._encode
+        metrics = self.metrics
+        for action in decision.actions:
+            outbox.add(self.topic, key, encode(action))
+            metrics.actions_emitted.labels(action["campaign_id"], action["channel"]).inc()
+        for outcome in decision.suppressed:
+            metrics.actions_suppressed.labels(outcome.campaign_id, outcome.reason or "").inc()
+        for outcome in decision.held:
+            metrics.actions_held.labels(outcome.campaign_id).inc()

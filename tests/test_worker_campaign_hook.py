@@ -1,0 +1,102 @@
+"""The campaign hook of the worker without a broker: score_candidate with an engine, profiles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas.errors import ConfigError
+from streams.campaigns import Engine
+from streams.metrics import WorkerMetrics
+from streams.scoring.config import ScoringModel, load_model
+from streams.worker.campaigns import CampaignOutput, build_engine
+from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.outbox import Outbox
+from streams.worker.profile import with_profile
+from streams.worker.rows import CAMPAIGNS, dump_row
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def model() -> ScoringModel:
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def engine(model: ScoringModel) -> Engine:
+    return build_engine(model)
+
+
+def profile(*, email_consent: bool) -> dict[str, Any]:
+    consents = {"email": {"granted": True, "granted_at": T0}} if email_consent else {}
+    return {"candidate_id": "c1", "time_zone": "UTC", "consents": consents, "updated_at": T0}
+
+
+def joined(n: int) -> ActivityItem:
+    record = {
+        "event_id": f"e{n}",
+        "type": "talent_pool_joined",
+        "candidate_id": "c1",
+        "occurred_at": T0,
+        "source": "test",
+        "payload": {"pool_id": "p"},
+    }
+    return ActivityItem(record, partition=0, offset=n)
+
+
+def test_applied_events_reach_the_engine_and_duplicates_do_not(
+    model: ScoringModel, engine: Engine
+) -> None:
+    stored = dump_row(with_profile({}, profile(email_consent=True)))
+    outcome = score_candidate(model, "c1", stored, [joined(1), joined(1)], engine)
+    assert outcome.duplicates == 1
+    [decision] = outcome.decisions
+    [action] = decision.actions
+    assert (action["campaign_id"], action["step_id"]) == ("welcome-series", "welcome")
+    assert outcome.row[CAMPAIGNS] == decision.state
+
+    again = score_candidate(model, "c1", dump_row(outcome.row), [joined(1)], engine)
+    assert again.decisions == []  # a redelivered event decides nothing new
+    assert again.row[CAMPAIGNS] == decision.state
+
+
+def test_without_an_engine_the_row_has_no_campaigns(model: ScoringModel) -> None:
+    outcome = score_candidate(model, "c1", None, [joined(1)])
+    assert outcome.decisions == []
+    assert CAMPAIGNS not in outcome.row
+
+
+def test_outputs_and_counters(model: ScoringModel, engine: Engine) -> None:
+    metrics = WorkerMetrics(CollectorRegistry())
+    output = CampaignOutput(engine, "nurture.action", metrics, model.version)
+    outbox = Outbox({"nurture.action": 3})
+    for consent in (True, False):
+        stored = dump_row(with_profile({}, profile(email_consent=consent)))
+        for decision in score_candidate(model, "c1", stored, [joined(1)], engine).decisions:
+            output.add(outbox, b"c1", decision)
+    assert len(outbox) == 1
+    sample = metrics.registry.get_sample_value
+    emitted = {"campaign": "welcome-series", "channel": "email"}
+    suppressed = {"campaign": "welcome-series", "reason": "consent_missing"}
+    assert sample("nurture_actions_emitted_total", emitted) == 1
+    assert sample("nurture_actions_suppressed_total", suppressed) == 1
+
+
+def test_profile_change_keeps_the_campaign_state(model: ScoringModel, engine: Engine) -> None:
+    output = CampaignOutput(engine, "nurture.action", WorkerMetrics(CollectorRegistry()), "v")
+    first: dict[str, Any] = {}
+    row = with_profile(first, profile(email_consent=True))
+    assert output.on_profile("c1", first, row) is not None
+    assert CAMPAIGNS in row
+
+
+def test_invalid_campaigns_are_a_config_error(model: ScoringModel, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\nsteps: 3\n")
+    with pytest.raises(ConfigError):
+        build_engine(model, broken)

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from consumers.email_render import EmailRenderer, Links
 from consumers.errors import OutcomeUnknownError, PermanentDeliveryError, RetriableDeliveryError
+from consumers.guards import CONSENT_CHANNEL
 from consumers.settings import DeliverySettings
 from consumers.tracking_tokens import Purpose, make_token
 from schemas.models import CandidateProfile, NurtureAction
@@ -42,16 +43,24 @@ class EmailSender:
 
     def _token(self, purpose: Purpose, action: NurtureAction, **extra: str) -> str:
         claims = {"a": action.action_id, "c": action.candidate_id, **extra}
+        if action.campaign_id:
+            claims["k"] = action.campaign_id
         ttl_s = self._settings.token_ttl_days * DAY_S
         return make_token(self._secret, purpose, claims, ttl_s=ttl_s)
+
+    def _unsubscribe_token(self, action: NurtureAction) -> str:
+        # The consent this e-mail was sent under is the one an unsubscribe withdraws.
+        channel = CONSENT_CHANNEL.get(action.channel) or "email"
+        return self._token("unsubscribe", action, ch=channel)
 
     def links(self, action: NurtureAction) -> Links:
         base = self._settings.gateway_url.rstrip("/")
         return Links(
-            unsubscribe_url=f"{base}/t/unsubscribe/{self._token('unsubscribe', action)}",
+            unsubscribe_url=f"{base}/t/unsubscribe/{self._unsubscribe_token(action)}",
             open_pixel_url=f"{base}/t/open/{self._token('open', action)}.gif",
             click_urls={
-                item.content_id: f"{base}/t/click/{self._token('click', action, u=item.url)}"
+                item.content_id: f"{base}/t/click/"
+                + self._token("click", action, u=item.url, i=item.content_id)
                 for item in action.content
             },
         )
@@ -69,7 +78,7 @@ class EmailSender:
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = f"<{action.action_id}@candidate-nurture>"
         mailto = self._settings.unsubscribe_mailto
-        subject = quote(f"unsubscribe {self._token('unsubscribe', action)}")
+        subject = quote(f"unsubscribe {self._unsubscribe_token(action)}")
         message["List-Unsubscribe"] = (
             f"<mailto:{mailto}?subject={subject}>, <{links.unsubscribe_url}>"
         )

@@ -31,8 +31,10 @@ from producers.gateway.profiles import ProfileIngest
 from producers.gateway.publisher import KafkaPublisher, Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
-from producers.gateway.settings import GatewaySettings
+from producers.gateway.settings import DEFAULT_TRACKING_SECRET, GatewaySettings
 from producers.gateway.state import REQUEST_ID_KEY, Gateway
+from producers.gateway.tracking import TrackingIngest
+from producers.gateway.tracking_routes import router as tracking_router
 from producers.records import RecordEncoder
 from producers.settings import ProducerSettings, load_producer_settings
 from schemas.errors import ConfigError
@@ -43,7 +45,8 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """HTTP ingestion for systems not written in Python (career site, e-mail service,
 events tool): activity events (own JSON envelope or CloudEvents 1.0), profile upserts and
-erasure requests, published to Kafka with acks=all. See docs/gateway.md."""
+erasure requests, published to Kafka with acks=all; and the tracking links of e-mails (open pixel,
+clicks, one-click unsubscribe), authenticated by their signed tokens. See docs/gateway.md."""
 
 
 def create_app(
@@ -74,6 +77,14 @@ def create_app(
         )
     encoder = RecordEncoder(dict_validation=settings.validation)
     dedup = AcceptedIds(settings.dedup_window_s, settings.dedup_max_ids)
+    events = EventIngest(
+        encoder,
+        publisher,
+        dedup,
+        metrics,
+        kafka.topic(ACTIVITY),
+        ack_timeout_s=settings.ack_timeout_s,
+    )
     gateway = Gateway(
         settings=settings,
         limits=Limits(
@@ -82,18 +93,12 @@ def create_app(
         auth=ApiKeyAuth(keys),
         limiter=RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst),
         publisher=publisher,
-        events=EventIngest(
-            encoder,
-            publisher,
-            dedup,
-            metrics,
-            kafka.topic(ACTIVITY),
-            ack_timeout_s=settings.ack_timeout_s,
-        ),
+        events=events,
         profiles=ProfileIngest(
             encoder, publisher, metrics, kafka.topic(PROFILE), retry_after_s=settings.retry_after_s
         ),
         metrics=metrics,
+        tracking=TrackingIngest(settings.tracking_secret.get_secret_value(), events, metrics),
     )
 
     @asynccontextmanager
@@ -105,6 +110,11 @@ def create_app(
             sorted(gateway.auth.sources),
             kafka.bootstrap_servers,
         )
+        if settings.tracking_secret.get_secret_value() == DEFAULT_TRACKING_SECRET:
+            log.warning(
+                "NURTURE_DELIVERY_TRACKING_SECRET is not set: e-mail link tokens use the "
+                "well-known default key, so anyone can forge opens, clicks and unsubscribes"
+            )
         try:
             yield
         finally:
@@ -120,6 +130,7 @@ def create_app(
     )
     app.state.gateway = gateway
     app.include_router(router)
+    app.include_router(tracking_router)
     app.add_exception_handler(GatewayError, _refusal)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     install_openapi(app)

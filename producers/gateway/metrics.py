@@ -12,11 +12,14 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from consumers.tracking_tokens import REFUSALS
 from schemas.events import EVENT_TYPES
 
 #: Why an event did not make it: broke the contract, Kafka did not ack in time, Kafka refused.
 REJECT_REASONS = ("invalid", "unavailable", "failed")
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
+#: The kinds of e-mail tracking link (label of the refused-token counter).
+TRACKING_KINDS = ("open", "click", "unsubscribe")
 
 
 def type_label(event_type: object) -> str:
@@ -82,8 +85,18 @@ class GatewayMetrics:
             "1 when the last readiness probe reached Kafka, else 0.",
             registry=registry,
         )
+        self.tracking_refused = Counter(
+            f"{prefix}_gateway_tracking_tokens_refused_total",
+            "Tracking links (open, click, unsubscribe) whose token was refused, by link kind "
+            "and reason (bad_signature, malformed, expired); nothing was published for them.",
+            ["kind", "reason"],
+            registry=registry,
+        )
         for reason in REJECT_REASONS:
             self.rejected.labels(reason)
+        for kind in TRACKING_KINDS:
+            for refusal in REFUSALS:
+                self.tracking_refused.labels(kind, refusal)
 
     def count(self, counter: Counter, source: str, event_types: Iterable[object]) -> None:
         """Add one per event to ``counter`` (received or accepted), one ``inc`` per label pair."""

@@ -31,6 +31,10 @@ Environment variables (all optional):
 ``NURTURE_GATEWAY_ACK_TIMEOUT_S``            longest wait for Kafka's acks=all per request (10)
 ``NURTURE_GATEWAY_RETRY_AFTER_S``            Retry-After sent with 503 (5)
 ``NURTURE_GATEWAY_READINESS_TIMEOUT_S``      how long /readyz waits for a metadata answer (2)
+``NURTURE_DELIVERY_TRACKING_SECRET``         HMAC key of the e-mail link tokens that the
+                                             tracking endpoints (``/t/...``) check (secret;
+                                             the delivery consumer's variable, so both share
+                                             it; ``change-me`` like the consumer's default)
 ===========================================  ===================================================
 """
 
@@ -47,6 +51,10 @@ from schemas.errors import ConfigError
 
 Validation = Literal["codec", "model"]
 ProducerClient = Literal["aiokafka", "kafka-python"]
+
+#: The delivery consumer's default too, so a local setup works; production must set its own
+#: (the gateway warns at start-up while it is this one).
+DEFAULT_TRACKING_SECRET = "change-me"  # noqa: S105 (a well-known placeholder, not a secret)
 
 #: Source names are also metric labels and Kafka header values: keep them short and plain.
 _SOURCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -87,7 +95,9 @@ def parse_api_keys(text: str, *, where: str) -> list[ApiKey]:
 class GatewaySettings(BaseSettings):
     """Everything the gateway process needs besides Kafka's address (see module docstring)."""
 
-    model_config = SettingsConfigDict(env_prefix="NURTURE_GATEWAY_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="NURTURE_GATEWAY_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port).")
@@ -107,6 +117,12 @@ class GatewaySettings(BaseSettings):
     ack_timeout_s: float = Field(10.0, gt=0, description="Longest wait for acks=all, s.")
     retry_after_s: int = Field(5, ge=1, description="Retry-After of 503 answers, s.")
     readiness_timeout_s: float = Field(2.0, gt=0, description="/readyz metadata timeout, s.")
+    #: Read from the delivery consumer's variable: one secret signs (consumer) and checks (here).
+    tracking_secret: SecretStr = Field(
+        SecretStr(DEFAULT_TRACKING_SECRET),
+        validation_alias="NURTURE_DELIVERY_TRACKING_SECRET",
+        description="HMAC key of e-mail link tokens (shared with the delivery consumer).",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

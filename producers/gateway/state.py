@@ -14,6 +14,7 @@ from producers.gateway.profiles import ProfileIngest
 from producers.gateway.publisher import Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.settings import GatewaySettings
+from producers.gateway.tracking import TrackingIngest
 
 #: Key of the request id in the ASGI scope (set by the metrics middleware).
 REQUEST_ID_KEY = "nurture.request_id"
@@ -29,6 +30,7 @@ class Gateway:
     events: EventIngest
     profiles: ProfileIngest
     metrics: GatewayMetrics
+    tracking: TrackingIngest
 
 
 def gateway_of(request: Request) -> Gateway:

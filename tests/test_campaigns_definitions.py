@@ -15,26 +15,7 @@ from streams.campaigns.loading import (
     load_campaigns,
     validate_path,
 )
-
-WELCOME = """
-id: welcome
-version: 1
-trigger: {event: talent_pool_joined}
-steps:
-  - id: hello
-    action: {channel: email, template: hello}
-  - id: digest
-    wait: 7d
-    action:
-      channel: email
-      template: digest
-      content: {kinds: [blog_post], count: 2, min: 1}
-  - id: invite
-    wait: 14d
-    action: {channel: career_event_invite, template: invite}
-exit: {goals: [application_submitted, unsubscribed]}
-reentry: never
-"""
+from tests.test_campaigns_support import WELCOME
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -81,34 +81,31 @@ class InvalidRecordError(GatewayError):
     code = "invalid"
 
 
-class RateLimitedError(GatewayError):
+class RetryLaterError(GatewayError):
+    """Base of the refusals a client should retry after ``retry_after_s`` (``Retry-After``)."""
+
+    retriable = True
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class RateLimitedError(RetryLaterError):
     """Raised when the API key spent its token bucket (429); retriable after ``retry_after_s``."""
 
     status = 429
     code = "rate_limited"
-    retriable = True
-
-    def __init__(self, detail: str, *, retry_after_s: int) -> None:
-        super().__init__(detail, retry_after_s=retry_after_s)
-        self.retry_after_s = retry_after_s
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after_s)}
 
 
-class KafkaDownError(GatewayError):
+class KafkaDownError(RetryLaterError):
     """Raised when Kafka is unreachable before anything was published (503), retriable."""
 
     status = 503
     code = "kafka_unavailable"
-    retriable = True
-
-    def __init__(self, detail: str, *, retry_after_s: int) -> None:
-        super().__init__(detail, retry_after_s=retry_after_s)
-        self.retry_after_s = retry_after_s
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after_s)}
 
 
 class KafkaRefusedError(GatewayError):

@@ -63,32 +63,43 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     with ExitStack() as resources:  # closed in reverse order, also when a constructor fails
-        store = DeliveryStore(settings.data_dir, channel)
-        resources.callback(store.close)
-        sender = build_sender(channel, settings, store)
-        resources.callback(sender.close)
-        profiles = ProfileState(kafka)
-        resources.callback(profiles.close)
-        done_elsewhere = OutcomeIndex(kafka, channel)
-        resources.callback(done_elsewhere.close)
-        publisher = Publisher(kafka)
-        resources.callback(publisher.close)
-        handler = Handler(
-            channel=channel,
-            settings=settings,
-            store=store,
-            profiles=profiles,
-            done_elsewhere=done_elsewhere,
-            publisher=publisher,
-            sender=sender,
-            bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
-            metrics=metrics,
-        )
-        loop = DeliveryLoop(
-            kafka,
-            group_id(kafka, settings, channel),
-            handler,
-            poll_timeout_ms=settings.poll_timeout_ms,
-        )
-        resources.callback(loop.close)
-        loop.run(stop)
+        build_loop(resources, channel, settings, kafka, metrics).run(stop)
+
+
+def build_loop(
+    resources: ExitStack,
+    channel: str,
+    settings: DeliverySettings,
+    kafka: KafkaSettings,
+    metrics: DeliveryMetrics,
+) -> DeliveryLoop:
+    """Wire the delivery loop of ``channel``; every part is closed when ``resources`` closes."""
+    store = DeliveryStore(settings.data_dir, channel)
+    resources.callback(store.close)
+    sender = build_sender(channel, settings, store)
+    resources.callback(sender.close)
+    profiles = ProfileState(kafka)
+    resources.callback(profiles.close)
+    done_elsewhere = OutcomeIndex(kafka, channel)
+    resources.callback(done_elsewhere.close)
+    publisher = Publisher(kafka)
+    resources.callback(publisher.close)
+    handler = Handler(
+        channel=channel,
+        settings=settings,
+        store=store,
+        profiles=profiles,
+        done_elsewhere=done_elsewhere,
+        publisher=publisher,
+        sender=sender,
+        bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
+        metrics=metrics,
+    )
+    loop = DeliveryLoop(
+        kafka,
+        group_id(kafka, settings, channel),
+        handler,
+        poll_timeout_ms=settings.poll_timeout_ms,
+    )
+    resources.callback(loop.close)
+    return loop

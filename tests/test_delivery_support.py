@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,16 +20,9 @@ import httpx
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from consumers.handling import Handler
-from consumers.loop import DeliveryLoop
 from consumers.metrics import DeliveryMetrics
-from consumers.outcome_index import OutcomeIndex
-from consumers.profiles import ProfileState
-from consumers.publisher import Publisher
-from consumers.ratelimit import TokenBucket
-from consumers.run import build_sender, group_id
+from consumers.run import build_loop
 from consumers.settings import DeliverySettings
-from consumers.store import DeliveryStore
 from producers.producer import NurtureProducer
 from schemas.codec import codec_for
 from schemas.models import CandidateProfile, NurtureAction, parse_delivery_outcome
@@ -199,46 +192,25 @@ def running_delivery(
 ) -> Iterator[None]:
     """Run the delivery loop of ``channel`` in a thread; stop it (like SIGTERM) on exit."""
     metrics = DeliveryMetrics(registry or CollectorRegistry())
-    store = DeliveryStore(settings.data_dir, channel)
-    publisher = Publisher(kafka)
-    profiles = ProfileState(kafka)
-    done_elsewhere = OutcomeIndex(kafka, channel)
-    sender = build_sender(channel, settings, store)
-    handler = Handler(
-        channel=channel,
-        settings=settings,
-        store=store,
-        profiles=profiles,
-        done_elsewhere=done_elsewhere,
-        publisher=publisher,
-        sender=sender,
-        bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
-        metrics=metrics,
-    )
-    loop = DeliveryLoop(kafka, group_id(kafka, settings, channel), handler, poll_timeout_ms=100)
     stop = threading.Event()
     errors: list[BaseException] = []
+    with ExitStack() as resources:
+        loop = build_loop(resources, channel, settings, kafka, metrics)
 
-    def _run() -> None:
+        def _run() -> None:
+            try:
+                loop.run(stop)
+            except BaseException as exc:
+                logging.getLogger(__name__).exception("delivery loop failed")
+                errors.append(exc)
+
+        thread = threading.Thread(target=_run, daemon=True)
+        thread.start()
         try:
-            loop.run(stop)
-        except BaseException as exc:
-            logging.getLogger(__name__).exception("delivery loop failed")
-            errors.append(exc)
-
-    thread = threading.Thread(target=_run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-        loop.close()
-        publisher.close()
-        profiles.close()
-        done_elsewhere.close()
-        sender.close()
-        store.close()
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)
     assert not errors, errors
 
 

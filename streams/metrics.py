@@ -6,10 +6,43 @@ topic name), never a candidate id, key or offset.
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import accumulate
+
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 #: Outcomes of an activity event: counted once each time the worker processes the event.
 OUTCOMES = ("scored", "duplicate", "too_late", "dead_lettered")
+#: One name across processes: delivery counts ``sent``, the gateway ``opened`` and ``clicked``,
+#: the worker ``applied`` (all with the campaign id as ``campaign``).
+FUNNEL_METRIC = "nurture_funnel_events_total"
+#: Event time -> processed: seconds for live traffic, up to days for backfills and replays.
+EVENT_LATENCY_BUCKETS = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    21600.0,
+    86400.0,
+    604800.0,
+    2592000.0,
+)
 
 
 class WorkerMetrics:
@@ -86,3 +119,141 @@ class WorkerMetrics:
             "Records on this worker's assigned source partitions not yet committed.",
             registry=registry,
         )
+        self.event_latency = Histogram(
+            f"{prefix}_event_latency_seconds",
+            "Event time (occurred_at) to the moment the worker processed the event.",
+            buckets=EVENT_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.tier_transitions = Counter(
+            "nurture_engagement_tier_transitions_total",
+            "Tier changes of candidates (from_tier 'none': first tier of a new candidate).",
+            ["from_tier", "to_tier"],
+            registry=registry,
+        )
+        self.funnel = Counter(
+            FUNNEL_METRIC,
+            "Marketing funnel by campaign and stage; this process counts 'applied' (an "
+            "application_submitted event ended an enrollment of the campaign).",
+            ["campaign", "stage"],
+            registry=registry,
+        )
+
+    def observe_latency(self, processed_at_s: float, occurred_at: Iterable[int | datetime]) -> None:
+        """Observe the event-time -> processed latency of events (``occurred_at`` as epoch µs
+        or aware datetimes, as the codec decodes them; ``processed_at_s`` is Unix time)."""
+        observe = self.event_latency.observe
+        for when in occurred_at:
+            at_s = when / 1_000_000 if isinstance(when, int) else when.timestamp()
+            observe(max(0.0, processed_at_s - at_s))
+
+    def count_transition(self, from_tier: str | None, to_tier: str) -> None:
+        self.tier_transitions.labels(from_tier or "none", to_tier).inc()
+
+    def know_campaigns(self, campaign_ids: Iterable[str]) -> None:
+        """Show every campaign's 'applied' stage at 0 before the first application."""
+        for campaign_id in campaign_ids:
+            self.funnel.labels(campaign_id, "applied")
+
+
+#: Upper bounds of the score distribution histogram (the default model's tiers start at 0, 10,
+#: 25 and 50 points).
+SCORE_BUCKETS = (1.0, 5.0, 10.0, 15.0, 25.0, 35.0, 50.0, 75.0, 100.0, 150.0, 250.0)
+
+
+@dataclass
+class Population:
+    """Candidates of a worker's partitions: count per tier and score distribution."""
+
+    tiers: dict[str, int]
+    #: Cumulative count per bucket upper bound (``SCORE_BUCKETS``), then +Inf.
+    score_buckets: list[int]
+    score_sum: float
+    count: int
+
+
+def population(
+    rows: Iterable[bytes | None], tiers: Sequence[str], buckets: Sequence[float] = SCORE_BUCKETS
+) -> Population:
+    """Count stored candidate rows (orjson bytes, streams/worker/rows.py) by tier and score.
+
+    The score is the one of the candidate's last engagement record (at its newest event time);
+    rows without engagement (profile only) are not counted. Pure: tested without a worker.
+    """
+    counts = dict.fromkeys(tiers, 0)
+    per_bucket = [0] * (len(buckets) + 1)
+    total = 0.0
+    for data in rows:
+        engagement = orjson.loads(data).get("engagement") if data else None
+        if not engagement or engagement.get("at") is None:
+            continue
+        tier = engagement.get("tier") or tiers[0]
+        counts[tier] = counts.get(tier, 0) + 1
+        score = max(sum(engagement.get("totals", {}).values()), 0.0)
+        total += score
+        per_bucket[bisect_left(buckets, score)] += 1
+    cumulative = list(accumulate(per_bucket))
+    return Population(counts, cumulative, total, cumulative[-1])
+
+
+class PopulationCollector(Collector):
+    """``nurture_engagement_candidates{tier}`` and ``nurture_engagement_score`` (histogram) from
+    the rows of the partitions this worker owns, counted at scrape time at most every
+    ``max_age_s`` seconds (a scan of the local store: cheap for thousands of candidates)."""
+
+    def __init__(
+        self,
+        rows: Callable[[], Iterable[bytes | None]],
+        tiers: Sequence[str],
+        max_age_s: float = 15.0,
+    ) -> None:
+        self._rows = rows
+        self._tiers = tuple(tiers)
+        self._max_age_s = max_age_s
+        self._cached: Population | None = None
+        self._cached_at = 0.0
+
+    def counted(self) -> Population:
+        now = time.monotonic()
+        if self._cached is None or now - self._cached_at > self._max_age_s:
+            self._cached = population(self._rows(), self._tiers)
+            self._cached_at = now
+        return self._cached
+
+    def collect(self) -> Iterator[Metric]:
+        counted = self.counted()
+        candidates = GaugeMetricFamily(
+            "nurture_engagement_candidates",
+            "Candidates with an engagement score, by tier (this worker's partitions).",
+            labels=["tier"],
+        )
+        for tier, number in counted.tiers.items():
+            candidates.add_metric([tier], number)
+        yield candidates
+        bounds = [*(str(b) for b in SCORE_BUCKETS), "+Inf"]
+        yield HistogramMetricFamily(
+            "nurture_engagement_score",
+            "Engagement scores of candidates at their newest event (this worker's partitions).",
+            buckets=list(zip(bounds, counted.score_buckets, strict=True)),
+            sum_value=counted.score_sum,
+        )
+
+
+class LagCollector(Collector):
+    """``nurture_consumer_lag_records{topic,partition}``: records not yet committed on each
+    assigned source partition, read at scrape time from ``lag`` (``"topic:partition"`` ->
+    records, as :meth:`streams.worker.liveness.CommitWatch.lag` returns)."""
+
+    def __init__(self, lag: Callable[[], Mapping[str, int]]) -> None:
+        self._lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "nurture_consumer_lag_records",
+            "Records on an assigned partition not yet committed by this consumer group.",
+            labels=["topic", "partition"],
+        )
+        for where, records in sorted(self._lag().items()):
+            topic, _, partition = where.rpartition(":")
+            family.add_metric([topic, partition], records)
+        yield family

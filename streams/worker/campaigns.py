@@ -38,6 +38,10 @@ def build_engine(
     return Engine(load_campaigns(campaigns_path, tiers=tiers), load_catalog(catalog_path))
 
 
+#: Why an enrollment ended when the candidate applied (``Decision.exited``).
+APPLIED_EXIT = "goal:application_submitted"
+
+
 @dataclass
 class CampaignOutput:
     """The engine, and where its decisions go: ``topic`` (the full ``nurture.action`` name)."""
@@ -51,6 +55,7 @@ class CampaignOutput:
 
     def __post_init__(self) -> None:
         self._encode = codec_for("nurture_action").encode
+        self.metrics.know_campaigns(c.id for c in self.engine.campaigns.campaigns)
 
     def on_profile(self, candidate_id: str, row: Row, new_row: Row) -> Decision | None:
         """The decision on ``new_row``'s profile replacing ``row``'s (None: no update time).
@@ -80,7 +85,7 @@ class CampaignOutput:
     def add(self, outbox: Outbox, key: bytes, decision: Decision) -> None:
         """Queue the decision's actions (keyed by ``key``, the candidate id) and count all of
         its outcomes: emitted by campaign and channel, suppressed by campaign and reason, held
-        by campaign."""
+        by campaign, and enrollments ended by an application (funnel stage ``applied``)."""
         encode = self._encode
         metrics = self.metrics
         for action in decision.actions:
@@ -90,3 +95,6 @@ class CampaignOutput:
             metrics.actions_suppressed.labels(outcome.campaign_id, outcome.reason or "").inc()
         for outcome in decision.held:
             metrics.actions_held.labels(outcome.campaign_id).inc()
+        for campaign_id, why in decision.exited:
+            if why == APPLIED_EXIT:  # the funnel's last stage: nurtured into an application
+                metrics.funnel.labels(campaign_id, "applied").inc()

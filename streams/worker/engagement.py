@@ -50,6 +50,9 @@ class CandidateOutcome:
     rejected: list[RejectedItem] = field(default_factory=list)
     #: The campaign engine's decision on each applied, new event (in order).
     decisions: list[Decision] = field(default_factory=list)
+    #: (tier before, tier after) of each applied event that moved the candidate (before is
+    #: None for a candidate's first event), for the tier transition metric.
+    tier_changes: list[tuple[str | None, str]] = field(default_factory=list)
 
 
 def scoring_input(item: ActivityItem) -> ScoringInput:
@@ -113,6 +116,8 @@ def score_candidate(
             outcome.too_late += 1
         else:
             outcome.scored += 1
+            if update.previous_tier != update.tier:
+                outcome.tier_changes.append((update.previous_tier, update.tier))
             if engine is not None:
                 decision = engine.on_event(
                     campaigns,

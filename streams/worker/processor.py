@@ -11,6 +11,7 @@ offset is committed only after everything its event caused is in Kafka (at-least
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,7 @@ class ActivityProcessor:
         out, metrics = self.out, self.out.metrics
         outbox = out.outbox()
         groups: dict[bytes, list[tuple[ActivityItem, Event]]] = {}
+        occurred_at: list[Any] = []  # event times, for the event-time -> processed histogram
         for event in events:
             message = event.message
             try:
@@ -124,6 +126,7 @@ class ActivityProcessor:
                 metrics.events.labels("dead_lettered").inc()
                 continue
             item = ActivityItem(record, message.partition, message.offset)
+            occurred_at.append(record["occurred_at"])
             groups.setdefault(message.key, []).append((item, event))
         scored = duplicates = too_late = records = 0
         for key, group in groups.items():
@@ -145,6 +148,8 @@ class ActivityProcessor:
                 for decision in outcome.decisions:
                     self.campaigns.add(outbox, key, decision)
             records += 1
+            for from_tier, to_tier in outcome.tier_changes:
+                metrics.count_transition(from_tier, to_tier)
             scored += outcome.scored
             duplicates += outcome.duplicates
             too_late += outcome.too_late
@@ -155,6 +160,7 @@ class ActivityProcessor:
         metrics.events.labels("duplicate").inc(duplicates)
         metrics.events.labels("too_late").inc(too_late)
         metrics.batch_events.observe(len(events))
+        metrics.observe_latency(time.time(), occurred_at)
         return outbox
 
 

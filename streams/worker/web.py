@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 
 from schemas.timestamps import from_micros
+from streams.metrics import LagCollector, PopulationCollector
 from streams.scoring.config import ScoringModel
 from streams.scoring.update import engagement_record, score_at
 from streams.worker.engagement import load_state
@@ -83,3 +84,10 @@ def register_views(
     app.page(ENGAGEMENT_PATH)(routed)
     app.page("/v1/health")(health)
     app.page("/metrics")(metrics)
+    # Gauges read at scrape time: lag per source partition, and the candidates this worker owns.
+    registry.register(LagCollector(watch.lag))
+
+    def stored_rows() -> Any:
+        return table.data.values()  # the partitions this worker owns (active, not standby)
+
+    registry.register(PopulationCollector(stored_rows, [tier.name for tier in model.tiers]))

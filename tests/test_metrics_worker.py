@@ -1,0 +1,144 @@
+"""The worker's metrics that are computed, not just counted: population, lag, latency, funnel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.metrics import (
+    SCORE_BUCKETS,
+    LagCollector,
+    PopulationCollector,
+    WorkerMetrics,
+    population,
+)
+from streams.scoring.config import load_model
+from streams.worker.campaigns import CampaignOutput, build_engine
+from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.outbox import Outbox
+from streams.worker.profile import with_profile
+from streams.worker.rows import dump_row
+
+TIERS = ("cold", "warm", "engaged", "hot")
+
+
+def _row(tier: str | None, totals: dict[str, float], at: int | None = 1) -> bytes:
+    return orjson.dumps({"engagement": {"tier": tier, "totals": totals, "at": at}})
+
+
+def _samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(registry).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_population_counts_tiers_and_scores() -> None:
+    rows = [
+        _row("hot", {"application_submitted": 60.0}),
+        _row("warm", {"page_viewed": 8.0, "email_opened": 4.0}),
+        _row("cold", {"page_viewed": -3.0}),  # a negative sum scores 0
+        orjson.dumps({"profile": {"locale": "de-DE"}}),  # profile only: not a scored candidate
+        None,
+        _row(None, {"page_viewed": 1.0}),  # no tier stored yet counts as the lowest tier
+    ]
+    counted = population(rows, TIERS)
+    assert counted.tiers == {"cold": 2, "warm": 1, "engaged": 0, "hot": 1}
+    assert counted.count == 4
+    assert counted.score_sum == 73.0
+    le = dict(zip(SCORE_BUCKETS, counted.score_buckets, strict=False))
+    assert le[1.0] == 2  # 0 and 1
+    assert le[10.0] == 2 and le[15.0] == 3
+    assert le[75.0] == 4 and counted.score_buckets[-1] == 4
+
+
+def test_population_collector_exposes_gauge_and_histogram() -> None:
+    registry = CollectorRegistry()
+    rows = [_row("hot", {"a": 60.0}), _row("warm", {"a": 12.0})]
+    calls = []
+
+    def read() -> list[bytes]:
+        calls.append(1)
+        return rows
+
+    registry.register(PopulationCollector(read, TIERS, max_age_s=60))
+    samples = _samples(registry)
+    assert samples[("nurture_engagement_candidates", (("tier", "hot"),))] == 1
+    assert samples[("nurture_engagement_candidates", (("tier", "engaged"),))] == 0
+    assert samples[("nurture_engagement_score_bucket", (("le", "15.0"),))] == 1
+    assert samples[("nurture_engagement_score_bucket", (("le", "+Inf"),))] == 2
+    assert samples[("nurture_engagement_score_count", ())] == 2
+    _samples(registry)
+    assert len(calls) == 1, "a second scrape within max_age_s reuses the count"
+
+
+def test_lag_collector_labels_topic_and_partition() -> None:
+    registry = CollectorRegistry()
+    registry.register(
+        LagCollector(lambda: {"p.candidate.activity:2": 7, "p.candidate.profile:0": 0})
+    )
+    samples = _samples(registry)
+    key = ("nurture_consumer_lag_records", (("partition", "2"), ("topic", "p.candidate.activity")))
+    assert samples[key] == 7
+
+
+def test_latency_transitions_and_applied_funnel() -> None:
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry)
+    metrics.know_campaigns(["welcome-series"])
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC).timestamp()
+    metrics.observe_latency(
+        now, [int((now - 2) * 1_000_000), datetime.fromtimestamp(now - 120, UTC)]
+    )
+    metrics.count_transition(None, "cold")
+    metrics.count_transition("cold", "warm")
+    samples = _samples(registry)
+    assert samples[("nurture_worker_event_latency_seconds_count", ())] == 2
+    assert samples[("nurture_worker_event_latency_seconds_sum", ())] == 122.0
+    assert samples[("nurture_worker_event_latency_seconds_bucket", (("le", "5.0"),))] == 1
+    transition = (("from_tier", "none"), ("to_tier", "cold"))
+    assert samples[("nurture_engagement_tier_transitions_total", transition)] == 1
+    funnel = (("campaign", "welcome-series"), ("stage", "applied"))
+    assert samples[("nurture_funnel_events_total", funnel)] == 0
+
+
+def test_application_ending_an_enrollment_counts_applied_per_campaign() -> None:
+    model = load_model()
+    engine = build_engine(model)
+    metrics = WorkerMetrics(CollectorRegistry())
+    output = CampaignOutput(engine, "nurture.action", metrics, model.version)
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    consents = {"email": {"granted": True, "granted_at": t0}}
+    stored = dump_row(
+        with_profile(
+            {},
+            {"candidate_id": "c1", "time_zone": "UTC", "consents": consents, "updated_at": t0},
+        )
+    )
+
+    def event(n: int, event_type: str, payload: dict[str, object]) -> ActivityItem:
+        record = {
+            "event_id": f"e{n}",
+            "type": event_type,
+            "candidate_id": "c1",
+            "occurred_at": t0 + timedelta(days=n),
+            "source": "test",
+            "payload": payload,
+        }
+        return ActivityItem(record, 0, n)
+
+    joined = event(0, "talent_pool_joined", {"pool_id": "p"})
+    applied = event(2, "application_submitted", {"job_id": "j1"})
+    outcome = score_candidate(model, "c1", stored, [joined, applied], engine)
+    outbox = Outbox({"nurture.action": 3})
+    for decision in outcome.decisions:
+        output.add(outbox, b"c1", decision)
+    sample = metrics.registry.get_sample_value
+    stage = {"campaign": "welcome-series", "stage": "applied"}
+    assert sample("nurture_funnel_events_total", stage) == 1
+    assert sample("nurture_funnel_events_total", {**stage, "campaign": "re-engagement"}) == 0

@@ -197,3 +197,5 @@ class Handler:
         self.publisher.outcome(action.candidate_id, encoded)
         self.pending_published.append(action.action_id)
         self.metrics.outcomes.labels(self.channel, state, reason or "").inc()
+        if state == "sent":
+            self.metrics.sent(self.channel, action.campaign_id)

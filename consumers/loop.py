@@ -64,6 +64,7 @@ class DeliveryLoop:
         while not stop.is_set():
             self._resume_due()
             batches = self.consumer.poll(timeout_ms=self._poll_timeout_ms)
+            self._report_lag()
             if not batches:
                 continue
             self.handler.profiles.catch_up()
@@ -78,6 +79,14 @@ class DeliveryLoop:
             if offsets:
                 self.consumer.commit(offsets)
                 self.handler.metrics.committed()
+
+    def _report_lag(self) -> None:
+        """Set the lag gauge of each assigned partition whose high watermark is known."""
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                position = self.consumer.position(tp)
+                self.handler.metrics.lag(tp.topic, tp.partition, max(0, highwater - position))
 
     def _handle_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord], stop: threading.Event

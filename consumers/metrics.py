@@ -10,6 +10,9 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+#: Channels whose sends are e-mails that can be opened and clicked: the funnel's "sent".
+FUNNEL_CHANNELS = frozenset({"email", "career_event_invite"})
+
 
 class DeliveryMetrics:
     """The delivery consumer's metrics, all under ``{prefix}_`` (default ``nurture_delivery``)."""
@@ -34,11 +37,31 @@ class DeliveryMetrics:
             ["channel"],
             registry=registry,
         )
+        self.funnel = Counter(
+            "nurture_funnel_events_total",
+            "Marketing funnel by campaign and stage; this process counts 'sent' e-mails.",
+            ["campaign", "stage"],
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "nurture_consumer_lag_records",
+            "Records on an assigned partition not yet consumed (high watermark - position).",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.last_commit = Gauge(
             f"{prefix}_last_commit_timestamp_seconds",
             "Unix time of the last offset commit (liveness: it must keep moving under load).",
             registry=registry,
         )
+
+    def sent(self, channel: str, campaign_id: str) -> None:
+        """Count a sent e-mail as the funnel's first stage (other channels are not opened)."""
+        if channel in FUNNEL_CHANNELS:
+            self.funnel.labels(campaign_id, "sent").inc()
+
+    def lag(self, topic: str, partition: int, records: int) -> None:
+        self.consumer_lag.labels(topic, str(partition)).set(records)
 
     def committed(self) -> None:
         self.last_commit.set(time.time())

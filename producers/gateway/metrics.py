@@ -92,6 +92,13 @@ class GatewayMetrics:
             ["kind", "reason"],
             registry=registry,
         )
+        self.funnel = Counter(
+            f"{prefix}_funnel_events_total",
+            "Marketing funnel by campaign and stage; this process counts 'opened' and 'clicked' "
+            "(first open of an e-mail, first click of each link: repeats are duplicates).",
+            ["campaign", "stage"],
+            registry=registry,
+        )
         for reason in REJECT_REASONS:
             self.rejected.labels(reason)
         for kind in TRACKING_KINDS:

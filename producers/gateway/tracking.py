@@ -45,6 +45,9 @@ EVENT_TYPE: dict[Purpose, str] = {
     "unsubscribe": "unsubscribed",
 }
 
+#: The marketing funnel stage (``nurture_funnel_events_total``) of each kind of link.
+FUNNEL_STAGE: dict[Purpose, str] = {"open": "opened", "click": "clicked"}
+
 
 class Claims:
     """The checked claims of one valid token (ids only; nothing personal)."""
@@ -131,6 +134,9 @@ class TrackingIngest:
         _, answer = await self._events.ingest([event], TRACKING_SOURCE, "envelope")
         [result] = answer["results"]
         status: EventStatus = result["status"]
+        if status == "accepted" and claims.kind in FUNNEL_STAGE:
+            stage = FUNNEL_STAGE[claims.kind]
+            self._metrics.funnel.labels(claims.campaign_id or "unknown", stage).inc()
         return status
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
@@ -16,8 +18,9 @@ from deploy import topics as topic_admin
 from deploy.broker.process import LocalBroker, answers_metadata
 from deploy.broker.settings import BrokerSettings
 from deploy.cli.context import console, fail, kafka_settings
-from deploy.up.plan import UpOptions, pipeline_children
+from deploy.up.plan import UpOptions, outbox_dir, pipeline_children
 from deploy.up.supervisor import Supervisor
+from deploy.up.view import Row, Snapshot, snapshot, view_rows
 from schemas.errors import NurtureError
 
 
@@ -26,7 +29,9 @@ def _is_local_default(bootstrap: str, broker: BrokerSettings) -> bool:
 
 
 def _status_table(supervisor: Supervisor) -> Table:
-    table = Table("process", "status", "pid", "restarts", "last exit", "log", title="nurture up")
+    table = Table(
+        "process", "status", "pid", "restarts", "last exit", "metrics", "log", title="nurture up"
+    )
     for child in supervisor.children:
         pid = child.process.pid if child.process else None
         table.add_row(
@@ -35,12 +40,41 @@ def _status_table(supervisor: Supervisor) -> Table:
             str(pid or "-"),
             str(child.restarts),
             "-" if child.last_exit is None else str(child.last_exit),
+            child.spec.metrics_url or "-",
             str(supervisor.log_file(child.spec.name)),
         )
     return table
 
 
-def up(
+def _metrics_table(rows: list[Row]) -> Table:
+    table = Table("", "", "", title="pipeline (from the children's /metrics)")
+    section = None
+    for row in rows:
+        table.add_row(row.section if row.section != section else "", row.item, row.value)
+        section = row.section
+    return table
+
+
+class LiveView:
+    """The processes and the pipeline's figures, scraped at most every ``every_s`` seconds."""
+
+    def __init__(self, supervisor: Supervisor, every_s: float = 2.0) -> None:
+        self.supervisor = supervisor
+        self.every_s = every_s
+        self.urls = [c.spec.metrics_url for c in supervisor.children if c.spec.metrics_url]
+        self.previous: Snapshot | None = None
+        self.rows: list[Row] = []
+
+    def render(self) -> Group:
+        now = time.monotonic()
+        if self.previous is None or now - self.previous.at >= self.every_s:
+            current = snapshot(now, self.urls, timeout_s=0.5)
+            self.rows = view_rows(current, self.previous)
+            self.previous = current
+        return Group(_status_table(self.supervisor), _metrics_table(self.rows))
+
+
+def up(  # noqa: PLR0917 - typer takes each option as a parameter
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option("--demo", help="Also run the simulator as input.")] = False,
     no_ui: Annotated[
@@ -50,8 +84,15 @@ def up(
     worker_port: Annotated[
         int, typer.Option("--worker-port", help="Worker HTTP port (score look-ups).")
     ] = 6066,
+    delivery_port: Annotated[
+        int,
+        typer.Option(
+            "--delivery-metrics-port",
+            help="Metrics port of the e-mail delivery consumer; the webhook one uses the next.",
+        ),
+    ] = 9101,
 ) -> None:
-    """Run the pipeline: broker (if none is reachable locally), topics, workers, gateway.
+    """Run the pipeline: broker (if none is reachable locally), topics, delivery, worker, gateway.
 
     Against an external cluster (--bootstrap / NURTURE_BOOTSTRAP_SERVERS) no broker is touched.
     Ctrl-C or SIGTERM stops every child cleanly, in order.
@@ -71,13 +112,20 @@ def up(
     for name, diffs in report.conflicts.items():
         console.print(f"[yellow]topic {name} differs from its declaration:[/] {'; '.join(diffs)}")
 
-    options = UpOptions(demo=demo, gateway_port=gateway_port, worker_web_port=worker_port)
+    options = UpOptions(
+        demo=demo,
+        gateway_port=gateway_port,
+        worker_web_port=worker_port,
+        delivery_metrics_port=delivery_port,
+    )
     state_dir = broker_settings.data_dir.parent
     supervisor = Supervisor(pipeline_children(settings, options, state_dir), state_dir / "logs")
     console.print(
         f"logs in {state_dir / 'logs'}; gateway on http://127.0.0.1:{gateway_port} "
         f"(API keys: {state_dir / 'gateway-api-keys'} unless NURTURE_GATEWAY_API_KEYS is set)"
     )
+    if not os.environ.get("NURTURE_DELIVERY_SMTP_HOST"):
+        console.print(f"no SMTP host set: e-mails go to the Maildir {outbox_dir(state_dir)}")
     stop_requested = False
 
     def _request_stop(signum: int, frame: FrameType | None) -> None:
@@ -93,10 +141,11 @@ def up(
                 supervisor.poll()
                 time.sleep(0.5)
         else:
-            with Live(_status_table(supervisor), console=console, refresh_per_second=2) as live:
+            view = LiveView(supervisor)
+            with Live(view.render(), console=console, refresh_per_second=2) as live:
                 while not stop_requested and not supervisor.all_finished:
                     supervisor.poll()
-                    live.update(_status_table(supervisor))
+                    live.update(view.render())
                     time.sleep(0.5)
     finally:
         console.print("stopping the pipeline ...")

@@ -17,11 +17,20 @@ NURTURE = (sys.executable, "-m", "deploy.cli.main")
 
 @dataclass(frozen=True)
 class UpOptions:
+    """What `nurture up` runs and where its children listen (each serves ``/metrics``)."""
+
     demo: bool = False
     gateway_port: int = 8080
     worker_web_port: int = 6066
     demo_candidates: int = 2_000
     demo_rate: float = 50.0
+    #: One `nurture deliver` per channel, in this order.
+    delivery_channels: tuple[str, ...] = ("email", "webhook")
+    #: The first delivery consumer's metrics port; the next channels take the next ports.
+    delivery_metrics_port: int = 9101
+
+    def delivery_port(self, channel: str) -> int:
+        return self.delivery_metrics_port + self.delivery_channels.index(channel)
 
 
 def child_env(settings: KafkaSettings) -> dict[str, str]:
@@ -62,24 +71,67 @@ def gateway_env(state_dir: Path) -> dict[str, str]:
     return {"NURTURE_GATEWAY_API_KEYS_FILE": str(ensure_local_gateway_keys(state_dir))}
 
 
+def delivery_env(options: UpOptions, state_dir: Path) -> dict[str, str]:
+    """Delivery settings for `nurture up`, unless the user set them: the store (and so the
+    Maildir outbox, used while ``NURTURE_DELIVERY_SMTP_HOST`` is unset) under ``state_dir``,
+    and tracking links that point at the local gateway."""
+    defaults = {
+        "NURTURE_DELIVERY_DATA_DIR": str(state_dir / "delivery"),
+        "NURTURE_DELIVERY_GATEWAY_URL": f"http://127.0.0.1:{options.gateway_port}",
+    }
+    return {name: value for name, value in defaults.items() if name not in os.environ}
+
+
+def outbox_dir(state_dir: Path) -> Path:
+    """Where e-mails go without SMTP (the default of :func:`delivery_env`)."""
+    configured = os.environ.get("NURTURE_DELIVERY_OUTBOX_DIR")
+    if configured:
+        return Path(configured)
+    data_dir = os.environ.get("NURTURE_DELIVERY_DATA_DIR")
+    return (Path(data_dir) if data_dir else state_dir / "delivery") / "outbox"
+
+
 def pipeline_children(
     settings: KafkaSettings, options: UpOptions, state_dir: Path
 ) -> list[ChildSpec]:
-    """The children in start order: processors first, then the inputs that feed them.
+    """The children in start order: delivery, the worker, then the inputs that feed them.
 
-    ``state_dir`` holds local state of `nurture up` (worker stores, generated gateway keys).
+    The supervisor stops them in reverse: the producers of input (simulator, gateway) first,
+    then the worker, then delivery, so each drains what the previous one left in Kafka.
+    ``state_dir`` holds local state of `nurture up` (worker stores, generated gateway keys,
+    delivery stores and the e-mail outbox).
     """
     env = child_env(settings)
     children = [
         ChildSpec(
+            f"deliver-{channel}",
+            [
+                *NURTURE,
+                "deliver",
+                "--channel",
+                channel,
+                "--metrics-port",
+                str(options.delivery_port(channel)),
+                "--log-level",
+                "INFO",
+            ],
+            {**env, **delivery_env(options, state_dir)},
+            metrics_port=options.delivery_port(channel),
+        )
+        for channel in options.delivery_channels
+    ]
+    children += [
+        ChildSpec(
             "worker",
             [*NURTURE, "worker", "--web-port", str(options.worker_web_port)],
             {**env, "NURTURE_WORKER_DATA_DIR": str(state_dir / "worker")},
+            metrics_port=options.worker_web_port,
         ),
         ChildSpec(
             "gateway",
             [*NURTURE, "gateway", "--port", str(options.gateway_port)],
             {**env, **gateway_env(state_dir)},
+            metrics_port=options.gateway_port,
         ),
     ]
     if options.demo:

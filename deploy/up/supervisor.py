@@ -30,6 +30,13 @@ class ChildSpec:
     grace_s: float = 30.0
     #: A child that exits with status 0 is done (e.g. a bounded simulator), not crashed.
     restart_on_success: bool = False
+    #: Port of the child's Prometheus ``GET /metrics`` on 127.0.0.1 (None: it has none).
+    metrics_port: int | None = None
+
+    @property
+    def metrics_url(self) -> str | None:
+        port = self.metrics_port
+        return None if port is None else f"http://127.0.0.1:{port}/metrics"
 
 
 @dataclass

@@ -10,21 +10,23 @@ went out (connect, TLS, login, even a 5xx there) is retriable, since nothing was
 the action is not at fault; a connection lost *during*
 the data phase is :class:`OutcomeUnknownError`: the server may have accepted it, so the action
 is recorded ``failed/unknown`` and never sent again. E-mail is never resent after a crash.
+Messages share one SMTP connection (:mod:`consumers.smtp_connection`).
 """
 
 from __future__ import annotations
 
 import mailbox
 import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import quote
 
 from consumers.email_render import EmailRenderer, Links
-from consumers.errors import OutcomeUnknownError, PermanentDeliveryError, RetriableDeliveryError
+from consumers.errors import PermanentDeliveryError, RetriableDeliveryError
 from consumers.guards import CONSENT_CHANNEL
 from consumers.settings import DeliverySettings
+from consumers.smtp_connection import SmtpConnection
+from consumers.tracking_secret import tracking_secret
 from consumers.tracking_tokens import Purpose, make_token
 from schemas.models import CandidateProfile, NurtureAction
 
@@ -32,14 +34,15 @@ DAY_S = 86_400
 
 
 class EmailSender:
-    """Renders and sends one message per action; one SMTP connection per message."""
+    """Renders and sends one message per action, over one kept SMTP connection."""
 
     resend_when_unknown = False
 
     def __init__(self, settings: DeliverySettings) -> None:
         self._settings = settings
         self._renderer = EmailRenderer(settings.templates_dir)
-        self._secret = settings.tracking_secret.get_secret_value()
+        self._secret = tracking_secret(settings.tracking_secret, settings.tracking_secret_file)
+        self._connection: SmtpConnection | None = None
 
     def _token(self, purpose: Purpose, action: NurtureAction, **extra: str) -> str:
         claims = {"a": action.action_id, "c": action.candidate_id, **extra}
@@ -97,48 +100,20 @@ class EmailSender:
         return self._smtp(message, self._settings.smtp_host)
 
     def close(self) -> None:
-        """Nothing to release: each message opens and closes its own connection."""
-
-    def _connect(self, host: str) -> smtplib.SMTP:
-        settings = self._settings
-        cafile = str(settings.smtp_cafile) if settings.smtp_cafile else None
-        context = ssl.create_default_context(cafile=cafile)
-        timeout = settings.smtp_timeout_s
-        smtp: smtplib.SMTP
-        if settings.smtp_security == "tls":
-            smtp = smtplib.SMTP_SSL(host, settings.smtp_port, timeout=timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(host, settings.smtp_port, timeout=timeout)
-            if settings.smtp_security == "starttls":
-                smtp.starttls(context=context)
-        if settings.smtp_username:
-            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-            smtp.login(settings.smtp_username, password)
-        return smtp
+        """Close the kept SMTP connection (QUIT)."""
+        if self._connection is not None:
+            self._connection.close()
 
     def _smtp(self, message: EmailMessage, host: str) -> str:
+        if self._connection is None:
+            self._connection = SmtpConnection(self._settings, host)
         try:
-            smtp = self._connect(host)
-        except smtplib.SMTPResponseException as exc:
-            # Refused before any message (TLS, AUTH): a setup problem, not this action's;
-            # retried until the horizon so a fixed password still delivers.
-            raise RetriableDeliveryError("smtp_connect", f"smtp {exc.smtp_code}") from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise RetriableDeliveryError("smtp_unavailable", type(exc).__name__) from exc
-        try:
-            refused = smtp.send_message(message)
+            refused = self._connection.send(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise _by_code(min(codes) if codes else 550, "smtp_refused") from exc
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, "smtp_rejected") from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise OutcomeUnknownError("unknown", f"connection lost: {type(exc).__name__}") from exc
-        finally:
-            try:
-                smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                smtp.close()
         return f"smtp 250 refused={len(refused)}"
 
 

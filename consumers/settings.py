@@ -15,6 +15,14 @@ Environment variables (all optional; `nurture deliver` flags override some):
                                         (``recruiter_alert``)
 ``NURTURE_DELIVERY_HTTP_TIMEOUT_S``     webhook request timeout, seconds (10)
 ``NURTURE_DELIVERY_POLL_TIMEOUT_MS``    longest wait of one poll, ms (500)
+``NURTURE_DELIVERY_MAX_POLL_RECORDS``   most actions handled per poll batch and commit (100)
+``NURTURE_DELIVERY_MAX_POLL_INTERVAL_S`` longest time between two polls before the group
+                                        gives this process's partitions to another (300);
+                                        a batch stops after half of it and the rest is
+                                        fetched again
+``NURTURE_DELIVERY_STALL_TIMEOUT_S``    exit with status 75 when offsets have not advanced for
+                                        this long while actions wait, seconds (300)
+``NURTURE_DELIVERY_LIVENESS_CHECK_S``   how often commit progress is checked, seconds (10)
 ``NURTURE_DELIVERY_RETRY_BASE_S``       first retry delay, doubled per attempt, seconds (30)
 ``NURTURE_DELIVERY_RETRY_MAX_DELAY_S``  longest delay between two attempts, seconds (3600)
 ``NURTURE_DELIVERY_RETRY_HORIZON_S``    give up (dead-letter) this long after the first
@@ -28,6 +36,9 @@ Environment variables (all optional; `nurture deliver` flags override some):
 ``NURTURE_DELIVERY_SMTP_USERNAME``      SMTP login (none: no AUTH)
 ``NURTURE_DELIVERY_SMTP_PASSWORD``      SMTP password (secret)
 ``NURTURE_DELIVERY_SMTP_TIMEOUT_S``     SMTP socket timeout, seconds (30)
+``NURTURE_DELIVERY_SMTP_IDLE_TIMEOUT_S`` close the kept SMTP connection after this long
+                                        unused, seconds (60)
+``NURTURE_DELIVERY_SMTP_MAX_MESSAGES``  messages per SMTP connection before a new one (100)
 ``NURTURE_DELIVERY_SMTP_CAFILE``        CA bundle to trust for the SMTP server's certificate
                                         (the system's when unset)
 ``NURTURE_DELIVERY_OUTBOX_DIR``         Maildir used when no SMTP host is set
@@ -38,7 +49,12 @@ Environment variables (all optional; `nurture deliver` flags override some):
                                         (``http://127.0.0.1:8080``)
 ``NURTURE_DELIVERY_UNSUBSCRIBE_MAILTO`` address of mailto unsubscribes
                                         (``unsubscribe@example.org``)
-``NURTURE_DELIVERY_TRACKING_SECRET``    HMAC key of link tokens (secret; shared with the gateway)
+``NURTURE_DELIVERY_TRACKING_SECRET``    HMAC key of link tokens (secret; shared with the gateway;
+                                        at least 16 characters, placeholders refused); unset:
+                                        the key in the file below
+``NURTURE_DELIVERY_TRACKING_SECRET_FILE`` file holding that key, made with a random key on
+                                        first use (``~/.local/share/candidate-nurture/``
+                                        ``tracking-secret``); see consumers/tracking_secret.py
 ``NURTURE_DELIVERY_TOKEN_TTL_DAYS``     how long unsubscribe/open/click links work (60)
 ``NURTURE_DELIVERY_METRICS_PORT``       port of the Prometheus ``/metrics`` endpoint (off)
 ``NURTURE_DELIVERY_METRICS_HOST``       address it listens on (``127.0.0.1``)
@@ -73,6 +89,10 @@ class DeliverySettings(BaseSettings):
     )
     http_timeout_s: float = Field(10.0, gt=0, description="Webhook request timeout (s).")
     poll_timeout_ms: int = Field(500, ge=1, description="Longest wait of one poll (ms).")
+    max_poll_records: int = Field(100, ge=1, description="Most actions per batch and commit.")
+    max_poll_interval_s: float = Field(300.0, ge=2, description="Group's poll deadline (s).")
+    stall_timeout_s: float = Field(300.0, gt=0, description="Exit 75 after no progress (s).")
+    liveness_check_s: float = Field(10.0, gt=0, description="Commit progress check period (s).")
     retry_base_s: float = Field(30.0, gt=0, description="First retry delay (s), doubled.")
     retry_max_delay_s: float = Field(3600.0, gt=0, description="Longest retry delay (s).")
     retry_horizon_s: float = Field(86400.0, gt=0, description="Retry horizon (s).")
@@ -85,15 +105,16 @@ class DeliverySettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(30.0, gt=0, description="SMTP socket timeout (s).")
+    smtp_idle_timeout_s: float = Field(60.0, gt=0, description="Kept SMTP connection idle (s).")
+    smtp_max_messages: int = Field(100, ge=1, description="Messages per SMTP connection.")
     smtp_cafile: Path | None = Field(None, description="CA bundle of the SMTP server.")
     outbox_dir: Path | None = Field(None, description="Maildir outbox (<data_dir>/outbox).")
     mail_from: str = Field("Talent Team <talent@example.org>", description="From address.")
     templates_dir: Path | None = Field(None, description="E-mail templates (packaged).")
     gateway_url: str = Field("http://127.0.0.1:8080", description="Gateway base URL.")
     unsubscribe_mailto: str = Field("unsubscribe@example.org", description="Unsubscribe inbox.")
-    tracking_secret: SecretStr = Field(
-        SecretStr("change-me"), description="HMAC key of link tokens."
-    )
+    tracking_secret: SecretStr | None = Field(None, description="HMAC key of link tokens.")
+    tracking_secret_file: Path | None = Field(None, description="File of that key (made once).")
     token_ttl_days: int = Field(60, ge=1, description="Validity of link tokens (days).")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus port.")
     metrics_host: str = Field("127.0.0.1", description="Prometheus listen address.")

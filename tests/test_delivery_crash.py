@@ -21,6 +21,7 @@ from tests.kafka_helpers import wait_until
 from tests.test_delivery_email import Inbox, smtp_server
 from tests.test_delivery_support import (
     SECRET,
+    TRACKING_SECRET,
     HoldingReceiver,
     Receiver,
     action,
@@ -44,6 +45,7 @@ def deliver_process(
     full_env = {
         **os.environ,
         "NURTURE_DELIVERY_WEBHOOK_SECRET": SECRET,
+        "NURTURE_DELIVERY_TRACKING_SECRET": TRACKING_SECRET,
         "NURTURE_DELIVERY_POLL_TIMEOUT_MS": "100",
         **env,
     }

@@ -21,6 +21,7 @@ from schemas.models import ContentChoice
 from schemas.settings import KafkaSettings
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_support import (
+    TRACKING_SECRET,
     action,
     outcomes,
     profile,
@@ -29,8 +30,6 @@ from tests.test_delivery_support import (
     running_delivery,
     settings_for,
 )
-
-TRACKING_SECRET = "tracking-secret"
 
 
 class Inbox:

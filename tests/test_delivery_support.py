@@ -31,6 +31,8 @@ from schemas.topics import ACTION, DELIVERY
 from tests.kafka_helpers import read_all, unique
 
 SECRET = "test-secret"
+#: The tracking key of the delivery tests (long and not a placeholder, so it is accepted).
+TRACKING_SECRET = "tracking-secret-of-the-delivery-tests"
 NOW = datetime.now(UTC)
 
 
@@ -174,6 +176,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> DeliverySettings:
     values: dict[str, Any] = {
         "data_dir": tmp_path / "delivery",
         "webhook_secret": SECRET,
+        "tracking_secret": TRACKING_SECRET,
         "retry_base_s": 0.2,
         "retry_max_delay_s": 1.0,
         "poll_timeout_ms": 100,

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from consumers.tracking_secret import tracking_secret
 from producers.gateway.aio_publisher import AioKafkaPublisher
 from producers.gateway.auth import ApiKeyAuth
 from producers.gateway.dedup import AcceptedIds
@@ -31,7 +32,7 @@ from producers.gateway.profiles import ProfileIngest
 from producers.gateway.publisher import KafkaPublisher, Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
-from producers.gateway.settings import DEFAULT_TRACKING_SECRET, GatewaySettings
+from producers.gateway.settings import GatewaySettings
 from producers.gateway.state import REQUEST_ID_KEY, Gateway
 from producers.gateway.tracking import TrackingIngest
 from producers.gateway.tracking_routes import router as tracking_router
@@ -57,7 +58,8 @@ def create_app(
     publisher: Publisher | None = None,
     producer_settings: ProducerSettings | None = None,
 ) -> FastAPI:
-    """The gateway app. Raises :class:`ConfigError` when no API key is configured."""
+    """The gateway app. Raises :class:`ConfigError` when no API key is configured or the
+    tracking key is weak (see :mod:`consumers.tracking_secret`)."""
     keys = settings.all_api_keys()
     if not keys:
         raise ConfigError(
@@ -98,7 +100,11 @@ def create_app(
             encoder, publisher, metrics, kafka.topic(PROFILE), retry_after_s=settings.retry_after_s
         ),
         metrics=metrics,
-        tracking=TrackingIngest(settings.tracking_secret.get_secret_value(), events, metrics),
+        tracking=TrackingIngest(
+            tracking_secret(settings.tracking_secret, settings.tracking_secret_file),
+            events,
+            metrics,
+        ),
     )
 
     @asynccontextmanager
@@ -110,11 +116,6 @@ def create_app(
             sorted(gateway.auth.sources),
             kafka.bootstrap_servers,
         )
-        if settings.tracking_secret.get_secret_value() == DEFAULT_TRACKING_SECRET:
-            log.warning(
-                "NURTURE_DELIVERY_TRACKING_SECRET is not set: e-mail link tokens use the "
-                "well-known default key, so anyone can forge opens, clicks and unsubscribes"
-            )
         try:
             yield
         finally:

@@ -34,7 +34,10 @@ Environment variables (all optional):
 ``NURTURE_DELIVERY_TRACKING_SECRET``         HMAC key of the e-mail link tokens that the
                                              tracking endpoints (``/t/...``) check (secret;
                                              the delivery consumer's variable, so both share
-                                             it; ``change-me`` like the consumer's default)
+                                             it; weak keys refused); unset: the key in
+``NURTURE_DELIVERY_TRACKING_SECRET_FILE``    (made with a random key on first use; default
+                                             ``~/.local/share/candidate-nurture/tracking-secret``,
+                                             see consumers/tracking_secret.py)
 ===========================================  ===================================================
 """
 
@@ -51,10 +54,6 @@ from schemas.errors import ConfigError
 
 Validation = Literal["codec", "model"]
 ProducerClient = Literal["aiokafka", "kafka-python"]
-
-#: The delivery consumer's default too, so a local setup works; production must set its own
-#: (the gateway warns at start-up while it is this one).
-DEFAULT_TRACKING_SECRET = "change-me"  # noqa: S105 (a well-known placeholder, not a secret)
 
 #: Source names are also metric labels and Kafka header values: keep them short and plain.
 _SOURCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -118,10 +117,15 @@ class GatewaySettings(BaseSettings):
     retry_after_s: int = Field(5, ge=1, description="Retry-After of 503 answers, s.")
     readiness_timeout_s: float = Field(2.0, gt=0, description="/readyz metadata timeout, s.")
     #: Read from the delivery consumer's variable: one secret signs (consumer) and checks (here).
-    tracking_secret: SecretStr = Field(
-        SecretStr(DEFAULT_TRACKING_SECRET),
+    tracking_secret: SecretStr | None = Field(
+        None,
         validation_alias="NURTURE_DELIVERY_TRACKING_SECRET",
         description="HMAC key of e-mail link tokens (shared with the delivery consumer).",
+    )
+    tracking_secret_file: Path | None = Field(
+        None,
+        validation_alias="NURTURE_DELIVERY_TRACKING_SECRET_FILE",
+        description="File of that key, made on first use (consumers.tracking_secret).",
     )
 
     @field_validator("api_keys", mode="before")

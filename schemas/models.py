@@ -53,6 +53,7 @@ from schemas.profile import (
     Consent,
     Contact,
     ErasureRequest,
+    SealedContact,
     parse_erasure_request,
     parse_profile,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "JobAlertSubscribed",
     "NurtureAction",
     "PageViewed",
+    "SealedContact",
     "TalentPoolJoined",
     "Unsubscribed",
     "parse_delivery_outcome",

@@ -3,7 +3,8 @@
 Both are keyed by ``candidate_id``. After compaction the latest value of an erased candidate is
 its :class:`ErasureRequest`, not the PII; readers tell the two apart by the schema fingerprint
 (``schemas.codec.decode`` returns the subject). All personal data sits in the nested
-:class:`Contact` record so that a later version can encrypt it as a whole (crypto-shredding).
+:class:`Contact` record; producers encrypt it as a whole into ``sealed_contact`` before it
+reaches Kafka (crypto-shredding, docs/privacy.md), readers open it with the candidate's key.
 
 Mirrors ``schemas/registry/{candidate_profile,erasure_request}/v<current>.avsc``.
 """
@@ -44,6 +45,19 @@ class Contact(AvroModel):
         return self
 
 
+class SealedContact(AvroModel):
+    """The :class:`Contact` encrypted with the candidate's data key (``schemas.privacy``).
+
+    Producers fill it (never callers): a v2 profile on the wire has an empty ``contact`` and
+    this record; erasure deletes the key, after which it can never be opened.
+    """
+
+    key_id: NonEmptyStr
+    algorithm: str = "AES-256-GCM"
+    nonce: NonEmptyStr
+    ciphertext: NonEmptyStr
+
+
 class Consent(AvroModel):
     """Consent for one channel, valid from ``granted_at`` until it expires or is withdrawn."""
 
@@ -74,6 +88,7 @@ class CandidateProfile(AvroModel):
 
     candidate_id: NonEmptyStr
     contact: Contact
+    sealed_contact: SealedContact | None = None
     locale: Locale | None = None
     time_zone: TimeZone = "UTC"
     interests: list[NonEmptyStr] = Field(default_factory=list)

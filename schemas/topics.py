@@ -31,6 +31,7 @@ ACTION = "nurture.action"
 ACTION_DLQ = "nurture.action.dlq"
 ACTION_RETRY = "nurture.action.retry"
 DELIVERY = "nurture.delivery"
+KEYS = "candidate.keys"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ _COMPACTION = {
     "segment.ms": str(DAY_MS),
 }
 
+_KEY_COMPACTION = {
+    **_COMPACTION,
+    # An erased key should leave the disk soon: roll segments hourly and compact within the hour.
+    "segment.ms": str(60 * 60 * 1000),
+    "max.compaction.lag.ms": str(60 * 60 * 1000),
+}
+
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         ACTIVITY,
@@ -110,6 +118,17 @@ TOPICS: tuple[TopicSpec, ...] = (
         purpose="latest profile (contact, locale, time zone, interests, consent) or erasure "
         "marker per candidate, key = candidate_id",
         extra_configs=_COMPACTION,
+    ),
+    TopicSpec(
+        KEYS,
+        "compact",
+        None,
+        written_by="SDK, HTTP gateway (new data keys); `nurture erase`, SDK and gateway erasure "
+        "(tombstones)",
+        read_by="delivery consumers, `nurture erasure verify`, erasure (finds the keys)",
+        purpose="per-candidate data keys that seal profile contacts (crypto-shredding), wrapped "
+        "with the key-encryption key, key = <candidate_id>/<key_id>; erasure tombstones them",
+        extra_configs=_KEY_COMPACTION,
     ),
     TopicSpec(
         PROFILE_DLQ,

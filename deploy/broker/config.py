@@ -8,7 +8,22 @@ from deploy.broker.settings import BrokerSettings
 
 
 def server_properties(settings: BrokerSettings, log_dir: Path) -> str:
-    """``server.properties`` for a combined broker+controller single-node KRaft cluster.
+    """``server.properties`` for a combined broker+controller single-node KRaft cluster."""
+    return render_properties(broker_properties(settings, log_dir))
+
+
+def render_properties(values: dict[str, str]) -> str:
+    """Java ``.properties`` text: one ``key=value`` per line, newlines and backslashes escaped."""
+    return "".join(f"{key}={_escape(value)}\n" for key, value in values.items())
+
+
+def _escape(value: str) -> str:
+    """A value on one line: Java's Properties reader turns ``\\n`` back into a newline."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def broker_properties(settings: BrokerSettings, log_dir: Path) -> dict[str, str]:
+    """The broker's settings with a PLAINTEXT listener (secure mode overrides some).
 
     Topics are never auto-created: every topic comes from ``schemas/topics.py`` with its
     partitions and cleanup policy, so a typo cannot silently create a one-partition topic.
@@ -35,7 +50,7 @@ def server_properties(settings: BrokerSettings, log_dir: Path) -> str:
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.backoff.ms": "5000",
     }
-    return "".join(f"{key}={value}\n" for key, value in lines.items())
+    return lines
 
 
 def log4j2_properties(log_file: Path) -> str:

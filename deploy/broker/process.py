@@ -122,9 +122,7 @@ class LocalBroker:
         jars.require_java()
         libs = jars.ensure_jars(self.cache.cache, quiet=True)
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        self.paths.server_properties.write_text(
-            config.server_properties(self.settings, self.paths.log_dirs)
-        )
+        self._write_config()
         self.paths.log4j.write_text(config.log4j2_properties(self.paths.log_file))
         if not (self.paths.log_dirs / "meta.properties").exists():
             self._format(libs)
@@ -153,7 +151,25 @@ class LocalBroker:
         self.paths.state.unlink(missing_ok=True)
         return True
 
+    def client_settings(self) -> KafkaSettings:
+        """Settings a client of this broker uses (secure mode adds TLS and credentials)."""
+        return KafkaSettings(bootstrap_servers=self.settings.listener)
+
     # -- internals ----------------------------------------------------------------------------
+
+    def _redacted(self, text: str) -> str:
+        """``text`` safe to show (secure mode hides its passwords)."""
+        return text
+
+    def _write_config(self) -> None:
+        """Render ``server.properties`` (secure mode also makes its certificates and users)."""
+        self.paths.server_properties.write_text(
+            config.server_properties(self.settings, self.paths.log_dirs)
+        )
+
+    def _format_options(self) -> list[str]:
+        """Extra ``StorageTool format`` options (secure mode adds its SCRAM users)."""
+        return []
 
     def _java(self, libs: Path, *args: str, heap: str | None = None) -> list[str]:
         cmd = ["java"]
@@ -185,6 +201,7 @@ class LocalBroker:
                 cluster_id,
                 "-c",
                 str(self.paths.server_properties),
+                *self._format_options(),
             ),
             capture_output=True,
             text=True,
@@ -192,7 +209,8 @@ class LocalBroker:
         )
         if formatted.returncode != 0:
             raise BrokerError(
-                f"formatting {self.paths.log_dirs} failed:\n{formatted.stdout}{formatted.stderr}"
+                f"formatting {self.paths.log_dirs} failed:\n"
+                + self._redacted(formatted.stdout + formatted.stderr)
             )
 
     def _spawn(self, libs: Path) -> subprocess.Popen[bytes]:
@@ -217,7 +235,7 @@ class LocalBroker:
                     f"the broker exited with status {process.returncode} during start-up; "
                     f"last lines of {self.paths.log_file}:\n{self.log_tail()}"
                 )
-            if answers_metadata(KafkaSettings(bootstrap_servers=self.settings.listener)):
+            if answers_metadata(self.client_settings()):
                 return
             time.sleep(0.3)
         self.stop()

@@ -1,9 +1,12 @@
 """Settings of the local broker (`nurture broker ...`).
 
 =================================  =============================================================
-``NURTURE_BROKER_PORT``            PLAINTEXT listener port (9092)
+``NURTURE_BROKER_SECURE``          SASL_SSL (SCRAM-SHA-512 + TLS) listener instead of PLAINTEXT
+                                   (false); see ``deploy/broker/secure.py``
+``NURTURE_BROKER_PORT``            listener port (9092; 9094 when secure)
 ``NURTURE_BROKER_CONTROLLER_PORT`` KRaft controller port (the listener port + 1 when unset)
-``NURTURE_BROKER_DATA_DIR``        data, config, pid and log (``<user data dir>/kafka``)
+``NURTURE_BROKER_DATA_DIR``        data, config, pid and log (``<user data dir>/kafka``;
+                                   ``<user data dir>/kafka-secure`` when secure)
 ``NURTURE_BROKER_HEAP``            JVM heap (``1g``)
 ``NURTURE_KAFKA_CACHE``            where the jars are cached (``<user cache dir>/kafka``)
 =================================  =============================================================
@@ -12,16 +15,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_cache_path, user_data_path
-from pydantic import Field
+from pydantic import Field, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_DIR_NAME = "candidate-nurture"
+#: Where the secure broker listens unless told otherwise: beside the dev broker (9092, 9093).
+SECURE_PORT = 9094
 
 
 def default_data_dir() -> Path:
     return user_data_path(APP_DIR_NAME) / "kafka"
+
+
+def default_secure_data_dir() -> Path:
+    return user_data_path(APP_DIR_NAME) / "kafka-secure"
 
 
 def default_cache_dir() -> Path:
@@ -33,6 +43,7 @@ class BrokerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NURTURE_BROKER_", frozen=True, extra="ignore")
 
+    secure: bool = False
     host: str = "127.0.0.1"
     port: int = Field(9092, ge=1, le=65535)
     controller_port: int | None = Field(None, ge=1, le=65535)
@@ -40,6 +51,16 @@ class BrokerSettings(BaseSettings):
     heap: str = "1g"
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 60.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secure_defaults(cls, data: Any) -> Any:
+        """A secure broker gets its own port and data dir unless given, so both can run."""
+        if not isinstance(data, dict) or not TypeAdapter(bool).validate_python(
+            data.get("secure", False)
+        ):
+            return data
+        return {"port": SECURE_PORT, "data_dir": default_secure_data_dir(), **data}
 
     @property
     def controller(self) -> int:

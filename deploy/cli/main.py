@@ -14,6 +14,7 @@ from deploy.cli import (
     deliver_cmd,
     gateway_cmd,
     publish_cmd,
+    replay_cmd,
     score_cmd,
     simulate_cmd,
     topics_cmd,
@@ -67,6 +68,7 @@ app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(campaigns_cmd.app, name="campaigns")
+app.add_typer(replay_cmd.app, name="replay")
 app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("deliver")(deliver_cmd.deliver)

@@ -1,0 +1,176 @@
+"""`nurture replay diff`: what a shadow run would change compared with live.
+
+Compared, for the candidates and window of the shadow run:
+
+* **tiers**: the last record per candidate on ``candidate.engagement`` vs the sandbox's;
+* **scores**: the candidates whose score differs most (candidate ids only, never contact data);
+* **actions** per campaign and channel: distinct ``action_id``s on ``nurture.action`` whose
+  trigger (candidate and event, or profile change) lies in the window, vs the sandbox's;
+* **suppressions** per campaign and reason: the live worker only counts these in its metrics,
+  so the live side is recomputed by replaying the same range with the live configuration (the
+  determinism test proves such a replay decides what the worker decided).
+
+Live engagement records include everything after ``--to``; with ``--to`` in the past, score and
+tier differences then also show what happened since.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer
+
+from schemas.codec import codec_for
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTION, ENGAGEMENT
+from streams.replay.processing import trigger_key
+from streams.replay.reader import read_topic
+from streams.replay.runner import OutputTopics, ReplaySpec, run_jobs
+from streams.replay.shadow import ShadowSummary, plan_shadow, sandbox_topics
+from streams.settings import WorkerSettings
+
+Engagement = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ActionSide:
+    """Distinct actions of one side: id -> (campaign, channel)."""
+
+    by_id: dict[str, tuple[str, str]]
+
+    def per_campaign_channel(self) -> Counter[tuple[str, str]]:
+        return Counter(self.by_id.values())
+
+
+@dataclass
+class ShadowDiff:
+    """Differences between live and a shadow run (empty: the shadow changes nothing)."""
+
+    candidates: int
+    #: (live tier, shadow tier) -> candidates; live tier None: no live record.
+    tier_changes: Counter[tuple[str | None, str]] = field(default_factory=Counter)
+    #: (candidate id, live score, shadow score), largest absolute difference first.
+    score_changes: list[tuple[str, float | None, float]] = field(default_factory=list)
+    #: (campaign, channel) -> (live, shadow) action counts, where they differ or not.
+    actions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    only_live: int = 0
+    only_shadow: int = 0
+    #: (campaign, reason) -> (live, shadow).
+    suppressions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return (
+            not self.tier_changes
+            and not self.score_changes
+            and not self.only_live
+            and not self.only_shadow
+            and all(live == shadow for live, shadow in self.suppressions.values())
+        )
+
+
+def compare(  # noqa: PLR0917 - both sides of three comparisons
+    live: Engagement,
+    shadow: Engagement,
+    live_actions: ActionSide,
+    shadow_actions: ActionSide,
+    live_suppressed: Counter[tuple[str, str]],
+    shadow_suppressed: Counter[tuple[str, str]],
+    *,
+    top: int = 10,
+) -> ShadowDiff:
+    """The differences; pure (the tests call it on plain dicts)."""
+    diff = ShadowDiff(candidates=len(shadow))
+    changes = []
+    for cid, record in shadow.items():
+        before = live.get(cid)
+        if before is None or before["tier"] != record["tier"]:
+            diff.tier_changes[(None if before is None else before["tier"], record["tier"])] += 1
+        before_score = None if before is None else float(before["score"])
+        if before_score is None or before_score != float(record["score"]):
+            changes.append((cid, before_score, float(record["score"])))
+    changes.sort(key=lambda c: (-abs(c[2] - (c[1] or 0.0)), c[0]))
+    diff.score_changes = changes[:top]
+    live_counts = live_actions.per_campaign_channel()
+    shadow_counts = shadow_actions.per_campaign_channel()
+    for key in sorted(set(live_counts) | set(shadow_counts)):
+        diff.actions[key] = (live_counts[key], shadow_counts[key])
+    diff.only_live = len(live_actions.by_id.keys() - shadow_actions.by_id.keys())
+    diff.only_shadow = len(shadow_actions.by_id.keys() - live_actions.by_id.keys())
+    for key in sorted(set(live_suppressed) | set(shadow_suppressed)):
+        diff.suppressions[key] = (live_suppressed[key], shadow_suppressed[key])
+    return diff
+
+
+def latest_engagement(kafka: KafkaSettings, topic: str) -> Engagement:
+    """The last engagement record per candidate on ``topic`` (tombstones remove it)."""
+    decode = codec_for("engagement_record").decode
+    latest: Engagement = {}
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        for record in read_topic(consumer, topic):
+            cid = record.key.decode()
+            if record.value is None:
+                latest.pop(cid, None)
+            else:
+                latest[cid] = decode(record.value)
+    finally:
+        consumer.close()
+    return latest
+
+
+def actions_on(kafka: KafkaSettings, topic: str, triggers: set[str] | None = None) -> ActionSide:
+    """Distinct actions on ``topic`` (only those with a trigger in ``triggers`` when given)."""
+    decode = codec_for("nurture_action").decode
+    by_id: dict[str, tuple[str, str]] = {}
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        for record in read_topic(consumer, topic):
+            action = decode(record.value)
+            if triggers is not None and (
+                trigger_key(action["candidate_id"], action["trigger_event_id"]) not in triggers
+            ):
+                continue
+            by_id[action["action_id"]] = (action["campaign_id"], action["channel"])
+    finally:
+        consumer.close()
+    return ActionSide(by_id)
+
+
+def live_topics(kafka: KafkaSettings) -> tuple[str, str]:
+    """The live engagement and action topics (full names)."""
+    return kafka.topic(ENGAGEMENT), kafka.topic(ACTION)
+
+
+def diff_shadow(
+    kafka: KafkaSettings,
+    summary: ShadowSummary,
+    live: WorkerSettings,
+    *,
+    processes: int = 1,
+    top: int = 10,
+) -> ShadowDiff:
+    """Compare the shadow run of ``summary`` with live (``live``: the live worker's config)."""
+    sandbox = sandbox_topics(kafka, summary.name)
+    assert sandbox.engagement is not None and sandbox.action is not None
+    live_engagement, live_action = live_topics(kafka)
+    baseline = ReplaySpec(
+        kafka=kafka,
+        outputs=OutputTopics(engagement=None, action=None),
+        model_path=live.model_path,
+        campaigns_path=live.campaigns_path,
+        catalog_path=live.catalog_path,
+    )
+    jobs = plan_shadow(kafka, summary.from_ms, summary.to_ms)
+    recomputed = run_jobs(baseline, jobs, processes=processes).counts
+    return compare(
+        latest_engagement(kafka, live_engagement),
+        latest_engagement(kafka, sandbox.engagement),
+        actions_on(kafka, live_action, summary.triggers),
+        actions_on(kafka, sandbox.action),
+        recomputed.suppressed,
+        summary.counts.suppressed,
+        top=top,
+    )

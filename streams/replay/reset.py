@@ -1,0 +1,104 @@
+"""Resetting the worker's state for a rebuild: group check, changelog, local store, offsets.
+
+faust keeps a table in two places: the changelog topic (the truth) and each worker's local
+store (a cache with the changelog offset it has persisted). A rebuild replaces both: the
+changelog is deleted and created again empty with the same partitions and configs (a compacted
+topic cannot be emptied otherwise), the local store directory is removed, so a worker started
+afterwards recovers its table from the new changelog, and the group's committed offsets are set
+to where the rebuild stopped reading, so the worker goes on from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from pathlib import Path
+
+from kafka import TopicPartition
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.structs import OffsetAndMetadata
+
+from deploy import topics as topic_admin
+from schemas.settings import KafkaSettings
+from streams.replay.errors import GroupActiveError, ReplayError
+
+#: How long to wait for the broker to finish deleting or creating the changelog (seconds).
+TOPIC_TIMEOUT_S = 60.0
+
+
+def group_members(kafka: KafkaSettings, group: str) -> list[str]:
+    """Client hosts of the active members of consumer group ``group`` (empty: none)."""
+    with topic_admin.admin_client(kafka) as admin:
+        described = admin.describe_groups([group]).get(group, {})
+    members = described.get("members") or []
+    return [str(m.get("client_host") or m.get("client_id") or "?") for m in members]
+
+
+def ensure_idle(kafka: KafkaSettings, group: str) -> None:
+    """Raise :class:`GroupActiveError` when ``group`` has active members."""
+    members = group_members(kafka, group)
+    if members:
+        raise GroupActiveError(group, members)
+
+
+def recreate_topic(kafka: KafkaSettings, name: str, *, partitions: int) -> None:
+    """Delete ``name`` and create it again, empty, with its old partitions and configs (a
+    missing topic is created compacted with ``partitions``, as faust would create it)."""
+    state = topic_admin.describe(kafka, [name]).get(name)
+    configs = dict(state.configs) if state else {"cleanup.policy": "compact"}
+    count = state.partitions if state else partitions
+    replication = state.replication if state else kafka.topic_replication
+    with topic_admin.admin_client(kafka) as admin:
+        if state is not None:
+            with contextlib.suppress(UnknownTopicOrPartitionError):
+                admin.delete_topics([name])
+            _wait(lambda: name not in admin.list_topics(), f"{name} to be deleted")
+        deadline = time.monotonic() + TOPIC_TIMEOUT_S
+        while True:
+            try:
+                admin.create_topics(
+                    {
+                        name: {
+                            "num_partitions": count,
+                            "replication_factor": replication,
+                            "configs": configs,
+                        }
+                    },
+                    wait_for_metadata=True,
+                )
+                return
+            except TopicAlreadyExistsError:  # deletion still completing on the controller
+                if time.monotonic() > deadline:
+                    raise ReplayError(f"could not create {name} again after deleting it") from None
+                time.sleep(0.5)
+
+
+def clear_local_store(data_dir: Path, app_id: str) -> Path | None:
+    """Remove the worker's local table stores of ``app_id`` under ``data_dir`` (returns the
+    directory removed, None when there was none)."""
+    store = data_dir / app_id
+    if not store.exists():
+        return None
+    shutil.rmtree(store)
+    return store
+
+
+def commit_offsets(kafka: KafkaSettings, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Set ``group``'s committed offsets (the group must have no active members)."""
+    with topic_admin.admin_client(kafka) as admin:
+        errors = admin.alter_group_offsets(
+            group, {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+        )
+    failed = {tp: err for tp, err in (errors or {}).items() if err is not None and err.errno}
+    if failed:
+        raise ReplayError(f"could not set the offsets of {group}: {failed}")
+
+
+def _wait(condition: object, what: str) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + TOPIC_TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise ReplayError(f"timed out after {TOPIC_TIMEOUT_S:.0f}s waiting for {what}")
+        time.sleep(0.2)

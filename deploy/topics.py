@@ -12,7 +12,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from schemas.errors import KafkaUnavailableError, NurtureError
+from schemas.connection_errors import connection_failures, unavailable
+from schemas.errors import NurtureError
 from schemas.settings import KafkaSettings
 from schemas.topics import TOPICS, TopicSpec
 
@@ -50,16 +51,16 @@ class CreateReport:
 def admin_client(settings: KafkaSettings, timeout_s: float = 10.0) -> Iterator[KafkaAdminClient]:
     """A kafka-python admin client; raises KafkaUnavailableError when the cluster is down."""
     try:
-        client = KafkaAdminClient(
-            **settings.kafka_python_config(),
-            request_timeout_ms=int(timeout_s * 1000),
-            bootstrap_timeout_ms=int(timeout_s * 1000),
-            client_id="nurture-admin",
-        )
+        with connection_failures() as failures:
+            client = KafkaAdminClient(
+                **settings.kafka_python_config(),
+                request_timeout_ms=int(timeout_s * 1000),
+                bootstrap_timeout_ms=int(timeout_s * 1000),
+                client_id="nurture-admin",
+            )
     except (KafkaError, OSError) as exc:
-        raise KafkaUnavailableError(
-            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
-        ) from exc
+        message = f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+        raise unavailable(message, failures, settings) from exc
     try:
         yield client
     finally:

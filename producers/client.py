@@ -21,7 +21,8 @@ from kafka.errors import KafkaError
 
 from producers.partitioner import MemoizedKeyPartitioner
 from producers.settings import ProducerSettings
-from schemas.errors import ConfigError, KafkaUnavailableError
+from schemas.connection_errors import connection_failures, unavailable
+from schemas.errors import ConfigError
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 def connect(kafka: KafkaSettings, settings: ProducerSettings) -> Any:
     """A connected kafka-python ``KafkaProducer`` (bootstraps within ``max_block_ms``).
 
-    Raises :class:`KafkaUnavailableError` (retriable) when no broker answers in time and
+    Raises :class:`KafkaUnavailableError` (retriable) when no broker answers in time,
+    :class:`KafkaAuthenticationError` (its subclass, not retriable) when Kafka refuses the
+    credentials or the TLS handshake fails, and
     :class:`ConfigError` when Kafka or kafka-python refuse the settings.
     """
     config = {
@@ -40,12 +43,15 @@ def connect(kafka: KafkaSettings, settings: ProducerSettings) -> Any:
     }
     servers = kafka.bootstrap_servers
     try:
-        client = KafkaProducer(**config)
+        with connection_failures() as failures:
+            client = KafkaProducer(**config)
     except KafkaError as exc:
         if exc.retriable:
-            raise KafkaUnavailableError(
+            raise unavailable(
                 f"no Kafka broker at {servers} answered within {settings.max_block_ms} ms "
-                f"({type(exc).__name__}: {exc})"
+                f"({type(exc).__name__}: {exc})",
+                failures,
+                kafka,
             ) from exc
         raise ConfigError(f"Kafka at {servers} refused the producer: {exc}") from exc
     except (ValueError, RuntimeError) as exc:

@@ -65,6 +65,12 @@ class KafkaUnavailableError(NurtureError):
     retriable = True
 
 
+class KafkaAuthenticationError(KafkaUnavailableError):
+    """Raised when Kafka refuses the client's credentials or TLS (trying again will not help)."""
+
+    retriable = False
+
+
 class BrokerError(NurtureError):
     """Raised by the local broker manager (`nurture broker ...`): Java missing, start failed."""
 

@@ -13,6 +13,7 @@ How records are validated (measured with ``nurture bench sdk``, see producers/be
   checks at roughly twice the cost per event; ``dict_validation="model"`` turns it on.
 * Profiles and erasure requests always go through their pydantic models (contact details, time
   zones and locales deserve the full check, and they are rare next to activity events).
+  A profile's contact is sealed with the candidate's data key (:mod:`producers.pii`).
 
 Missing ``event_id`` (a uuid4) and ``received_at`` (now, UTC) are filled in; the caller's
 mapping is never modified.
@@ -35,6 +36,8 @@ from schemas.models import (
     parse_event,
     parse_profile,
 )
+from schemas.privacy.contact import seal_profile
+from schemas.privacy.data_keys import DataKey
 from schemas.topics import ACTIVITY, PROFILE
 
 #: Value of the ``content-type`` header of every record the SDK writes.
@@ -116,12 +119,28 @@ class RecordEncoder:
             ACTIVITY, key, value, headers_for(record["source"]), "activity_event", event_id
         )
 
-    def profile(self, profile: ProfileInput) -> Encoded:
-        """Validate (pydantic) and encode a candidate profile upsert."""
+    def profile_model(self, profile: ProfileInput) -> CandidateProfile:
+        """Validate (pydantic) a candidate profile upsert, its contact given in the clear."""
         model = (
             profile if isinstance(profile, CandidateProfile) else parse_profile(_mapping(profile))
         )
-        record = model.to_avro()
+        if model.sealed_contact is not None:
+            raise ValidationError(
+                "sealed_contact",
+                "is filled by the producer when it seals the contact; leave it out",
+            )
+        return model
+
+    def profile(self, profile: ProfileInput, key: DataKey) -> Encoded:
+        """Validate and encode a profile upsert with its contact sealed under ``key``.
+
+        Callers get the key (and its record, which must reach Kafka first) from
+        :class:`producers.pii.ProfileSealer`; no profile leaves here with PII in the clear.
+        """
+        model = self.profile_model(profile)
+        if key.candidate_id != model.candidate_id:
+            raise ValueError("the data key belongs to another candidate")
+        record = seal_profile(model.to_avro(), key)
         value = self._profile.encode(record)
         candidate_id = model.candidate_id
         headers = headers_for(model.source)

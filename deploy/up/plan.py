@@ -91,6 +91,25 @@ def outbox_dir(state_dir: Path) -> Path:
     return (Path(data_dir) if data_dir else state_dir / "delivery") / "outbox"
 
 
+def demo_simulator(env: dict[str, str], options: UpOptions, state_dir: Path) -> ChildSpec:
+    """The simulator of ``--demo``: through the local gateway (so the gateway's figures move)
+    when `nurture up` made the gateway's keys, else straight to Kafka with the SDK."""
+    argv = [
+        *NURTURE,
+        "simulate",
+        "--candidates",
+        str(options.demo_candidates),
+        "--rate",
+        str(options.demo_rate),
+    ]
+    gateway = f"http://127.0.0.1:{options.gateway_port}"
+    keys = gateway_env(state_dir).get("NURTURE_GATEWAY_API_KEYS_FILE")
+    if keys is None:
+        return ChildSpec("simulator", argv, env, grace_s=10.0)
+    via = ["--via", "gateway", "--gateway-url", gateway, "--api-keys-file", keys]
+    return ChildSpec("simulator", [*argv, *via], env, grace_s=10.0, start_after=f"{gateway}/readyz")
+
+
 def pipeline_children(
     settings: KafkaSettings, options: UpOptions, state_dir: Path
 ) -> list[ChildSpec]:
@@ -135,19 +154,5 @@ def pipeline_children(
         ),
     ]
     if options.demo:
-        children.append(
-            ChildSpec(
-                "simulator",
-                [
-                    *NURTURE,
-                    "simulate",
-                    "--candidates",
-                    str(options.demo_candidates),
-                    "--rate",
-                    str(options.demo_rate),
-                ],
-                env,
-                grace_s=10.0,
-            )
-        )
+        children.append(demo_simulator(env, options, state_dir))
     return children

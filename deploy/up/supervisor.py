@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 log = logging.getLogger("nurture.up")
 
 
@@ -30,6 +32,8 @@ class ChildSpec:
     grace_s: float = 30.0
     #: A child that exits with status 0 is done (e.g. a bounded simulator), not crashed.
     restart_on_success: bool = False
+    #: A URL that must answer 200 before this child starts (e.g. the gateway it sends to).
+    start_after: str | None = None
     #: Port of the child's Prometheus ``GET /metrics`` on 127.0.0.1 (None: it has none).
     metrics_port: int | None = None
 
@@ -58,6 +62,20 @@ class ChildState:
         return "restarting" if self.restarts else "starting"
 
 
+def answers(url: str, timeout_s: float, interval_s: float = 0.2) -> bool:
+    """True once ``url`` answers 200 within ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
+
+
 def backoff_s(restarts: int, base_s: float = 1.0, cap_s: float = 30.0) -> float:
     """Delay before restart number ``restarts`` (1, 2, 4, ... seconds, capped)."""
     return float(min(cap_s, base_s * 2 ** max(0, restarts - 1)))
@@ -74,9 +92,14 @@ class Supervisor:
     def log_file(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
-    def start_all(self) -> None:
+    def start_all(self, ready_timeout_s: float = 60.0) -> None:
+        """Start every child in order; one with ``start_after`` once that URL answers 200
+        (or after ``ready_timeout_s``, with a warning: it may then crash and be restarted)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for child in self.children:
+            url = child.spec.start_after
+            if url is not None and not answers(url, ready_timeout_s):
+                log.warning("%s: %s did not answer; starting anyway", child.spec.name, url)
             self._start(child)
 
     def _start(self, child: ChildState) -> None:

@@ -8,15 +8,13 @@ candidate, co-partitioned with ``candidate.activity``; agent concurrency 1.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import KafkaSettings
@@ -27,12 +25,19 @@ from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.settings import WorkerSettings
 from streams.worker.campaigns import CampaignOutput
+from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.fetch_tuning import tune_fetcher
 from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
 from streams.worker.monitor import LeanMonitor
-from streams.worker.outbox import Outbox, Publisher
-from streams.worker.processor import ActivityProcessor, Outputs, ProfileProcessor
+from streams.worker.processor import (
+    ActivityProcessor,
+    Outputs,
+    ProfileProcessor,
+    StreamClock,
+    TimerProcessor,
+)
+from streams.worker.runner import StepRunner
 from streams.worker.web import register_views
 
 log = logging.getLogger(__name__)
@@ -101,6 +106,7 @@ def build_worker(
         return app.topic(kafka.topic(name), partitions=partitions, internal=False)
 
     activity, profile = source(ACTIVITY), source(PROFILE)
+    activity_topic = kafka.topic(ACTIVITY)
     table = app.Table(
         TABLE_NAME,
         partitions=partitions,
@@ -117,42 +123,30 @@ def build_worker(
         dlq={kafka.topic(src): kafka.topic(dlq) for src, dlq in DLQ_FOR.items()},
         partitions={changelog: partitions, **output_partitions},
         metrics=metrics,
+        erasure=ErasureMarks(_erasure_secret(settings)),
     )
 
-    def persisted(where: tuple[str, int, int]) -> None:
-        topic, partition, offset = where
-        store: Any = table.data
-        store.set_persisted_offset(TP(topic, partition), offset)
-
-    publisher = Publisher(app, changelog, persisted)
     campaigns = (
         None
         if engine is None
         else CampaignOutput(engine, kafka.topic(ACTION), metrics, model.version)
     )
-    score = ActivityProcessor(model, outputs, campaigns).process
+    timers = None if campaigns is None else TimerProcessor(outputs, campaigns)
+    stream_clock = (
+        StreamClock(timers) if timers is not None and settings.clock == "stream" else None
+    )
+    score = ActivityProcessor(model, outputs, campaigns, stream_clock=stream_clock).process
     keep_profile = ProfileProcessor(outputs, campaigns).process
     batch, within = settings.batch_size, settings.batch_within_s
-
-    async def run(process: Callable[[Sequence[Any]], Outbox], events: Sequence[Any]) -> None:
-        started = time.perf_counter()
-        try:
-            await publisher.publish(process(_owned(app, events)))
-        except asyncio.CancelledError:
-            # Stopped mid-batch: leaving now would let faust ack (and commit) the whole batch.
-            crash_process("stopped while publishing a batch (it is processed again)", 0)
-        except Exception as exc:
-            log.exception("batch of %d events failed", len(events))
-            crash_process(f"agent failed on a batch: {type(exc).__name__}: {exc}")
-        metrics.batch_seconds.observe(time.perf_counter() - started)
+    runner = StepRunner(app, outputs, metrics)
 
     async def score_activity(stream: Any) -> None:
         async for events in stream.take_events(batch, within=within):
-            await run(score, events)
+            await runner.run_batch(score, events)
 
     async def keep_profiles(stream: Any) -> None:
         async for events in stream.take_events(PROFILE_BATCH, within=within):
-            await run(keep_profile, events)
+            await runner.run_batch(keep_profile, events)
 
     # Decorators applied as calls: faust is untyped, and mypy --strict refuses untyped decorators.
     app.agent(activity, name="score-activity", concurrency=1)(score_activity)
@@ -171,6 +165,14 @@ def build_worker(
 
     app.timer(interval=WATCH_INTERVAL_S)(watch_commits)
 
+    async def tick_timers() -> None:
+        """Wall-clock campaign timers (the stream clock runs inside the activity batches)."""
+        if timers is not None and not watch.busy():
+            await runner.run_timers(timers, activity_topic, time.time_ns() // 1000)
+
+    if timers is not None and settings.clock == "wall":
+        app.timer(interval=settings.timer_interval_s)(tick_timers)
+
     async def tune_fetches() -> None:
         await tune_fetcher(app, settings.fetch_min_bytes, settings.fetch_max_wait_ms)
 
@@ -179,10 +181,7 @@ def build_worker(
     return Worker(app=app, table=table, watch=watch, metrics=metrics)
 
 
-def _owned(app: Any, events: Sequence[Any]) -> Sequence[Any]:
-    """The events of partitions this worker still owns (a rebalance may have moved some while
-    the batch filled: their new owner processes them; writing them here would race it)."""
-    assigned = app.consumer.assignment()
-    if all(event.message.tp in assigned for event in events):
-        return events
-    return [event for event in events if event.message.tp in assigned]
+def _erasure_secret(settings: WorkerSettings) -> bytes:
+    if settings.erasure_secret is not None:
+        return settings.erasure_secret.get_secret_value().encode()
+    return load_secret(settings.erasure_secret_file)

@@ -19,7 +19,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFam
 from prometheus_client.registry import Collector
 
 #: Outcomes of an activity event: counted once each time the worker processes the event.
-OUTCOMES = ("scored", "duplicate", "too_late", "dead_lettered")
+OUTCOMES = ("scored", "duplicate", "too_late", "dead_lettered", "erased")
 #: One name across processes: delivery counts ``sent``, the gateway ``opened`` and ``clicked``,
 #: the worker ``applied`` (all with the campaign id as ``campaign``).
 FUNNEL_METRIC = "nurture_funnel_events_total"
@@ -76,14 +76,22 @@ class WorkerMetrics:
         )
         self.events = Counter(
             f"{prefix}_events_total",
-            "Activity events processed, by outcome (scored, duplicate, too_late, dead_lettered).",
+            "Activity events processed, by outcome (scored, duplicate, too_late, dead_lettered, "
+            "erased: dropped because the candidate was erased).",
             ["outcome"],
             registry=registry,
         )
         self.profiles = Counter(
             f"{prefix}_profile_records_total",
-            "Profile topic records processed, by outcome (profile, erasure, dead_lettered).",
+            "Profile topic records processed, by outcome (profile, erasure, dead_lettered, "
+            "erased: a profile of an erased candidate, dropped).",
             ["outcome"],
+            registry=registry,
+        )
+        self.timer_wakeups = Counter(
+            f"{prefix}_timer_wakeups_total",
+            "Candidates woken by the campaign timer (steps after waits, quiet-hours releases, "
+            "inactivity deadlines).",
             registry=registry,
         )
         self.dead_letters = Counter(

@@ -26,6 +26,12 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_SESSION_TIMEOUT_S`` group session timeout: a killed worker's partitions move
                                      to the others after this many seconds (10)
 ``NURTURE_WORKER_LOG_LEVEL``         ``info``, ``warning``, ... (``warning``)
+``NURTURE_WORKER_CLOCK``             what drives campaign timers: ``wall`` (live, default) or
+                                     ``stream`` (each partition's latest event time: replays)
+``NURTURE_WORKER_TIMER_INTERVAL_S``  how often wall-clock timers are checked, seconds (5)
+``NURTURE_WORKER_ERASURE_SECRET``    HMAC key of erased-candidate markers; the same for every
+                                     worker (default: generated into ``ERASURE_SECRET_FILE``,
+                                     ``<user data dir>/worker-erasure.key``)
 ===================================  ==============================================================
 """
 
@@ -35,7 +41,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 StoreUrl = Literal["rocksdb://", "memory://"]
@@ -80,6 +86,22 @@ class WorkerSettings(BaseSettings):
         "partitions move (the broker's group.min.session.timeout.ms is 6 s by default).",
     )
     log_level: str = Field("warning", description="Log level of the worker.")
+    clock: Literal["wall", "stream"] = Field(
+        "wall",
+        description="What drives campaign timers: wall-clock time (live) or each partition's "
+        "stream time, the latest event time seen (replays: deterministic).",
+    )
+    timer_interval_s: float = Field(
+        5.0, gt=0, description="How often wall-clock timers are checked (s)."
+    )
+    erasure_secret: SecretStr | None = Field(
+        None,
+        description="Key of the erased-candidate markers (HMAC); default: a per-install file.",
+    )
+    erasure_secret_file: Path = Field(
+        default_factory=lambda: user_data_path("candidate-nurture") / "worker-erasure.key",
+        description="Where the generated erasure secret is kept when none is set.",
+    )
 
     def faust_app_id(self, topic_prefix: str) -> str:
         """The app id as faust sees it: prefixed, so internal topics follow the topic prefix."""

@@ -47,7 +47,16 @@ def harnesses(kafka: KafkaSettings, tmp_path: Path) -> Iterator[list[WorkerHarne
     made = []
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
-        made.append(WorkerHarness(kafka, tmp_path / name, unique(f"camp-{name}"), "memory://"))
+        # The stream clock: timers follow the events' time (START), not today's date, so only
+        # the steps due at the triggering event go out (tests/test_worker_timers.py: the rest).
+        harness = WorkerHarness(
+            kafka,
+            tmp_path / name,
+            unique(f"camp-{name}"),
+            "memory://",
+            env={"NURTURE_WORKER_CLOCK": "stream"},
+        )
+        made.append(harness)
     yield made
     for harness in made:
         harness.close()

@@ -37,8 +37,17 @@ def worker_env(
 class WorkerHarness:
     """Workers of one app id on one test's topics (each with its own data dir and port)."""
 
-    def __init__(self, kafka: KafkaSettings, tmp: Path, app_id: str, store: str = "rocksdb://"):
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        tmp: Path,
+        app_id: str,
+        store: str = "rocksdb://",
+        env: dict[str, str] | None = None,
+    ):
         self.kafka = kafka
+        #: Extra worker settings (``NURTURE_WORKER_*``) of every worker of this harness.
+        self.env = env or {}
         self.tmp = tmp
         self.app_id = app_id
         self.store = store
@@ -48,6 +57,7 @@ class WorkerHarness:
     def worker(self, name: str = "w1") -> WorkerProcess:
         port = free_port()
         env = worker_env(self.kafka, self.app_id, self.tmp / name, port, self.store)
+        env.update(self.env)
         process = WorkerProcess(env, self.tmp / f"{name}.log")
         self.workers.append(process)
         return process

@@ -23,6 +23,7 @@ from streams.campaigns import (
     load_campaigns,
     load_catalog,
 )
+from streams.campaigns.timers import TimerIndex
 from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.worker.outbox import Outbox
@@ -76,6 +77,27 @@ class CampaignOutput:
         )
         new_row[CAMPAIGNS] = decision.state
         return decision
+
+    def on_timer(self, candidate_id: str, row: Row, now_us: int) -> Decision:
+        """The decision on everything of the candidate due by ``now_us``; stores the new
+        campaign state in ``row``."""
+        tier = (row.get(ENGAGEMENT) or {}).get("tier")
+        view = self._view(candidate_id, row.get(PROFILE) or {}, tier)
+        decision = self.engine.on_timer(row.get(CAMPAIGNS), view, now_us)
+        row[CAMPAIGNS] = decision.state
+        return decision
+
+    def on_erasure(self, candidate_id: str, row: Row, at_us: int) -> Decision:
+        """The decision that ends the candidate's enrollments and drops held actions."""
+        return self.engine.on_erasure(row.get(CAMPAIGNS), candidate_id, at_us)
+
+    @staticmethod
+    def schedule(index: TimerIndex, candidate_id: str, decision: Decision) -> None:
+        """Keep ``index`` in step with the decision's wake-up (cleared first, then set)."""
+        for due_us in decision.timers_cleared:
+            index.remove(candidate_id, due_us)
+        for due_us in decision.timers_set:
+            index.add(candidate_id, due_us)
 
     def _view(
         self, candidate_id: str, profile: Mapping[str, Any], tier: str | None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -67,37 +67,44 @@ class Outbox:
 
 class Publisher:
     """Submits an :class:`Outbox` through faust's own aiokafka producer (so faust's flush before
-    each commit covers it) and records the changelog offsets the table's store has persisted."""
+    each commit covers it) and waits until Kafka acknowledged all of it."""
 
-    def __init__(self, app: Any, changelog_topic: str, on_changelog: Callable[[Any], None]) -> None:
+    def __init__(self, app: Any, changelog_topic: str) -> None:
         self.app = app
         self.changelog_topic = changelog_topic
-        self._on_changelog = on_changelog
 
-    async def publish(self, outbox: Outbox) -> None:
+    async def publish(self, outbox: Outbox) -> dict[int, int]:
+        """Publish ``outbox``; returns the last changelog offset written per partition.
+
+        Returns only once every record is acknowledged (acks=all); a record that cannot be
+        published exits the process before faust can commit offsets whose output was lost.
+        """
         producer = self.app.producer._ensure_producer()  # aiokafka.AIOKafkaProducer
+        sent: list[tuple[Any, str, int, int]] = []
         for (topic, partition), records in outbox.records.items():
             batch = producer.create_batch()
             for key, value, headers in records:
                 if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    await self._submit(producer, batch, topic, partition)
+                    sent.append(await self._submit(producer, batch, topic, partition))
                     batch = producer.create_batch()
                     batch.append(key=key, value=value, timestamp=None, headers=headers)
-            await self._submit(producer, batch, topic, partition)
+            sent.append(await self._submit(producer, batch, topic, partition))
+        persisted: dict[int, int] = {}
+        for future, topic, partition, count in sent:
+            try:
+                metadata = await future
+            except Exception as exc:
+                crash_process(f"could not publish {count} records to {topic}[{partition}]: {exc!r}")
+                raise
+            if topic == self.changelog_topic:
+                last = metadata.offset + count - 1
+                persisted[partition] = max(persisted.get(partition, last), last)
+        return persisted
 
-    async def _submit(self, producer: Any, batch: Any, topic: str, partition: int) -> None:
+    @staticmethod
+    async def _submit(
+        producer: Any, batch: Any, topic: str, partition: int
+    ) -> tuple[Any, str, int, int]:
         batch.close()
         future = await producer.send_batch(batch, topic, partition=partition)
-        count = batch.record_count()
-        changelog = topic == self.changelog_topic
-
-        def delivered(done: Any) -> None:
-            if done.cancelled() or done.exception() is not None:
-                error = "cancelled" if done.cancelled() else repr(done.exception())
-                # Exit before faust can commit offsets whose output was lost.
-                crash_process(f"could not publish {count} records to {topic}[{partition}]: {error}")
-            elif changelog:
-                metadata = done.result()
-                self._on_changelog((topic, partition, metadata.offset + count - 1))
-
-        future.add_done_callback(delivered)
+        return future, topic, partition, batch.record_count()

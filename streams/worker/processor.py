@@ -1,33 +1,37 @@
-"""What the agents do with a batch: decode, dead-letter, score per candidate, write, publish.
+"""What the agents and the timer do with a batch: decode, dead-letter, score, decide, write.
 
-``process`` is synchronous on purpose: a batch is read, scored and written to the local store
-without an ``await`` in between, so the two agents (activity, profile) that share the candidate
-rows never interleave inside one row's read-modify-write. The changelog, engagement and
-dead-letter records go to an :class:`~streams.worker.outbox.Outbox` that the agent publishes
-before it takes the next batch; faust flushes the producer before it commits offsets, so an
-offset is committed only after everything its event caused is in Kafka (at-least-once).
+``process`` is synchronous on purpose: a batch is read, scored and written to the row overlay
+without an ``await`` in between, so the steps that share the candidate rows (the activity and
+profile agents, the campaign timer) never interleave inside one row's read-modify-write. Every
+record a step causes (changelog, engagement, actions, dead letters) goes to its
+:class:`~streams.worker.step.Step`; the runner (``streams/app.py``) publishes it, waits for the
+acknowledgements, and only then applies the rows to the local store. faust commits an offset
+only after the batch holding it went through all of that (at-least-once, no lost output).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.codec import activity_codec, codec_for, default_codec
 from schemas.errors import SchemaError, ValidationError
+from schemas.timestamps import to_micros
+from streams.campaigns.timers import TimerIndex
 from streams.dlq import dead_letter
 from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.engagement import ActivityItem, score_candidate
-from streams.worker.event_context import clear_current
+from streams.worker.erasure import ErasureMarks
 from streams.worker.outbox import Outbox
 from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
 from streams.worker.row_store import RowStore
 from streams.worker.rows import dump_row, load_row
+from streams.worker.step import INTERNAL_PREFIX, Step
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +51,20 @@ class Outputs:
     #: Partition count of every output topic.
     partitions: Mapping[str, int]
     metrics: WorkerMetrics
-
-    def outbox(self) -> Outbox:
-        return Outbox(self.partitions)
+    #: Markers of erased candidates (None: erasure requests only delete the row).
+    erasure: ErasureMarks | None = None
 
     def __post_init__(self) -> None:
         self.rows = RowStore(self.table)
 
-    def write_row(self, outbox: Outbox, event: Event, key: bytes, row: bytes | None) -> None:
-        """Store a row (None deletes it), queue its changelog record; on ``event``'s partition."""
-        self.rows.put(event, key, row)
-        outbox.add(self.changelog, key, row, partition=event.message.partition)
+    def step(self) -> Step:
+        """A new processing step writing to this table and these topics."""
+        return Step(self.rows, Outbox(self.partitions), self.changelog)
+
+    def erased(self, step: Step, partition: int, candidate_id: str) -> bool:
+        """True when ``candidate_id`` was erased (a marker is in the table)."""
+        marks = self.erasure
+        return marks is not None and step.get(partition, marks.key(candidate_id)) is not None
 
     def dead_letter(self, outbox: Outbox, event: Event, error: BaseException) -> None:
         """Queue the event's original record for its dead-letter topic and log why."""
@@ -85,7 +92,12 @@ class Outputs:
 
 
 def check_key(key: bytes | None, candidate_id: str, record_id: str | None) -> None:
-    """Refuse a record whose Kafka key is not its candidate id (its row would be misplaced)."""
+    """Refuse a record whose Kafka key is not its candidate id (its row would be misplaced),
+    and ids starting with a NUL byte (the table's own bookkeeping keys do)."""
+    if key is not None and key.startswith(INTERNAL_PREFIX):
+        raise ValidationError(
+            "candidate_id", "a candidate id may not start with a NUL byte", event_id=record_id
+        )
     if key is None or key != candidate_id.encode():
         shown = "no key" if key is None else f"key {key[:80]!r}"
         raise ValidationError(
@@ -100,39 +112,60 @@ class ActivityProcessor:
     """Scores batches of ``candidate.activity`` events into the candidate rows."""
 
     def __init__(
-        self, model: ScoringModel, outputs: Outputs, campaigns: CampaignOutput | None = None
+        self,
+        model: ScoringModel,
+        outputs: Outputs,
+        campaigns: CampaignOutput | None = None,
+        *,
+        stream_clock: StreamClock | None = None,
     ) -> None:
         self.model = model
         self.out = outputs
         #: The campaign engine and its output (None: scoring only).
         self.campaigns = campaigns
         self._engine = None if campaigns is None else campaigns.engine
+        #: With a stream clock, timers fire on each partition's stream time after every batch.
+        self.stream_clock = stream_clock
         self._decode = activity_codec().decode
         self._encode_record = codec_for("engagement_record").encode
 
-    def process(self, events: Sequence[Event]) -> Outbox:
-        """Process one batch (events of any partitions, each partition in offset order)."""
+    def _group(
+        self, step: Step, events: Sequence[Event]
+    ) -> tuple[dict[bytes, list[tuple[ActivityItem, Event]]], list[Any]]:
+        """Decode the batch (dead-lettering what does not decode) and group it by candidate;
+        also returns the event times (for the event-time -> processed histogram)."""
         out, metrics = self.out, self.out.metrics
-        outbox = out.outbox()
         groups: dict[bytes, list[tuple[ActivityItem, Event]]] = {}
-        occurred_at: list[Any] = []  # event times, for the event-time -> processed histogram
+        occurred_at: list[Any] = []
         for event in events:
             message = event.message
             try:
                 record = self._decode(message.value)
                 check_key(message.key, record["candidate_id"], record["event_id"])
             except SchemaError as exc:
-                out.dead_letter(outbox, event, exc)
+                out.dead_letter(step.outbox, event, exc)
                 metrics.events.labels("dead_lettered").inc()
                 continue
             item = ActivityItem(record, message.partition, message.offset)
             occurred_at.append(record["occurred_at"])
             groups.setdefault(message.key, []).append((item, event))
-        scored = duplicates = too_late = records = 0
+        return groups, occurred_at
+
+    def process(self, events: Sequence[Event]) -> Step:
+        """Process one batch (events of any partitions, each partition in offset order)."""
+        out, metrics = self.out, self.out.metrics
+        step = out.step()
+        outbox = step.outbox
+        groups, occurred_at = self._group(step, events)
+        scored = duplicates = too_late = records = erased = 0
+        campaigns = self.campaigns
         for key, group in groups.items():
-            last = group[-1][1]
+            partition = group[0][1].message.partition
             candidate_id = group[0][0].record["candidate_id"]
-            stored = out.rows.get(last, key)
+            stored = step.get(partition, key)
+            if stored is None and out.erased(step, partition, candidate_id):
+                erased += len(group)  # erased: dropped and counted, never stored
+                continue
             outcome = score_candidate(
                 self.model, candidate_id, stored, [i for i, _ in group], self._engine
             )
@@ -142,40 +175,43 @@ class ActivityProcessor:
                 metrics.events.labels("dead_lettered").inc()
             if outcome.record is None:  # a new candidate whose every event was rejected
                 continue
-            out.write_row(outbox, last, key, dump_row(outcome.row))
-            outbox.add(out.engagement, key, self._encode_record(outcome.record))
-            if self.campaigns is not None:
+            if campaigns is not None and outcome.decisions:
+                index = TimerIndex(step.index_store(partition), partition=partition)
                 for decision in outcome.decisions:
-                    self.campaigns.add(outbox, key, decision)
+                    campaigns.add(outbox, key, decision)
+                    campaigns.schedule(index, candidate_id, decision)
+            step.put(partition, key, dump_row(outcome.row))
+            outbox.add(out.engagement, key, self._encode_record(outcome.record))
             records += 1
             for from_tier, to_tier in outcome.tier_changes:
                 metrics.count_transition(from_tier, to_tier)
             scored += outcome.scored
             duplicates += outcome.duplicates
             too_late += outcome.too_late
-        out.rows.flush()
-        clear_current()
+        if self.stream_clock is not None:
+            self.stream_clock.advance(step, groups.values())
         metrics.engagement_records.inc(records)
         metrics.events.labels("scored").inc(scored)
         metrics.events.labels("duplicate").inc(duplicates)
         metrics.events.labels("too_late").inc(too_late)
+        metrics.events.labels("erased").inc(erased)
         metrics.batch_events.observe(len(events))
         metrics.observe_latency(time.time(), occurred_at)
-        return outbox
+        return step
 
 
 class ProfileProcessor:
-    """Keeps the profile part of the candidate rows from ``candidate.profile``."""
+    """Keeps the profile part of the candidate rows from ``candidate.profile``, and erases."""
 
     def __init__(self, outputs: Outputs, campaigns: CampaignOutput | None = None) -> None:
         self.out = outputs
         self.campaigns = campaigns
         self._codec = default_codec()
 
-    def process(self, events: Sequence[Event]) -> Outbox:
+    def process(self, events: Sequence[Event]) -> Step:
         """Apply each profile or erasure record, in order, to its candidate's row."""
         out = self.out
-        outbox = out.outbox()
+        step = out.step()
         profiles = out.metrics.profiles
         for event in events:
             message = event.message
@@ -188,25 +224,110 @@ class ProfileProcessor:
                     )
                 check_key(message.key, decoded.record["candidate_id"], None)
             except SchemaError as exc:
-                out.dead_letter(outbox, event, exc)
+                out.dead_letter(step.outbox, event, exc)
                 profiles.labels("dead_lettered").inc()
                 continue
-            key = message.key
+            key, partition = message.key, message.partition
+            candidate_id = decoded.record["candidate_id"]
             if decoded.subject == ERASURE_SUBJECT:
-                out.write_row(outbox, event, key, None)
-                # Tombstone: compaction then drops the candidate's engagement record too.
-                outbox.add(out.engagement, key, None)
+                self._erase(step, partition, key, candidate_id, decoded.record["requested_at"])
                 profiles.labels("erasure").inc()
-            else:
-                row = load_row(out.rows.get(event, key))
-                new_row = with_profile(row, decoded.record)
-                if self.campaigns is not None:
-                    cid = decoded.record["candidate_id"]
-                    decision = self.campaigns.on_profile(cid, row, new_row)
-                    if decision is not None:
-                        self.campaigns.add(outbox, key, decision)
-                out.write_row(outbox, event, key, dump_row(new_row))
-                profiles.labels("profile").inc()
-            out.rows.flush()  # a later record of this batch may read the row again
-        clear_current()
-        return outbox
+                continue
+            stored = step.get(partition, key)
+            if stored is None and out.erased(step, partition, candidate_id):
+                profiles.labels("erased").inc()  # dropped: an erased candidate stays erased
+                continue
+            row = load_row(stored)
+            new_row = with_profile(row, decoded.record)
+            campaigns = self.campaigns
+            if campaigns is not None:
+                decision = campaigns.on_profile(candidate_id, row, new_row)
+                if decision is not None:
+                    campaigns.add(step.outbox, key, decision)
+                    index = TimerIndex(step.index_store(partition), partition=partition)
+                    campaigns.schedule(index, candidate_id, decision)
+            step.put(partition, key, dump_row(new_row))
+            profiles.labels("profile").inc()
+        return step
+
+    def _erase(
+        self, step: Step, partition: int, key: bytes, candidate_id: str, requested_at: Any
+    ) -> None:
+        """Forget the candidate: end enrollments and held actions, delete the row, tombstone
+        the engagement record, and leave a marker without personal data."""
+        out = self.out
+        at_us = requested_at if type(requested_at) is int else to_micros(requested_at)
+        stored = step.get(partition, key)
+        campaigns = self.campaigns
+        if stored is not None and campaigns is not None:
+            decision = campaigns.on_erasure(candidate_id, load_row(stored), at_us)
+            campaigns.add(step.outbox, key, decision)
+            index = TimerIndex(step.index_store(partition), partition=partition)
+            campaigns.schedule(index, candidate_id, decision)
+        step.put(partition, key, None)
+        # Tombstone: compaction then drops the candidate's engagement record too.
+        step.outbox.add(out.engagement, key, None)
+        if out.erasure is not None:
+            step.put_internal(partition, out.erasure.key(candidate_id), out.erasure.marker(at_us))
+
+
+class StreamClock:
+    """Campaign timers driven by each partition's stream time (the latest event time seen).
+
+    Replays and rebuilds use it: the same events give the same actions at the same decision
+    times, whenever and however fast they are processed. The stream time of a partition is kept
+    in the table (``\\x00clock/<partition>``), so it survives restarts.
+    """
+
+    def __init__(self, timers: TimerProcessor) -> None:
+        self.timers = timers
+
+    def advance(self, step: Step, groups: Iterable[list[tuple[ActivityItem, Event]]]) -> None:
+        """Move each partition's stream time to the latest event time of the batch and run
+        the timers due by then."""
+        latest: dict[int, int] = {}
+        for group in groups:
+            for item, _ in group:
+                occurred = item.record["occurred_at"]
+                at = occurred if type(occurred) is int else to_micros(occurred)
+                if at > latest.get(item.partition, at - 1):
+                    latest[item.partition] = at
+        for partition, at in sorted(latest.items()):
+            store = step.index_store(partition)
+            key = f"clock/{partition}"
+            known = store.get(key)
+            if known is not None and known >= at:
+                continue
+            store[key] = at
+            self.timers.tick(step, partition, at)
+
+
+class TimerProcessor:
+    """Wakes the candidates whose campaign wake-up is due: steps after waits, held actions
+    whose quiet hours ended, inactivity deadlines (streams/campaigns/timers.py)."""
+
+    def __init__(self, outputs: Outputs, campaigns: CampaignOutput) -> None:
+        self.out = outputs
+        self.campaigns = campaigns
+
+    def tick(self, step: Step, partition: int, now_us: int) -> int:
+        """Run everything due by ``now_us`` on ``partition``; returns the candidates woken."""
+        campaigns = self.campaigns
+        index = TimerIndex(step.index_store(partition), partition=partition)
+        woken = 0
+        while True:
+            for candidate_id in index.take_due(now_us):
+                key = candidate_id.encode()
+                stored = step.get(partition, key)
+                if stored is None:  # erased since: nothing to do
+                    continue
+                row = load_row(stored)
+                decision = campaigns.on_timer(candidate_id, row, now_us)
+                campaigns.add(step.outbox, key, decision)
+                campaigns.schedule(index, candidate_id, decision)
+                step.put(partition, key, dump_row(row))
+                woken += 1
+            if not index.behind(now_us):
+                break
+        self.out.metrics.timer_wakeups.inc(woken)
+        return woken

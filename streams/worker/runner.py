@@ -1,0 +1,88 @@
+"""Running processing steps one at a time: process, publish, wait for Kafka, write locally.
+
+The activity agent, the profile agent and the wall-clock campaign timer all change candidate
+rows. Their steps run under one lock, so a step reads the rows the previous one wrote (the row
+overlay) and steps reach the local store in the order they ran. Inside a step, nothing awaits
+between reading and writing a row; the lock is held across the publish so the next step never
+commits before an earlier one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from faust.types import TP
+
+from streams.metrics import WorkerMetrics
+from streams.worker.liveness import crash_process
+from streams.worker.outbox import Publisher
+from streams.worker.processor import Outputs, TimerProcessor
+from streams.worker.step import Step
+
+log = logging.getLogger(__name__)
+
+Process = Callable[[Sequence[Any]], Step]
+
+
+class StepRunner:
+    """Runs the worker's steps against its app, table and outputs."""
+
+    def __init__(self, app: Any, outputs: Outputs, metrics: WorkerMetrics) -> None:
+        self.app = app
+        self.outputs = outputs
+        self.metrics = metrics
+        self.publisher = Publisher(app, outputs.changelog)
+        self._lock = asyncio.Lock()
+
+    async def run_batch(self, process: Process, events: Sequence[Any]) -> None:
+        """Process a batch of an agent's events; any failure exits the process (so faust can
+        never ack the batch): it is processed again after the restart."""
+        started = time.perf_counter()
+        try:
+            async with self._lock:
+                await self._commit(process(owned(self.app, events)))
+        except asyncio.CancelledError:
+            # Stopped mid-batch: leaving now would let faust ack (and commit) the whole batch.
+            crash_process("stopped while publishing a batch (it is processed again)", 0)
+        except Exception as exc:
+            log.exception("batch of %d events failed", len(events))
+            crash_process(f"agent failed on a batch: {type(exc).__name__}: {exc}")
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    async def run_timers(self, timers: TimerProcessor, topic: str, now_us: int) -> None:
+        """Wake the candidates due by ``now_us`` on every owned partition of ``topic``."""
+        try:
+            async with self._lock:
+                step = self.outputs.step()
+                for tp in sorted(self.app.consumer.assignment()):
+                    if tp.topic == topic:
+                        timers.tick(step, tp.partition, now_us)
+                await self._commit(step)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("campaign timer tick failed")
+            crash_process(f"campaign timer failed: {type(exc).__name__}: {exc}")
+
+    async def _commit(self, step: Step) -> None:
+        """Publish what the step caused, wait for Kafka, then write its rows locally."""
+        outbox = step.seal()
+        persisted = await self.publisher.publish(outbox) if len(outbox) else {}
+        self.outputs.rows.commit(step.writes, persisted, self._persisted)
+
+    def _persisted(self, partition: int, offset: int) -> None:
+        store: Any = self.outputs.table.data
+        store.set_persisted_offset(TP(self.outputs.changelog, partition), offset)
+
+
+def owned(app: Any, events: Sequence[Any]) -> Sequence[Any]:
+    """The events of partitions this worker still owns (a rebalance may have moved some while
+    the batch filled: their new owner processes them; writing them here would race it)."""
+    assigned = app.consumer.assignment()
+    if all(event.message.tp in assigned for event in events):
+        return events
+    return [event for event in events if event.message.tp in assigned]

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from kafka.errors import KafkaError, KafkaTimeoutError
 
@@ -27,14 +27,26 @@ from producers.client import ack_deadline_s, connect, force_close, metadata_roun
 from producers.client import close as close_client
 from producers.delivery import Delivery, translate
 from producers.errors import DeliveryRejectedError, PublishTimeoutError
+from producers.key_shredding import shred_keys
+from producers.pii import ProfileSealer
 from producers.records import DictValidation, Encoded, EventInput, ProfileInput, RecordEncoder
 from producers.settings import ProducerSettings, load_producer_settings
 from schemas.errors import NurtureError, ValidationError
 from schemas.models import ErasureRequest
+from schemas.privacy.settings import PrivacySettings, load_privacy_settings
 from schemas.settings import KafkaSettings, load_kafka_settings
-from schemas.topics import ACTIVITY, PROFILE
+from schemas.topics import ACTIVITY, KEYS, PROFILE
 
 log = logging.getLogger(__name__)
+
+
+class ErasureReceipt(NamedTuple):
+    """What an erasure did: the request published and the data keys deleted."""
+
+    request_id: str
+    keys_deleted: int
+    #: The erasure request's delivery (already acknowledged).
+    delivery: Delivery
 
 
 class NurtureProducer:
@@ -43,6 +55,7 @@ class NurtureProducer:
     The constructor connects (bootstrap) and raises :class:`KafkaUnavailableError` when no broker
     answers within ``max_block_ms``, or :class:`ConfigError` for settings Kafka refuses.
     ``dict_validation`` overrides ``settings.dict_validation`` (see :mod:`producers.records`).
+    ``privacy`` supplies the key-encryption key that wraps data keys (read at the first profile).
     """
 
     def __init__(
@@ -51,13 +64,16 @@ class NurtureProducer:
         settings: ProducerSettings | None = None,
         *,
         dict_validation: DictValidation | None = None,
+        privacy: PrivacySettings | None = None,
     ) -> None:
         self.kafka = kafka or load_kafka_settings()
         self.settings = settings or load_producer_settings()
+        self._privacy = privacy
+        self._sealer: ProfileSealer | None = None
         self.encoder = RecordEncoder(
             dict_validation=dict_validation or self.settings.dict_validation
         )
-        self._topics = {name: self.kafka.topic(name) for name in (ACTIVITY, PROFILE)}
+        self._topics = {name: self.kafka.topic(name) for name in (ACTIVITY, PROFILE, KEYS)}
         self._failures = 0
         self._first_failure: NurtureError | None = None
         self._lock = threading.Lock()
@@ -79,25 +95,47 @@ class NurtureProducer:
         return self._send(self.encoder.event(event))
 
     def upsert_profile(self, profile: ProfileInput) -> Delivery:
-        """Validate and send a candidate profile (replaces the candidate's previous one)."""
-        return self._send(self.encoder.profile(profile))
+        """Validate, seal the contact and send a candidate profile (replaces the previous one).
+
+        The contact is encrypted with the candidate's data key (:mod:`producers.pii`). When this
+        producer has no key for the candidate yet, it first publishes a new one to
+        ``candidate.keys`` and waits for its acknowledgement (raising like :meth:`Delivery.get`).
+        """
+        sealer = self._profile_sealer()
+        sealed = sealer.seal(self.encoder, profile)
+        if sealed.key_record is not None:
+            self._send(sealed.key_record).get()  # the key must be in Kafka before its ciphertext
+            sealer.remember(sealed.key)
+        return self._send(sealed.profile)
 
     def request_erasure(
         self, candidate_id: str, *, source: str | None = None, reason: str | None = None
     ) -> Delivery:
-        """Publish an erasure request for ``candidate_id`` on the profile topic, same key.
+        """Erase ``candidate_id``: publish an erasure request and delete the candidate's keys.
 
-        Compaction then keeps this marker instead of the candidate's profile (and its PII).
-        ``source`` defaults to the producer's ``settings.source``; ``reason`` must hold no PII.
+        The request goes to the profile topic under the same key (compaction then keeps this
+        marker instead of the profile; the worker acts on it); then every data key of the
+        candidate is tombstoned on ``candidate.keys``, so no sealed contact can be read again.
+        Blocks until both are acknowledged. ``source`` defaults to ``settings.source``;
+        ``reason`` must hold no PII. Returns the request's (settled) delivery.
         """
+        return self.erase(candidate_id, source=source, reason=reason).delivery
+
+    def erase(
+        self, candidate_id: str, *, source: str | None = None, reason: str | None = None
+    ) -> ErasureReceipt:
+        """Like :meth:`request_erasure`, returning what was done (request id, keys deleted)."""
         request = {"candidate_id": candidate_id, "source": source or self.settings.source}
         if reason is not None:
             request["reason"] = reason
-        return self._send(self.encoder.erasure(request))
+        return self._erase(self.encoder.erasure(request))
 
     def send_erasure(self, request: ErasureRequest | Mapping[str, Any]) -> Delivery:
-        """Send a complete erasure request (model or dict; missing id and time are filled)."""
-        return self._send(self.encoder.erasure(request))
+        """Send a complete erasure request (model or dict; missing id and time are filled).
+
+        Erases like :meth:`request_erasure`: the candidate's keys are deleted too.
+        """
+        return self._erase(self.encoder.erasure(request)).delivery
 
     def send_many(
         self, events: Iterable[EventInput], *, wait: bool = True, timeout: float | None = None
@@ -257,6 +295,25 @@ class NurtureProducer:
             log.warning("closing the producer after an error also failed: %s", close_error)
 
     # --- internals -----------------------------------------------------------------------
+
+    def _profile_sealer(self) -> ProfileSealer:
+        if self._sealer is None:  # the KEK is read (or made, locally) at the first profile
+            privacy = self._privacy or load_privacy_settings()
+            self._sealer = ProfileSealer(privacy.key_encryption_keys())
+        return self._sealer
+
+    def _erase(self, request: Encoded) -> ErasureReceipt:
+        candidate_id = request.key.decode()
+        delivery = self._send(request)
+        delivery.get()
+        if self._sealer is not None:
+            self._sealer.forget(candidate_id)
+        privacy = self._privacy or load_privacy_settings()
+        deleted = shred_keys(self.kafka, candidate_id, timeout_s=privacy.key_scan_timeout_s)
+        log.info(
+            "erasure %s: request acknowledged, %d data key(s) deleted", request.record_id, deleted
+        )
+        return ErasureReceipt(request.record_id, deleted, delivery)
 
     def _send(self, record: Encoded) -> Delivery:
         topic = self._topics[record.topic]

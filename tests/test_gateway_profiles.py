@@ -36,7 +36,9 @@ def test_profile_upsert_lands_on_the_profile_topic(kafka: KafkaSettings) -> None
     assert profile["candidate_id"] == "cand-7"
     assert profile["source"] == "career-site"
     assert profile["locale"] == "en-GB"
-    assert profile["contact"]["email"] == "ada@example.com"
+    # The contact is sealed with the candidate's data key (docs/privacy.md).
+    assert profile["contact"]["email"] is None and profile["sealed_contact"] is not None
+    assert b"ada@example.com" not in record.value
     assert profile["consents"]["email"]["granted_at"] == datetime(2025, 1, 1, tzinfo=UTC)
     assert profile["updated_at"] == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -28,7 +28,7 @@ from producers.gateway.ingest import EventIngest
 from producers.gateway.limits import Limits
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.openapi import install_openapi
-from producers.gateway.profiles import ProfileIngest
+from producers.gateway.profiles import ProfileIngest, kafka_shredder
 from producers.gateway.publisher import KafkaPublisher, Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
@@ -36,11 +36,13 @@ from producers.gateway.settings import GatewaySettings
 from producers.gateway.state import REQUEST_ID_KEY, Gateway
 from producers.gateway.tracking import TrackingIngest
 from producers.gateway.tracking_routes import router as tracking_router
+from producers.pii import ProfileSealer
 from producers.records import RecordEncoder
 from producers.settings import ProducerSettings, load_producer_settings
 from schemas.errors import ConfigError
+from schemas.privacy.settings import load_privacy_settings
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTIVITY, PROFILE
+from schemas.topics import ACTIVITY, KEYS, PROFILE
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def create_app(
             reconnect_every_s=float(settings.retry_after_s),
         )
     encoder = RecordEncoder(dict_validation=settings.validation)
+    privacy = load_privacy_settings()  # the KEK is read (or made, locally) now: fail at start
     dedup = AcceptedIds(settings.dedup_window_s, settings.dedup_max_ids)
     events = EventIngest(
         encoder,
@@ -97,7 +100,14 @@ def create_app(
         publisher=publisher,
         events=events,
         profiles=ProfileIngest(
-            encoder, publisher, metrics, kafka.topic(PROFILE), retry_after_s=settings.retry_after_s
+            encoder,
+            publisher,
+            metrics,
+            kafka.topic(PROFILE),
+            keys_topic=kafka.topic(KEYS),
+            sealer=ProfileSealer(privacy.key_encryption_keys()),
+            shred=kafka_shredder(kafka, timeout_s=privacy.key_scan_timeout_s),
+            retry_after_s=settings.retry_after_s,
         ),
         metrics=metrics,
         tracking=TrackingIngest(

@@ -2,22 +2,46 @@
 
 Both go to the compacted ``candidate.profile`` topic keyed by candidate id, validated by the
 contract's pydantic models (profiles hold PII and are rare next to activity events, so they get
-the full check). An erasure request replaces the profile under the same key: once compacted,
-Kafka keeps the marker and not the personal data; the stream processors act on it.
+the full check). A profile's contact is sealed with the candidate's data key
+(:mod:`producers.pii`); a new key is published to ``candidate.keys`` and acknowledged before the
+profile. An erasure request replaces the profile under the same key (once compacted, Kafka keeps
+the marker; the stream processors act on it), then the candidate's data keys are tombstoned, so
+no sealed contact of the candidate can be read again (docs/privacy.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from producers.gateway.auth import check_source
 from producers.gateway.errors import InvalidRecordError, KafkaDownError, KafkaRefusedError
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.publisher import OutgoingRecord, Publisher
+from producers.key_shredding import shred_keys
+from producers.pii import ProfileSealer
 from producers.records import Encoded, RecordEncoder
 from schemas.errors import KafkaUnavailableError, NurtureError, ValidationError
+from schemas.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Deletes a candidate's data keys; returns how many (see :func:`kafka_shredder`).
+Shredder = Callable[[str], Awaitable[int]]
+
+
+def kafka_shredder(kafka: KafkaSettings, *, timeout_s: float) -> Shredder:
+    """Tombstones a candidate's keys with :func:`producers.key_shredding.shred_keys`, off-loop."""
+
+    async def shred(candidate_id: str) -> int:
+        return await asyncio.to_thread(shred_keys, kafka, candidate_id, timeout_s=timeout_s)
+
+    return shred
 
 
 class ProfileIngest:
@@ -30,6 +54,9 @@ class ProfileIngest:
         metrics: GatewayMetrics,
         topic: str,
         *,
+        keys_topic: str,
+        sealer: ProfileSealer,
+        shred: Shredder,
         retry_after_s: int,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -37,6 +64,9 @@ class ProfileIngest:
         self.publisher = publisher
         self.metrics = metrics
         self.topic = topic
+        self.keys_topic = keys_topic
+        self.sealer = sealer
+        self.shred = shred
         self.retry_after_s = retry_after_s
         self._now = now
 
@@ -56,9 +86,12 @@ class ProfileIngest:
         profile = {**body, "candidate_id": candidate_id, "source": source}
         if profile.get("updated_at") is None:
             profile["updated_at"] = self._now()
-        record = self._encode(self.encoder.profile, profile)
-        await self._publish(record)
-        return _accepted(candidate_id, record)
+        sealed = self._encode(lambda data: self.sealer.seal(self.encoder, data), profile)
+        if sealed.key_record is not None:  # the key must be in Kafka before its ciphertext
+            await self._publish(sealed.key_record, self.keys_topic)
+            self.sealer.remember(sealed.key)
+        await self._publish(sealed.profile, self.topic)
+        return _accepted(candidate_id, sealed.profile)
 
     async def erase(self, candidate_id: str, source: str, reason: str | None) -> dict[str, Any]:
         """Publish an erasure request for ``candidate_id``; the :class:`RecordAccepted` body."""
@@ -70,10 +103,21 @@ class ProfileIngest:
         if reason is not None:
             request["reason"] = reason
         record = self._encode(self.encoder.erasure, request)
-        await self._publish(record)
+        await self._publish(record, self.topic)
+        self.sealer.forget(candidate_id)
+        try:
+            deleted = await self.shred(candidate_id)
+        except NurtureError as exc:
+            # The request is in; the keys are not yet gone: the client must DELETE again.
+            raise KafkaDownError(
+                f"the erasure request was published but the candidate's keys could not be "
+                f"deleted ({type(exc).__name__}); send the DELETE again",
+                retry_after_s=self.retry_after_s,
+            ) from exc
+        log.info("erasure %s: %d data key(s) deleted", record.record_id, deleted)
         return _accepted(candidate_id, record)
 
-    def _encode(self, encode: Callable[[dict[str, Any]], Encoded], data: dict[str, Any]) -> Encoded:
+    def _encode(self, encode: Callable[[dict[str, Any]], T], data: dict[str, Any]) -> T:
         try:
             return encode(data)
         except ValidationError as exc:
@@ -86,10 +130,8 @@ class ProfileIngest:
                 "the record breaks the contract", errors=[_error("(record)", "invalid record")]
             ) from None
 
-    async def _publish(self, record: Encoded) -> None:
-        outgoing = OutgoingRecord(
-            self.topic, record.key, record.value, record.headers, record.record_id
-        )
+    async def _publish(self, record: Encoded, topic: str) -> None:
+        outgoing = OutgoingRecord(topic, record.key, record.value, record.headers, record.record_id)
         try:
             [outcome] = await self.publisher.publish([outgoing])
         except KafkaUnavailableError as exc:

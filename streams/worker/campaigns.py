@@ -52,6 +52,8 @@ class CampaignOutput:
     metrics: WorkerMetrics
     #: Version of the worker's scoring model, stamped on every action.
     model_version: str
+    #: Mark every action ``replay: true`` (rebuilds and shadow runs: delivery never sends them).
+    replay: bool = False
     _encode: Callable[[dict[str, Any]], bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +113,8 @@ class CampaignOutput:
         encode = self._encode
         metrics = self.metrics
         for action in decision.actions:
+            if self.replay:
+                action["replay"] = True
             outbox.add(self.topic, key, encode(action))
             metrics.actions_emitted.labels(action["campaign_id"], action["channel"]).inc()
         for outcome in decision.suppressed:

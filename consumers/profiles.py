@@ -5,19 +5,29 @@ candidate in memory, the profile or :data:`ERASED` after an erasure request. It 
 the topic at every start (:class:`~consumers.mirror.TopicMirror`), so there is no local copy
 of PII to go stale. The loop catches up before each batch of actions, so a consent withdrawn
 before the batch is seen.
+
+Contacts arrive sealed with the candidate's data key (docs/privacy.md). They are opened only
+when asked for (:meth:`ProfileState.get`), with the keys of a :class:`~consumers.keyring.KeyRing`
+caught up after the profiles (a key is always written before the profiles it seals). A contact
+whose key is gone was crypto-shredded: the candidate reads as :data:`ERASED`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import Any, Final
 
 from kafka.consumer.fetcher import ConsumerRecord
 
+from consumers.keyring import KeyRing
 from consumers.mirror import TopicMirror
 from schemas.codec import default_codec
 from schemas.errors import SchemaError
 from schemas.models import CandidateProfile, parse_profile
+from schemas.privacy.contact import is_sealed, open_profile
+from schemas.privacy.errors import UnreadableError
+from schemas.privacy.kek import KeyEncryptionKeys
+from schemas.privacy.settings import load_privacy_settings
 from schemas.settings import KafkaSettings
 from schemas.topics import PROFILE
 
@@ -29,15 +39,46 @@ ProfileEntry = CandidateProfile | str
 
 
 class ProfileState(TopicMirror):
-    """The latest profile (or :data:`ERASED`) per candidate id, fed from ``candidate.profile``."""
+    """The latest profile (or :data:`ERASED`) per candidate id, fed from ``candidate.profile``.
 
-    def __init__(self, kafka: KafkaSettings) -> None:
-        self._entries: dict[str, ProfileEntry] = {}
-        super().__init__(kafka, PROFILE)
+    ``keks`` unwrap the data keys (default: :class:`~schemas.privacy.settings.PrivacySettings`).
+    """
+
+    def __init__(self, kafka: KafkaSettings, keks: KeyEncryptionKeys | None = None) -> None:
+        #: A validated unsealed profile, a decoded sealed one (opened on demand), or ERASED.
+        self._entries: dict[str, CandidateProfile | dict[str, Any] | str] = {}
+        self.keys = KeyRing(kafka, keks or load_privacy_settings().key_encryption_keys())
+        try:
+            super().__init__(kafka, PROFILE)
+        except BaseException:
+            self.keys.close()
+            raise
 
     def get(self, candidate_id: str) -> ProfileEntry | None:
-        """The candidate's profile, :data:`ERASED`, or None when no record was seen."""
-        return self._entries.get(candidate_id)
+        """The candidate's profile, :data:`ERASED` (also when shredded), or None when unseen."""
+        entry = self._entries.get(candidate_id)
+        if entry is None or isinstance(entry, CandidateProfile | str):
+            return entry
+        try:
+            return parse_profile(open_profile(entry, self.keys.key))
+        except UnreadableError as exc:
+            if exc.reason != "key_missing":
+                log.error("profile of a candidate not readable: %s", exc)
+            return ERASED
+        except SchemaError as exc:
+            log.warning("skipped an invalid sealed profile: %s", exc)
+            return None
+
+    def catch_up(self) -> None:
+        """Profiles first, then keys: every key a seen profile names is then in the key view."""
+        super().catch_up()
+        self.keys.catch_up()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.keys.close()
 
     def apply(self, record: ConsumerRecord) -> None:
         if record.value is None:  # tombstone: the candidate is gone entirely
@@ -49,8 +90,11 @@ class ProfileState(TopicMirror):
             if decoded.subject == "erasure_request":
                 self._entries[str(decoded.record["candidate_id"])] = ERASED
             elif decoded.subject == "candidate_profile":
-                profile = parse_profile(decoded.record)
-                self._entries[profile.candidate_id] = profile
+                if is_sealed(decoded.record):
+                    self._entries[str(decoded.record["candidate_id"])] = decoded.record
+                else:  # written before candidate_profile v2: contact in the clear
+                    profile = parse_profile(decoded.record)
+                    self._entries[profile.candidate_id] = profile
         except SchemaError as exc:
             # The stream worker dead-letters bad profile records; here we only skip them.
             log.warning(

@@ -12,6 +12,7 @@ from deploy.cli import (
     broker_cmd,
     campaigns_cmd,
     deliver_cmd,
+    erase_cmd,
     gateway_cmd,
     publish_cmd,
     replay_cmd,
@@ -68,11 +69,13 @@ app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(campaigns_cmd.app, name="campaigns")
+app.add_typer(erase_cmd.app, name="erasure")
 app.add_typer(replay_cmd.app, name="replay")
 app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("deliver")(deliver_cmd.deliver)
 app.command("score")(score_cmd.score)
+app.command("erase")(erase_cmd.erase)
 app.command("gateway")(gateway_cmd.gateway)
 app.command("publish")(publish_cmd.publish)
 app.command("simulate")(simulate_cmd.simulate)

@@ -217,6 +217,7 @@ def shadow(
                 name,
                 jobs,
                 outputs,
+                live,
                 from_ms=from_ms,
                 to_ms=to_ms,
                 model_path=paths.get("model", live.model_path),

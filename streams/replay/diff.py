@@ -27,7 +27,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ENGAGEMENT
 from streams.replay.processing import trigger_key
 from streams.replay.reader import read_topic
-from streams.replay.runner import OutputTopics, ReplaySpec, run_jobs
+from streams.replay.runner import OutputTopics, replay_spec, run_jobs
 from streams.replay.shadow import ShadowSummary, plan_shadow, sandbox_topics
 from streams.settings import WorkerSettings
 
@@ -156,9 +156,10 @@ def diff_shadow(
     sandbox = sandbox_topics(kafka, summary.name)
     assert sandbox.engagement is not None and sandbox.action is not None
     live_engagement, live_action = live_topics(kafka)
-    baseline = ReplaySpec(
-        kafka=kafka,
-        outputs=OutputTopics(engagement=None, action=None),
+    baseline = replay_spec(
+        kafka,
+        OutputTopics(engagement=None, action=None),
+        live,
         model_path=live.model_path,
         campaigns_path=live.campaigns_path,
         catalog_path=live.catalog_path,

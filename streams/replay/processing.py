@@ -1,15 +1,21 @@
-"""The replay's processing: the worker's pure functions applied to records in a fixed order.
+"""The replay's processing: the live worker's own processors, fed batches outside faust.
 
-No Kafka here. :class:`ReplayProcessor` takes the records of one partition (activity and
-profile, merged by the reader) and keeps the candidate rows in memory. Activity events wait per
-candidate and are scored together (:func:`score_candidate`, like one worker batch) until that
-candidate's profile changes, the pending set grows past ``chunk`` events or the replay window
-starts; candidates are independent, so where those cuts fall never changes a result. What the
-worker would publish comes out as:
+:class:`ReplayProcessor` builds the worker's :class:`ActivityProcessor`,
+:class:`ProfileProcessor` and (with campaigns) the stream-clock :class:`TimerProcessor` over an
+in-memory table (a dict per replayed partition) and feeds them the records of one partition in
+replay order, in batches of consecutive records of one topic (at most ``batch`` records, the
+worker's default batch size). Each step is sealed and committed exactly as the worker's runner
+does, so rows, timer index entries, erasure markers, engagement records and actions are the
+bytes the worker would produce. What comes out:
 
-* ``rows``: the final row per candidate key (None after an erasure: a changelog tombstone);
-* ``engagement``: the final encoded engagement record per key (None: tombstone);
-* ``take_actions()``: encoded ``nurture_action`` records in decision order, ``replay`` set.
+* ``changelog``: the last value per table key (rows, timer index, markers; None: tombstone);
+* ``engagement``: the last encoded engagement record per candidate key (None: tombstone);
+* ``take_actions()``: ``(key, value)`` of encoded actions in decision order, ``replay: true``,
+  only those decided inside the window (warm-up steps build state but emit nothing);
+* ``counts``: from the worker's own metrics, for the window only.
+
+Campaign timers run on the stream clock (each partition's latest event time), the worker's
+deterministic clock: the same records give the same decisions however fast they are replayed.
 """
 
 from __future__ import annotations
@@ -19,160 +25,209 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from schemas.codec import activity_codec, codec_for, default_codec
+from schemas.codec import activity_codec, default_codec
 from schemas.errors import SchemaError
-from streams.campaigns import Decision, Engine
+from schemas.timestamps import to_micros
+from streams.campaigns import Engine
 from streams.metrics import WorkerMetrics
 from streams.replay.counts import ReplayCounts
 from streams.scoring.config import ScoringModel
 from streams.worker.campaigns import CampaignOutput
-from streams.worker.engagement import ActivityItem, score_candidate
-from streams.worker.processor import check_key
-from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
-from streams.worker.rows import dump_row, load_row
+from streams.worker.erasure import ErasureMarks
+from streams.worker.processor import (
+    ActivityProcessor,
+    Outputs,
+    ProfileProcessor,
+    StreamClock,
+    TimerProcessor,
+)
+from streams.worker.step import Step
 
-#: Pending activity events (all candidates) after which they are scored.
-DEFAULT_CHUNK = 5_000
+#: Records per processing step (the worker's default ``BATCH_SIZE``).
+DEFAULT_BATCH = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayMessage:
+    """The parts of a Kafka record the worker's processors read (``event.message``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayEvent:
+    """Stands in for a faust event: the processors only read ``event.message``."""
+
+    message: ReplayMessage
 
 
 @dataclass
+class _DictTable:
+    """Stands in for the faust table: ``data`` is the local store (one dict)."""
+
+    data: dict[bytes, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Full topic names the processors write to, and partition counts of the keyed ones."""
+
+    activity: str
+    profile: str
+    changelog: str
+    engagement: str
+    action: str
+    activity_dlq: str
+    profile_dlq: str
+    partitions: dict[str, int]
+
+
 class ReplayProcessor:
-    """Rows, outputs and counts of a replay over one or more partitions."""
+    """Replays one partition's records through the worker's processors."""
 
-    model: ScoringModel
-    engine: Engine | None
-    #: Value of the ``replay`` field of every action produced (True for rebuilds and shadows).
-    replay_flag: bool = True
-    #: Remember ``candidate\\x1ftrigger id`` of every record in the window (for `replay diff`).
-    collect_triggers: bool = False
-    chunk: int = DEFAULT_CHUNK
-    rows: dict[bytes, bytes | None] = field(default_factory=dict)
-    engagement: dict[bytes, bytes | None] = field(default_factory=dict)
-    counts: ReplayCounts = field(default_factory=ReplayCounts)
-    triggers: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self._decode_activity = activity_codec().decode
-        self._codec = default_codec()
-        self._encode_record = codec_for("engagement_record").encode
-        self._encode_action = codec_for("nurture_action").encode
-        self._campaigns = (
+    def __init__(
+        self,
+        model: ScoringModel,
+        engine: Engine | None,
+        topics: Topics,
+        erasure: ErasureMarks,
+        *,
+        replay_flag: bool = True,
+        collect_triggers: bool = False,
+        batch: int = DEFAULT_BATCH,
+    ) -> None:
+        self.topics = topics
+        self.batch = batch
+        self.collect_triggers = collect_triggers
+        self.metrics = WorkerMetrics(CollectorRegistry())
+        self.outputs = Outputs(
+            table=_DictTable(),
+            changelog=topics.changelog,
+            engagement=topics.engagement,
+            dlq={topics.activity: topics.activity_dlq, topics.profile: topics.profile_dlq},
+            partitions=topics.partitions,
+            metrics=self.metrics,
+            erasure=erasure,
+        )
+        campaigns = (
             None
-            if self.engine is None
+            if engine is None
             else CampaignOutput(
-                self.engine, "", WorkerMetrics(CollectorRegistry()), self.model.version
+                engine, topics.action, self.metrics, model.version, replay=replay_flag
             )
         )
-        self._pending: dict[bytes, list[ActivityItem]] = {}
-        self._pending_count = 0
-        self._pending_emit = True
+        clock = None if campaigns is None else StreamClock(TimerProcessor(self.outputs, campaigns))
+        self._activity = ActivityProcessor(model, self.outputs, campaigns, stream_clock=clock)
+        self._profile = ProfileProcessor(self.outputs, campaigns)
+        self.changelog: dict[bytes, bytes | None] = {}
+        self.engagement: dict[bytes, bytes | None] = {}
+        self.triggers: set[str] = set()
+        self.records = 0
         self._actions: list[tuple[bytes, bytes]] = []
+        self._window_start: ReplayCounts | None = None
+        self._pending: list[ReplayEvent] = []
+        self._pending_source = ""
+        self._pending_emit = True
 
-    # -- input -------------------------------------------------------------------------------
-
-    def activity(
-        self, key: bytes | None, value: bytes | None, partition: int, offset: int, *, emit: bool
-    ) -> None:
-        """One ``candidate.activity`` record; ``emit`` False: warm-up (state only, no output
-        of decisions)."""
-        self.counts.activity_records += 1
-        try:
-            record = self._decode_activity(value or b"")
-            check_key(key, record["candidate_id"], record["event_id"])
-        except SchemaError:
-            self.counts.dead_lettered += 1
-            return
-        assert key is not None
+    def add(self, source: str, record: Any, *, emit: bool) -> None:
+        """Queue one Kafka record of ``source`` (``activity`` or ``profile``); ``emit`` False
+        for warm-up records. Steps run when the source or window changes or a batch is full."""
+        if (source, emit) != (self._pending_source, self._pending_emit) or (
+            len(self._pending) >= self.batch
+        ):
+            self.flush()
+            self._pending_source, self._pending_emit = source, emit
+        topic = self.topics.activity if source == "activity" else self.topics.profile
+        message = ReplayMessage(
+            topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            list(record.headers or ()),
+            record.timestamp,
+        )
+        self._pending.append(ReplayEvent(message))
+        self.records += 1
         if emit and self.collect_triggers:
-            self.triggers.add(trigger_key(record["candidate_id"], record["event_id"]))
-        if emit != self._pending_emit:
-            self.flush()
-            self._pending_emit = emit
-        self._pending.setdefault(key, []).append(ActivityItem(record, partition, offset))
-        self._pending_count += 1
-        if self._pending_count >= self.chunk:
-            self.flush()
-
-    def profile(self, key: bytes | None, value: bytes | None, *, emit: bool) -> None:
-        """One ``candidate.profile`` record (profile or erasure request)."""
-        self.counts.profile_records += 1
-        try:
-            decoded = self._codec.decode(value or b"")
-            if decoded.subject not in (PROFILE_SUBJECT, ERASURE_SUBJECT):
-                raise SchemaError(f"{decoded.subject} record on the profile topic")
-            check_key(key, decoded.record["candidate_id"], None)
-        except SchemaError:
-            self.counts.dead_lettered += 1
-            return
-        assert key is not None
-        self._flush_candidate(key)
-        if decoded.subject == ERASURE_SUBJECT:
-            self.rows[key] = None
-            self.engagement[key] = None
-            self.counts.erasures += 1
-            return
-        row = load_row(self.rows.get(key))
-        new_row = with_profile(row, decoded.record)
-        if self._campaigns is not None:
-            decision = self._campaigns.on_profile(decoded.record["candidate_id"], row, new_row)
-            if decision is not None and emit:
-                self._emit(key, decision)
-        updated_at = (new_row.get("profile") or {}).get("updated_at")
-        if emit and self.collect_triggers and updated_at is not None:
-            cid = decoded.record["candidate_id"]
-            self.triggers.add(trigger_key(cid, f"profile:{int(updated_at)}"))
-        self.rows[key] = dump_row(new_row)
-
-    # -- processing ----------------------------------------------------------------------------
+            self._remember_trigger(source, record.key, record.value)
 
     def flush(self) -> None:
-        """Score every pending activity event."""
-        for key in list(self._pending):
-            self._flush_candidate(key)
-
-    def _flush_candidate(self, key: bytes) -> None:
-        items = self._pending.pop(key, None)
-        if not items:
+        """Run the queued records as one step of the worker."""
+        events, self._pending = self._pending, []
+        if not events:
             return
-        self._pending_count -= len(items)
-        candidate_id = items[0].record["candidate_id"]
-        outcome = score_candidate(self.model, candidate_id, self.rows.get(key), items, self.engine)
-        counts = self.counts
-        counts.dead_lettered += len(outcome.rejected)
-        if outcome.record is None:
-            return
-        self.rows[key] = dump_row(outcome.row)
-        self.engagement[key] = self._encode_record(outcome.record)
-        counts.scored += outcome.scored
-        counts.duplicates += outcome.duplicates
-        counts.too_late += outcome.too_late
-        if self._pending_emit:
-            for decision in outcome.decisions:
-                self._emit(key, decision)
+        if self._pending_emit and self._window_start is None:
+            self._window_start = self.snapshot()
+        if self._pending_source == "activity":
+            step = self._activity.process(events)
+        else:
+            step = self._profile.process(events)
+        self._commit(step, emit=self._pending_emit)
 
-    def _emit(self, key: bytes, decision: Decision) -> None:
-        counts = self.counts
-        for action in decision.actions:
-            action["replay"] = self.replay_flag
-            self._actions.append((key, self._encode_action(action)))
-            counts.emitted[(action["campaign_id"], action["channel"])] += 1
-        for outcome in decision.suppressed:
-            counts.suppressed[(outcome.campaign_id, outcome.reason or "")] += 1
-        for outcome in decision.held:
-            counts.held[outcome.campaign_id] += 1
+    def _commit(self, step: Step, *, emit: bool) -> None:
+        outbox = step.seal()
+        self.outputs.rows.commit(step.writes, {}, lambda _partition, _offset: None)
+        topics = self.topics
+        for (topic, _partition), records in outbox.records.items():
+            if topic == topics.changelog:
+                for key, value, _headers in records:
+                    assert key is not None
+                    self.changelog[key] = value
+            elif topic == topics.engagement:
+                for key, value, _headers in records:
+                    assert key is not None
+                    self.engagement[key] = value
+            elif topic == topics.action and emit:
+                for key, value, _headers in records:
+                    assert key is not None and value is not None
+                    self._actions.append((key, value))
 
     def take_actions(self) -> list[tuple[bytes, bytes]]:
         """The actions decided since the last call, as ``(key, value)`` to publish in order."""
         actions, self._actions = self._actions, []
         return actions
 
+    @property
+    def counts(self) -> ReplayCounts:
+        """What the window's steps did (warm-up excluded), from the worker's metrics."""
+        total = self.snapshot()
+        counts = ReplayCounts() if self._window_start is None else total.minus(self._window_start)
+        counts.records = self.records
+        return counts
+
+    def snapshot(self) -> ReplayCounts:
+        """The worker metrics' totals so far as counts."""
+        counts = ReplayCounts()
+        for family in self.metrics.registry.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_created"):
+                    continue
+                counts.absorb(sample.name, sample.labels, int(sample.value))
+        return counts
+
+    def _remember_trigger(self, source: str, key: bytes | None, value: bytes | None) -> None:
+        try:
+            if source == "activity":
+                record = activity_codec().decode(value or b"")
+                self.triggers.add(trigger_key(record["candidate_id"], record["event_id"]))
+                return
+            decoded = default_codec().decode(value or b"")
+        except SchemaError:
+            return
+        updated_at = decoded.record.get("updated_at")
+        if updated_at is not None:
+            at_us = updated_at if isinstance(updated_at, int) else to_micros(updated_at)
+            self.triggers.add(trigger_key(decoded.record["candidate_id"], f"profile:{at_us}"))
+
 
 def trigger_key(candidate_id: str, trigger_id: str) -> str:
     """What the diff matches live actions on: the candidate and the trigger (an event id, or
     ``profile:<updated_at µs>`` for a profile change, as the engine names them)."""
     return f"{candidate_id}\x1f{trigger_id}"
-
-
-def decoded_action(value: bytes) -> dict[str, Any]:
-    """A ``nurture_action`` record (for reading action topics back)."""
-    return codec_for("nurture_action").decode(value)

@@ -27,7 +27,7 @@ from streams.app import TABLE_NAME
 from streams.replay.counts import ReplayCounts
 from streams.replay.planning import end_offsets, plan_jobs
 from streams.replay.reset import clear_local_store, commit_offsets, ensure_idle, recreate_topic
-from streams.replay.runner import OutputTopics, PartitionJob, Progress, ReplaySpec, run_jobs
+from streams.replay.runner import OutputTopics, PartitionJob, Progress, replay_spec, run_jobs
 from streams.settings import WorkerSettings
 
 
@@ -71,15 +71,15 @@ def rebuild(
     ensure_idle(kafka, group)
     recreate_topic(kafka, changelog, partitions=len(jobs))
     cleared = clear_local_store(worker.data_dir, group)
-    spec = ReplaySpec(
-        kafka=kafka,
-        outputs=OutputTopics(
+    spec = replay_spec(
+        kafka,
+        OutputTopics(
             engagement=kafka.topic(ENGAGEMENT), action=kafka.topic(ACTION), changelog=changelog
         ),
+        worker,
         model_path=worker.model_path,
         campaigns_path=worker.campaigns_path,
         catalog_path=worker.catalog_path,
-        replay_flag=True,
     )
     started = time.perf_counter()
     result = run_jobs(spec, jobs, processes=processes, progress=progress)

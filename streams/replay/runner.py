@@ -20,13 +20,17 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 
 from schemas.settings import KafkaSettings
+from schemas.topics import ACTION, ACTIVITY, ACTIVITY_DLQ, ENGAGEMENT, PROFILE, PROFILE_DLQ
 from streams.replay.counts import ReplayCounts
 from streams.replay.errors import ReplayError
 from streams.replay.offsets import PartitionRange
-from streams.replay.processing import DEFAULT_CHUNK, ReplayProcessor
+from streams.replay.processing import DEFAULT_BATCH, ReplayProcessor, Topics
 from streams.replay.reader import merged, read_range
 from streams.scoring.config import load_model
+from streams.settings import WorkerSettings
 from streams.worker.campaigns import build_engine
+from streams.worker.erasure import ErasureMarks, load_secret
+from streams.worker.kafka_config import topic_partitions
 
 #: Records between two progress reports of a process.
 PROGRESS_EVERY = 2_000
@@ -50,6 +54,10 @@ class ReplaySpec:
 
     kafka: KafkaSettings
     outputs: OutputTopics
+    #: Key of the erased-candidate markers: the live worker's (see :func:`erasure_secret`).
+    erasure_secret: bytes
+    #: Partition count of every topic the processors write to (full names).
+    partitions: dict[str, int]
     model_path: Path | None = None
     campaigns_path: Path | None = None
     catalog_path: Path | None = None
@@ -57,7 +65,62 @@ class ReplaySpec:
     campaigns: bool = True
     replay_flag: bool = True
     collect_triggers: bool = False
-    chunk: int = DEFAULT_CHUNK
+    batch: int = DEFAULT_BATCH
+
+    def topics(self) -> Topics:
+        """The names the processors write to (placeholders for outputs not published)."""
+        kafka, outputs = self.kafka, self.outputs
+        return Topics(
+            activity=kafka.topic(ACTIVITY),
+            profile=kafka.topic(PROFILE),
+            changelog=outputs.changelog or UNPUBLISHED_CHANGELOG,
+            engagement=outputs.engagement or kafka.topic(ENGAGEMENT),
+            action=outputs.action or kafka.topic(ACTION),
+            activity_dlq=kafka.topic(ACTIVITY_DLQ),
+            profile_dlq=kafka.topic(PROFILE_DLQ),
+            partitions=self.partitions,
+        )
+
+
+#: Changelog name of replays that publish no table (shadow runs, the diff's baseline).
+UNPUBLISHED_CHANGELOG = "replay-unpublished-changelog"
+
+
+def replay_spec(
+    kafka: KafkaSettings,
+    outputs: OutputTopics,
+    worker: WorkerSettings,
+    *,
+    model_path: Path | None,
+    campaigns_path: Path | None,
+    catalog_path: Path | None,
+    collect_triggers: bool = False,
+) -> ReplaySpec:
+    """A spec for replaying into ``outputs`` with the given configuration and the erasure
+    secret of ``worker`` (partition counts are looked up on the cluster)."""
+    live = [kafka.topic(t) for t in (ACTIVITY, ENGAGEMENT, ACTION, ACTIVITY_DLQ, PROFILE_DLQ)]
+    published = [t for t in (outputs.engagement, outputs.action) if t is not None]
+    partitions = topic_partitions(kafka, sorted(set(live + published)))
+    partitions[outputs.changelog or UNPUBLISHED_CHANGELOG] = partitions[kafka.topic(ACTIVITY)]
+    return ReplaySpec(
+        kafka=kafka,
+        outputs=outputs,
+        erasure_secret=erasure_secret(worker),
+        partitions=partitions,
+        model_path=model_path,
+        campaigns_path=campaigns_path,
+        catalog_path=catalog_path,
+        batch=worker.batch_size,
+        collect_triggers=collect_triggers,
+    )
+
+
+def erasure_secret(worker: WorkerSettings) -> bytes:
+    """The key of the live worker's erasure markers (the same setting or file it reads), so a
+    replay finds the markers and keeps erased candidates erased."""
+    if worker.erasure_secret is not None:
+        return worker.erasure_secret.get_secret_value().encode()
+    return load_secret(worker.erasure_secret_file)
 
 
 @dataclass(frozen=True)
@@ -168,14 +231,18 @@ def _run_group(spec: ReplaySpec, jobs: list[PartitionJob], report: Progress) -> 
     )
     result = ReplayResult()
     sends = SendTracker()
+    topics = spec.topics()
+    erasure = ErasureMarks(spec.erasure_secret)
     try:
         for job in jobs:
             processor = ReplayProcessor(
                 model,
                 engine,
+                topics,
+                erasure,
                 replay_flag=spec.replay_flag,
                 collect_triggers=spec.collect_triggers,
-                chunk=spec.chunk,
+                batch=spec.batch,
             )
             _run_partition(consumer, sends.wrap(producer), spec.outputs, job, processor, report)
             result.counts.add(processor.counts)
@@ -234,10 +301,9 @@ def _run_partition(  # noqa: PLR0917 - the parts of one partition's run
     for source, record in merged(profiles, read_range(consumer, job.activity)):
         if source == "activity":
             emit = record.offset >= job.window_offset
-            processor.activity(record.key, record.value, record.partition, record.offset, emit=emit)
         else:
             emit = job.window_ms is None or record.timestamp >= job.window_ms
-            processor.profile(record.key, record.value, emit=emit)
+        processor.add(source, record, emit=emit)
         unreported += 1
         if unreported >= PROGRESS_EVERY:
             _publish_actions(producer, outputs, processor)
@@ -246,11 +312,11 @@ def _run_partition(  # noqa: PLR0917 - the parts of one partition's run
     processor.flush()
     _publish_actions(producer, outputs, processor)
     if outputs.changelog is not None:
-        for key, row in processor.rows.items():
+        for key, row in processor.changelog.items():
             producer.send(outputs.changelog, key=key, value=row, partition=job.partition)
     if outputs.engagement is not None:
-        for key, record in processor.engagement.items():
-            producer.send(outputs.engagement, key=key, value=record)
+        for key, value in processor.engagement.items():
+            producer.send(outputs.engagement, key=key, value=value)
     producer.flush()
     report(unreported)
 

@@ -29,7 +29,8 @@ from schemas.topics import ACTION, ENGAGEMENT, TOPICS
 from streams.replay.counts import ReplayCounts
 from streams.replay.errors import ReplayError
 from streams.replay.planning import plan_jobs
-from streams.replay.runner import OutputTopics, PartitionJob, Progress, ReplaySpec, run_jobs
+from streams.replay.runner import OutputTopics, PartitionJob, Progress, replay_spec, run_jobs
+from streams.settings import WorkerSettings
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SUMMARY_DIR = user_data_path("candidate-nurture") / "replay"
@@ -162,6 +163,7 @@ def run_shadow(
     name: str,
     jobs: list[PartitionJob],
     outputs: OutputTopics,
+    live: WorkerSettings,
     *,
     from_ms: int | None,
     to_ms: int | None,
@@ -172,14 +174,15 @@ def run_shadow(
     processes: int = 1,
     progress: Progress | None = None,
 ) -> ShadowSummary:
-    """Replay ``jobs`` into the sandbox ``outputs``; write and return the summary."""
-    spec = ReplaySpec(
-        kafka=kafka,
-        outputs=outputs,
+    """Replay ``jobs`` into the sandbox ``outputs``; write and return the summary. ``live`` is
+    the live worker's settings (its erasure secret and batch size)."""
+    spec = replay_spec(
+        kafka,
+        outputs,
+        live,
         model_path=model_path,
         campaigns_path=campaigns_path,
         catalog_path=catalog_path,
-        replay_flag=True,
         collect_triggers=True,
     )
     started = time.perf_counter()

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.codec import activity_codec, codec_for, default_codec, encode
 from schemas.settings import KafkaSettings
@@ -32,10 +30,9 @@ from streams.scoring.config import ScoringModel, load_model
 from streams.scoring.state import EngagementState, new_state
 from streams.scoring.update import apply_event
 from streams.worker.engagement import ActivityItem, scoring_input
-from streams.worker.probe import WorkerProcess
 from streams.worker.profile import profile_fields
 from tests.kafka_helpers import read_all, unique, wait_until
-from tests.worker_support import WorkerHarness
+from tests.worker_support import WorkerHarness, answering, metric_value
 
 pytestmark = pytest.mark.kafka
 
@@ -88,29 +85,8 @@ def _joined(candidate_id: str) -> dict[str, Any]:
     }
 
 
-def _metric(port: int, name: str, labels: dict[str, str]) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
-
-
 def _profiles_kept(port: int) -> float:
-    return _metric(port, "nurture_worker_profile_records_total", {"outcome": "profile"})
-
-
-def _answering(worker: WorkerProcess, harness: WorkerHarness) -> WorkerProcess:
-    def answers() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{worker.port}/v1/health", timeout=1).is_success
-        except httpx.HTTPError:
-            assert worker.exit_code() is None, harness.logs()
-            return False
-
-    wait_until(answers, timeout_s=60, what="the worker's web server")
-    return worker
+    return metric_value(port, "nurture_worker_profile_records_total", {"outcome": "profile"})
 
 
 def _reference(kafka: KafkaSettings, model: ScoringModel) -> list[str]:
@@ -158,7 +134,7 @@ def test_welcome_action_has_the_engine_id_and_a_second_app_repeats_it(
         kafka.topic(PROFILE),
         [(cid.encode(), encode("candidate_profile", record)) for cid, record in profiles],
     )
-    workers = [_answering(h.worker().start(), h) for h in harnesses]
+    workers = [answering(h.worker().start(), h) for h in harnesses]
     for worker in workers:
         port = worker.port
 
@@ -197,5 +173,5 @@ def test_welcome_action_has_the_engine_id_and_a_second_app_repeats_it(
     for worker in workers:
         emitted = {"campaign": "welcome-series", "channel": "email"}
         suppressed = {"campaign": "welcome-series", "reason": "consent_missing"}
-        assert _metric(worker.port, "nurture_actions_emitted_total", emitted) == 1
-        assert _metric(worker.port, "nurture_actions_suppressed_total", suppressed) == 1
+        assert metric_value(worker.port, "nurture_actions_emitted_total", emitted) == 1
+        assert metric_value(worker.port, "nurture_actions_suppressed_total", suppressed) == 1

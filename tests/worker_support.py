@@ -6,6 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from schemas.codec import activity_codec, codec_for
 from schemas.errors import SchemaError
 from schemas.settings import KafkaSettings
@@ -15,7 +18,7 @@ from streams.scoring.state import EngagementState, new_state
 from streams.scoring.update import apply_event, engagement_record
 from streams.worker.engagement import ActivityItem, scoring_input
 from streams.worker.probe import WorkerProcess, free_port, wait_caught_up
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import read_all, wait_until
 
 
 def worker_env(
@@ -139,3 +142,27 @@ def differences(
 def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def metric_value(port: int, name: str, labels: dict[str, str]) -> float:
+    """The value of a sample of the worker's ``/metrics`` (0 when it has no such sample)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def answering(worker: WorkerProcess, harness: WorkerHarness) -> WorkerProcess:
+    """``worker`` once its web server answers (fails with the logs if it exits first)."""
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{worker.port}/v1/health", timeout=1).is_success
+        except httpx.HTTPError:
+            assert worker.exit_code() is None, harness.logs()
+            return False
+
+    wait_until(answers, timeout_s=60, what="the worker's web server")
+    return worker

@@ -50,6 +50,14 @@ def worker(
         Path | None,
         typer.Option("--data-dir", help="Local table stores (env NURTURE_WORKER_DATA_DIR)."),
     ] = None,
+    clock: Annotated[
+        str | None,
+        typer.Option(
+            "--clock",
+            help="What drives campaign timers: wall (live) or stream (each partition's latest "
+            "event time, for replays) (env NURTURE_WORKER_CLOCK, default wall).",
+        ),
+    ] = None,
 ) -> None:
     """Keep one engagement score per candidate from candidate.activity and candidate.profile.
 
@@ -64,6 +72,7 @@ def worker(
         "app_id": app_id,
         "store": store,
         "data_dir": data_dir,
+        "clock": clock,
     }
     try:
         settings = WorkerSettings(**{k: v for k, v in flags.items() if v is not None})

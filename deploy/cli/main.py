@@ -12,12 +12,14 @@ from deploy.cli import (
     broker_cmd,
     campaigns_cmd,
     deliver_cmd,
+    dlq_cmd,
     erase_cmd,
     gateway_cmd,
     publish_cmd,
     replay_cmd,
     score_cmd,
     simulate_cmd,
+    topic_cmd,
     topics_cmd,
     up_cmd,
     worker_cmd,
@@ -66,11 +68,15 @@ def main(
 
 
 app.add_typer(broker_cmd.app, name="broker")
+topics_cmd.app.command("export")(topic_cmd.export)
+topics_cmd.app.command("import")(topic_cmd.import_)
 app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(topics_cmd.app, name="topic", help="Alias of `nurture topics`.", hidden=True)
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(campaigns_cmd.app, name="campaigns")
 app.add_typer(erase_cmd.app, name="erasure")
 app.add_typer(replay_cmd.app, name="replay")
+app.add_typer(dlq_cmd.app, name="dlq")
 app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("deliver")(deliver_cmd.deliver)

@@ -1,0 +1,233 @@
+"""`nurture dlq list|show|redrive`: the dead-letter topics, read and re-published.
+
+Dead letters of the worker (``candidate.activity.dlq``, ``candidate.profile.dlq``) carry their
+origin and error in ``nurture.dlq.*`` headers (streams/dlq.py); those of delivery
+(``nurture.action.dlq``) carry ``nurture-reason`` (and ``nurture-origin`` for undecodable ones).
+
+**Redrive** re-publishes a worker dead letter's original key, value and headers (the
+``nurture.dlq.*`` ones removed) to the topic it came from, with its original timestamp, so the
+fixed worker processes it like any event: activity events are idempotent by ``event_id`` (a
+redriven event the worker already counted is a duplicate), profiles by content. Once the
+re-published records are acknowledged, a **redrive marker** is appended to the same
+dead-letter topic: a record with no value, the dead letter's key and the header
+``nurture.dlq.redriven`` = ``<partition>:<offset>`` of the dead letter. Markers live in the
+topic they describe (same retention, no extra topic to declare); `list` hides them and shows
+the letters they mark as redriven, and `redrive` skips marked letters, so running it twice
+re-publishes nothing the second time. A crash between re-publishing and the marker can
+re-publish a letter once more on the next run; the worker's de-duplication absorbs that.
+
+``nurture.action.dlq`` is listed and shown but not redriven: delivery recorded those actions
+as final (``dead_lettered``) under their ``action_id``, so a re-published action would be a
+no-op by design.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY_DLQ, PROFILE_DLQ
+from streams.dlq import (
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_OFFSET,
+    HEADER_PARTITION,
+    HEADER_TOPIC,
+)
+from streams.replay.errors import ReplayError
+from streams.replay.reader import read_topic
+
+HEADER_REDRIVEN = "nurture.dlq.redriven"
+HEADER_REDRIVEN_AT = "nurture.dlq.redriven_at"
+#: Dead-letter topics (unprefixed) and whether their letters can be redriven.
+DLQ_TOPICS = {ACTIVITY_DLQ: True, PROFILE_DLQ: True, ACTION_DLQ: False}
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead letter as read back, with where it came from and why."""
+
+    dlq_topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    origin_topic: str | None
+    origin_partition: int | None
+    origin_offset: int | None
+    error_class: str
+    error_message: str
+    redriven: bool = False
+
+    @property
+    def letter_id(self) -> str:
+        """``<dlq topic>:<partition>:<offset>``: what `dlq show` takes."""
+        return f"{self.dlq_topic}:{self.partition}:{self.offset}"
+
+    @property
+    def original_headers(self) -> Headers:
+        """The headers the record had before it was dead-lettered."""
+        return [(k, v) for k, v in self.headers if not k.startswith("nurture.dlq.")]
+
+
+def parse(dlq_topic: str, record: object, *, action_topic: str) -> DeadLetter:
+    """A dead letter from a consumer record of ``dlq_topic`` (either header convention)."""
+    headers: Headers = list(getattr(record, "headers", None) or ())
+    found = {k: v.decode("utf-8", "replace") for k, v in headers}
+    if HEADER_ERROR_CLASS in found:
+        origin = found.get(HEADER_TOPIC)
+        partition = _int(found.get(HEADER_PARTITION))
+        offset = _int(found.get(HEADER_OFFSET))
+        error, message = found[HEADER_ERROR_CLASS], found.get(HEADER_ERROR_MESSAGE, "")
+    else:  # delivery's dead letters
+        origin, partition, offset = action_topic, None, None
+        error = found.get("nurture-reason", "unknown")
+        message = found.get("nurture-origin", found.get("nurture-channel", ""))
+    return DeadLetter(
+        dlq_topic=dlq_topic,
+        partition=int(getattr(record, "partition", 0)),
+        offset=int(getattr(record, "offset", 0)),
+        timestamp_ms=int(getattr(record, "timestamp", 0)),
+        key=getattr(record, "key", None),
+        value=getattr(record, "value", None),
+        headers=headers,
+        origin_topic=origin,
+        origin_partition=partition,
+        origin_offset=offset,
+        error_class=error,
+        error_message=message,
+    )
+
+
+def dlq_topics(kafka: KafkaSettings, which: str | None) -> list[str]:
+    """Full names of the dead-letter topics to read (``which``: one of them, or all)."""
+    if which is None:
+        return [kafka.topic(t) for t in DLQ_TOPICS]
+    for name in DLQ_TOPICS:
+        if which in (name, kafka.topic(name), name.removesuffix(".dlq").rsplit(".", 1)[-1]):
+            return [kafka.topic(name)]
+    raise ReplayError(f"{which!r} is not a dead-letter topic: {', '.join(DLQ_TOPICS)}")
+
+
+def read_letters(
+    kafka: KafkaSettings,
+    topics: Iterable[str],
+    *,
+    error_class: str | None = None,
+    since_ms: int | None = None,
+) -> Iterator[DeadLetter]:
+    """The dead letters of ``topics`` (markers applied, then filtered), oldest first per
+    partition."""
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        for topic in topics:
+            letters: list[DeadLetter] = []
+            redriven: set[tuple[int, int]] = set()
+            for record in read_topic(consumer, topic):
+                marker = dict(record.headers or ()).get(HEADER_REDRIVEN)
+                if marker is not None:
+                    partition, offset = marker.decode().split(":")
+                    redriven.add((int(partition), int(offset)))
+                    continue
+                letters.append(parse(topic, record, action_topic=kafka.topic(ACTION)))
+            for letter in letters:
+                if error_class is not None and letter.error_class != error_class:
+                    continue
+                if since_ms is not None and letter.timestamp_ms < since_ms:
+                    continue
+                marked = (letter.partition, letter.offset) in redriven
+                yield replace(letter, redriven=True) if marked else letter
+    finally:
+        consumer.close()
+
+
+def find_letter(kafka: KafkaSettings, letter_id: str) -> DeadLetter:
+    """The dead letter ``<dlq topic>:<partition>:<offset>`` (:class:`ReplayError` if none)."""
+    try:
+        topic, partition, offset = letter_id.rsplit(":", 2)
+        wanted = (int(partition), int(offset))
+    except ValueError:
+        raise ReplayError(f"{letter_id!r}: expected <dlq topic>:<partition>:<offset>") from None
+    for letter in read_letters(kafka, dlq_topics(kafka, topic)):
+        if (letter.partition, letter.offset) == wanted:
+            return letter
+    raise ReplayError(f"no dead letter {letter_id}")
+
+
+@dataclass
+class RedriveReport:
+    redriven: list[DeadLetter]
+    already: int
+    not_redrivable: int
+
+
+def redrive(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> RedriveReport:
+    """Re-publish ``letters`` (not those already redriven) to their origin topics, then mark
+    them redriven; see the module docstring."""
+    report = RedriveReport([], 0, 0)
+    redrivable = {kafka.topic(t) for t, ok in DLQ_TOPICS.items() if ok}
+    todo = []
+    for letter in letters:
+        if letter.redriven:
+            report.already += 1
+        elif letter.dlq_topic not in redrivable or not letter.origin_topic:
+            report.not_redrivable += 1
+        else:
+            todo.append(letter)
+    if not todo:
+        return report
+    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all", linger_ms=10)
+    try:
+        _send_all(
+            producer,
+            [
+                (d.origin_topic or "", d.key, d.value, d.original_headers, d.timestamp_ms)
+                for d in todo
+            ],
+        )
+        now = str(int(time.time() * 1000)).encode()
+        _send_all(
+            producer,
+            [
+                (
+                    d.dlq_topic,
+                    d.key,
+                    None,
+                    [
+                        (HEADER_REDRIVEN, f"{d.partition}:{d.offset}".encode()),
+                        (HEADER_REDRIVEN_AT, now),
+                    ],
+                    None,
+                )
+                for d in todo
+            ],
+        )
+    finally:
+        producer.close()
+    report.redriven = todo
+    return report
+
+
+def _send_all(
+    producer: KafkaProducer,
+    records: list[tuple[str, bytes | None, bytes | None, Headers, int | None]],
+) -> None:
+    futures = [
+        producer.send(topic, key=key, value=value, headers=headers, timestamp_ms=ts)
+        for topic, key, value, headers, ts in records
+    ]
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)
+
+
+def _int(text: str | None) -> int | None:
+    return None if text is None or not text.lstrip("-").isdigit() else int(text)

@@ -42,12 +42,10 @@ def erase(
             receipt = producer.erase(candidate_id, source=source, reason=reason)
     except NurtureError as exc:
         raise fail(f"{exc} (nothing or only part was done: run the command again)") from exc
-    console.print(
+    typer.echo(
         f"erasure request {receipt.request_id} published; "
         f"{receipt.keys_deleted} data key(s) deleted. "
-        f"Check with: nurture erasure verify {candidate_id}",
-        highlight=False,
-        markup=False,
+        f"Check with: nurture erasure verify {candidate_id}"
     )
 
 

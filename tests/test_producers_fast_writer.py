@@ -1,0 +1,117 @@
+"""The compiled activity writer (schemas/fast_writer.py) against the full codec it stands in for.
+
+Its promise: whatever it encodes is byte-for-byte what the codec writes, and it never accepts a
+record the codec refuses (it answers None instead, and the SDK asks the codec, which names the
+field). Checked on the simulator's events and on hypothesis mutations of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from producers.records import RecordEncoder
+from producers.simulate import generate
+from schemas.codec import activity_codec
+from schemas.errors import ValidationError
+from schemas.fast_writer import activity_writer
+
+CODEC = activity_codec()
+WRITER = activity_writer(CODEC)
+NOW = datetime(2025, 3, 1, 9, 31, tzinfo=UTC)
+
+
+def _simulated(n: int) -> list[dict[str, Any]]:
+    records = (r.record for r in generate(seed=11, candidates=200, events=n))
+    events = [dict(r, received_at=NOW) for r in records if "event_id" in r and "type" in r]
+    return list(islice(events, n))
+
+
+EVENTS = _simulated(3000)
+
+
+def _codec_bytes(record: dict[str, Any]) -> bytes | None:
+    try:
+        return CODEC.encode(record)
+    except ValidationError:
+        return None
+
+
+def test_every_simulated_event_type_is_written_as_the_codec_writes_it() -> None:
+    assert {e["type"] for e in EVENTS} >= {"page_viewed", "email_opened", "application_submitted"}
+    for event in EVENTS:
+        assert WRITER.encode(event) == CODEC.encode(event), event["type"]
+
+
+EDGE_VALUES: list[Any] = [
+    None, "", "x", "é-ü-✓", "y" * 64, "z" * 300, "\ud800", 0, -1, 2**31 - 1, 2**31, -(2**31),
+    -(2**31) - 1, 2**63, True, 1.5, b"raw", [], ["a"], ["a"] * 70, [1], {}, {"k": "v"},
+    NOW, NOW.replace(tzinfo=None), datetime(1960, 1, 1, tzinfo=UTC), 1_700_000_000_000_000,
+    datetime(2025, 1, 1, tzinfo=UTC) + timedelta(microseconds=1),
+]  # fmt: skip
+
+
+@st.composite
+def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
+    """A simulated event with some fields (top level or payload) replaced, removed or added."""
+    event = dict(draw(st.sampled_from(EVENTS)))
+    payload = event["payload"] = dict(event["payload"])
+    for _ in range(draw(st.integers(1, 3))):
+        target = event if draw(st.booleans()) else payload
+        names = [*target, "correlation_id", "unknown", "attended_minutes", "job_families"]
+        name = draw(st.sampled_from(names))
+        if draw(st.integers(0, 4)) == 0:
+            target.pop(name, None)
+        else:
+            target[name] = draw(st.sampled_from(EDGE_VALUES))
+    if draw(st.booleans()):
+        event["type"] = draw(st.sampled_from([*CODEC.event_types, "nope", ""]))
+    return event
+
+
+@settings(max_examples=600, deadline=None)
+@given(event=mutated_events())
+def test_the_writer_never_accepts_what_the_codec_refuses_nor_writes_other_bytes(
+    event: dict[str, Any],
+) -> None:
+    fast = WRITER.encode(event)
+    if fast is not None:
+        assert fast == _codec_bytes(event)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"event_id": ""}, "event_id"),
+        ({"occurred_at": NOW.replace(tzinfo=None)}, "occurred_at"),
+        ({"candidate_id": 42}, "candidate_id"),
+        ({"colour": "red"}, "colour"),
+        ({"type": "page_flipped"}, "type"),
+        ({"payload": {"career_event_id": "e-1", "attended_minutes": 2**31}}, "payload"),
+        ({"payload": {"url": "https://x.example", "nope": 1}}, "payload.nope"),
+        ({"payload": {}}, "payload.url"),
+    ],
+)
+def test_refused_records_still_get_the_codecs_error_naming_the_field(
+    change: dict[str, Any], field: str
+) -> None:
+    event = {
+        "event_id": "e-1",
+        "type": "page_viewed",
+        "candidate_id": "cand-1",
+        "occurred_at": NOW,
+        "source": "career-site",
+        "payload": {"url": "https://careers.example.com/jobs/7"},
+        **change,
+    }
+    if change.get("payload", {}).get("career_event_id"):
+        event["type"] = "career_event_attended"
+    assert WRITER.encode(event) is None
+    with pytest.raises(ValidationError) as raised:
+        RecordEncoder(now=lambda: NOW).event(event)
+    assert raised.value.field.startswith(field)

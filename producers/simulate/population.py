@@ -151,6 +151,8 @@ def _consents(
     consents: dict[str, Any] = {}
     if rng.random() < 0.3:
         consents["events"] = {"granted": True, "granted_at": joined_at, "expires_at": None}
+    if rng.random() < 0.25:  # personalised ads (the hot-candidate ad audience needs it)
+        consents["ads"] = {"granted": True, "granted_at": joined_at, "expires_at": None}
     if state == "none":
         return consents, None, None
     if state == "granted":

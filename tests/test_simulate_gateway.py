@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,15 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from consumers.keyring import KeyRing
 from deploy.cli.main import app
 from producers.gateway.app import create_app
 from producers.records import RecordEncoder
 from producers.simulate import SimRecord
 from producers.simulate.via_gateway import GatewaySender, SourceKeys, send_via_gateway
-from schemas.codec import decode
+from schemas.codec import decode, encode
+from schemas.privacy.contact import open_profile
+from schemas.privacy.settings import load_privacy_settings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from tests.test_gateway_support import KEYS, gateway_settings, records_on, serving
@@ -46,8 +50,11 @@ def expected_from_file(tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
     by_subject: dict[str, list[dict[str, Any]]] = {"activity_event": [], "candidate_profile": []}
     for line in out.read_bytes().splitlines():
         item = orjson.loads(line)
-        encode = encoder.event if item["subject"] == "activity_event" else encoder.profile
-        by_subject[item["subject"]].append(decode(encode(item["record"]).value).record)
+        if item["subject"] == "activity_event":
+            value = encoder.event(item["record"]).value
+        else:  # what a reader sees once it opened the sealed contact
+            value = encode("candidate_profile", encoder.profile_model(item["record"]).to_avro())
+        by_subject[item["subject"]].append(decode(value).record)
     return by_subject
 
 
@@ -78,7 +85,11 @@ def test_simulate_via_gateway_lands_what_the_file_holds(
     assert f"{profiles + 150} accepted, 0 duplicates, 0 rejected, 0 failed" in result.output
 
     events = [decode(r.value).record for r in records_on(kafka, ACTIVITY)]
-    stored = [decode(r.value).record for r in records_on(kafka, PROFILE)]
+    with closing(KeyRing(kafka, load_privacy_settings().key_encryption_keys())) as ring:
+        ring.catch_up()
+        stored = [
+            open_profile(decode(r.value).record, ring.key) for r in records_on(kafka, PROFILE)
+        ]
     assert len(events) == 150
     assert content(events) == content(expected["activity_event"])
     assert content(stored) == content(expected["candidate_profile"])

@@ -82,7 +82,7 @@ def test_alert_queries_keep_their_inputs() -> None:
     )
 
 
-def _port_pair() -> int:
+def free_port_pair() -> int:
     """A free port whose next port is free too (the two delivery consumers)."""
     while True:
         port = free_port()
@@ -100,7 +100,7 @@ class Pipeline:
     def __init__(self, settings: KafkaSettings, state_dir: Path) -> None:
         self.gateway_port = free_port()
         self.worker_port = free_port()
-        self.delivery_port = _port_pair()
+        self.delivery_port = free_port_pair()
         self.state_dir = state_dir
         env = {
             **os.environ,

@@ -13,6 +13,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ENGAGEMENT
 from streams.worker.probe import free_port
 from tests.kafka_helpers import read_all, unique, wait_until
+from tests.test_observability_prometheus import free_port_pair
 
 
 def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
@@ -41,6 +42,8 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         str(free_port()),
         "--worker-port",
         str(free_port()),
+        "--delivery-metrics-port",  # and the next port: nothing fixed, tests run side by side
+        str(free_port_pair()),
     ]
     up = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -65,5 +68,15 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
     assert up.returncode == 0, text
     assert "stopped" in text
     logs = tmp_path / "logs"
-    assert {p.name for p in logs.iterdir()} >= {"worker.log", "gateway.log", "simulator.log"}
-    assert "restart" not in text, f"a child crashed during the run:\n{text}"
+    assert {p.name for p in logs.iterdir()} >= {
+        "worker.log",
+        "gateway.log",
+        "simulator.log",
+        "deliver-email.log",
+        "deliver-webhook.log",
+    }
+    tails = "\n".join(
+        f"== {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        for log in sorted(logs.iterdir())
+    )
+    assert "restart" not in text, f"a child crashed during the run:\n{text}\n{tails}"

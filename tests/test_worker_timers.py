@@ -12,24 +12,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from schemas.codec import activity_codec, codec_for, encode
+from schemas.codec import encode
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTION, ACTIVITY, PROFILE
+from schemas.topics import PROFILE
 from streams.loadgen import publish
-from streams.worker.outbox import key_partition
-from streams.worker.probe import WorkerProcess
-from tests.kafka_helpers import read_all, unique, wait_until
-from tests.worker_support import WorkerHarness, answering, metric_value
+from tests.campaign_worker_support import (
+    T0,
+    TimerRun,
+    event_record,
+    ids_on_partition,
+    profile_record,
+)
+from tests.kafka_helpers import unique, wait_until
+from tests.worker_support import metric_value
 
 pytestmark = pytest.mark.kafka
-
-#: Monday 2025-03-03 10:00 UTC: 10:00 in London, 05:00 in New York, 19:00 in Tokyo.
-T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
-PARTITIONS = 3  # tests/conftest.py creates every topic with 3 partitions
 
 SEQUENCE = """
 id: sequence
@@ -68,106 +68,6 @@ quiet_hours: {start: "21:00", end: "08:00", channels: [email]}
 """
 
 
-PAYLOADS: dict[str, dict[str, Any]] = {
-    "talent_pool_joined": {"pool_id": "pool-1"},
-    "page_viewed": {"url": "https://careers.example.com/jobs/1", "page_type": "job"},
-    "application_submitted": {"job_id": "job-1", "job_family": "engineering"},
-}
-
-
-def _ids_on_partition(prefix: str, count: int, partition: int = 0) -> list[str]:
-    """``count`` candidate ids whose events land on ``partition`` (the stream clock is kept
-    per partition: the clock candidate must share it with the others)."""
-    found: list[str] = []
-    n = 0
-    while len(found) < count:
-        candidate = f"{prefix}-{n}"
-        if key_partition(candidate.encode(), PARTITIONS) == partition:
-            found.append(candidate)
-        n += 1
-    return found
-
-
-def _profile(candidate_id: str, time_zone: str = "Europe/London") -> tuple[bytes, bytes]:
-    granted = {"granted": True, "granted_at": T0 - timedelta(days=30)}
-    record = {
-        "candidate_id": candidate_id,
-        "contact": {"email": f"{candidate_id}@example.com"},
-        "locale": "en-GB",
-        "time_zone": time_zone,
-        "consents": {"email": granted},
-        "updated_at": T0 - timedelta(days=30),
-        "source": "test",
-    }
-    return candidate_id.encode(), encode("candidate_profile", record)
-
-
-def _event(candidate_id: str, kind: str, at: datetime, n: int = 0) -> tuple[bytes, bytes]:
-    record = {
-        "event_id": f"{candidate_id}-{kind}-{int(at.timestamp())}-{n}",
-        "type": kind,
-        "candidate_id": candidate_id,
-        "occurred_at": at,
-        "source": "test",
-        "received_at": None,
-        "correlation_id": None,
-        "payload": PAYLOADS[kind],
-    }
-    return candidate_id.encode(), activity_codec().encode(record)
-
-
-class TimerRun:
-    """One worker with the test's campaigns on the test's topics, and its published actions."""
-
-    def __init__(self, kafka: KafkaSettings, tmp: Path, clock: str, campaigns: dict[str, str]):
-        folder = tmp / "campaigns"
-        folder.mkdir()
-        for name, text in campaigns.items():
-            (folder / f"{name}.yaml").write_text(text)
-        self.kafka = kafka
-        self.harness = WorkerHarness(
-            kafka,
-            tmp,
-            unique("timers"),
-            "memory://",
-            env={
-                "NURTURE_WORKER_CLOCK": clock,
-                "NURTURE_WORKER_CAMPAIGNS_PATH": str(folder),
-                "NURTURE_WORKER_TIMER_INTERVAL_S": "0.5",
-            },
-        )
-        self.worker: WorkerProcess | None = None
-
-    def start(self, profiles: list[tuple[bytes, bytes]]) -> None:
-        publish(self.kafka, self.kafka.topic(PROFILE), profiles)
-        self.worker = answering(self.harness.worker().start(), self.harness)
-        port = self.worker.port
-
-        def kept() -> bool:
-            labels = {"outcome": "profile"}
-            return metric_value(port, "nurture_worker_profile_records_total", labels) >= len(
-                profiles
-            )
-
-        wait_until(kept, timeout_s=60, what="the profiles in the worker's rows")
-
-    def send(self, events: list[tuple[bytes, bytes]]) -> None:
-        """Publish ``events`` and wait until the worker committed past them."""
-        publish(self.kafka, self.kafka.topic(ACTIVITY), events)
-        self.harness.wait_caught_up(alive=self.worker)
-
-    def actions(self, candidate_id: str | None = None) -> list[dict[str, Any]]:
-        decode = codec_for("nurture_action").decode
-        found = [decode(m.value) for m in read_all(self.kafka, self.kafka.topic(ACTION))]
-        return [a for a in found if candidate_id is None or a["candidate_id"] == candidate_id]
-
-    def steps(self, candidate_id: str) -> list[str]:
-        return [a["step_id"] for a in self.actions(candidate_id)]
-
-    def close(self) -> None:
-        self.harness.close()
-
-
 @pytest.fixture
 def run_stream(kafka: KafkaSettings, tmp_path: Path) -> Iterator[TimerRun]:
     run = TimerRun(
@@ -181,28 +81,30 @@ def run_stream(kafka: KafkaSettings, tmp_path: Path) -> Iterator[TimerRun]:
 
 
 def test_sequence_waits_exit_on_application_reentry_and_inactivity(run_stream: TimerRun) -> None:
-    applies, finishes, busy, quiet, clock = _ids_on_partition(unique("seq"), 5)
+    applies, finishes, busy, quiet, clock = ids_on_partition(unique("seq"), 5)
     run = run_stream
-    run.start([_profile(c) for c in (applies, finishes, busy, quiet)])
+    run.start([profile_record(c) for c in (applies, finishes, busy, quiet)])
 
     def tick(at: datetime, n: int = 0) -> tuple[bytes, bytes]:
-        return _event(clock, "page_viewed", at, n)
+        return event_record(clock, "page_viewed", at, n)
 
     # Day 0: two candidates join; two others are merely active (inactivity candidates).
     run.send(
         [
-            _event(applies, "talent_pool_joined", T0),
-            _event(finishes, "talent_pool_joined", T0),
-            _event(busy, "talent_pool_joined", T0 - timedelta(days=400)),
-            _event(busy, "page_viewed", T0),
-            _event(quiet, "talent_pool_joined", T0 - timedelta(days=400)),
-            _event(quiet, "page_viewed", T0),
-            _event(clock, "talent_pool_joined", T0 - timedelta(days=400)),
+            event_record(applies, "talent_pool_joined", T0),
+            event_record(finishes, "talent_pool_joined", T0),
+            event_record(busy, "talent_pool_joined", T0 - timedelta(days=400)),
+            event_record(busy, "page_viewed", T0),
+            event_record(quiet, "talent_pool_joined", T0 - timedelta(days=400)),
+            event_record(quiet, "page_viewed", T0),
+            event_record(clock, "talent_pool_joined", T0 - timedelta(days=400)),
         ]
     )
     assert run.steps(applies) == ["one"] and run.steps(finishes) == ["one"]
 
-    run.send([_event(busy, "page_viewed", T0 + timedelta(days=5)), tick(T0 + timedelta(days=6))])
+    run.send(
+        [event_record(busy, "page_viewed", T0 + timedelta(days=5)), tick(T0 + timedelta(days=6))]
+    )
     assert run.steps(applies) == ["one"], "step two is due on day 7, not before"
 
     run.send([tick(T0 + timedelta(days=8), 1)])
@@ -211,7 +113,7 @@ def test_sequence_waits_exit_on_application_reentry_and_inactivity(run_stream: T
     assert two["decided_at"] == T0 + timedelta(days=7), "decided at its due time, not the tick's"
 
     # Inactivity: ten days without events. ``quiet`` was last seen on day 0, ``busy`` on day 5.
-    applied = _event(applies, "application_submitted", T0 + timedelta(days=10))
+    applied = event_record(applies, "application_submitted", T0 + timedelta(days=10))
     run.send([applied, tick(T0 + timedelta(days=11), 2)])
     assert run.steps(quiet) == ["nudge"] and run.steps(busy) == []
     run.send([tick(T0 + timedelta(days=16), 3)])
@@ -222,9 +124,9 @@ def test_sequence_waits_exit_on_application_reentry_and_inactivity(run_stream: T
     assert run.steps(applies) == ["one", "two"], "the application ended the sequence"
 
     # Re-entry after 30 days: a join on day 25 is ignored, one on day 31 starts again.
-    run.send([_event(finishes, "talent_pool_joined", T0 + timedelta(days=25))])
+    run.send([event_record(finishes, "talent_pool_joined", T0 + timedelta(days=25))])
     assert run.steps(finishes) == ["one", "two", "three"]
-    run.send([_event(finishes, "talent_pool_joined", T0 + timedelta(days=31))])
+    run.send([event_record(finishes, "talent_pool_joined", T0 + timedelta(days=31))])
     assert run.steps(finishes) == ["one", "two", "three", "one"]
 
     ids = [a["action_id"] for a in run.actions()]
@@ -234,22 +136,22 @@ def test_sequence_waits_exit_on_application_reentry_and_inactivity(run_stream: T
 
 
 def test_quiet_hours_hold_then_send_in_two_time_zones(run_stream: TimerRun) -> None:
-    new_york, tokyo, london, clock = _ids_on_partition(unique("tz"), 4)
+    new_york, tokyo, london, clock = ids_on_partition(unique("tz"), 4)
     run = run_stream
     run.start(
         [
-            _profile(new_york, "America/New_York"),
-            _profile(tokyo, "Asia/Tokyo"),
-            _profile(london, "Europe/London"),
+            profile_record(new_york, "America/New_York"),
+            profile_record(tokyo, "Asia/Tokyo"),
+            profile_record(london, "Europe/London"),
         ]
     )
     late = T0 + timedelta(hours=3)  # 13:00 UTC: 08:00 in New York, 22:00 in Tokyo
     run.send(
         [
-            _event(new_york, "talent_pool_joined", T0),  # 05:00 local: held until 08:00
-            _event(london, "talent_pool_joined", T0),  # 10:00 local: sent at once
-            _event(tokyo, "talent_pool_joined", late),  # 22:00 local: held until 08:00
-            _event(clock, "talent_pool_joined", T0 - timedelta(days=400)),
+            event_record(new_york, "talent_pool_joined", T0),  # 05:00 local: held until 08:00
+            event_record(london, "talent_pool_joined", T0),  # 10:00 local: sent at once
+            event_record(tokyo, "talent_pool_joined", late),  # 22:00 local: held until 08:00
+            event_record(clock, "talent_pool_joined", T0 - timedelta(days=400)),
         ]
     )
     assert run.steps(london) == ["one"]
@@ -258,27 +160,27 @@ def test_quiet_hours_hold_then_send_in_two_time_zones(run_stream: TimerRun) -> N
     held = {"campaign": "sequence"}
     assert metric_value(run.worker.port, "nurture_actions_held_total", held) == 2
 
-    run.send([_event(clock, "page_viewed", T0 + timedelta(hours=3, minutes=2))])
+    run.send([event_record(clock, "page_viewed", T0 + timedelta(hours=3, minutes=2))])
     assert run.steps(new_york) == ["one"] and run.steps(tokyo) == []
     released = run.actions(new_york)[0]
     assert released["decided_at"] == T0, "decided when the candidate joined"
     assert released["not_before"] == T0 + timedelta(hours=3), "held until 08:00 New York time"
 
     # Tokyo's 08:00 is 23:00 UTC.
-    run.send([_event(clock, "page_viewed", T0 + timedelta(hours=13, minutes=2))])
+    run.send([event_record(clock, "page_viewed", T0 + timedelta(hours=13, minutes=2))])
     assert run.steps(tokyo) == ["one"]
     assert run.actions(tokyo)[0]["not_before"] == T0 + timedelta(hours=13)
 
 
 def test_erasure_cancels_the_sequence_and_later_events_are_dropped(run_stream: TimerRun) -> None:
-    erased, kept, clock = _ids_on_partition(unique("erase"), 3)
+    erased, kept, clock = ids_on_partition(unique("erase"), 3)
     run = run_stream
-    run.start([_profile(erased), _profile(kept)])
+    run.start([profile_record(erased), profile_record(kept)])
     run.send(
         [
-            _event(erased, "talent_pool_joined", T0),
-            _event(kept, "talent_pool_joined", T0),
-            _event(clock, "talent_pool_joined", T0 - timedelta(days=400)),
+            event_record(erased, "talent_pool_joined", T0),
+            event_record(kept, "talent_pool_joined", T0),
+            event_record(clock, "talent_pool_joined", T0 - timedelta(days=400)),
         ]
     )
     request = {
@@ -300,8 +202,8 @@ def test_erasure_cancels_the_sequence_and_later_events_are_dropped(run_stream: T
     wait_until(processed, timeout_s=30, what="the erasure request processed")
     run.send(
         [
-            _event(erased, "page_viewed", T0 + timedelta(days=2)),  # late: dropped, counted
-            _event(clock, "page_viewed", T0 + timedelta(days=8)),
+            event_record(erased, "page_viewed", T0 + timedelta(days=2)),  # late: dropped, counted
+            event_record(clock, "page_viewed", T0 + timedelta(days=8)),
         ]
     )
     assert run.steps(kept) == ["one", "two"]
@@ -327,9 +229,9 @@ steps:
     run = TimerRun(kafka, tmp_path, "wall", {"follow-up": alert})
     try:
         candidate = unique("wall")
-        run.start([_profile(candidate)])
+        run.start([profile_record(candidate)])
         applied = datetime.now(UTC) - timedelta(days=8)
-        run.send([_event(candidate, "application_submitted", applied)])
+        run.send([event_record(candidate, "application_submitted", applied)])
         # Decided at the event: step "now". The wall clock then finds "week-later" overdue.
         wait_until(
             lambda: run.steps(candidate) == ["now", "week-later"] or None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -271,6 +272,37 @@ def test_rate_limit_is_429_with_retry_after_per_key(kafka: KafkaSettings) -> Non
     assert limited.json()["retry_after_s"] == int(limited.headers["retry-after"])
     assert other_key.status_code == 202
     assert len(records_on(kafka, ACTIVITY)) == 6
+
+
+def test_rate_limits_are_per_key_and_configurable_per_source(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    second_key = "career-site-second-key-0123456789"
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(f"career-site={second_key}\n", encoding="utf-8")
+    limits: dict[str, Any] = {
+        "api_keys_file": keys_file,
+        "rate_limits": "career-site=0.5/5",
+        "max_batch_events": 5,
+        "rate_limit_burst": 5,
+    }
+    batch = {"events": [event() for _ in range(5)]}
+    second = {"Authorization": f"Bearer {second_key}"}
+    with running_gateway(kafka, **limits) as client:
+        first_full = client.post("/v1/events", json=batch, headers=auth())
+        limited = client.post("/v1/events", json=event(), headers=auth())
+        another_batch = {"events": [event() for _ in range(5)]}
+        other_key_same_source = client.post("/v1/events", json=another_batch, headers=second)
+        other_key_limited = client.put(
+            "/v1/candidates/cand-1/profile", json={"source": "career-site"}, headers=second
+        )
+    assert first_full.status_code == 202
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "2"  # 1 event at 0.5/s, the source's own limit
+    assert "'career-site'" in limited.json()["detail"]
+    assert other_key_same_source.status_code == 202
+    assert other_key_limited.status_code == 429  # profiles and erasures cost 1 event too
+    assert len(records_on(kafka, ACTIVITY)) == 10
 
 
 def test_metrics_count_by_type_and_source_without_ids(kafka: KafkaSettings) -> None:

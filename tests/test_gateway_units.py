@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError as SettingsError
 
 from producers.errors import PublishTimeoutError
-from producers.gateway.auth import ApiKeyAuth
+from producers.gateway.auth import ApiKeyAuth, Caller
 from producers.gateway.cloud_events import Rejection, attribute_of, from_binary
 from producers.gateway.dedup import AcceptedIds
 from producers.gateway.errors import (
@@ -30,7 +30,7 @@ from producers.gateway.limits import Limits, body_kind, split_events
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.publisher import AckTimeoutError, LateOutcome, OutgoingRecord
 from producers.gateway.ratelimit import RateLimiter, TokenBucket
-from producers.gateway.settings import GatewaySettings
+from producers.gateway.settings import GatewaySettings, parse_api_keys, parse_rate_limits
 from producers.records import RecordEncoder
 from schemas.errors import ConfigError, KafkaUnavailableError, NurtureError
 from tests.test_gateway_support import KEYS, event, gateway_settings
@@ -92,15 +92,47 @@ def test_unknown_and_missing_keys_are_refused() -> None:
 
 def test_bucket_refuses_then_refills_and_says_how_long_to_wait() -> None:
     clock = Clock()
-    limiter = RateLimiter(rate_per_s=10, burst=100, clock=clock)
-    limiter.charge("ats", 100)
+    limiter = RateLimiter(lambda source: (10, 100), clock=clock)
+    ats, career_site = Caller("ats", "ats#1"), Caller("career-site", "career-site#1")
+    limiter.charge(ats, 100)
     with pytest.raises(RateLimitedError) as caught:
-        limiter.charge("ats", 25)
+        limiter.charge(ats, 25)
     assert caught.value.retry_after_s == 3  # 25 tokens at 10/s
     assert caught.value.headers() == {"Retry-After": "3"}
-    limiter.charge("career-site", 100)  # another key has its own bucket
+    limiter.charge(career_site, 100)  # another key has its own bucket
     clock.now += 2.5
-    limiter.charge("ats", 25)
+    limiter.charge(ats, 25)
+
+
+def test_each_key_has_its_own_bucket_sized_by_its_source() -> None:
+    settings = gateway_settings(rate_limits="ats=1/500", max_batch_events=100)
+    limiter = RateLimiter(settings.rate_limit_of, clock=Clock())
+    old_key, new_key = Caller("ats", "ats#1"), Caller("ats", "ats#2")
+    limiter.charge(old_key, 500)
+    limiter.charge(new_key, 500)  # a second key of the source (rotation) is not starved
+    with pytest.raises(RateLimitedError) as caught:
+        limiter.charge(old_key, 2)
+    assert caught.value.retry_after_s == 2  # ats: 1 event/s
+    limiter.charge(Caller("career-site", "career-site#1"), 10_000)  # the default: 10,000 burst
+
+
+def test_keys_get_ids_by_source_and_order_never_the_key() -> None:
+    keys = [*gateway_settings().all_api_keys(), *parse_api_keys("ats=" + "r" * 20, where="t")]
+    auth = ApiKeyAuth(keys)
+    assert auth.identify("Bearer " + "r" * 20) == Caller("ats", "ats#2")
+    assert auth.identify(f"Bearer {KEYS['ats']}") == Caller("ats", "ats#1")
+
+
+def test_rate_limits_parse_per_source_and_refuse_nonsense() -> None:
+    settings = gateway_settings(rate_limits="ats=200, career-site=5000/20000")
+    assert settings.rate_limit_of("ats") == (200, 1000)  # 5 s worth
+    assert settings.rate_limit_of("career-site") == (5000, 20_000)
+    assert settings.rate_limit_of("crm") == (2000, 10_000)  # the defaults
+    for bad in ("ats", "ats=0", "ats=fast", "=10", "ats=10/x"):
+        with pytest.raises(ConfigError, match="EVENTS_PER_S"):
+            parse_rate_limits(bad, where="t")
+    with pytest.raises(SettingsError, match="the burst of ats"):
+        gateway_settings(rate_limits="ats=10/20", max_batch_events=500)
 
 
 @given(st.lists(st.tuples(st.integers(1, 50), st.floats(0, 5)), max_size=40))

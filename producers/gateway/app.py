@@ -68,6 +68,9 @@ def create_app(
             "no API keys configured: set NURTURE_GATEWAY_API_KEYS='source=KEY,...' or "
             "NURTURE_GATEWAY_API_KEYS_FILE"
         )
+    unknown = sorted(set(settings.rate_limits) - {key.source for key in keys})
+    if unknown:
+        raise ConfigError(f"NURTURE_GATEWAY_RATE_LIMITS names sources without a key: {unknown}")
     metrics = GatewayMetrics(registry)
     live = publisher is None
     if publisher is None:
@@ -96,7 +99,7 @@ def create_app(
             settings.max_event_bytes, settings.max_batch_bytes, settings.max_batch_events
         ),
         auth=ApiKeyAuth(keys),
-        limiter=RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst),
+        limiter=RateLimiter(settings.rate_limit_of),
         publisher=publisher,
         events=events,
         profiles=ProfileIngest(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from producers.gateway.errors import ForbiddenSourceError, UnauthenticatedError
 from producers.gateway.settings import ApiKey
@@ -17,28 +18,44 @@ from schemas.errors import ConfigError
 _SCHEME = "bearer "
 
 
+class Caller(NamedTuple):
+    """Who sent a request: the key's source system and a name of the key that is not the key."""
+
+    source: str
+    #: ``<source>#<n>``: the n-th key of that source in the configuration (rate limits, logs).
+    key_id: str
+
+
 class ApiKeyAuth:
     """Authenticates requests against the configured keys; knows the sources they belong to."""
 
     def __init__(self, keys: Iterable[ApiKey]) -> None:
-        self._keys = [(key.source, key.secret.get_secret_value().encode()) for key in keys]
+        self._keys: list[tuple[Caller, bytes]] = []
+        for key in keys:
+            number = 1 + sum(1 for caller, _ in self._keys if caller.source == key.source)
+            caller = Caller(key.source, f"{key.source}#{number}")
+            self._keys.append((caller, key.secret.get_secret_value().encode()))
         secrets = [secret for _, secret in self._keys]
         if len(set(secrets)) != len(secrets):
             raise ConfigError("the same API key is configured for two entries")
         #: Every configured source system (bounded: also used as a metric label).
-        self.sources: frozenset[str] = frozenset(source for source, _ in self._keys)
+        self.sources: frozenset[str] = frozenset(caller.source for caller, _ in self._keys)
 
     def source_of(self, authorization: str | None) -> str:
         """The source system of the request's key; :class:`UnauthenticatedError` otherwise."""
+        return self.identify(authorization).source
+
+    def identify(self, authorization: str | None) -> Caller:
+        """The key of the request (source and key id); :class:`UnauthenticatedError` otherwise."""
         if not authorization:
             raise UnauthenticatedError("missing Authorization: Bearer <API key> header")
         if authorization[: len(_SCHEME)].lower() != _SCHEME:
             raise UnauthenticatedError("the Authorization header must use the Bearer scheme")
         presented = authorization[len(_SCHEME) :].strip().encode()
-        found: str | None = None
-        for source, secret in self._keys:
+        found: Caller | None = None
+        for caller, secret in self._keys:
             if hmac.compare_digest(presented, secret) and found is None:
-                found = source
+                found = caller
         if found is None:
             raise UnauthenticatedError("unknown API key")
         return found

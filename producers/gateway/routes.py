@@ -85,7 +85,8 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 async def post_events(request: Request) -> Response:
     gateway = gateway_of(request)
     headers = request.headers
-    source = gateway.auth.source_of(headers.get("authorization"))
+    caller = gateway.auth.identify(headers.get("authorization"))
+    source = caller.source
     content_type = headers.get("content-type", "")
     ce_headers = {k: v for k, v in headers.items() if k.startswith("ce-")}
     kind = body_kind(content_type, "ce-specversion" in ce_headers)
@@ -93,7 +94,7 @@ async def post_events(request: Request) -> Response:
     body = await read_body(request.stream(), headers.get("content-length"), limit=limit)
     items = split_events(parse_json(body), kind, len(body), gateway.limits)
     events = normalize(items, kind, source, ce_headers, content_type)
-    gateway.limiter.charge(source, len(events))
+    gateway.limiter.charge(caller, len(events))
     status, answer = await gateway.events.ingest(events, source, kind)
     extra = {"Retry-After": str(gateway.settings.retry_after_s)} if status == 503 else None
     return _json(status, {"request_id": request_id_of(request), **answer}, extra)
@@ -119,7 +120,7 @@ async def post_events(request: Request) -> Response:
 async def put_profile(candidate_id: CandidateId, request: Request) -> Response:
     gateway = gateway_of(request)
     headers = request.headers
-    source = gateway.auth.source_of(headers.get("authorization"))
+    caller = gateway.auth.identify(headers.get("authorization"))
     content_type = headers.get("content-type")
     if media_type(content_type) != JSON:
         raise UnsupportedMediaTypeError(f"send the profile as {JSON}")
@@ -131,8 +132,8 @@ async def put_profile(candidate_id: CandidateId, request: Request) -> Response:
         limit_name="max_event_bytes",
     )
     profile = parse_json(body)
-    gateway.limiter.charge(source, 1)
-    answer = await gateway.profiles.upsert(candidate_id, profile, source)
+    gateway.limiter.charge(caller, 1)
+    answer = await gateway.profiles.upsert(candidate_id, profile, caller.source)
     return _json(202, {"request_id": request_id_of(request), **answer})
 
 
@@ -170,15 +171,15 @@ async def put_profile(candidate_id: CandidateId, request: Request) -> Response:
 )
 async def delete_candidate(candidate_id: CandidateId, request: Request) -> Response:
     gateway = gateway_of(request)
-    source = gateway.auth.source_of(request.headers.get("authorization"))
-    gateway.limiter.charge(source, 1)
+    caller = gateway.auth.identify(request.headers.get("authorization"))
+    gateway.limiter.charge(caller, 1)
     reason = request.query_params.get("reason")
     if reason is not None and not 0 < len(reason) <= 100:
         raise InvalidRecordError(
             "reason must be 1 to 100 characters",
             errors=[{"field": "reason", "reason": "1 to 100 characters"}],
         )
-    answer = await gateway.profiles.erase(candidate_id, source, reason)
+    answer = await gateway.profiles.erase(candidate_id, caller.source, reason)
     return _json(202, {"request_id": request_id_of(request), **answer})
 
 

@@ -21,6 +21,10 @@ Environment variables (all optional):
 ``NURTURE_GATEWAY_RATE_LIMIT_EVENTS_PER_S``  sustained events per second per API key (2000)
 ``NURTURE_GATEWAY_RATE_LIMIT_BURST``         token bucket size, events (10000); must hold
                                              at least one full batch
+``NURTURE_GATEWAY_RATE_LIMITS``              per-source limits for each key of that source,
+                                             ``source=EVENTS_PER_S[/BURST]``, comma-separated,
+                                             e.g. ``ats=200,career-site=5000/20000`` (burst
+                                             left out: 5 s worth, at least one full batch)
 ``NURTURE_GATEWAY_DEDUP_WINDOW_S``           how long an accepted event_id is remembered (86400)
 ``NURTURE_GATEWAY_DEDUP_MAX_IDS``            most event ids remembered; the oldest are
                                              forgotten first beyond it (1000000, ~150 MB)
@@ -43,6 +47,7 @@ Environment variables (all optional):
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -66,6 +71,37 @@ class ApiKey(BaseModel):
 
     source: str
     secret: SecretStr
+
+
+class RateLimit(BaseModel):
+    """A token bucket's refill rate (events/s) and size (events; None: the default)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    events_per_s: float = Field(gt=0)
+    burst: int | None = Field(None, ge=1)
+
+
+def parse_rate_limits(text: str, *, where: str) -> dict[str, RateLimit]:
+    """``source=EVENTS_PER_S[/BURST]`` pairs separated by commas; :class:`ConfigError` if bad."""
+    limits: dict[str, RateLimit] = {}
+    for number, raw in enumerate(text.split(","), start=1):
+        item = raw.strip()
+        if not item:
+            continue
+        source, sep, value = (part.strip() for part in item.partition("="))
+        rate, _, burst = value.partition("/")
+        try:
+            limit = RateLimit(events_per_s=float(rate), burst=int(burst) if burst else None)
+        except ValueError as exc:  # also pydantic's ValidationError
+            raise ConfigError(
+                f"{where}: entry {number} is not 'source=EVENTS_PER_S[/BURST]' with positive "
+                f"numbers: {item!r}"
+            ) from exc
+        if not sep or not source:
+            raise ConfigError(f"{where}: entry {number} is not 'source=EVENTS_PER_S[/BURST]'")
+        limits[source] = limit
+    return limits
 
 
 def parse_api_keys(text: str, *, where: str) -> list[ApiKey]:
@@ -109,6 +145,9 @@ class GatewaySettings(BaseSettings):
     max_batch_events: int = Field(500, ge=1, description="Most events per request.")
     rate_limit_events_per_s: float = Field(2000.0, gt=0, description="Per key, events/s.")
     rate_limit_burst: int = Field(10_000, ge=1, description="Token bucket size, events.")
+    rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(
+        {}, description="Per-source limits of each key ('source=EVENTS_PER_S[/BURST],...')."
+    )
     dedup_window_s: float = Field(24 * 3600.0, ge=0, description="Remember ids this long, s.")
     dedup_max_ids: int = Field(1_000_000, ge=1, description="Most remembered event ids.")
     validation: Validation = Field("codec", description="Event validation depth.")
@@ -138,16 +177,37 @@ class GatewaySettings(BaseSettings):
             return tuple(parse_api_keys(text, where="api_keys"))
         return value
 
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_rate_limits(value, where="NURTURE_GATEWAY_RATE_LIMITS")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> GatewaySettings:
-        if self.rate_limit_burst < self.max_batch_events:
-            raise ValueError(
-                f"rate_limit_burst ({self.rate_limit_burst}) must hold one full batch "
-                f"(max_batch_events={self.max_batch_events}), or big batches could never pass"
-            )
+        bursts = {"rate_limit_burst": self.rate_limit_burst} | {
+            f"the burst of {source}": limit.burst
+            for source, limit in self.rate_limits.items()
+            if limit.burst is not None
+        }
+        for name, burst in bursts.items():
+            if burst < self.max_batch_events:
+                raise ValueError(
+                    f"{name} ({burst}) must hold one full batch "
+                    f"(max_batch_events={self.max_batch_events}), or big batches could never pass"
+                )
         if self.max_event_bytes > self.max_batch_bytes:
             raise ValueError("max_event_bytes must not exceed max_batch_bytes")
         return self
+
+    def rate_limit_of(self, source: str) -> tuple[float, int]:
+        """``(events per second, burst)`` of each key of ``source``."""
+        limit = self.rate_limits.get(source)
+        if limit is None:
+            return self.rate_limit_events_per_s, self.rate_limit_burst
+        burst = limit.burst or max(self.max_batch_events, math.ceil(5 * limit.events_per_s))
+        return limit.events_per_s, burst
 
     def all_api_keys(self) -> list[ApiKey]:
         """The keys from the variable and from ``api_keys_file`` (read now, at start-up)."""

@@ -1,9 +1,10 @@
-"""`nurture erase ID` and `nurture erasure verify ID`: forget a candidate, then prove it.
+"""`nurture erase ID`, `nurture erasure verify ID` and `nurture keys rewrap`.
 
 ``erase`` publishes the erasure request (the worker deletes the candidate's rows, tombstones its
 compacted records and drops later events) and tombstones the candidate's data keys, so every
 sealed contact, in Kafka or in any copy, becomes unreadable. ``erasure verify`` scans every
-topic and the reachable state and lists what is still readable (docs/privacy.md).
+topic and the reachable state and lists what is still readable. ``keys rewrap`` rewraps the
+data keys under a new key-encryption key (rotation). See docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from consumers.settings import DeliverySettings
 from deploy.cli.context import console, fail, kafka_settings
 from deploy.erasure.findings import Report
 from deploy.erasure.verify import VerifyOptions, verify
+from producers.key_rotation import rewrap_keys
 from producers.producer import NurtureProducer
 from schemas.errors import NurtureError
+from schemas.privacy.settings import load_privacy_settings
 from streams.settings import WorkerSettings
 
 app = typer.Typer(help="Check erasures (docs/privacy.md).", no_args_is_help=True)
@@ -119,3 +122,30 @@ def _print(report: Report) -> None:
         console.print("nothing readable found, but some checks could not be made")
     else:
         console.print("[green]nothing readable remains[/] for this candidate")
+
+
+keys_app = typer.Typer(
+    help="Data keys of crypto-shredding (docs/privacy.md).", no_args_is_help=True
+)
+
+
+@keys_app.command("rewrap")
+def rewrap(
+    ctx: typer.Context,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Longest topic read, s.")] = 60.0,
+) -> None:
+    """Rewrap every live data key under the current KEK (step 2 of a KEK rotation).
+
+    Exit status 1 when some keys are wrapped with a KEK that is not configured."""
+    keks = load_privacy_settings().key_encryption_keys()
+    try:
+        report = rewrap_keys(kafka_settings(ctx), keks, timeout_s=timeout_s)
+    except NurtureError as exc:
+        raise fail(exc) from exc
+    typer.echo(
+        f"{report.live} live key(s): {report.rewrapped} rewrapped under KEK {keks.current_id}, "
+        f"{report.unusable} unusable (KEK not configured), "
+        f"{report.erased_again} erased meanwhile and tombstoned again"
+    )
+    if report.unusable:
+        raise typer.Exit(1)

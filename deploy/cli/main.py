@@ -75,6 +75,7 @@ app.add_typer(topics_cmd.app, name="topic", help="Alias of `nurture topics`.", h
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(campaigns_cmd.app, name="campaigns")
 app.add_typer(erase_cmd.app, name="erasure")
+app.add_typer(erase_cmd.keys_app, name="keys")
 app.add_typer(replay_cmd.app, name="replay")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.command("up")(up_cmd.up)

@@ -1,0 +1,116 @@
+"""KEK rotation: rewrap every live data key record under the current key-encryption key.
+
+Same record key, same data key, new wrapping: compaction then drops the old wrapping, and once no
+live record names the old KEK it can be destroyed (docs/privacy.md). Keys wrapped with a KEK that
+is not configured are counted as ``unusable`` and left alone.
+
+An erasure may tombstone a key between the scan and its rewrite; the rewrite would then bring the
+key back. So after writing, the topic is read on from the scan's end: a tombstone of a rewrapped
+key found *before* the rewrite (same record key, same partition, lower offset) is written again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+
+from schemas.errors import ConfigError, KafkaUnavailableError
+from schemas.privacy.data_keys import decode_key_record, encode_key_record, wrapped_kek_id
+from schemas.privacy.errors import KeyRecordError
+from schemas.privacy.kek import KeyEncryptionKeys
+from schemas.settings import KafkaSettings
+from schemas.topics import KEYS
+
+
+class RewrapReport(NamedTuple):
+    """What a rewrap did."""
+
+    live: int
+    rewrapped: int
+    #: Live keys wrapped with a KEK that is not configured (or malformed): left as they are.
+    unusable: int
+    #: Keys erased while they were being rewrapped, tombstoned again.
+    erased_again: int
+
+
+def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: float) -> RewrapReport:
+    """Rewrap every live key of ``candidate.keys`` not wrapped with ``keks.current``."""
+    topic = kafka.topic(KEYS)
+    try:
+        consumer = KafkaConsumer(
+            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
+        )
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
+    try:
+        producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+    except KafkaError as exc:
+        consumer.close()
+        raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            raise ConfigError(f"topic {topic} does not exist (nurture topics create)")
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        latest: dict[bytes, bytes | None] = {}
+
+        def remember(record: ConsumerRecord) -> None:
+            latest[record.key] = record.value
+
+        _read_to_end(consumer, partitions, timeout_s, remember)
+        live = {name: value for name, value in latest.items() if value is not None}
+        written: dict[bytes, tuple[int, int]] = {}
+        unusable = 0
+        for name, value in live.items():
+            try:
+                if wrapped_kek_id(name, value) == keks.current_id:
+                    continue
+                key = decode_key_record(name, value, keks)
+            except KeyRecordError:
+                unusable += 1
+                continue
+            _, new_value = encode_key_record(key, keks)
+            meta = producer.send(topic, key=name, value=new_value).get(timeout=timeout_s)
+            written[name] = (meta.partition, meta.offset)
+        erased: set[bytes] = set()
+
+        def check(record: ConsumerRecord) -> None:
+            mine = written.get(record.key)
+            if mine is not None and record.value is None and record.offset < mine[1]:
+                erased.add(record.key)
+
+        _read_to_end(consumer, partitions, timeout_s, check)
+        for name in erased:
+            producer.send(topic, key=name, value=None).get(timeout=timeout_s)
+        return RewrapReport(len(live), len(written), unusable, len(erased))
+    except KafkaError as exc:
+        raise KafkaUnavailableError(
+            f"{topic}: rewrap interrupted ({type(exc).__name__}); run it again"
+        ) from exc
+    finally:
+        producer.close(timeout=5)
+        consumer.close()
+
+
+def _read_to_end(
+    consumer: KafkaConsumer,
+    partitions: list[TopicPartition],
+    timeout_s: float,
+    apply: Callable[[ConsumerRecord], None],
+) -> None:
+    end = consumer.end_offsets(partitions)
+    deadline = time.monotonic() + timeout_s
+    while any(consumer.position(tp) < end[tp] for tp in partitions):
+        if time.monotonic() > deadline:
+            raise KafkaUnavailableError(f"could not read the key topic to its end in {timeout_s}s")
+        for records in consumer.poll(timeout_ms=200).values():
+            for record in records:
+                apply(record)

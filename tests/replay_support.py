@@ -27,11 +27,12 @@ def profile(candidate_id: str, *, email_consent: bool) -> dict[str, Any]:
     }
 
 
-def nurture(kafka: KafkaSettings, *args: str) -> Result:
+def nurture(kafka: KafkaSettings, *args: str, input: str | None = None) -> Result:
     """Run ``nurture --bootstrap ... --topic-prefix ... <args>`` in this process."""
     return CliRunner().invoke(
         app,
         ["--bootstrap", kafka.bootstrap_servers, "--topic-prefix", kafka.topic_prefix, *args],
+        input=input,
     )
 
 

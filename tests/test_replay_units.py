@@ -171,6 +171,10 @@ def _replay(records: list[tuple[str, Record]], batch: int) -> ReplayProcessor:
     return processor
 
 
+def _by_candidate(actions: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return sorted(actions, key=lambda kv: kv[0])  # stable: each candidate's order is kept
+
+
 def test_batch_size_does_not_change_what_a_replay_produces() -> None:
     records = _one_day_records(25)
     one = _replay(records, batch=1)
@@ -178,8 +182,7 @@ def test_batch_size_does_not_change_what_a_replay_produces() -> None:
     assert one.changelog == many.changelog
     assert one.engagement == many.engagement
     # Per candidate in the same order (across candidates a batch groups them differently).
-    by_key = lambda actions: sorted(actions, key=lambda kv: kv[0])  # noqa: E731 - stable sort
-    assert by_key(one.take_actions()) == by_key(many.take_actions())
+    assert _by_candidate(one.take_actions()) == _by_candidate(many.take_actions())
     counts = many.counts
     assert counts.records == len(records)
     assert counts.dead_lettered == 1

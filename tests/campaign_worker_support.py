@@ -8,6 +8,7 @@ the partition of its candidates (:func:`ids_on_partition`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
 from streams.loadgen import publish
 from streams.worker.outbox import key_partition
-from streams.worker.probe import WorkerProcess
+from streams.worker.probe import WorkerProcess, wait_caught_up
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.worker_support import WorkerHarness, answering, metric_value
 
@@ -29,6 +30,8 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "talent_pool_joined": {"pool_id": "pool-1"},
     "page_viewed": {"url": "https://careers.example.com/jobs/1", "page_type": "job"},
     "application_submitted": {"job_id": "job-1", "job_family": "engineering"},
+    "career_event_attended": {"career_event_id": "event-1"},
+    "content_downloaded": {"content_id": "salary-guide"},
 }
 
 
@@ -45,22 +48,57 @@ def ids_on_partition(prefix: str, count: int, partition: int = 0) -> list[str]:
     return found
 
 
-def profile_record(candidate_id: str, time_zone: str = "Europe/London") -> tuple[bytes, bytes]:
-    granted = {"granted": True, "granted_at": T0 - timedelta(days=30)}
-    record = {
+def consent(
+    granted_at: datetime = T0 - timedelta(days=30),
+    *,
+    expires_at: datetime | None = None,
+    withdrawn_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A granted consent (Avro dict of ``schemas.profile.Consent``)."""
+    return {
+        "granted": True,
+        "granted_at": granted_at,
+        "expires_at": expires_at,
+        "withdrawn_at": withdrawn_at,
+    }
+
+
+def profile(
+    candidate_id: str,
+    time_zone: str = "Europe/London",
+    *,
+    consents: Mapping[str, dict[str, Any]] | None = None,
+    interests: Sequence[str] = (),
+    job_families: Sequence[str] = (),
+    locations: Sequence[str] = (),
+    updated_at: datetime = T0 - timedelta(days=30),
+) -> dict[str, Any]:
+    """A ``candidate_profile`` record (Avro dict); ``consents`` None: e-mail consent only."""
+    return {
         "candidate_id": candidate_id,
         "contact": {"email": f"{candidate_id}@example.com"},
         "locale": "en-GB",
         "time_zone": time_zone,
-        "consents": {"email": granted},
-        "updated_at": T0 - timedelta(days=30),
+        "interests": list(interests),
+        "job_families": list(job_families),
+        "locations": list(locations),
+        "consents": {"email": consent()} if consents is None else dict(consents),
+        "updated_at": updated_at,
         "source": "test",
     }
+
+
+def profile_record(
+    candidate_id: str, time_zone: str = "Europe/London", **fields: Any
+) -> tuple[bytes, bytes]:
+    """Key and value of :func:`profile` (``fields``: its keyword arguments)."""
+    record = profile(candidate_id, time_zone, **fields)
     return candidate_id.encode(), encode("candidate_profile", record)
 
 
-def event_record(candidate_id: str, kind: str, at: datetime, n: int = 0) -> tuple[bytes, bytes]:
-    record = {
+def event(candidate_id: str, kind: str, at: datetime, n: int = 0) -> dict[str, Any]:
+    """An ``activity_event`` record (Avro dict) with the payload of ``PAYLOADS[kind]``."""
+    return {
         "event_id": f"{candidate_id}-{kind}-{int(at.timestamp())}-{n}",
         "type": kind,
         "candidate_id": candidate_id,
@@ -70,28 +108,46 @@ def event_record(candidate_id: str, kind: str, at: datetime, n: int = 0) -> tupl
         "correlation_id": None,
         "payload": PAYLOADS[kind],
     }
-    return candidate_id.encode(), activity_codec().encode(record)
+
+
+def event_record(candidate_id: str, kind: str, at: datetime, n: int = 0) -> tuple[bytes, bytes]:
+    return candidate_id.encode(), activity_codec().encode(event(candidate_id, kind, at, n))
 
 
 class TimerRun:
     """One worker with the test's campaigns on the test's topics, and its published actions."""
 
-    def __init__(self, kafka: KafkaSettings, tmp: Path, clock: str, campaigns: dict[str, str]):
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        tmp: Path,
+        clock: str,
+        campaigns: dict[str, str],
+        catalog: dict[str, str] | None = None,
+    ):
+        """``campaigns`` and ``catalog`` (None: the shipped catalog): YAML text by file name."""
         folder = tmp / "campaigns"
         folder.mkdir()
         for name, text in campaigns.items():
             (folder / f"{name}.yaml").write_text(text)
+        env = {
+            "NURTURE_WORKER_CLOCK": clock,
+            "NURTURE_WORKER_CAMPAIGNS_PATH": str(folder),
+            "NURTURE_WORKER_TIMER_INTERVAL_S": "0.5",
+        }
+        if catalog is not None:
+            content = tmp / "catalog"
+            content.mkdir()
+            for name, text in catalog.items():
+                (content / f"{name}.yaml").write_text(text)
+            env["NURTURE_WORKER_CATALOG_PATH"] = str(content)
         self.kafka = kafka
         self.harness = WorkerHarness(
             kafka,
             tmp,
             unique("timers"),
             "memory://",
-            env={
-                "NURTURE_WORKER_CLOCK": clock,
-                "NURTURE_WORKER_CAMPAIGNS_PATH": str(folder),
-                "NURTURE_WORKER_TIMER_INTERVAL_S": "0.5",
-            },
+            env=env,
         )
         self.worker: WorkerProcess | None = None
 
@@ -112,6 +168,26 @@ class TimerRun:
         """Publish ``events`` and wait until the worker committed past them."""
         publish(self.kafka, self.kafka.topic(ACTIVITY), events)
         self.harness.wait_caught_up(alive=self.worker)
+
+    def update(self, profiles: list[tuple[bytes, bytes]]) -> None:
+        """Publish profile updates and wait until the worker committed past them (their
+        decisions' actions are then on ``nurture.action``)."""
+        publish(self.kafka, self.kafka.topic(PROFILE), profiles)
+        try:
+            wait_caught_up(
+                self.kafka,
+                self.harness.group,
+                self.kafka.topic(PROFILE),
+                timeout_s=60,
+                alive=self.worker,
+            )
+        except (TimeoutError, RuntimeError) as exc:
+            raise AssertionError(f"{exc}\n--- worker logs ---\n{self.harness.logs()}") from exc
+
+    def metric(self, name: str, labels: dict[str, str]) -> float:
+        """A sample of the worker's ``/metrics`` (0 when absent)."""
+        assert self.worker is not None, "start() first"
+        return metric_value(self.worker.port, name, labels)
 
     def actions(self, candidate_id: str | None = None) -> list[dict[str, Any]]:
         decode = codec_for("nurture_action").decode

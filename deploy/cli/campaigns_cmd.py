@@ -2,8 +2,10 @@
 
 ``simulate --events FILE`` runs the campaign engine and the scoring model over a JSON-lines file
 of the simulator (`nurture simulate -o FILE`) and prints, per candidate, campaign and step, what
-would be emitted, held for quiet hours or suppressed (and why). Nothing is sent to Kafka.
-Reading a live candidate's state from a running worker is not supported yet.
+would be emitted, held for quiet hours or suppressed (and why). ``simulate --candidate ID``
+without ``--events`` reads that candidate's profile and activity records from Kafka instead
+(only the partition its id hashes to, ``streams/campaigns/history.py``) and prints the same
+report. Nothing is sent to Kafka either way.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from deploy.cli.context import console, fail
+from deploy.cli.context import console, fail, kafka_settings
 from schemas.errors import NurtureError
 from schemas.timestamps import from_micros
 from streams.campaigns import Engine, StepOutcome, load_campaigns, load_catalog, validate_path
 from streams.campaigns.durations import parse_duration
+from streams.campaigns.history import CandidateHistory, read_candidate
 from streams.campaigns.simulation import SimulationResult, read_records
 from streams.campaigns.simulation import simulate as run_engine
 from streams.scoring import load_model
@@ -64,12 +67,17 @@ def validate(
 
 @app.command()
 def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
+    ctx: typer.Context,
     events: Annotated[
         Path | None,
         typer.Option("--events", help="JSON-lines file of profiles and events (simulator format)."),
     ] = None,
     candidate: Annotated[
-        str | None, typer.Option("--candidate", help="Show only this candidate.")
+        str | None,
+        typer.Option(
+            "--candidate",
+            help="Show only this candidate; without --events, read its records from Kafka.",
+        ),
     ] = None,
     definitions: DefinitionsOption = None,
     catalog: CatalogOption = None,
@@ -81,31 +89,56 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
     ] = "0d",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per outcome.")] = False,
 ) -> None:
-    """What the campaigns would do with a file of events: emitted / held / suppressed(reason)."""
-    if events is None:
+    """What the campaigns would do with a file of events, or with a live candidate's records
+    on Kafka (--candidate without --events): emitted / held / suppressed(reason)."""
+    if events is None and candidate is None:
         raise fail(
-            "pass --events FILE (e.g. from `nurture simulate -o FILE`); reading a live "
-            "candidate from Kafka is not supported yet"
+            "pass --events FILE (e.g. from `nurture simulate -o FILE`) or --candidate ID "
+            "(reads that candidate's records from Kafka)"
         )
     try:
         run_on_us = parse_duration(run_on)
     except ValueError as exc:
         raise fail(f"--run-on: {exc}") from exc
+    history: CandidateHistory | None = None
     try:
         scoring = load_model(model)
         engine = Engine(
             load_campaigns(definitions, tiers=[t.name for t in scoring.tiers]),
             load_catalog(catalog),
         )
-        result = run_engine(engine, scoring, read_records(events), run_on_us=run_on_us)
+        if events is not None:
+            records = read_records(events)
+        else:
+            assert candidate is not None
+            history = read_candidate(kafka_settings(ctx), candidate)
+            records = history.records
+        result = run_engine(engine, scoring, records, run_on_us=run_on_us)
     except NurtureError as exc:
         raise fail(exc) from exc
+    if history is not None and not history.records:
+        raise fail(
+            f"no profile or activity records of candidate {candidate!r} on Kafka "
+            f"(partitions read: {_partitions(history)})"
+        )
     outcomes = [o for o in result.outcomes if candidate is None or o.candidate_id == candidate]
     if as_json:
         for outcome in outcomes:
             typer.echo(json.dumps(_as_dict(outcome), sort_keys=True))
         return
+    if history is not None:
+        console.print(
+            f"read from Kafka ({_partitions(history)}): {history.count('candidate_profile')} "
+            f"profile(s), {history.count('activity_event')} event(s), "
+            f"{history.count('erasure_request')} erasure request(s), "
+            f"{history.skipped} undecodable record(s) skipped; nothing is sent",
+            highlight=False,
+        )
     _print(outcomes, result, candidate)
+
+
+def _partitions(history: CandidateHistory) -> str:
+    return ", ".join(f"{topic}[{p}]" for topic, p in sorted(history.partitions.items()))
 
 
 def _as_dict(outcome: StepOutcome) -> dict[str, object]:

@@ -4,8 +4,15 @@ One kafka-python consumer in the channel's group reads ``nurture.action`` and th
 offsets are committed by hand, per poll batch, only after every outcome of the batch is in the
 store and acknowledged by Kafka (flush). A retry partition whose head record is not due yet is
 paused and rewound to that record, and resumed when it is due: retries wait without blocking
-fresh actions. SIGTERM/SIGINT set ``stop``: the current batch finishes, is committed, and the
-process exits.
+fresh actions. SIGTERM/SIGINT set ``stop``: the record in flight finishes, the batch's handled
+records are flushed and committed, the rest is left for the next owner, and the process exits.
+
+A batch is cut short after half of ``max_poll_interval_s`` (the rest is fetched again), so a
+slow batch never makes the group think this process died and hand its partitions to another
+while a send is under way. A commit refused because of a rebalance is logged and skipped: the
+new owner of a partition gets the handled records again, and they are no-ops there (the
+outcomes are on ``nurture.delivery`` before the commit). After every batch the loop tells its
+:class:`~consumers.liveness.CommitWatch` whether offsets advanced.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.handling import Handler
+from consumers.liveness import CommitWatch
 from consumers.retries import read_retry_headers
 from schemas.codec import codec_for
 from schemas.errors import ConfigError, SchemaError
@@ -35,19 +44,31 @@ class DeliveryLoop:
     """Consumes ``action_topic`` and ``retry_topic`` for one channel until ``stop`` is set."""
 
     def __init__(
-        self, kafka: KafkaSettings, group_id: str, handler: Handler, *, poll_timeout_ms: int
+        self,
+        kafka: KafkaSettings,
+        group_id: str,
+        handler: Handler,
+        *,
+        poll_timeout_ms: int,
+        max_poll_records: int = 100,
+        max_poll_interval_s: float = 300.0,
+        watch: CommitWatch | None = None,
     ) -> None:
         self.handler = handler
         self.action_topic = kafka.topic(ACTION)
         self.retry_topic = handler.publisher.retry_topic
+        self.watch = watch
         self._poll_timeout_ms = poll_timeout_ms
+        self._batch_budget_s = max_poll_interval_s / 2
+        self._batch_deadline = 0.0
         self._paused_until: dict[TopicPartition, float] = {}
         self.consumer = KafkaConsumer(
             **kafka.kafka_python_config(),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=100,
+            max_poll_records=max_poll_records,
+            max_poll_interval_ms=int(max_poll_interval_s * 1000),
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
         )
@@ -66,7 +87,9 @@ class DeliveryLoop:
             batches = self.consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._report_lag()
             if not batches:
+                self._beat(progress=False)
                 continue
+            self._batch_deadline = time.monotonic() + self._batch_budget_s
             self.handler.profiles.catch_up()
             self.handler.done_elsewhere.catch_up()
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -76,17 +99,39 @@ class DeliveryLoop:
                     offsets[tp] = OffsetAndMetadata(done + 1, "", -1)
             self.handler.publisher.flush()
             self.handler.flushed()
-            if offsets:
-                self.consumer.commit(offsets)
-                self.handler.metrics.committed()
+            self._beat(progress=self._commit(offsets) if offsets else True)
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> bool:
+        """Commit ``offsets``; False when a rebalance took or is taking the partitions."""
+        try:
+            self.consumer.commit(offsets)
+        except (CommitFailedError, RebalanceInProgressError) as exc:
+            log.warning("commit refused (%s): the partitions' next owner skips what was done", exc)
+            return False
+        self.handler.metrics.committed()
+        return True
+
+    def _beat(self, *, progress: bool) -> None:
+        if self.watch is not None:
+            self.watch.beat(progress=progress, waiting=self._waiting())
+
+    def _waiting(self) -> int:
+        """Actions not consumed yet on the assigned action partitions (as far as known)."""
+        waiting = 0
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if tp.topic == self.action_topic and highwater is not None:
+                waiting += max(0, highwater - self.consumer.position(tp))
+        return waiting
 
     def _report_lag(self) -> None:
         """Set the lag gauge of each assigned partition whose high watermark is known."""
+        waiting: dict[tuple[str, int], int] = {}
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
-                position = self.consumer.position(tp)
-                self.handler.metrics.lag(tp.topic, tp.partition, max(0, highwater - position))
+                waiting[tp.topic, tp.partition] = max(0, highwater - self.consumer.position(tp))
+        self.handler.metrics.lag(waiting)
 
     def _handle_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord], stop: threading.Event
@@ -94,7 +139,8 @@ class DeliveryLoop:
         """Handle records in order; the offset of the last one handled, or None."""
         last: int | None = None
         for record in records:
-            if stop.is_set():
+            if stop.is_set() or time.monotonic() > self._batch_deadline:
+                self.consumer.seek(tp, record.offset)  # fetched again by the next poll
                 break
             if tp.topic == self.retry_topic and not self._due(tp, record):
                 break

@@ -7,6 +7,7 @@ from a fixed set of labels), never a candidate id, action id or endpoint URL.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -49,6 +50,7 @@ class DeliveryMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self._lag_labels: set[tuple[str, str]] = set()
         self.last_commit = Gauge(
             f"{prefix}_last_commit_timestamp_seconds",
             "Unix time of the last offset commit (liveness: it must keep moving under load).",
@@ -60,8 +62,16 @@ class DeliveryMetrics:
         if channel in FUNNEL_CHANNELS:
             self.funnel.labels(campaign_id, "sent").inc()
 
-    def lag(self, topic: str, partition: int, records: int) -> None:
-        self.consumer_lag.labels(topic, str(partition)).set(records)
+    def lag(self, waiting: Mapping[tuple[str, int], int]) -> None:
+        """Set the lag of each assigned (topic, partition); drop partitions no longer ours."""
+        current = {
+            (topic, str(partition)): records for (topic, partition), records in waiting.items()
+        }
+        for labels in self._lag_labels - current.keys():
+            self.consumer_lag.remove(*labels)
+        for labels, records in current.items():
+            self.consumer_lag.labels(*labels).set(records)
+        self._lag_labels = set(current)
 
     def committed(self) -> None:
         self.last_commit.set(time.time())

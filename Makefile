@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/nurture bench sdk
 	$(BIN)/nurture bench gateway
 	$(BIN)/nurture bench worker
+	$(BIN)/nurture bench replay
 
 broker-start: $(STAMP)
 	$(BIN)/nurture broker start

@@ -112,3 +112,33 @@ def worker(
         bench_worker(kafka_settings(ctx), options, report=typer.echo)
     except NurtureError as exc:
         raise fail(exc) from exc
+
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context,
+    events: int = typer.Option(200_000, "--events", min=1000, help="Events to replay."),
+    candidates: int = typer.Option(20_000, "--candidates", min=1, help="Distinct candidates."),
+    processes: int = typer.Option(2, "--processes", min=1, help="Rebuild processes."),
+    live_rate: float | None = typer.Option(
+        None, "--live-rate", help="Live worker ev/s to compare with (default: measure it)."
+    ),
+) -> None:
+    """`nurture replay rebuild` throughput (1 and N processes) vs one live worker.
+
+    Target: rebuild >= 2x the live single-worker rate. Fresh topic prefix (deleted
+    afterwards); needs the broker.
+    """
+    from streams.replay.bench import bench_replay  # noqa: PLC0415 - only this command
+
+    try:
+        bench_replay(
+            kafka_settings(ctx),
+            events=events,
+            candidates=candidates,
+            processes=processes,
+            live_rate=live_rate,
+            report=typer.echo,
+        )
+    except NurtureError as exc:
+        raise fail(exc) from exc

@@ -1,4 +1,8 @@
-"""Build a delivery consumer for one channel from its settings and run it until SIGTERM."""
+"""Build a delivery consumer for one channel from its settings and run it until SIGTERM.
+
+Beside the loop runs its watchdog (:mod:`consumers.liveness`): a loop whose offsets stop
+advancing while actions wait is stopped, and the process exits with status 75.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ import threading
 from contextlib import ExitStack
 from types import FrameType
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from consumers.email_sender import EmailSender
 from consumers.handling import Handler
+from consumers.health import serve_health
+from consumers.liveness import CommitWatch, StalledError
 from consumers.loop import DeliveryLoop
 from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
@@ -47,7 +53,11 @@ def group_id(kafka: KafkaSettings, settings: DeliverySettings, channel: str) -> 
 
 
 def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings) -> None:
-    """Deliver ``channel``'s actions until SIGTERM or SIGINT, then commit and return."""
+    """Deliver ``channel``'s actions until SIGTERM or SIGINT, then commit and return.
+
+    Raises :class:`StalledError` when the watchdog stopped the loop (no progress while actions
+    waited); if the loop does not even return then, the watchdog ends the process (status 75).
+    """
     if channel not in CHANNELS:
         raise ConfigError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
     stop = threading.Event()
@@ -60,10 +70,30 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
     signal.signal(signal.SIGINT, _stop)
     registry = CollectorRegistry()
     metrics = DeliveryMetrics(registry)
-    if settings.metrics_port is not None:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+    watch = CommitWatch(settings.stall_timeout_s)
+    finished = threading.Event()
     with ExitStack() as resources:  # closed in reverse order, also when a constructor fails
-        build_loop(resources, channel, settings, kafka, metrics).run(stop)
+        if settings.metrics_port is not None:
+            server = serve_health(settings.metrics_host, settings.metrics_port, registry, watch)
+            resources.callback(server.server_close)
+            resources.callback(server.shutdown)
+        loop = build_loop(resources, channel, settings, kafka, metrics, watch=watch)
+        # The in-flight record may take a whole send timeout, then flush and commit.
+        grace_s = 30.0 + max(settings.smtp_timeout_s, settings.http_timeout_s)
+        watch.restart()
+        threading.Thread(
+            target=watch.guard,
+            args=(stop, finished),
+            kwargs={"interval_s": settings.liveness_check_s, "grace_s": grace_s},
+            name="delivery-watchdog",
+            daemon=True,
+        ).start()
+        try:
+            loop.run(stop)
+        finally:
+            finished.set()
+    if watch.stalled is not None:
+        raise StalledError(watch.stalled)
 
 
 def build_loop(
@@ -72,6 +102,8 @@ def build_loop(
     settings: DeliverySettings,
     kafka: KafkaSettings,
     metrics: DeliveryMetrics,
+    *,
+    watch: CommitWatch | None = None,
 ) -> DeliveryLoop:
     """Wire the delivery loop of ``channel``; every part is closed when ``resources`` closes."""
     store = DeliveryStore(settings.data_dir, channel)
@@ -100,6 +132,9 @@ def build_loop(
         group_id(kafka, settings, channel),
         handler,
         poll_timeout_ms=settings.poll_timeout_ms,
+        max_poll_records=settings.max_poll_records,
+        max_poll_interval_s=settings.max_poll_interval_s,
+        watch=watch,
     )
     resources.callback(loop.close)
     return loop

@@ -39,9 +39,12 @@ NURTURE = str(Path(sys.executable).parent / "nurture")
 
 @contextmanager
 def deliver_process(
-    kafka: KafkaSettings, channel: str, data_dir: Path, env: dict[str, str]
+    kafka: KafkaSettings, channel: str, data_dir: Path, env: dict[str, str], **popen: Any
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`nurture deliver --channel CHANNEL` in its own process; killed if still running at exit."""
+    """`nurture deliver --channel CHANNEL` in its own process; killed if still running at exit.
+
+    ``popen``: more arguments of :class:`subprocess.Popen` (e.g. ``stderr=subprocess.PIPE``).
+    """
     full_env = {
         **os.environ,
         "NURTURE_DELIVERY_WEBHOOK_SECRET": SECRET,
@@ -63,6 +66,7 @@ def deliver_process(
             str(data_dir),
         ],
         env=full_env,
+        **popen,
     )
     try:
         yield process

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError as SettingsError
 
+from consumers.liveness import EXIT_STALLED, StalledError
 from consumers.run import run_delivery
 from consumers.settings import DeliverySettings
 from deploy.cli.context import fail, kafka_settings
@@ -38,7 +39,9 @@ def deliver(
     """Send each action of CHANNEL once; outcomes go to nurture.delivery.
 
     Exit status 1 on a configuration error or when Kafka is unreachable (restart it: redelivered
-    actions are no-ops). SIGTERM finishes the current batch, commits and exits 0.
+    actions are no-ops); 75 when offsets stopped advancing while actions waited
+    (NURTURE_DELIVERY_STALL_TIMEOUT_S; restart it). SIGTERM finishes the record in flight,
+    commits what is done and exits 0. With --metrics-port, GET /health shows commit progress.
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     flags: dict[str, Any] = {"data_dir": data_dir, "metrics_port": metrics_port}
@@ -48,5 +51,7 @@ def deliver(
         raise fail(f"invalid delivery settings: {exc}") from exc
     try:
         run_delivery(channel, settings, kafka_settings(ctx))
+    except StalledError as exc:
+        raise fail(f"stalled, exiting with status {EXIT_STALLED}: {exc}", EXIT_STALLED) from exc
     except NurtureError as exc:
         raise fail(exc) from exc

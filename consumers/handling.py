@@ -3,6 +3,8 @@
 The order for each action, and why:
 
 1. The store says the action is final: no-op (re-publish its outcome if that was lost).
+   An action a replay decided (``replay: true``) that this channel never handled is recorded
+   ``suppressed`` with reason ``replay`` and never sent.
 2. Re-check consent and erasure against the latest profile: ``suppressed`` with a reason.
 3. Record ``sending`` (attempt n) in the store, *then* send, *then* record the final state.
 4. The outcome goes to ``nurture.delivery``; the loop flushes and only then commits offsets.
@@ -30,7 +32,7 @@ from consumers.ratelimit import TokenBucket
 from consumers.retries import RetryInfo, backoff_s, retry_headers
 from consumers.senders import Sender
 from consumers.settings import DeliverySettings
-from consumers.store import DeliveryStore, State
+from consumers.store import Delivery, DeliveryStore, State
 from schemas.codec import codec_for
 from schemas.models import CandidateProfile, DeliveryOutcome, NurtureAction
 
@@ -69,8 +71,11 @@ class Handler:
         """Deliver ``action`` (``retry``: the attempt a retry record asks for) or skip it."""
         row = self.store.get(action.action_id)
         attempt = retry.attempt if retry else 1
-        if row is None and action.action_id in self.done_elsewhere:
-            return  # finished by another process of this channel (or before a lost data dir)
+        if (row is None and action.action_id in self.done_elsewhere) or (
+            action.replay and self._settle_replay(action, row, attempt)
+        ):
+            return  # finished by another process of this channel (or before a lost data dir),
+            # or a replay's decision (never sent)
         if row is not None:
             if row.final:
                 if not row.published and row.outcome is not None:
@@ -94,6 +99,16 @@ class Handler:
             return
         assert isinstance(profile, CandidateProfile)
         self._send(action, raw, profile, attempt, retry)
+
+    def _settle_replay(self, action: NurtureAction, row: Delivery | None, attempt: int) -> bool:
+        """A replay-marked action (decided by a rebuild or shadow run) is never sent: unknown
+        here, it is recorded ``suppressed``/``replay`` (a stale decision; docs/replay.md); in
+        flight, the live copy carries it. False when handled before: the usual no-op then."""
+        if row is not None and row.final:
+            return False
+        if row is None:
+            self._final(action, "suppressed", attempt, "replay", "decided by a replay")
+        return True
 
     def _hold(self, action: NurtureAction, raw: bytes, now: datetime) -> None:
         """Park an action whose ``not_before`` lies ahead on the retry topic, due then."""

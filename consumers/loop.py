@@ -179,7 +179,7 @@ class DeliveryLoop:
             headers = [("nurture-reason", b"schema_error"), ("nurture-origin", where.encode())]
             self.handler.publisher.dead_letter(record.key, record.value or b"", headers)
             return
-        if action.channel != self.handler.channel or action.replay:
+        if action.channel != self.handler.channel:
             return
         retry = (
             read_retry_headers(record.headers or []) if record.topic == self.retry_topic else None

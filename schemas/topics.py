@@ -32,6 +32,7 @@ ACTION_DLQ = "nurture.action.dlq"
 ACTION_RETRY = "nurture.action.retry"
 DELIVERY = "nurture.delivery"
 KEYS = "candidate.keys"
+GATEWAY_ACCEPTED = "nurture.gateway.accepted"
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,16 @@ TOPICS: tuple[TopicSpec, ...] = (
         written_by="delivery consumers",
         read_by="dashboards, funnel metrics",
         purpose="delivery outcomes (sent, suppressed, failed, dead_lettered) per action_id",
+    ),
+    TopicSpec(
+        GATEWAY_ACCEPTED,
+        "delete",
+        1,
+        written_by="HTTP gateway (the event ids each request got accepted)",
+        read_by="every HTTP gateway process (idempotent retries across processes and restarts)",
+        purpose="event ids the gateways accepted, one JSON record per request, key = gateway "
+        "instance; kept for the de-duplication window (1 day: keep NURTURE_GATEWAY_DEDUP_WINDOW_S "
+        "within it)",
     ),
 )
 

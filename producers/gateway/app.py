@@ -33,6 +33,7 @@ from producers.gateway.publisher import KafkaPublisher, Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
 from producers.gateway.settings import GatewaySettings
+from producers.gateway.shared_ids import SharedAcceptedIds
 from producers.gateway.state import REQUEST_ID_KEY, Gateway
 from producers.gateway.tracking import TrackingIngest
 from producers.gateway.tracking_routes import router as tracking_router
@@ -42,7 +43,7 @@ from producers.settings import ProducerSettings, load_producer_settings
 from schemas.errors import ConfigError
 from schemas.privacy.settings import load_privacy_settings
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTIVITY, KEYS, PROFILE
+from schemas.topics import ACTIVITY, GATEWAY_ACCEPTED, KEYS, PROFILE
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,15 @@ def create_app(
     encoder = RecordEncoder(dict_validation=settings.validation)
     privacy = load_privacy_settings()  # the KEK is read (or made, locally) now: fail at start
     dedup = AcceptedIds(settings.dedup_window_s, settings.dedup_max_ids)
+    shared_ids = None
+    if live and settings.dedup_shared and settings.dedup_window_s > 0:
+        shared_ids = SharedAcceptedIds(
+            kafka,
+            kafka.topic(GATEWAY_ACCEPTED),
+            dedup,
+            publisher,
+            retry_every_s=float(settings.retry_after_s),
+        )
     events = EventIngest(
         encoder,
         publisher,
@@ -92,6 +102,7 @@ def create_app(
         metrics,
         kafka.topic(ACTIVITY),
         ack_timeout_s=settings.ack_timeout_s,
+        on_accepted=shared_ids.share if shared_ids is not None else None,
     )
     gateway = Gateway(
         settings=settings,
@@ -113,6 +124,7 @@ def create_app(
             retry_after_s=settings.retry_after_s,
         ),
         metrics=metrics,
+        shared_ids=shared_ids,
         tracking=TrackingIngest(
             tracking_secret(settings.tracking_secret, settings.tracking_secret_file),
             events,
@@ -124,6 +136,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if live and isinstance(publisher, KafkaPublisher | AioKafkaPublisher):
             await publisher.start()
+        if shared_ids is not None:
+            await shared_ids.start()
         log.info(
             "gateway up: sources %s, Kafka %s",
             sorted(gateway.auth.sources),
@@ -132,6 +146,8 @@ def create_app(
         try:
             yield
         finally:
+            if shared_ids is not None:
+                await shared_ids.close()
             await publisher.close()
 
     app = FastAPI(

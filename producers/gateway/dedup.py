@@ -6,8 +6,8 @@ held: the oldest go first). A retry of an accepted id is reported as a duplicate
 published again. A request that meets a pending id waits for that publication's outcome instead
 of publishing it a second time: accepted -> duplicate; failed -> it publishes the event itself.
 
-The store lives in one process. Several gateway processes each have their own window, and a
-restart forgets it: the stream worker's de-duplication by ``event_id`` is the backstop.
+The store lives in one process; :mod:`.shared_ids` feeds it the ids other gateway processes
+(and this one's earlier lives) accepted, through Kafka, with :meth:`AcceptedIds.learn`.
 Used from the event loop thread only.
 """
 
@@ -62,12 +62,17 @@ class AcceptedIds:
         if waiter is not None and not waiter.done():
             waiter.set_result(accepted)
 
-    def _remember(self, event_id: str) -> None:
+    def learn(self, event_id: str, age_s: float) -> None:
+        """Remember ``event_id``, accepted elsewhere ``age_s`` s ago, for the rest of the window."""
+        if self.window_s - age_s > 0 and not self.is_accepted(event_id):
+            self._remember(event_id, self.window_s - max(0.0, age_s))
+
+    def _remember(self, event_id: str, window_s: float | None = None) -> None:
         if self.window_s <= 0:
             return
         now = self._clock()
         self._expire(now)
-        expiry = now + self.window_s
+        expiry = now + (self.window_s if window_s is None else window_s)
         self._expiry[event_id] = expiry
         self._order.append((expiry, event_id))
         while len(self._expiry) > self.max_ids and self._order:

@@ -86,7 +86,10 @@ class EventIngest:
         *,
         ack_timeout_s: float,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_accepted: Callable[[list[str]], None] | None = None,
     ) -> None:
+        #: Told the ids Kafka acknowledged (to share them with other gateways, see .shared_ids).
+        self.on_accepted = on_accepted
         self.encoder = encoder
         self.publisher = publisher
         self.dedup = dedup
@@ -197,6 +200,8 @@ class EventIngest:
 
         def late(position: int, error: NurtureError | None) -> None:
             self.dedup.settle(ids[position], error is None)
+            if error is None and self.on_accepted is not None:
+                self.on_accepted([ids[position]])
 
         try:
             outcomes: list[NurtureError | None] = await self.publisher.publish(records, late)
@@ -210,6 +215,9 @@ class EventIngest:
                 _set(batch, index, status, _short(str(outcome)))
             if not isinstance(outcome, AckTimeoutError):  # those settle later, via late()
                 self.dedup.settle(event_id, outcome is None)
+        accepted = [i for i, outcome in zip(ids, outcomes, strict=True) if outcome is None]
+        if accepted and self.on_accepted is not None:
+            self.on_accepted(accepted)
 
     def _answer(self, batch: _Batch, source: str) -> tuple[int, dict[str, Any]]:
         tally = {"accepted": 0, "duplicate": 0, "rejected": 0, "unavailable": 0, "failed": 0}

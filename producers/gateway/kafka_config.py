@@ -30,6 +30,11 @@ def kafka_python_connection(kafka: KafkaSettings) -> dict[str, Any]:
     return _built(kafka.kafka_python_config)
 
 
+def aiokafka_connection(kafka: KafkaSettings) -> dict[str, Any]:
+    """``kafka.aiokafka_config()`` (connection and security), unusable TLS as ConfigError."""
+    return _built(kafka.aiokafka_config)
+
+
 def aiokafka_producer_config(
     kafka: KafkaSettings, settings: ProducerSettings, partitioner: Any
 ) -> dict[str, Any]:

@@ -196,8 +196,11 @@ async def healthz() -> Response:
 )
 async def readyz(request: Request) -> Response:
     gateway: Gateway = gateway_of(request)
-    ready = await gateway.publisher.ready()
-    gateway.metrics.kafka_up.set(1 if ready else 0)
+    kafka_up = await gateway.publisher.ready()
+    gateway.metrics.kafka_up.set(1 if kafka_up else 0)
+    # Ready once Kafka answers and the ids other gateways accepted in the window are read.
+    shared_ids = gateway.shared_ids
+    ready = kafka_up and (shared_ids is None or shared_ids.loaded)
     if ready:
         return _json(200, {"status": "ok"})
     error = KafkaDownError("Kafka is unreachable", retry_after_s=gateway.settings.retry_after_s)

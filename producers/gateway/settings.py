@@ -28,6 +28,8 @@ Environment variables (all optional):
 ``NURTURE_GATEWAY_DEDUP_WINDOW_S``           how long an accepted event_id is remembered (86400)
 ``NURTURE_GATEWAY_DEDUP_MAX_IDS``            most event ids remembered; the oldest are
                                              forgotten first beyond it (1000000, ~150 MB)
+``NURTURE_GATEWAY_DEDUP_SHARED``             share accepted ids with every gateway process
+                                             through Kafka (true; false: per process)
 ``NURTURE_GATEWAY_VALIDATION``               ``codec`` (Avro types, ids, event type; fast) or
                                              ``model`` (pydantic contract: URLs, blank text too)
 ``NURTURE_GATEWAY_PRODUCER``                ``aiokafka`` (on the event loop; default) or
@@ -150,6 +152,7 @@ class GatewaySettings(BaseSettings):
     )
     dedup_window_s: float = Field(24 * 3600.0, ge=0, description="Remember ids this long, s.")
     dedup_max_ids: int = Field(1_000_000, ge=1, description="Most remembered event ids.")
+    dedup_shared: bool = Field(True, description="Share accepted ids with other gateways.")
     validation: Validation = Field("codec", description="Event validation depth.")
     producer: ProducerClient = Field("aiokafka", description="Kafka client that publishes.")
     ack_timeout_s: float = Field(10.0, gt=0, description="Longest wait for acks=all, s.")

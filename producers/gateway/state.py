@@ -14,6 +14,7 @@ from producers.gateway.profiles import ProfileIngest
 from producers.gateway.publisher import Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.settings import GatewaySettings
+from producers.gateway.shared_ids import SharedAcceptedIds
 from producers.gateway.tracking import TrackingIngest
 
 #: Key of the request id in the ASGI scope (set by the metrics middleware).
@@ -30,6 +31,8 @@ class Gateway:
     events: EventIngest
     profiles: ProfileIngest
     metrics: GatewayMetrics
+    #: Accepted ids shared with the other gateway processes (None: this process only).
+    shared_ids: SharedAcceptedIds | None
     tracking: TrackingIngest
 
 

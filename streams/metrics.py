@@ -204,10 +204,15 @@ def population(
     return Population(counts, cumulative, total, cumulative[-1])
 
 
+#: A population count waits at least this many times its own duration before the next one.
+SCAN_SHARE = 20.0
+
+
 class PopulationCollector(Collector):
     """``nurture_engagement_candidates{tier}`` and ``nurture_engagement_score`` (histogram) from
     the rows of the partitions this worker owns, counted at scrape time at most every
-    ``max_age_s`` seconds (a scan of the local store: cheap for thousands of candidates)."""
+    ``max_age_s`` seconds (a scan of the local store: milliseconds for thousands of candidates,
+    about 1-2 s per 100,000)."""
 
     def __init__(
         self,
@@ -219,13 +224,17 @@ class PopulationCollector(Collector):
         self._tiers = tuple(tiers)
         self._max_age_s = max_age_s
         self._cached: Population | None = None
-        self._cached_at = 0.0
+        self._next_count_at = 0.0
 
     def counted(self) -> Population:
+        """The last count, or a new one when it is older than ``max_age_s`` and than
+        :data:`SCAN_SHARE` times its own duration (a scan blocks the worker's event loop: with
+        many candidates, counting less often keeps that under 1/SCAN_SHARE of the time)."""
         now = time.monotonic()
-        if self._cached is None or now - self._cached_at > self._max_age_s:
+        if self._cached is None or now >= self._next_count_at:
             self._cached = population(self._rows(), self._tiers)
-            self._cached_at = now
+            took = time.monotonic() - now
+            self._next_count_at = now + max(self._max_age_s, SCAN_SHARE * took)
         return self._cached
 
     def collect(self) -> Iterator[Metric]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -142,3 +143,23 @@ def test_application_ending_an_enrollment_counts_applied_per_campaign() -> None:
     stage = {"campaign": "welcome-series", "stage": "applied"}
     assert sample("nurture_funnel_events_total", stage) == 1
     assert sample("nurture_funnel_events_total", {**stage, "campaign": "re-engagement"}) == 0
+
+
+def test_a_slow_count_is_repeated_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("streams.metrics.time.monotonic", lambda: clock[0])
+    scans = []
+
+    def slow_rows() -> list[bytes]:
+        scans.append(clock[0])
+        clock[0] += 2.0  # the scan takes 2 s: the next one waits 20 x 2 = 40 s, not 15 s
+        return [_row("hot", {"a": 60.0})]
+
+    collector = PopulationCollector(slow_rows, TIERS, max_age_s=15)
+    collector.counted()
+    clock[0] += 20
+    collector.counted()
+    assert len(scans) == 1
+    clock[0] += 20
+    collector.counted()
+    assert len(scans) == 2

@@ -186,13 +186,16 @@ def population(
     """Count stored candidate rows (orjson bytes, streams/worker/rows.py) by tier and score.
 
     The score is the one of the candidate's last engagement record (at its newest event time);
-    rows without engagement (profile only) are not counted. Pure: tested without a worker.
+    rows without engagement (profile only) are not counted, nor the table's own bookkeeping
+    values (stream clocks, timer index buckets, erasure markers: not row dicts). Pure: tested
+    without a worker.
     """
     counts = dict.fromkeys(tiers, 0)
     per_bucket = [0] * (len(buckets) + 1)
     total = 0.0
     for data in rows:
-        engagement = orjson.loads(data).get("engagement") if data else None
+        row = orjson.loads(data) if data else None
+        engagement = row.get("engagement") if isinstance(row, dict) else None
         if not engagement or engagement.get("at") is None:
             continue
         tier = engagement.get("tier") or tiers[0]

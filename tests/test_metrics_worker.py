@@ -47,6 +47,8 @@ def test_population_counts_tiers_and_scores() -> None:
         orjson.dumps({"profile": {"locale": "de-DE"}}),  # profile only: not a scored candidate
         None,
         _row(None, {"page_viewed": 1.0}),  # no tier stored yet counts as the lowest tier
+        orjson.dumps(1740996000000000),  # the table's stream clock of a partition: not a row
+        orjson.dumps({"cand-1": 1}),  # a timer index bucket: not a row either
     ]
     counted = population(rows, TIERS)
     assert counted.tiers == {"cold": 2, "warm": 1, "engaged": 0, "hot": 1}

@@ -59,15 +59,21 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
                 if r.value and codec.decode(r.value).subject == "engagement_record"
             )
 
-        wait_until(lambda: scored() >= 20, timeout_s=120, interval_s=1.0, what="engagement records")
+        waited: AssertionError | None = None
+        try:
+            wait_until(lambda: scored() >= 20, timeout_s=120, interval_s=1.0, what="20 scores")
+        except AssertionError as exc:
+            waited = exc
         assert up.poll() is None, "nurture up must keep running"
     finally:
         up.send_signal(signal.SIGTERM)
         output, _ = up.communicate(timeout=90)
     text = output.decode(errors="replace")
+    logs = tmp_path / "logs"
+    if waited is not None:
+        raise AssertionError(f"{waited}\n{text[-3000:]}\n{_tails(logs)}")
     assert up.returncode == 0, text
     assert "stopped" in text
-    logs = tmp_path / "logs"
     assert {p.name for p in logs.iterdir()} >= {
         "worker.log",
         "gateway.log",
@@ -75,8 +81,12 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         "deliver-email.log",
         "deliver-webhook.log",
     }
-    tails = "\n".join(
+    assert "restart" not in text, f"a child crashed during the run:\n{text}\n{_tails(logs)}"
+
+
+def _tails(logs: Path) -> str:
+    """The last lines of every child's log (why a child crashed or stayed idle)."""
+    return "\n".join(
         f"== {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         for log in sorted(logs.iterdir())
     )
-    assert "restart" not in text, f"a child crashed during the run:\n{text}\n{tails}"

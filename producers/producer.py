@@ -108,6 +108,31 @@ class NurtureProducer:
             sealer.remember(sealed.key)
         return self._send(sealed.profile)
 
+    def upsert_profiles(
+        self, profiles: Iterable[ProfileInput], *, timeout: float | None = None
+    ) -> BulkResult:
+        """Seal and send many profiles: their new keys first, awaited together, then the profiles.
+
+        For bulk loads: one wait for all new keys instead of one per new candidate. Invalid
+        profiles are reported, not sent. Returns once every profile is acknowledged (raising like
+        :meth:`flush` when some were not within ``timeout`` seconds).
+        """
+        sealer = self._profile_sealer()
+        sealed = []
+        rejected: list[Rejection] = []
+        for index, profile in enumerate(profiles):
+            try:
+                sealed.append(sealer.seal(self.encoder, profile))
+            except ValidationError as exc:
+                rejected.append(Rejection(index, exc.field, exc.reason, exc.event_id))
+        keys = [(s.key, self._send(s.key_record)) for s in sealed if s.key_record is not None]
+        for key, delivery in keys:  # every key in Kafka before any ciphertext that needs it
+            delivery.get(timeout)
+            sealer.remember(key)
+        deliveries = tuple(self._send(s.profile) for s in sealed)
+        self.flush(timeout)
+        return BulkResult(len(sealed), tuple(rejected), deliveries)
+
     def request_erasure(
         self, candidate_id: str, *, source: str | None = None, reason: str | None = None
     ) -> Delivery:

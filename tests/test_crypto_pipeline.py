@@ -117,3 +117,22 @@ def test_sdk_erasure_publishes_the_request_and_tombstones_every_key(
         if r.key == b"cand-e"
     ]
     assert subjects[-1] == "erasure_request"
+
+
+def test_bulk_upsert_sends_keys_first_and_reports_invalid_profiles(
+    kafka: KafkaSettings, state: ProfileState
+) -> None:
+    bad = profile("cand-bad").to_avro() | {"time_zone": "Mars/Olympus_Mons"}
+    with NurtureProducer(kafka) as producer:
+        result = producer.upsert_profiles([profile("cand-b1"), bad, profile("cand-b2")])
+    assert (result.accepted, [r.index for r in result.rejected]) == (2, [1])
+    assert result.rejected[0].field == "time_zone"
+    assert len(read_all(kafka, kafka.topic(KEYS))) == 2
+    state.catch_up()
+    for candidate in ("cand-b1", "cand-b2"):
+        found = state.get(candidate)
+        assert (
+            isinstance(found, CandidateProfile)
+            and found.contact.email == f"{candidate}@example.org"
+        )
+    assert state.get("cand-bad") is None

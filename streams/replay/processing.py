@@ -49,7 +49,7 @@ DEFAULT_BATCH = 1_000
 
 @dataclass(frozen=True, slots=True)
 class ReplayMessage:
-    """The parts of a Kafka record the worker's processors read (``event.message``)."""
+    """The parts of a Kafka record the worker's processors read."""
 
     topic: str
     partition: int
@@ -59,12 +59,10 @@ class ReplayMessage:
     headers: list[tuple[str, bytes]]
     timestamp: int
 
-
-@dataclass(frozen=True, slots=True)
-class ReplayEvent:
-    """Stands in for a faust event: the processors only read ``event.message``."""
-
-    message: ReplayMessage
+    @property
+    def message(self) -> ReplayMessage:
+        """Itself: processors that take faust events read ``event.message``."""
+        return self
 
 
 @dataclass
@@ -131,7 +129,7 @@ class ReplayProcessor:
         self.records = 0
         self._actions: list[tuple[bytes, bytes]] = []
         self._window_start: ReplayCounts | None = None
-        self._pending: list[ReplayEvent] = []
+        self._pending: list[ReplayMessage] = []
         self._pending_source = ""
         self._pending_emit = True
 
@@ -153,7 +151,7 @@ class ReplayProcessor:
             list(record.headers or ()),
             record.timestamp,
         )
-        self._pending.append(ReplayEvent(message))
+        self._pending.append(message)
         self.records += 1
         if emit and self.collect_triggers:
             self._remember_trigger(source, record.key, record.value)

@@ -48,7 +48,12 @@ class EmailSender:
         claims = {"a": action.action_id, "c": action.candidate_id, **extra}
         if action.campaign_id:
             claims["k"] = action.campaign_id
-        ttl_s = self._settings.token_ttl_days * DAY_S
+        days = (
+            self._settings.unsubscribe_ttl_days
+            if purpose == "unsubscribe"
+            else self._settings.token_ttl_days
+        )
+        ttl_s = days * DAY_S
         return make_token(self._secret, purpose, claims, ttl_s=ttl_s)
 
     def _unsubscribe_token(self, action: NurtureAction) -> str:

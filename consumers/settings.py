@@ -55,7 +55,9 @@ Environment variables (all optional; `nurture deliver` flags override some):
 ``NURTURE_DELIVERY_TRACKING_SECRET_FILE`` file holding that key, made with a random key on
                                         first use (``~/.local/share/candidate-nurture/``
                                         ``tracking-secret``); see consumers/tracking_secret.py
-``NURTURE_DELIVERY_TOKEN_TTL_DAYS``     how long unsubscribe/open/click links work (60)
+``NURTURE_DELIVERY_TOKEN_TTL_DAYS``     how long open-pixel and click links work, days (60)
+``NURTURE_DELIVERY_UNSUBSCRIBE_TTL_DAYS`` how long unsubscribe links work, days (365: people
+                                        unsubscribe from old mail, and must be able to)
 ``NURTURE_DELIVERY_METRICS_PORT``       port of the Prometheus ``/metrics`` endpoint (off)
 ``NURTURE_DELIVERY_METRICS_HOST``       address it listens on (``127.0.0.1``)
 ======================================  ===========================================================
@@ -115,7 +117,8 @@ class DeliverySettings(BaseSettings):
     unsubscribe_mailto: str = Field("unsubscribe@example.org", description="Unsubscribe inbox.")
     tracking_secret: SecretStr | None = Field(None, description="HMAC key of link tokens.")
     tracking_secret_file: Path | None = Field(None, description="File of that key (made once).")
-    token_ttl_days: int = Field(60, ge=1, description="Validity of link tokens (days).")
+    token_ttl_days: int = Field(60, ge=1, description="Validity of open/click tokens (days).")
+    unsubscribe_ttl_days: int = Field(365, ge=30, description="Unsubscribe tokens (days).")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus port.")
     metrics_host: str = Field("127.0.0.1", description="Prometheus listen address.")
 

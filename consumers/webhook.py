@@ -13,6 +13,8 @@ and with ``Idempotency-Key: <action_id>``, so a resend after a crash is recognis
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -58,9 +60,21 @@ def payload(action: NurtureAction, profile: CandidateProfile, attempt: int) -> d
     return body
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+def retry_after_s(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from an HTTP ``Retry-After`` value (delay seconds or an HTTP-date,
+    RFC 9110 10.2.3), never negative; None when absent or unreadable (pure)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 class WebhookSender:
@@ -104,7 +118,9 @@ class WebhookSender:
             raise EndpointGoneError(name)
         if status == 429 or status >= 500:
             raise RetriableDeliveryError(
-                "http_retriable", detail, retry_after_s=_retry_after(response)
+                "http_retriable",
+                detail,
+                retry_after_s=retry_after_s(response.headers.get("Retry-After"), datetime.now(UTC)),
             )
         raise PermanentDeliveryError("http_rejected", detail)
 

@@ -7,6 +7,7 @@ import email.policy
 import mailbox
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -16,10 +17,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from consumers.email_sender import EmailSender
 from consumers.tracking_tokens import InvalidTokenError, make_token, read_token
 from schemas.models import ContentChoice
 from schemas.settings import KafkaSettings
-from tests.kafka_helpers import wait_until
+from schemas.topics import ACTION_DLQ
+from tests.kafka_helpers import read_all, wait_until
 from tests.test_delivery_support import (
     TRACKING_SECRET,
     action,
@@ -167,6 +170,44 @@ def test_without_smtp_mail_goes_to_the_local_outbox(kafka: KafkaSettings, tmp_pa
     stored = list(mailbox.Maildir(settings.outbox, create=False))
     assert len(stored) == 1
     assert stored[0]["To"] == "cand-o@example.org"
+
+
+@pytest.mark.kafka
+def test_smtp_5xx_to_the_message_is_dead_lettered_at_once(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    publish_profile(kafka, profile("cand-5"))
+    refused = action("cand-5", "email", template_id="blog-digest")
+    inbox = Inbox(codes=["554 5.7.1 message rejected"])
+    with (
+        smtp_server(inbox) as port,
+        running_delivery(kafka, _email_settings(tmp_path, port), channel="email"),
+    ):
+        publish_actions(kafka, refused)
+        found = wait_until(lambda: outcomes(kafka), what="the outcome")
+        dead = wait_until(lambda: read_all(kafka, kafka.topic(ACTION_DLQ)), what="dead letter")
+    assert [(o["outcome"], o["reason"], o["attempt"]) for o in found] == [
+        ("dead_lettered", "smtp_rejected", 1)
+    ]
+    assert [dict(r.headers)["nurture-reason"] for r in dead] == [b"smtp_rejected"]
+    assert inbox.count() == 0 and not inbox.codes
+
+
+def test_unsubscribe_links_outlive_open_and_click_links(tmp_path: Path) -> None:
+    settings = _email_settings(tmp_path, None)
+    sender = EmailSender(settings)
+    the_action = action("cand-u", "email", template_id="blog-digest", content=[_job("j9")])
+    links = sender.links(the_action)
+    day = 86_400
+    now = time.time()
+    unsubscribe = links.unsubscribe_url.rsplit("/", 1)[1]
+    click = links.click_urls["j9"].rsplit("/", 1)[1]
+    assert read_token(TRACKING_SECRET, "unsubscribe", unsubscribe, now=now + 364 * day)
+    assert read_token(TRACKING_SECRET, "click", click, now=now + 59 * day)
+    with pytest.raises(InvalidTokenError):
+        read_token(TRACKING_SECRET, "click", click, now=now + 61 * day)
+    with pytest.raises(InvalidTokenError):
+        read_token(TRACKING_SECRET, "unsubscribe", unsubscribe, now=now + 366 * day)
 
 
 def test_tracking_tokens_are_purpose_bound_and_expire() -> None:

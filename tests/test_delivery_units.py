@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import given
@@ -14,6 +14,7 @@ from consumers.profiles import ERASED
 from consumers.ratelimit import TokenBucket
 from consumers.retries import RetryInfo, backoff_s, read_retry_headers, retry_headers
 from consumers.store import DeliveryStore
+from consumers.webhook import retry_after_s
 from consumers.webhook_signature import sign, verify
 from tests.test_delivery_support import NOW, action, profile
 
@@ -64,6 +65,15 @@ def test_backoff_grows_is_capped_and_jittered(attempt: int, seed: int) -> None:
 
 def test_backoff_honours_retry_after() -> None:
     assert backoff_s(1, base_s=1.0, max_delay_s=60.0, retry_after_s=120.0) == 120.0
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    now = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_s("120", now) == 120.0
+    assert retry_after_s("Wed, 25 Nov 2026 12:01:30 GMT", now) == 90.0
+    assert retry_after_s("Wed, 25 Nov 2026 11:00:00 GMT", now) == 0.0  # already past
+    assert retry_after_s("soon", now) is None
+    assert retry_after_s(None, now) is None
 
 
 def test_retry_headers_round_trip() -> None:

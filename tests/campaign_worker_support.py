@@ -1,9 +1,10 @@
 """A worker with a test's own campaigns on the test's topics, driven by the stream clock.
 
 Shared by the campaign tests against the real broker (tests/test_worker_timers.py,
-tests/test_worker_guards.py, ...). On the stream clock timers follow the latest event time of
-each partition, so a test moves time forward by publishing a "clock" candidate's page views on
-the partition of its candidates (:func:`ids_on_partition`).
+tests/test_worker_triggers_guards.py, tests/test_campaigns_simulate_kafka.py). On the stream
+clock timers follow the latest event time of each partition, so a test moves time forward by
+publishing a "clock" candidate's page views on the partition of its candidates
+(:func:`ids_on_partition`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from schemas.codec import activity_codec, codec_for, encode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
 from streams.loadgen import publish
+from streams.scoring import load_model
 from streams.worker.outbox import key_partition
 from streams.worker.probe import WorkerProcess, wait_caught_up
 from tests.kafka_helpers import read_all, unique, wait_until
@@ -33,6 +35,18 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "career_event_attended": {"career_event_id": "event-1"},
     "content_downloaded": {"content_id": "salary-guide"},
 }
+
+
+def applications_to_hot() -> int:
+    """Same-day applications that take a fresh candidate to ``hot`` under the shipped scoring
+    model (streams/scoring/default_model.yaml), at least two and within the daily cap. One
+    more than the threshold strictly needs: the events are minutes apart and decay a little."""
+    model = load_model()
+    hot = next(t.min_score for t in model.tiers if t.name == "hot")
+    weight = model.weights["application_submitted"]
+    needed = int(hot // weight) + 1
+    assert 1 < needed <= model.daily_caps["application_submitted"]
+    return needed
 
 
 def ids_on_partition(prefix: str, count: int, partition: int = 0) -> list[str]:

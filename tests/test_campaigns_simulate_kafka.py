@@ -24,8 +24,14 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE, TOPICS
 from streams.campaigns.history import RawRecord, history_records
 from streams.loadgen import publish
-from streams.scoring import load_model
-from tests.campaign_worker_support import T0, consent, event, ids_on_partition, profile
+from tests.campaign_worker_support import (
+    T0,
+    applications_to_hot,
+    consent,
+    event,
+    ids_on_partition,
+    profile,
+)
 from tests.kafka_helpers import unique
 
 pytestmark = pytest.mark.kafka
@@ -59,16 +65,6 @@ def _outcomes(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-def _applications_to_hot() -> int:
-    """How many same-day applications make a fresh candidate hot under the shipped model."""
-    model = load_model()
-    hot = next(t.min_score for t in model.tiers if t.name == "hot")
-    weight = model.weights["application_submitted"]
-    needed = int(-(-hot // weight))
-    assert needed <= model.daily_caps["application_submitted"], "must fit the daily cap"
-    return needed
-
-
 def test_simulate_a_live_candidate_from_kafka(kafka: KafkaSettings, tmp_path: Path) -> None:
     joiner, neighbour = ids_on_partition(unique("sim"), 2, partition=0)
     (hot,) = ids_on_partition(unique("hot"), 1, partition=2)
@@ -82,7 +78,7 @@ def test_simulate_a_live_candidate_from_kafka(kafka: KafkaSettings, tmp_path: Pa
         event(neighbour, "talent_pool_joined", T0 + timedelta(hours=1)),
         *(
             event(hot, "application_submitted", T0 + timedelta(minutes=n), n)
-            for n in range(_applications_to_hot())
+            for n in range(applications_to_hot())
         ),
     ]
     publish(

@@ -60,10 +60,11 @@ def test_validate_reports_every_problem_and_exits_1(tmp_path: Path) -> None:
     assert "invalid content catalog" in output
 
 
-def test_simulate_needs_an_events_file() -> None:
-    result = runner.invoke(app, ["campaigns", "simulate", "--candidate", "cand-1"])
+def test_simulate_needs_an_events_file_or_a_candidate() -> None:
+    # --candidate alone reads Kafka: tests/test_campaigns_simulate_kafka.py
+    result = runner.invoke(app, ["campaigns", "simulate"])
     assert result.exit_code == 1
-    assert "not supported yet" in " ".join(result.output.split())
+    assert "pass --events FILE" in " ".join(result.output.split())
 
 
 def test_simulate_prints_a_table_per_candidate_campaign_and_step(events_file: Path) -> None:

@@ -9,7 +9,11 @@ Environment variables (all optional; `nurture deliver` flags override some):
                                         (``nurture-delivery``)
 ``NURTURE_DELIVERY_WEBHOOKS``           JSON object of endpoint name -> URL, e.g.
                                         ``{"crm": "https://crm.example/hooks/nurture"}``
-``NURTURE_DELIVERY_WEBHOOK_SECRET``     HMAC-SHA256 key that signs webhook bodies (secret)
+``NURTURE_DELIVERY_WEBHOOK_SECRET``     HMAC-SHA256 key that signs webhook bodies (secret, shared
+                                        with the receivers; at least 16 characters,
+                                        placeholders refused); unset: the key in the file below
+``NURTURE_DELIVERY_WEBHOOK_SECRET_FILE`` file holding that key, made with a random key on first
+                                        use (``~/.local/share/candidate-nurture/webhook-secret``)
 ``NURTURE_DELIVERY_AD_AUDIENCE_ENDPOINT``   endpoint name for ``ad_audience`` (``ad_audience``)
 ``NURTURE_DELIVERY_RECRUITER_ALERT_ENDPOINT`` endpoint name for ``recruiter_alert``
                                         (``recruiter_alert``)
@@ -82,9 +86,10 @@ class DeliverySettings(BaseSettings):
     webhooks: dict[str, str] = Field(
         default_factory=dict, description="Webhook endpoint name -> URL."
     )
-    webhook_secret: SecretStr = Field(
-        SecretStr("change-me"), description="HMAC-SHA256 key of webhook signatures."
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of webhook signatures."
     )
+    webhook_secret_file: Path | None = Field(None, description="File of that key (made once).")
     ad_audience_endpoint: str = Field("ad_audience", description="Endpoint of ad_audience.")
     recruiter_alert_endpoint: str = Field(
         "recruiter_alert", description="Endpoint of recruiter_alert."

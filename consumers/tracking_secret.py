@@ -12,6 +12,10 @@ URL-safe base64), mode 0600, atomically: the first of two processes starting at 
 the other reads the same key. A secret that is known (``change-me`` and the like, the old
 default) or shorter than :data:`MIN_SECRET_CHARS` is refused with :class:`ConfigError`, as
 anyone could forge unsubscribes, opens and clicks with it. Tests pass a long fixed secret.
+
+The webhook signing key is found the same way (:func:`shared_secret`):
+``NURTURE_DELIVERY_WEBHOOK_SECRET``, else ``NURTURE_DELIVERY_WEBHOOK_SECRET_FILE``, else
+``~/.local/share/candidate-nurture/webhook-secret``; receivers verify with that key.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ KNOWN_WEAK: frozenset[str] = frozenset(
 SECRET_FILE_NAME = "tracking-secret"  # noqa: S105 (a file name, not a secret)
 
 
-def default_secret_file() -> Path:
-    """The per-install secret file, beside the other local state of candidate-nurture."""
-    return user_data_path("candidate-nurture") / SECRET_FILE_NAME
+def default_secret_file(name: str = SECRET_FILE_NAME) -> Path:
+    """A per-install secret file, beside the other local state of candidate-nurture."""
+    return user_data_path("candidate-nurture") / name
 
 
 def weakness(secret: str) -> str | None:
@@ -51,17 +55,27 @@ def weakness(secret: str) -> str | None:
 def tracking_secret(secret: SecretStr | None, secret_file: Path | None) -> str:
     """The tracking key: ``secret`` if given, else the key in ``secret_file`` (or the default
     file), made on first use. :class:`ConfigError` for a weak key or an unreadable file."""
+    return shared_secret(
+        secret, secret_file, variable="NURTURE_DELIVERY_TRACKING_SECRET", file_name=SECRET_FILE_NAME
+    )
+
+
+def shared_secret(
+    secret: SecretStr | None, secret_file: Path | None, *, variable: str, file_name: str
+) -> str:
+    """``secret`` (from ``variable``) if given, else the key in ``secret_file`` or the default
+    file ``file_name``, made on first use. :class:`ConfigError` for a weak key or a bad file."""
     if secret is not None:
         value = secret.get_secret_value()
-        where = "NURTURE_DELIVERY_TRACKING_SECRET"
+        where = variable
     else:
-        path = secret_file or default_secret_file()
+        path = secret_file or default_secret_file(file_name)
         value = read_or_create(path)
-        where = f"the tracking secret in {path}"
+        where = f"the key in {path}"
     problem = weakness(value)
     if problem is not None:
         raise ConfigError(
-            f"{where} {problem}: anyone could forge e-mail unsubscribes, opens and clicks; "
+            f"{where} {problem}: anyone who knows it could forge what it signs; "
             f"unset it to use a generated per-install key, or set a random one"
         )
     return value

@@ -23,6 +23,7 @@ import orjson
 from consumers.errors import EndpointGoneError, PermanentDeliveryError, RetriableDeliveryError
 from consumers.settings import DeliverySettings
 from consumers.store import DeliveryStore
+from consumers.tracking_secret import shared_secret
 from consumers.webhook_signature import HEADER, sign
 from schemas.models import CandidateProfile, NurtureAction
 
@@ -77,6 +78,16 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def webhook_secret(settings: DeliverySettings) -> str:
+    """The signing key (variable, else its file, made on first use); ConfigError if weak."""
+    return shared_secret(
+        settings.webhook_secret,
+        settings.webhook_secret_file,
+        variable="NURTURE_DELIVERY_WEBHOOK_SECRET",
+        file_name="webhook-secret",
+    )
+
+
 class WebhookSender:
     """POSTs signed JSON with httpx; one client (connection pool) per process."""
 
@@ -85,7 +96,7 @@ class WebhookSender:
     def __init__(self, settings: DeliverySettings, store: DeliveryStore) -> None:
         self._settings = settings
         self._store = store
-        self._secret = settings.webhook_secret.get_secret_value()
+        self._secret = webhook_secret(settings)
         self._client = httpx.Client(
             timeout=settings.http_timeout_s, headers={"User-Agent": USER_AGENT}
         )

@@ -30,7 +30,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, DELIVERY
 from tests.kafka_helpers import read_all, unique
 
-SECRET = "test-secret"
+SECRET = "webhook-secret-of-the-delivery-tests"
 #: The tracking key of the delivery tests (long and not a placeholder, so it is accepted).
 TRACKING_SECRET = "tracking-secret-of-the-delivery-tests"
 NOW = datetime.now(UTC)

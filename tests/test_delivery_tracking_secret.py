@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from consumers.email_sender import EmailSender
 from consumers.tracking_secret import MIN_SECRET_CHARS, read_or_create, tracking_secret, weakness
 from consumers.tracking_tokens import read_token
+from consumers.webhook import webhook_secret
 from schemas.errors import ConfigError
 from tests.test_delivery_support import action, settings_for
 
@@ -62,3 +63,17 @@ def test_the_sender_signs_with_the_key_of_the_file(tmp_path: Path) -> None:
     claims = read_token(path.read_text().strip(), "unsubscribe", token)
     assert claims["c"] == "cand-t"
     assert claims["exp"] > 0
+
+
+@pytest.mark.parametrize("weak", ["change-me", "short"])
+def test_webhooks_refuse_a_weak_signing_key(tmp_path: Path, weak: str) -> None:
+    with pytest.raises(ConfigError, match="NURTURE_DELIVERY_WEBHOOK_SECRET"):
+        webhook_secret(settings_for(tmp_path, webhook_secret=weak))
+    strong = "a-long-random-looking-key-0123456789"
+    assert webhook_secret(settings_for(tmp_path, webhook_secret=strong)) == strong
+
+
+def test_without_a_webhook_key_one_is_made_in_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "webhook-secret"
+    settings = settings_for(tmp_path, webhook_secret=None, webhook_secret_file=path)
+    assert webhook_secret(settings) == path.read_text().strip()

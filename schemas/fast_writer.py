@@ -32,28 +32,27 @@ _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 #: zigzag varints of 0..63 (string lengths, union indexes, array counts): one byte each.
 _SMALL = [bytes((2 * n,)) for n in range(64)]
 _MISSING = object()
+#: Most remembered values of each ``repeated_text`` field.
+MEMO_SIZE = 256
 
 
 class _NotFastError(Exception):
     """The value is not one the fast path writes: the full codec decides."""
 
 
+#: Two varint bytes (both with the continuation bit) of every 14-bit group pair.
+_PAIRS = [bytes(((pair & 0x7F) | 0x80, (pair >> 7) | 0x80)) for pair in range(1 << 14)]
+
+
 def _varint(out: bytearray, value: int) -> None:
     """Avro's zigzag varint of a long (the caller checked the 64-bit range)."""
     value = (value << 1) ^ (value >> 63)
-    if 1 << 49 <= value < 1 << 56:  # 8 bytes: every timestamp of this century, unrolled
-        out += bytes(
-            (
-                (value & 0x7F) | 0x80,
-                (value >> 7 & 0x7F) | 0x80,
-                (value >> 14 & 0x7F) | 0x80,
-                (value >> 21 & 0x7F) | 0x80,
-                (value >> 28 & 0x7F) | 0x80,
-                (value >> 35 & 0x7F) | 0x80,
-                (value >> 42 & 0x7F) | 0x80,
-                value >> 49,
-            )
-        )
+    if 1 << 49 <= value < 1 << 56:  # 8 bytes: every timestamp of this century, 2 at a time
+        out += _PAIRS[value & 0x3FFF]
+        out += _PAIRS[value >> 14 & 0x3FFF]
+        out += _PAIRS[value >> 28 & 0x3FFF]
+        out += _PAIRS[value >> 42]
+        out[-1] &= 0x7F  # the last byte ends the varint
         return
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -140,7 +139,9 @@ class FastWriter:
     ``fingerprint`` is the version's 8-byte fingerprint (the frame header). ``required_text``
     names top-level string fields that must not be empty (the codec's ``REQUIRED_TEXT``).
     ``union_by`` handles a union of records whose branch is named by another field, as activity
-    events do: ``("payload", "type", {event type: branch record full name})``.
+    events do: ``("payload", "type", {event type: branch record full name})``. The bytes of
+    ``repeated_text`` fields (top-level strings with few distinct values, such as ``type`` and
+    ``source``) are remembered, up to :data:`MEMO_SIZE` values each.
 
     Records are compiled to straight-line Python (one function per record type, see
     :class:`_RecordSource`): a loop over field descriptions costs about twice as much, and
@@ -154,8 +155,10 @@ class FastWriter:
         *,
         required_text: tuple[str, ...] = (),
         union_by: tuple[str, str, Mapping[str, str]] | None = None,
+        repeated_text: frozenset[str] = frozenset(),
     ) -> None:
         self._header = wire.header(fingerprint)
+        self._repeated_text = repeated_text
         self._required_text = required_text
         self._named: dict[str, Mapping[str, Any]] = {}
         self._union_by = union_by
@@ -221,7 +224,7 @@ class FastWriter:
         full_name = _full_name(schema, namespace)
         self._named[full_name] = schema
         inner = full_name.rpartition(".")[0]
-        source = _RecordSource(full_name)
+        source = _RecordSource(full_name, self._repeated_text if top else frozenset())
         for field in schema["fields"]:
             name = field["name"]
             if top and self._union_by is not None and name == self._union_by[0]:
@@ -254,13 +257,15 @@ class _RecordSource:
     ``strict_allow_default``.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, repeated_text: frozenset[str]) -> None:
         self._name = name
+        self._repeated_text = repeated_text
         self._names: list[str] = []
         self._lines: list[str] = []
         self._constants: dict[str, Any] = {
             "Mapping": Mapping, "datetime": datetime, "EPOCH": EPOCH, "_MISSING": _MISSING,
             "_NotFastError": _NotFastError, "_SMALL": _SMALL, "_varint": _varint, "_long": _long,
+            "_zigzag": _zigzag, "MEMO_SIZE": MEMO_SIZE,
         }  # fmt: skip
 
     def field(self, field: Mapping[str, Any], write: _Write) -> None:
@@ -268,6 +273,12 @@ class _RecordSource:
         self._names.append(name)
         default = _default_bytes(field, write)
         optional = _null_first(field_type)
+        if name in self._repeated_text and write is _string and default is None:
+            self._emit(1, f"v = get({name!r}, _MISSING)")
+            memo = self._constant("m", {})
+            for line in _MEMO_LINES:
+                self._emit(1 + (len(line) - len(line.lstrip())) // 4, line.strip().format(memo))
+            return
         if optional and "default" in field and field["default"] is None:
             self._emit(1, f"v = get({name!r})")  # missing reads as None: the default's bytes
         else:
@@ -341,6 +352,17 @@ _STRING_LINES = (
     "    out += _SMALL[size]",
     "else:",
     "    _varint(out, size)",
+    "out += data",
+)
+_MEMO_LINES = (
+    "if type(v) is not str:",
+    "    raise _NotFastError",
+    "data = {0}.get(v)",
+    "if data is None:",
+    "    encoded = v.encode()",
+    "    data = _zigzag(len(encoded)) + encoded",
+    "    if len({0}) < MEMO_SIZE:",
+    "        {0}[v] = data",
     "out += data",
 )
 _TIMESTAMP_LINES = (
@@ -432,4 +454,5 @@ def activity_writer(codec: ActivityCodec) -> FastWriter:
         codec.reader.fingerprint,
         required_text=REQUIRED_TEXT[codec.subject],
         union_by=("payload", "type", codec.branch_by_type),
+        repeated_text=frozenset({"type", "source"}),
     )

@@ -85,8 +85,9 @@ def test_verify_lists_what_is_readable_then_nothing_after_erase(
         return httpx.get(f"{base}/v1/candidates/{cid}/engagement", timeout=5).status_code == 200
 
     wait_until(engaged, timeout_s=60, what="the worker's engagement row")
-    options = [cid, "--worker-url", base, "--worker-app-id", harness.app_id, "--json"]
-    options += ["--delivery-dir", str(tmp_path / "no-delivery-here")]
+    topics_only = [cid, "--worker-app-id", harness.app_id, "--json"]
+    topics_only += ["--delivery-dir", str(tmp_path / "no-delivery-here")]
+    options = [*topics_only, "--worker-url", base]
 
     before = cli(kafka, "erasure", "verify", *options)
     assert before.returncode == 1, before.stdout + before.stderr
@@ -126,3 +127,19 @@ def test_verify_lists_what_is_readable_then_nothing_after_erase(
     other = verify(kafka, VerifyOptions(bystander, worker_app_id=harness.app_id, worker_url=base))
     assert other.exit_code == 1
     assert worker.exit_code() is None, harness.logs()
+
+    # A rebuild replays every retained record; the erased candidate must not come back.
+    worker.stop()
+    rebuild = ["replay", "rebuild", "--from-beginning", "--yes", "--processes", "1"]
+    rebuild += ["--app-id", harness.app_id, "--data-dir", str(harness.data_dir())]
+
+    def rebuilt() -> bool:  # refused (exit 1) until the stopped worker has left its group
+        done = cli(kafka, *rebuild)
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        return done.returncode == 0
+
+    wait_until(rebuilt, timeout_s=90, interval_s=2.0, what="the rebuild")
+    replayed = cli(kafka, "erasure", "verify", *topics_only)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    kept = verify(kafka, VerifyOptions(bystander, worker_app_id=harness.app_id))
+    assert kept.exit_code == 1  # the rebuild did bring the bystander back

@@ -9,9 +9,14 @@ the first send until every record is acknowledged:
 * **sdk**: :meth:`NurtureProducer.send` of the same events as plain dicts, so the SDK validates,
   fills ``received_at``, encodes and adds headers on the clock.
 
-Rounds alternate raw and SDK so neither profits from a warmer broker or a quieter machine; the
-best round of each counts, and the median of the per-round ratios is printed too (steadier when
-other processes share the CPU). The topic is deleted afterwards.
+Rounds alternate raw and SDK, and which of the two goes first, so neither profits from a warmer
+broker or a quieter machine. The verdict is the median of the per-round SDK/raw ratios, steady
+when other processes share the CPU; the best round of each side is printed too. The topic is
+deleted afterwards.
+
+"Raw" is a stock ``KafkaProducer`` with the SDK's settings (acks=all, idempotence, linger, batch
+size, compression). The SDK's own client differs only by its partitioner, which remembers key
+hashes (same partitions, see producers/partitioner.py): that saving is part of what the SDK does.
 """
 
 from __future__ import annotations
@@ -106,14 +111,17 @@ def bench_sdk(
         raw.send(topic, b"warm-up", key=b"warm-up").get(timeout=30)
         sdk.send(events[0]).get(timeout=30)
         for round_no in range(1, rounds + 1):
-            with _Clock(result.raw_rounds, result.raw_cpu_us, len(encoded)):
-                for record in encoded:
-                    raw.send(topic, record.value, key=record.key, headers=record.headers)
-                raw.flush()
-            with _Clock(result.sdk_rounds, result.sdk_cpu_us, len(events)):
-                for event in events:
-                    sdk.send(event)
-                sdk.flush()
+            for side in ("raw", "sdk") if round_no % 2 else ("sdk", "raw"):
+                if side == "raw":
+                    with _Clock(result.raw_rounds, result.raw_cpu_us, len(encoded)):
+                        for record in encoded:
+                            raw.send(topic, record.value, key=record.key, headers=record.headers)
+                        raw.flush()
+                else:
+                    with _Clock(result.sdk_rounds, result.sdk_cpu_us, len(events)):
+                        for event in events:
+                            sdk.send(event)
+                        sdk.flush()
             report(
                 f"round {round_no}: raw {result.raw_rounds[-1]:,.0f} events/s "
                 f"({result.raw_cpu_us[-1]:.1f} µs CPU/event), sdk {result.sdk_rounds[-1]:,.0f} "
@@ -124,15 +132,18 @@ def bench_sdk(
         sdk.close()
         raw.close()
         _delete_topic(kafka, topic)
-    verdict = "meets" if result.ratio >= TARGET_RATIO else "MISSES"
+    verdict = "meets" if result.paired_ratio >= TARGET_RATIO else "MISSES"
     report(
         f"{result.events:,} events, compression={settings.compression_type() or 'none'}, "
         f"dict validation={sdk.encoder.dict_validation}, headers={len(headers_for('x'))}"
     )
     report(f"raw kafka-python: {result.raw_per_s:,.0f} events/s (best of {rounds})")
     report(f"sdk (dict input): {result.sdk_per_s:,.0f} events/s (best of {rounds})")
-    report(f"ratio sdk/raw:    {result.ratio:.0%} ({verdict} the {TARGET_RATIO:.0%} target)")
-    report(f"median of the per-round ratios: {result.paired_ratio:.0%}")
+    report(f"ratio of the best rounds sdk/raw: {result.ratio:.0%}")
+    report(
+        f"median of the per-round ratios: {result.paired_ratio:.0%} "
+        f"({verdict} the {TARGET_RATIO:.0%} target)"
+    )
     report(
         f"CPU per event: raw {min(result.raw_cpu_us):.1f} µs, sdk {min(result.sdk_cpu_us):.1f} µs "
         f"(ratio {result.cpu_ratio:.0%}; wall-clock figures suffer when other processes share "

@@ -31,7 +31,7 @@ from kafka.admin import NewTopic
 from producers.simulate import generate
 from schemas.errors import KafkaUnavailableError
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTIVITY
+from schemas.topics import ACTIVITY, GATEWAY_ACCEPTED
 
 #: Target of the issue: accepted events per second per gateway process, batches of 100.
 TARGET_EVENTS_PER_S = 10_000
@@ -71,8 +71,10 @@ def bench_gateway(
     """Run the gateway as a process, load it for ``seconds`` and ``report`` the figures."""
     kafka = kafka.model_copy(update={"topic_prefix": f"bench-gw-{uuid.uuid4().hex[:8]}."})
     topic = kafka.topic(ACTIVITY)
+    topics = [topic, kafka.topic(GATEWAY_ACCEPTED)]  # the gateway shares accepted ids there
     bodies = _Bodies(batch)
-    _admin(kafka, lambda admin: admin.create_topics([NewTopic(topic, kafka.topic_partitions, 1)]))
+    new_topics = [NewTopic(name, kafka.topic_partitions, 1) for name in topics]
+    _admin(kafka, lambda admin: admin.create_topics(new_topics))
     port = _free_port()
     process = _start_gateway(kafka, port, validation, batch)
     try:
@@ -85,7 +87,7 @@ def bench_gateway(
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
-        _admin(kafka, lambda admin: admin.delete_topics([topic]))
+        _admin(kafka, lambda admin: admin.delete_topics(topics))
     verdict = "meets" if result.events_per_s >= TARGET_EVENTS_PER_S else "MISSES"
     report(f"gateway: 1 uvicorn process, validation={validation}, {connections} connections")
     report(f"batches of {batch}: {result.requests:,} requests in {result.seconds:.1f} s")

@@ -140,7 +140,7 @@ class FastWriter:
     names top-level string fields that must not be empty (the codec's ``REQUIRED_TEXT``).
     ``union_by`` handles a union of records whose branch is named by another field, as activity
     events do: ``("payload", "type", {event type: branch record full name})``. The bytes of
-    ``repeated_text`` fields (top-level strings with few distinct values, such as ``type`` and
+    ``repeated_text`` fields (required top-level strings with few values, such as ``type`` and
     ``source``) are remembered, up to :data:`MEMO_SIZE` values each.
 
     Records are compiled to straight-line Python (one function per record type, see
@@ -166,10 +166,6 @@ class FastWriter:
 
     def encode(self, record: Mapping[str, Any]) -> bytes | None:
         """The frame of ``record``, or None when the full codec must decide."""
-        for name in self._required_text:
-            value = record.get(name)
-            if type(value) is not str or not value:
-                return None
         out = bytearray(self._header)
         try:
             self._write_record(out, record)
@@ -224,7 +220,11 @@ class FastWriter:
         full_name = _full_name(schema, namespace)
         self._named[full_name] = schema
         inner = full_name.rpartition(".")[0]
-        source = _RecordSource(full_name, self._repeated_text if top else frozenset())
+        source = _RecordSource(
+            full_name,
+            repeated_text=self._repeated_text if top else frozenset(),
+            required_text=frozenset(self._required_text if top else ()),
+        )
         for field in schema["fields"]:
             name = field["name"]
             if top and self._union_by is not None and name == self._union_by[0]:
@@ -257,9 +257,12 @@ class _RecordSource:
     ``strict_allow_default``.
     """
 
-    def __init__(self, name: str, repeated_text: frozenset[str]) -> None:
+    def __init__(
+        self, name: str, *, repeated_text: frozenset[str], required_text: frozenset[str]
+    ) -> None:
         self._name = name
         self._repeated_text = repeated_text
+        self._required_text = required_text
         self._names: list[str] = []
         self._lines: list[str] = []
         self._constants: dict[str, Any] = {
@@ -273,11 +276,16 @@ class _RecordSource:
         self._names.append(name)
         default = _default_bytes(field, write)
         optional = _null_first(field_type)
-        if name in self._repeated_text and write is _string and default is None:
-            self._emit(1, f"v = get({name!r}, _MISSING)")
-            memo = self._constant("m", {})
-            for line in _MEMO_LINES:
-                self._emit(1 + (len(line) - len(line.lstrip())) // 4, line.strip().format(memo))
+        if name in self._required_text:  # missing or empty: the codec refuses it
+            self._emit(1, f"v = get({name!r})")
+            self._emit(1, "if not v:")
+            self._emit(2, "raise _NotFastError")
+            if name in self._repeated_text and write is _string:
+                memo = self._constant("m", {})
+                for line in _MEMO_LINES:
+                    self._emit(1 + (len(line) - len(line.lstrip())) // 4, line.format(memo).strip())
+            else:
+                self._value(1, field_type, write)
             return
         if optional and "default" in field and field["default"] is None:
             self._emit(1, f"v = get({name!r})")  # missing reads as None: the default's bytes

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -91,36 +91,20 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
 ) -> None:
     """What the campaigns would do with a file of events, or with a live candidate's records
     on Kafka (--candidate without --events): emitted / held / suppressed(reason)."""
-    if events is None and candidate is None:
-        raise fail(
-            "pass --events FILE (e.g. from `nurture simulate -o FILE`) or --candidate ID "
-            "(reads that candidate's records from Kafka)"
-        )
     try:
         run_on_us = parse_duration(run_on)
     except ValueError as exc:
         raise fail(f"--run-on: {exc}") from exc
-    history: CandidateHistory | None = None
     try:
         scoring = load_model(model)
         engine = Engine(
             load_campaigns(definitions, tiers=[t.name for t in scoring.tiers]),
             load_catalog(catalog),
         )
-        if events is not None:
-            records = read_records(events)
-        else:
-            assert candidate is not None
-            history = read_candidate(kafka_settings(ctx), candidate)
-            records = history.records
+        records, history = _records(ctx, events, candidate)
         result = run_engine(engine, scoring, records, run_on_us=run_on_us)
     except NurtureError as exc:
         raise fail(exc) from exc
-    if history is not None and not history.records:
-        raise fail(
-            f"no profile or activity records of candidate {candidate!r} on Kafka "
-            f"(partitions read: {_partitions(history)})"
-        )
     outcomes = [o for o in result.outcomes if candidate is None or o.candidate_id == candidate]
     if as_json:
         for outcome in outcomes:
@@ -135,6 +119,27 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
             highlight=False,
         )
     _print(outcomes, result, candidate)
+
+
+def _records(
+    ctx: typer.Context, events: Path | None, candidate: str | None
+) -> tuple[list[tuple[str, dict[str, Any]]], CandidateHistory | None]:
+    """The records to simulate: the file's, or the live candidate's read from Kafka (with
+    what was read). Raises :class:`NurtureError` when the file or Kafka cannot be read."""
+    if events is not None:
+        return read_records(events), None
+    if candidate is None:
+        raise fail(
+            "pass --events FILE (e.g. from `nurture simulate -o FILE`) or --candidate ID "
+            "(reads that candidate's records from Kafka)"
+        )
+    history = read_candidate(kafka_settings(ctx), candidate)
+    if not history.records:
+        raise fail(
+            f"no profile or activity records of candidate {candidate!r} on Kafka "
+            f"(partitions read: {_partitions(history)})"
+        )
+    return history.records, history
 
 
 def _partitions(history: CandidateHistory) -> str:

@@ -11,7 +11,9 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
+from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import ConfigError, KafkaUnavailableError
 from schemas.settings import KafkaSettings
 
@@ -22,9 +24,14 @@ class TopicMirror:
     def __init__(self, kafka: KafkaSettings, topic: str, *, catch_up_timeout_s: float = 30.0):
         self.topic = kafka.topic(topic)
         self._timeout_s = catch_up_timeout_s
-        self._consumer = KafkaConsumer(
-            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-        )
+        try:
+            with connection_failures() as failures:
+                self._consumer = KafkaConsumer(
+                    **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
+                )
+        except KafkaError as exc:  # a refused login or TLS handshake is named, not a timeout
+            message = f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
+            raise unavailable(message, failures, kafka) from exc
         partition_ids = self._consumer.partitions_for_topic(self.topic) or set()
         if not partition_ids:
             self._consumer.close()

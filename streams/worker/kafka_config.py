@@ -6,7 +6,9 @@ from typing import Any
 
 import faust
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 
+from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import ConfigError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
@@ -32,10 +34,19 @@ def faust_broker_options(kafka: KafkaSettings) -> dict[str, Any]:
 def topic_partitions(
     kafka: KafkaSettings, names: list[str], timeout_s: float = 15.0
 ) -> dict[str, int]:
-    """Partition count of each topic in ``names`` (full names); ConfigError when one is missing."""
-    consumer = KafkaConsumer(
-        **kafka.kafka_python_config(), request_timeout_ms=int(timeout_s * 1000)
-    )
+    """Partition count of each topic in ``names`` (full names); ConfigError when one is missing.
+
+    KafkaUnavailableError when the cluster does not answer, KafkaAuthenticationError when it
+    refuses the credentials or TLS (checked here, before faust starts, so the cause is clear).
+    """
+    try:
+        with connection_failures() as failures:
+            consumer = KafkaConsumer(
+                **kafka.kafka_python_config(), request_timeout_ms=int(timeout_s * 1000)
+            )
+    except KafkaError as exc:
+        message = f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
+        raise unavailable(message, failures, kafka) from exc
     try:
         counts = {}
         for name in names:

@@ -95,6 +95,7 @@ def replay_spec(
     campaigns_path: Path | None,
     catalog_path: Path | None,
     collect_triggers: bool = False,
+    batch: int = DEFAULT_BATCH,
 ) -> ReplaySpec:
     """A spec for replaying into ``outputs`` with the given configuration and the erasure
     secret of ``worker`` (partition counts are looked up on the cluster)."""
@@ -110,7 +111,7 @@ def replay_spec(
         model_path=model_path,
         campaigns_path=campaigns_path,
         catalog_path=catalog_path,
-        batch=worker.batch_size,
+        batch=batch,
         collect_triggers=collect_triggers,
     )
 

@@ -175,7 +175,7 @@ def run_shadow(
     progress: Progress | None = None,
 ) -> ShadowSummary:
     """Replay ``jobs`` into the sandbox ``outputs``; write and return the summary. ``live`` is
-    the live worker's settings (its erasure secret and batch size)."""
+    the live worker's settings (its erasure secret)."""
     spec = replay_spec(
         kafka,
         outputs,

@@ -104,7 +104,7 @@ def test_profiles_flag_and_stdin_with_custom_rejects_path(
 def test_simulator_file_publishes_whole(kafka: KafkaSettings, tmp_path: Path) -> None:
     source = tmp_path / "sim.jsonl"
     with source.open("wb") as out:
-        counts = write_jsonl(generate(4, 12, events=150), out)
+        counts = write_jsonl(generate(4, 40, events=150), out)
     result = invoke(kafka, str(source))
     assert result.exit_code == 0, result.output
     assert len(read_all(kafka, kafka.topic(ACTIVITY))) == counts.events == 150

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import faust
@@ -27,6 +28,7 @@ from streams.settings import WorkerSettings
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.fetch_tuning import tune_fetcher
+from streams.worker.intake import BatchIntake
 from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
 from streams.worker.monitor import LeanMonitor
@@ -86,6 +88,7 @@ def build_worker(
         topic_partitions=partitions,
         topic_replication_factor=kafka.topic_replication,
         consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=settings.batch_size,
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 5,
@@ -142,12 +145,15 @@ def build_worker(
 
     async def score_activity(stream: Any) -> None:
         async for events in stream.take_events(batch, within=within):
-            await runner.run_batch(score, events)
+            await runner.run_batch(score, [event.message for event in events])
 
     async def keep_profiles(stream: Any) -> None:
         async for events in stream.take_events(PROFILE_BATCH, within=within):
-            await runner.run_batch(keep_profile, events)
+            await runner.run_batch(keep_profile, [event.message for event in events])
 
+    if settings.ingest == "batch":
+        # The agent keeps the topic subscribed; its records reach `score` in whole fetches.
+        BatchIntake(app, activity_topic, partial(runner.run_batch, score)).install()
     # Decorators applied as calls: faust is untyped, and mypy --strict refuses untyped decorators.
     app.agent(activity, name="score-activity", concurrency=1)(score_activity)
     app.agent(profile, name="keep-profiles", concurrency=1)(keep_profiles)

@@ -26,6 +26,9 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_SESSION_TIMEOUT_S`` group session timeout: a killed worker's partitions move
                                      to the others after this many seconds (10)
 ``NURTURE_WORKER_LOG_LEVEL``         ``info``, ``warning``, ... (``warning``)
+``NURTURE_WORKER_INGEST``            ``batch`` (default: activity records go from faust's consumer
+                                     to the processor in whole fetches) or ``stream`` (faust's
+                                     per-event stream and ``take_events``; ~4x slower)
 ``NURTURE_WORKER_CLOCK``             what drives campaign timers: ``wall`` (live, default) or
                                      ``stream`` (each partition's latest event time: replays)
 ``NURTURE_WORKER_TIMER_INTERVAL_S``  how often wall-clock timers are checked, seconds (5)
@@ -86,6 +89,11 @@ class WorkerSettings(BaseSettings):
         "partitions move (the broker's group.min.session.timeout.ms is 6 s by default).",
     )
     log_level: str = Field("warning", description="Log level of the worker.")
+    ingest: Literal["batch", "stream"] = Field(
+        "batch",
+        description="How activity records reach the processor: whole fetches straight from "
+        "faust's consumer (batch), or faust's per-event stream (stream, slower).",
+    )
     clock: Literal["wall", "stream"] = Field(
         "wall",
         description="What drives campaign timers: wall-clock time (live) or each partition's "

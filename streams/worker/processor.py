@@ -35,7 +35,9 @@ from streams.worker.step import INTERNAL_PREFIX, Step
 
 log = logging.getLogger(__name__)
 
-Event = Any  # faust.EventT (faust is untyped)
+#: A consumed record: faust's ``Message`` or aiokafka's ``ConsumerRecord`` (both have ``topic``,
+#: ``partition``, ``offset``, ``key``, ``value`` and ``headers``).
+Record = Any
 
 
 @dataclass
@@ -66,9 +68,8 @@ class Outputs:
         marks = self.erasure
         return marks is not None and step.get(partition, marks.key(candidate_id)) is not None
 
-    def dead_letter(self, outbox: Outbox, event: Event, error: BaseException) -> None:
-        """Queue the event's original record for its dead-letter topic and log why."""
-        message = event.message
+    def dead_letter(self, outbox: Outbox, message: Record, error: BaseException) -> None:
+        """Queue the original record for its dead-letter topic and log why."""
         letter = dead_letter(
             key=message.key,
             value=message.value,
@@ -130,37 +131,36 @@ class ActivityProcessor:
         self._encode_record = codec_for("engagement_record").encode
 
     def _group(
-        self, step: Step, events: Sequence[Event]
-    ) -> tuple[dict[bytes, list[tuple[ActivityItem, Event]]], list[Any]]:
+        self, step: Step, messages: Sequence[Record]
+    ) -> tuple[dict[bytes, list[tuple[ActivityItem, Record]]], list[Any]]:
         """Decode the batch (dead-lettering what does not decode) and group it by candidate;
         also returns the event times (for the event-time -> processed histogram)."""
         out, metrics = self.out, self.out.metrics
-        groups: dict[bytes, list[tuple[ActivityItem, Event]]] = {}
+        groups: dict[bytes, list[tuple[ActivityItem, Record]]] = {}
         occurred_at: list[Any] = []
-        for event in events:
-            message = event.message
+        for message in messages:
             try:
                 record = self._decode(message.value)
                 check_key(message.key, record["candidate_id"], record["event_id"])
             except SchemaError as exc:
-                out.dead_letter(step.outbox, event, exc)
+                out.dead_letter(step.outbox, message, exc)
                 metrics.events.labels("dead_lettered").inc()
                 continue
             item = ActivityItem(record, message.partition, message.offset)
             occurred_at.append(record["occurred_at"])
-            groups.setdefault(message.key, []).append((item, event))
+            groups.setdefault(message.key, []).append((item, message))
         return groups, occurred_at
 
-    def process(self, events: Sequence[Event]) -> Step:
-        """Process one batch (events of any partitions, each partition in offset order)."""
+    def process(self, messages: Sequence[Record]) -> Step:
+        """Process one batch (records of any partitions, each partition in offset order)."""
         out, metrics = self.out, self.out.metrics
         step = out.step()
         outbox = step.outbox
-        groups, occurred_at = self._group(step, events)
+        groups, occurred_at = self._group(step, messages)
         scored = duplicates = too_late = records = erased = 0
         campaigns = self.campaigns
         for key, group in groups.items():
-            partition = group[0][1].message.partition
+            partition = group[0][1].partition
             candidate_id = group[0][0].record["candidate_id"]
             stored = step.get(partition, key)
             if stored is None and out.erased(step, partition, candidate_id):
@@ -170,8 +170,8 @@ class ActivityProcessor:
                 self.model, candidate_id, stored, [i for i, _ in group], self._engine
             )
             for rejected in outcome.rejected:
-                event = next(e for i, e in group if i is rejected.item)
-                out.dead_letter(outbox, event, rejected.error)
+                message = next(m for i, m in group if i is rejected.item)
+                out.dead_letter(outbox, message, rejected.error)
                 metrics.events.labels("dead_lettered").inc()
             if outcome.record is None:  # a new candidate whose every event was rejected
                 continue
@@ -195,7 +195,7 @@ class ActivityProcessor:
         metrics.events.labels("duplicate").inc(duplicates)
         metrics.events.labels("too_late").inc(too_late)
         metrics.events.labels("erased").inc(erased)
-        metrics.batch_events.observe(len(events))
+        metrics.batch_events.observe(len(messages))
         metrics.observe_latency(time.time(), occurred_at)
         return step
 
@@ -208,13 +208,12 @@ class ProfileProcessor:
         self.campaigns = campaigns
         self._codec = default_codec()
 
-    def process(self, events: Sequence[Event]) -> Step:
+    def process(self, messages: Sequence[Record]) -> Step:
         """Apply each profile or erasure record, in order, to its candidate's row."""
         out = self.out
         step = out.step()
         profiles = out.metrics.profiles
-        for event in events:
-            message = event.message
+        for message in messages:
             try:
                 decoded = self._codec.decode(message.value)
                 if decoded.subject not in (PROFILE_SUBJECT, ERASURE_SUBJECT):
@@ -224,7 +223,7 @@ class ProfileProcessor:
                     )
                 check_key(message.key, decoded.record["candidate_id"], None)
             except SchemaError as exc:
-                out.dead_letter(step.outbox, event, exc)
+                out.dead_letter(step.outbox, message, exc)
                 profiles.labels("dead_lettered").inc()
                 continue
             key, partition = message.key, message.partition
@@ -282,7 +281,7 @@ class StreamClock:
     def __init__(self, timers: TimerProcessor) -> None:
         self.timers = timers
 
-    def advance(self, step: Step, groups: Iterable[list[tuple[ActivityItem, Event]]]) -> None:
+    def advance(self, step: Step, groups: Iterable[list[tuple[ActivityItem, Record]]]) -> None:
         """Move each partition's stream time to the latest event time of the batch and run
         the timers due by then."""
         latest: dict[int, int] = {}

@@ -38,18 +38,18 @@ class StepRunner:
         self.publisher = Publisher(app, outputs.changelog)
         self._lock = asyncio.Lock()
 
-    async def run_batch(self, process: Process, events: Sequence[Any]) -> None:
-        """Process a batch of an agent's events; any failure exits the process (so faust can
+    async def run_batch(self, process: Process, messages: Sequence[Any]) -> None:
+        """Process a batch of consumed records; any failure exits the process (so faust can
         never ack the batch): it is processed again after the restart."""
         started = time.perf_counter()
         try:
             async with self._lock:
-                await self._commit(process(owned(self.app, events)))
+                await self._commit(process(owned(self.app, messages)))
         except asyncio.CancelledError:
             # Stopped mid-batch: leaving now would let faust ack (and commit) the whole batch.
             crash_process("stopped while publishing a batch (it is processed again)", 0)
         except Exception as exc:
-            log.exception("batch of %d events failed", len(events))
+            log.exception("batch of %d records failed", len(messages))
             crash_process(f"agent failed on a batch: {type(exc).__name__}: {exc}")
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
@@ -79,10 +79,10 @@ class StepRunner:
         store.set_persisted_offset(TP(self.outputs.changelog, partition), offset)
 
 
-def owned(app: Any, events: Sequence[Any]) -> Sequence[Any]:
-    """The events of partitions this worker still owns (a rebalance may have moved some while
+def owned(app: Any, messages: Sequence[Any]) -> Sequence[Any]:
+    """The records of partitions this worker still owns (a rebalance may have moved some while
     the batch filled: their new owner processes them; writing them here would race it)."""
     assigned = app.consumer.assignment()
-    if all(event.message.tp in assigned for event in events):
-        return events
-    return [event for event in events if event.message.tp in assigned]
+    if all(TP(m.topic, m.partition) in assigned for m in messages):
+        return messages
+    return [m for m in messages if TP(m.topic, m.partition) in assigned]

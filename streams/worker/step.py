@@ -76,21 +76,30 @@ class IndexStore(MutableMapping[str, Any]):
     def __init__(self, step: Step, partition: int) -> None:
         self.step = step
         self.partition = partition
+        #: Decoded values read or written in this step (the index meta is read on every call).
+        self._cache: dict[str, Any] = {}
 
     @staticmethod
     def table_key(key: str) -> bytes:
         return INTERNAL_PREFIX + key.encode()
 
     def __getitem__(self, key: str) -> Any:
-        value = self.step.get(self.partition, self.table_key(key))
+        cache = self._cache
+        if key in cache:
+            value = cache[key]
+        else:
+            stored = self.step.get(self.partition, self.table_key(key))
+            value = cache[key] = None if stored is None else orjson.loads(stored)
         if value is None:
             raise KeyError(key)
-        return orjson.loads(value)
+        return value
 
     def __setitem__(self, key: str, value: Any) -> None:
+        self._cache[key] = value
         self.step.put_internal(self.partition, self.table_key(key), orjson.dumps(value))
 
     def __delitem__(self, key: str) -> None:
+        self._cache[key] = None
         self.step.put_internal(self.partition, self.table_key(key), None)
 
     def __iter__(self) -> Iterator[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,3 +119,39 @@ def test_user_gateway_keys_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     gateway = next(c for c in children if c.name == "gateway")
     assert "NURTURE_GATEWAY_API_KEYS_FILE" not in gateway.env
     assert not (tmp_path / "gateway-api-keys").exists()
+
+
+def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no chance to stop its children: the kernel does it."""
+    pid_file = tmp_path / "child.pid"
+    body = (
+        "import os, pathlib, time\n"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\n"
+        "time.sleep(300)\n"
+    )
+    runner = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from deploy.up.supervisor import ChildSpec, Supervisor\n"
+        f"s = Supervisor([ChildSpec('sleeper', [sys.executable, '-c', {body!r}])], "
+        f"Path({str(tmp_path / 'logs')!r}))\n"
+        "s.start_all()\n"
+        "time.sleep(300)\n"
+    )
+    supervisor = subprocess.Popen([sys.executable, "-c", runner])
+    try:
+        wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="the child started")
+        child_pid = int(pid_file.read_text())
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+
+        def gone() -> bool:
+            try:
+                os.kill(child_pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_until(gone, timeout_s=10, what="the orphaned child to stop")
+    finally:
+        supervisor.kill()

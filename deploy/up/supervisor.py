@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from deploy.up.parent_death import terminate_with_parent
+
 log = logging.getLogger("nurture.up")
 
 
@@ -112,6 +114,8 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,  # Ctrl-C reaches only the supervisor, which stops in order
+            # and a killed supervisor leaves no orphans (the hook only calls prctl: thread-safe)
+            preexec_fn=terminate_with_parent(),  # noqa: PLW1509
         )
         out.close()
         child.started_at = time.monotonic()

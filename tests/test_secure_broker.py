@@ -283,6 +283,30 @@ def test_wrong_password_is_refused_with_a_clear_error(secure: SecureBroker) -> N
     secure.assert_no_password(listed.stdout + listed.stderr, "the refusal")
 
 
+@pytest.mark.parametrize("process", ["worker", "deliver"])
+def test_a_process_with_a_wrong_password_exits_naming_the_cause(
+    secure: SecureBroker, kafka_secure: KafkaSettings, tmp_path: Path, process: str
+) -> None:
+    command = {
+        "worker": ["worker", "--web-port", str(free_port())],
+        "deliver": ["deliver", "--channel", "webhook"],
+    }[process]
+    env = secure.env(
+        kafka_secure,
+        NURTURE_SASL_PASSWORD="not-the-password",
+        NURTURE_WORKER_DATA_DIR=str(tmp_path / "worker"),
+        NURTURE_DELIVERY_DATA_DIR=str(tmp_path / "delivery"),
+        NURTURE_DELIVERY_TRACKING_SECRET=secrets.token_urlsafe(32),
+    )
+    ran = subprocess.run(
+        [*NURTURE, *command], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "refused the login of SASL user 'nurture'" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    secure.assert_no_password(ran.stdout + ran.stderr, f"`nurture {command[0]}`")
+
+
 def test_plaintext_client_is_refused(secure: SecureBroker) -> None:
     plaintext = KafkaSettings(bootstrap_servers=secure.settings.bootstrap_servers)
     assert not answers_metadata(plaintext, timeout_s=3.0)

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -32,6 +32,10 @@ from streams.worker.campaigns import build_engine
 from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.kafka_config import topic_partitions
 
+#: How replay processes start: ``fork`` shares the parent's imports (faust, the codecs), which
+#: ``spawn`` would spend seconds per process re-importing; the parent holds no Kafka client
+#: while it forks (every client is made inside the child).
+START_METHOD: Final = "fork"
 #: Records between two progress reports of a process.
 PROGRESS_EVERY = 2_000
 
@@ -50,7 +54,7 @@ class OutputTopics:
 
 @dataclass(frozen=True)
 class ReplaySpec:
-    """Everything a replay process needs (picklable: processes are spawned)."""
+    """Everything a replay process needs (picklable, so any start method works)."""
 
     kafka: KafkaSettings
     outputs: OutputTopics
@@ -160,7 +164,7 @@ def run_jobs(
     groups = _share(jobs, processes)
     if len(groups) <= 1:
         return _run_group(spec, list(jobs), report)
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(START_METHOD)
     messages: Any = context.Queue()
     children = [
         context.Process(target=_child, args=(spec, group, messages), daemon=True)

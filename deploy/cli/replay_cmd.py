@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -75,7 +75,8 @@ def _time(value: str | None, option: str) -> int | None:
 
 
 @contextmanager
-def _progress(jobs: list[PartitionJob], what: str) -> Iterator[Any]:
+def _progress(jobs: list[PartitionJob], what: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar (records, rate, elapsed, ETA) on stderr; yields its advance."""
     total = sum(job.size for job in jobs)
     with Progress(
         TextColumn("[bold]{task.description}"),

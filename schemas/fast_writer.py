@@ -268,7 +268,8 @@ class _RecordSource:
         self._constants: dict[str, Any] = {
             "Mapping": Mapping, "datetime": datetime, "EPOCH": EPOCH, "_MISSING": _MISSING,
             "_NotFastError": _NotFastError, "_SMALL": _SMALL, "_varint": _varint, "_long": _long,
-            "_zigzag": _zigzag, "MEMO_SIZE": MEMO_SIZE,
+            "_zigzag": _zigzag, "MEMO_SIZE": MEMO_SIZE, "_PAIRS": _PAIRS,
+            "_LONG_MIN": _LONG_MIN, "_LONG_MAX": _LONG_MAX,
         }  # fmt: skip
 
     def field(self, field: Mapping[str, Any], write: _Write) -> None:
@@ -379,7 +380,17 @@ _TIMESTAMP_LINES = (
     "        raise _NotFastError",
     "    delta = v - EPOCH",
     "    v = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds",
-    "_long(out, v)",
+    "elif type(v) is not int or not _LONG_MIN <= v <= _LONG_MAX:",
+    "    raise _NotFastError",
+    "zigzag = (v << 1) ^ (v >> 63)",
+    "if 1 << 49 <= zigzag < 1 << 56:  # 8 bytes (this century), as _varint writes them",
+    "    out += _PAIRS[zigzag & 0x3FFF]",
+    "    out += _PAIRS[zigzag >> 14 & 0x3FFF]",
+    "    out += _PAIRS[zigzag >> 28 & 0x3FFF]",
+    "    out += _PAIRS[zigzag >> 42]",
+    "    out[-1] &= 0x7F",
+    "else:",
+    "    _varint(out, v)",
 )
 
 

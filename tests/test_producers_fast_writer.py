@@ -115,3 +115,21 @@ def test_refused_records_still_get_the_codecs_error_naming_the_field(
     with pytest.raises(ValidationError) as raised:
         RecordEncoder(now=lambda: NOW).event(event)
     assert raised.value.field.startswith(field)
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        0, -1, 2**48 - 1, 2**48, -(2**48), -(2**48) - 1, 2**55 - 1, 2**55, -(2**55),
+        -(2**55) - 1, 2**63 - 1, -(2**63),
+    ],
+)  # fmt: skip
+def test_timestamps_of_every_size_are_written_as_the_codec_writes_them(
+    occurred_at: datetime | int,
+) -> None:
+    event = dict(EVENTS[0], occurred_at=occurred_at)
+    assert WRITER.encode(event) == CODEC.encode(event)

@@ -1,7 +1,8 @@
 """The HTTP endpoint of a delivery consumer: Prometheus ``/metrics`` and ``GET /health``.
 
 ``/health`` answers 200 with the :meth:`~consumers.liveness.CommitWatch.status` JSON while offsets
-advance, 503 once the consumer counts as stalled (the process exits shortly after, status 75).
+advance (status ``ok``, or ``starting`` while the loop is built), 503 once the consumer counts
+as stalled (the process exits shortly after, status 75).
 Every other path is the Prometheus exposition of the injected registry.
 """
 
@@ -33,7 +34,7 @@ def health_app(registry: CollectorRegistry, watch: CommitWatch) -> Callable[...,
         if environ.get("PATH_INFO") != "/health":
             return metrics(environ, start_response)  # type: ignore[no-any-return]
         status = watch.status()
-        code = "200 OK" if status["status"] == "ok" else "503 Service Unavailable"
+        code = "503 Service Unavailable" if status["status"] == "stalled" else "200 OK"
         start_response(code, [("Content-Type", "application/json")])
         return [orjson.dumps(status)]
 

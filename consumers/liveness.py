@@ -91,6 +91,8 @@ class CommitWatch:
         now = clock()
         self._beat = Beat(at=now, progress_at=now, waiting=0)
         self._lock = threading.Lock()
+        #: False until :meth:`restart`: building the loop (catching up topics) is no stall.
+        self.started = False
         #: Why the watchdog gave up, once it has.
         self.stalled: str | None = None
 
@@ -106,11 +108,14 @@ class CommitWatch:
     def restart(self) -> None:
         """Count from now (call it when the loop starts: building it is not a stall)."""
         self.beat(progress=True, waiting=0)
+        self.started = True
 
     def check(self) -> str | None:
         """Why the loop is stalled now, or None."""
         with self._lock:
             beat = self._beat
+        if not self.started:
+            return None
         return stall_reason(beat, self._clock(), self.stall_timeout_s)
 
     def status(self) -> dict[str, Any]:
@@ -118,9 +123,9 @@ class CommitWatch:
         with self._lock:
             beat = self._beat
         now = self._clock()
-        reason = stall_reason(beat, now, self.stall_timeout_s)
+        reason = self.check()
         return {
-            "status": "ok" if reason is None else "stalled",
+            "status": ("ok" if self.started else "starting") if reason is None else "stalled",
             "reason": reason,
             "seconds_since_progress": round(now - beat.progress_at, 3),
             "seconds_since_poll": round(now - beat.at, 3),

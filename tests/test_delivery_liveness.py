@@ -41,6 +41,7 @@ def test_stalled_only_when_waiting_without_progress_or_stuck_in_a_batch() -> Non
 def test_the_watchdog_stops_the_loop_then_gives_up_after_the_grace() -> None:
     now = [0.0]
     watch = CommitWatch(5.0, clock=lambda: now[0])
+    watch.restart()
     now[0] = 2.0
     watch.beat(progress=False, waiting=2)  # polls go on, offsets do not move
     now[0] = 6.0
@@ -66,6 +67,10 @@ def test_the_watchdog_stops_the_loop_then_gives_up_after_the_grace() -> None:
 def test_progress_keeps_the_watch_healthy() -> None:
     now = [0.0]
     watch = CommitWatch(5.0, clock=lambda: now[0])
+    assert watch.status()["status"] == "starting"
+    now[0] = 60.0
+    assert watch.check() is None  # building the loop takes what it takes
+    watch.restart()
     for step in range(1, 20):
         now[0] = step * 2.0
         watch.beat(progress=step % 2 == 0, waiting=5)
@@ -78,6 +83,11 @@ def _health(port: int) -> httpx.Response | None:
         return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
     except httpx.TransportError:
         return None
+
+
+def _healthy(port: int) -> httpx.Response | None:
+    answer = _health(port)
+    return answer if answer is not None and answer.json()["status"] == "ok" else None
 
 
 def _unhealthy(port: int) -> httpx.Response | None:
@@ -98,15 +108,15 @@ def test_a_stalled_consumer_reports_it_finishes_the_send_and_exits_75(
             env = {
                 "NURTURE_DELIVERY_WEBHOOKS": f'{{"crm": "{url}"}}',
                 "NURTURE_DELIVERY_HTTP_TIMEOUT_S": "60",
-                "NURTURE_DELIVERY_STALL_TIMEOUT_S": "5",
+                "NURTURE_DELIVERY_STALL_TIMEOUT_S": "8",
                 "NURTURE_DELIVERY_LIVENESS_CHECK_S": "0.2",
                 "NURTURE_DELIVERY_METRICS_PORT": str(port),
             }
             with deliver_process(
                 kafka, "webhook", tmp_path, env, stderr=subprocess.PIPE
             ) as process:
-                ok = wait_until(lambda: _health(port), what="/health")
-                assert ok.status_code == 200 and ok.json()["status"] == "ok"
+                ok = wait_until(lambda: _healthy(port), what="/health ok")
+                assert ok.json()["seconds_since_progress"] < 8
                 assert (
                     "nurture_delivery_last_commit_timestamp_seconds"
                     in httpx.get(f"http://127.0.0.1:{port}/metrics").text

@@ -111,6 +111,8 @@ class SmtpConnection:
         if smtp is None:
             return
         try:
+            if smtp.sock is not None:  # a vanished peer must not hold us for a whole timeout
+                smtp.sock.settimeout(min(5.0, self._settings.smtp_timeout_s))
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()

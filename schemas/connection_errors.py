@@ -100,8 +100,9 @@ def explain(failures: ConnectFailures, settings: KafkaSettings) -> str | None:
         )
     tls = failures.tls_error
     if tls is not None:
+        why = getattr(tls, "reason", None) or tls  # OpenSSL's short reason when it gave one
         return (
-            f"the TLS handshake with Kafka at {servers} failed: {tls.reason or tls} "
+            f"the TLS handshake with Kafka at {servers} failed: {why} "
             "(check NURTURE_SSL_CAFILE and that the broker's port speaks TLS)"
         )
     if failures.closed_after_api_versions:

@@ -13,6 +13,7 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_WEB_PORT``          HTTP port of the worker (6066)
 ``NURTURE_WORKER_MODEL_PATH``        scoring model YAML (the packaged default model when unset)
 ``NURTURE_WORKER_CAMPAIGNS_PATH``    campaign definitions folder or file (the shipped campaigns)
+``NURTURE_WORKER_CAMPAIGNS``         ``false``: score only (no campaign engine, actions or timers)
 ``NURTURE_WORKER_CATALOG_PATH``      content catalog folder or file (the shipped catalog)
 ``NURTURE_WORKER_BATCH_SIZE``        events per processing batch (1000)
 ``NURTURE_WORKER_BATCH_WITHIN_S``    longest wait to fill a batch, seconds (0.05)
@@ -66,6 +67,9 @@ class WorkerSettings(BaseSettings):
     model_path: Path | None = Field(None, description="Scoring model file (default model if None).")
     campaigns_path: Path | None = Field(
         None, description="Campaign definitions folder or file (shipped campaigns if None)."
+    )
+    campaigns: bool = Field(
+        True, description="Run the campaign engine (False: score only, no actions, no timers)."
     )
     catalog_path: Path | None = Field(
         None, description="Content catalog folder or file (shipped catalog if None)."

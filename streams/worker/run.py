@@ -5,7 +5,7 @@ from __future__ import annotations
 import faust
 
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTION, ENGAGEMENT
+from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
 from streams.app import build_worker
 from streams.dlq import DLQ_FOR
 from streams.scoring.config import load_model
@@ -21,11 +21,16 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
     catalog files are invalid or the source topics are missing or not co-partitioned.
     """
     model = load_model(settings.model_path)
-    engine = build_engine(model, settings.campaigns_path, settings.catalog_path)
+    engine = (
+        build_engine(model, settings.campaigns_path, settings.catalog_path)
+        if settings.campaigns
+        else None
+    )
     partitions = source_partitions(kafka)
     outputs = [
         kafka.topic(ENGAGEMENT),
         kafka.topic(ACTION),
+        kafka.topic(SUPPRESSION),
         *(kafka.topic(dlq) for dlq in DLQ_FOR.values()),
     ]
     worker = build_worker(

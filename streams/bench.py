@@ -87,10 +87,10 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
             f"({figures['ceiling_cpu_us_per_event']:.1f} µs CPU per event)"
         )
         with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
-            scoring = _worker_run(
+            scoring_only = _worker_run(
                 settings, Path(tmp) / "scoring", options, len(pairs), report, campaigns=False
             )
-            figures.update({f"scoring_{name}": value for name, value in scoring.items()})
+            figures.update({f"scoring_{name}": value for name, value in scoring_only.items()})
             figures.update(
                 _worker_run(settings, Path(tmp) / "full", options, len(pairs), report, latency=True)
             )

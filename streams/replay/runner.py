@@ -101,8 +101,9 @@ def replay_spec(
     collect_triggers: bool = False,
     batch: int = DEFAULT_BATCH,
 ) -> ReplaySpec:
-    """A spec for replaying into ``outputs`` with the given configuration and the erasure
-    secret of ``worker`` (partition counts are looked up on the cluster)."""
+    """A spec for replaying into ``outputs`` with the given configuration, and the erasure
+    secret and campaigns switch (``NURTURE_WORKER_CAMPAIGNS``) of ``worker``; partition counts
+    are looked up on the cluster."""
     live = [kafka.topic(t) for t in (ACTIVITY, ENGAGEMENT, ACTION, ACTIVITY_DLQ, PROFILE_DLQ)]
     published = [t for t in (outputs.engagement, outputs.action) if t is not None]
     partitions = topic_partitions(kafka, sorted(set(live + published)))
@@ -115,6 +116,7 @@ def replay_spec(
         model_path=model_path,
         campaigns_path=campaigns_path,
         catalog_path=catalog_path,
+        campaigns=worker.campaigns,
         batch=batch,
         collect_triggers=collect_triggers,
     )

@@ -168,9 +168,11 @@ class SharedAcceptedIds:
                     self.loaded = True
                     log.info("accepted ids of the window read: %d remembered", len(self.dedup))
             batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            own = self.gateway_id.encode()
             for records in batches.values():
                 for record in records:
-                    self._learn(record.value)
+                    if record.key != own:  # ours were remembered when accepted
+                        self._learn(record.value)
 
     def _learn(self, value: bytes | None) -> None:
         decoded = decode_accepted(value)

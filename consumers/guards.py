@@ -2,7 +2,8 @@
 
 The campaign engine checked consent when it decided; time passes between the decision and the
 send (quiet hours, retries, a backlog), so delivery checks again against the latest profile.
-A refusal is a ``suppressed`` outcome with one of :data:`REASONS`.
+A refusal is a ``suppressed`` outcome with one of :data:`REASONS` (``unsubscribed`` comes from
+:mod:`consumers.suppression`, which checks ``candidate.suppression`` before these).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ REASONS: Final = (
     "consent_withdrawn",
     "consent_expired",
     "no_email",
+    "unsubscribed",
 )
 
 #: Channels that need the candidate's e-mail address.
@@ -42,15 +44,19 @@ def refusal(action: NurtureAction, profile: ProfileEntry | None, now: datetime) 
     if isinstance(profile, str):  # the only string entry is ERASED
         return "erased"
     consent_channel = CONSENT_CHANNEL.get(action.channel)
-    # Removing someone from an ad audience honours a withdrawal; never refuse it.
-    removal = action.channel == "ad_audience" and action.audience_op == "remove"
-    if consent_channel is not None and not removal:
+    if consent_channel is not None and not is_removal(action):
         reason = consent_refusal(profile, consent_channel, now)
         if reason is not None:
             return reason
     if action.channel in EMAIL_CHANNELS and profile.contact.email is None:
         return "no_email"
     return None
+
+
+def is_removal(action: NurtureAction) -> bool:
+    """Removing someone from an ad audience honours a withdrawal: never refused for consent
+    or unsubscribes."""
+    return action.channel == "ad_audience" and action.audience_op == "remove"
 
 
 def consent_refusal(profile: CandidateProfile, consent_channel: str, now: datetime) -> str | None:

@@ -5,7 +5,8 @@ The order for each action, and why:
 1. The store says the action is final: no-op (re-publish its outcome if that was lost).
    An action a replay decided (``replay: true``) that this channel never handled is recorded
    ``suppressed`` with reason ``replay`` and never sent.
-2. Re-check consent and erasure against the latest profile: ``suppressed`` with a reason.
+2. Re-check consent and erasure against the latest profile, and unsubscribes against
+   ``candidate.suppression``: ``suppressed`` with a reason.
 3. Record ``sending`` (attempt n) in the store, *then* send, *then* record the final state.
 4. The outcome goes to ``nurture.delivery``; the loop flushes and only then commits offsets.
 
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from consumers.errors import DeliveryError, OutcomeUnknownError, RetriableDeliveryError
-from consumers.guards import refusal
 from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
@@ -33,6 +33,7 @@ from consumers.retries import RetryInfo, backoff_s, retry_headers
 from consumers.senders import Sender
 from consumers.settings import DeliverySettings
 from consumers.store import Delivery, DeliveryStore, State
+from consumers.suppression import SuppressionState, send_refusal
 from schemas.codec import codec_for
 from schemas.models import CandidateProfile, DeliveryOutcome, NurtureAction
 
@@ -53,6 +54,8 @@ class Handler:
     settings: DeliverySettings
     store: DeliveryStore
     profiles: ProfileState
+    #: Unsubscribes from ``candidate.suppression`` (actions decided before them are not sent).
+    suppressions: SuppressionState
     done_elsewhere: OutcomeIndex
     publisher: Publisher
     sender: Sender
@@ -93,7 +96,8 @@ class Handler:
             self._hold(action, raw, now)
             return
         profile = self.profiles.get(action.candidate_id)
-        reason = refusal(action, profile, now)
+        unsubscribed = self.suppressions.get(action.candidate_id)
+        reason = send_refusal(action, profile, unsubscribed, now)
         if reason is not None:
             self._final(action, "suppressed", attempt, reason, None)
             return

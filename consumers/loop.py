@@ -91,6 +91,7 @@ class DeliveryLoop:
                 continue
             self._batch_deadline = time.monotonic() + self._batch_budget_s
             self.handler.profiles.catch_up()
+            self.handler.suppressions.catch_up()
             self.handler.done_elsewhere.catch_up()
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}
             for tp, records in batches.items():

@@ -27,6 +27,7 @@ from consumers.ratelimit import TokenBucket
 from consumers.senders import Sender
 from consumers.settings import DeliverySettings
 from consumers.store import DeliveryStore
+from consumers.suppression import SuppressionState
 from consumers.webhook import WebhookSender
 from schemas.errors import ConfigError
 from schemas.models import CHANNELS
@@ -112,6 +113,8 @@ def build_loop(
     resources.callback(sender.close)
     profiles = ProfileState(kafka)
     resources.callback(profiles.close)
+    suppressions = SuppressionState(kafka)
+    resources.callback(suppressions.close)
     done_elsewhere = OutcomeIndex(kafka, channel)
     resources.callback(done_elsewhere.close)
     publisher = Publisher(kafka)
@@ -121,6 +124,7 @@ def build_loop(
         settings=settings,
         store=store,
         profiles=profiles,
+        suppressions=suppressions,
         done_elsewhere=done_elsewhere,
         publisher=publisher,
         sender=sender,

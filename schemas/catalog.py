@@ -42,6 +42,7 @@ SUBJECTS: tuple[str, ...] = (
     "engagement_record",
     "nurture_action",
     "delivery_outcome",
+    "candidate_suppression",
 )
 
 #: How a new version must relate to every earlier one (always checked transitively).

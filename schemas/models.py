@@ -57,6 +57,7 @@ from schemas.profile import (
     parse_erasure_request,
     parse_profile,
 )
+from schemas.suppression import CandidateSuppression, parse_candidate_suppression
 
 __all__ = [
     "CHANNELS",
@@ -69,6 +70,7 @@ __all__ = [
     "AvroModel",
     "CandidateHired",
     "CandidateProfile",
+    "CandidateSuppression",
     "CareerEventAttended",
     "CareerEventRegistered",
     "Consent",
@@ -89,6 +91,7 @@ __all__ = [
     "SealedContact",
     "TalentPoolJoined",
     "Unsubscribed",
+    "parse_candidate_suppression",
     "parse_delivery_outcome",
     "parse_engagement_record",
     "parse_erasure_request",
@@ -106,6 +109,7 @@ MODEL_BY_SUBJECT: dict[str, type[AvroModel]] = {
     "engagement_record": EngagementRecord,
     "nurture_action": NurtureAction,
     "delivery_outcome": DeliveryOutcome,
+    "candidate_suppression": CandidateSuppression,
 }
 
 

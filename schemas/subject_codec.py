@@ -46,6 +46,7 @@ REQUIRED_TEXT: dict[str, tuple[str, ...]] = {
         "model_version",
     ),
     "delivery_outcome": ("action_id", "candidate_id", "campaign_id", "channel", "outcome"),
+    "candidate_suppression": ("candidate_id",),
 }  # fmt: skip
 
 _WRITE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, OverflowError)

@@ -27,6 +27,7 @@ ACTIVITY_DLQ = "candidate.activity.dlq"
 PROFILE = "candidate.profile"
 PROFILE_DLQ = "candidate.profile.dlq"
 ENGAGEMENT = "candidate.engagement"
+SUPPRESSION = "candidate.suppression"
 ACTION = "nurture.action"
 ACTION_DLQ = "nurture.action.dlq"
 ACTION_RETRY = "nurture.action.retry"
@@ -146,6 +147,17 @@ TOPICS: tuple[TopicSpec, ...] = (
         written_by="stream worker",
         read_by="campaigns, dashboards, `nurture score`",
         purpose="latest engagement score, tier and contributions per candidate",
+        extra_configs=_COMPACTION,
+    ),
+    TopicSpec(
+        SUPPRESSION,
+        "compact",
+        None,
+        written_by="stream worker (when an unsubscribed event changes a candidate's "
+        "unsubscribes; tombstone on erasure)",
+        read_by="delivery consumers (send-time check)",
+        purpose="channels each candidate unsubscribed from and when (Avro "
+        "CandidateSuppression, no PII), key = candidate_id; stops actions already decided",
         extra_configs=_COMPACTION,
     ),
     TopicSpec(

@@ -19,7 +19,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE
+from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE, SUPPRESSION
 from streams.campaigns import Engine
 from streams.dlq import DLQ_FOR
 from streams.metrics import WorkerMetrics
@@ -75,8 +75,9 @@ def build_worker(
     """The faust app for ``partitions`` source partitions (the count of candidate.activity).
 
     ``output_partitions`` gives the partition count of candidate.engagement, the dead-letter
-    topics and (with an ``engine``) nurture.action (full names), for the default partitioner
-    of their keyed records. Without an ``engine`` the worker only scores (no campaigns).
+    topics and (with an ``engine``) nurture.action and candidate.suppression (full names), for
+    the default partitioner of their keyed records. Without an ``engine`` the worker only
+    scores (no campaigns).
     """
     app_id = settings.faust_app_id(kafka.topic_prefix)
     app = faust.App(
@@ -127,6 +128,7 @@ def build_worker(
         partitions={changelog: partitions, **output_partitions},
         metrics=metrics,
         erasure=ErasureMarks(_erasure_secret(settings)),
+        suppression=None if engine is None else kafka.topic(SUPPRESSION),
     )
 
     campaigns = (

@@ -120,7 +120,7 @@ def test_every_record_type_is_covered() -> None:
     assert set(PAYLOAD_MODELS.values()) <= {model for model, _ in PAIRS}
     assert {"Contact", "Consent", "ContentChoice", "ActivityEvent", "CandidateProfile"} <= names
     # subjects + payloads + Contact, SealedContact, Consent, ContentChoice
-    assert len(PAIRS) == 6 + 12 + 4
+    assert len(PAIRS) == 7 + 12 + 4
 
 
 @pytest.mark.parametrize(("model", "record"), PAIRS, ids=[m.__name__ for m, _ in PAIRS])

@@ -32,6 +32,7 @@ from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profil
 from streams.worker.row_store import RowStore
 from streams.worker.rows import dump_row, load_row
 from streams.worker.step import INTERNAL_PREFIX, Step
+from streams.worker.suppression import changed_suppression, encode_suppression
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class Outputs:
     metrics: WorkerMetrics
     #: Markers of erased candidates (None: erasure requests only delete the row).
     erasure: ErasureMarks | None = None
+    #: ``candidate.suppression`` (full name): each candidate's unsubscribes, for delivery
+    #: (None: not published).
+    suppression: str | None = None
 
     def __post_init__(self) -> None:
         self.rows = RowStore(self.table)
@@ -180,6 +184,11 @@ class ActivityProcessor:
                 for decision in outcome.decisions:
                     campaigns.add(outbox, key, decision)
                     campaigns.schedule(index, candidate_id, decision)
+                if out.suppression is not None:  # an unsubscribe stops actions already decided
+                    items = [i for i, _ in group]
+                    change = changed_suppression(candidate_id, items, stored, outcome.row)
+                    if change is not None:
+                        outbox.add(out.suppression, key, encode_suppression(change))
             step.put(partition, key, dump_row(outcome.row))
             outbox.add(out.engagement, key, self._encode_record(outcome.record))
             records += 1
@@ -266,6 +275,8 @@ class ProfileProcessor:
         step.put(partition, key, None)
         # Tombstone: compaction then drops the candidate's engagement record too.
         step.outbox.add(out.engagement, key, None)
+        if out.suppression is not None:
+            step.outbox.add(out.suppression, key, None)
         if out.erasure is not None:
             step.put_internal(partition, out.erasure.key(candidate_id), out.erasure.marker(at_us))
 

@@ -36,6 +36,7 @@ typecheck: $(STAMP)
 ## bench: every benchmark, printing figures (needs the broker: `make broker-start`)
 bench: $(STAMP)
 	$(BIN)/nurture bench codec
+	$(BIN)/nurture bench processor
 	$(BIN)/nurture bench sdk
 	$(BIN)/nurture bench gateway
 	$(BIN)/nurture bench worker

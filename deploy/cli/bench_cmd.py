@@ -114,6 +114,18 @@ def worker(
         raise fail(exc) from exc
 
 
+@app.command("processor")
+def processor(
+    events: int = typer.Option(50_000, "--events", min=1000, help="Events to process."),
+    candidates: int = typer.Option(20_000, "--candidates", min=1, help="Distinct candidates."),
+) -> None:
+    """CPU per event of the worker's processing alone (no Kafka, no faust), with and without
+    the campaign engine: isolates the hot path from the broker and the machine's noise."""
+    from streams.bench_processor import bench_processor  # noqa: PLC0415 - only this command
+
+    bench_processor(events, candidates, report=typer.echo)
+
+
 @app.command("replay")
 def replay(
     ctx: typer.Context,

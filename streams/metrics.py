@@ -1,13 +1,14 @@
 """Prometheus metrics of the stream worker (served at ``GET /metrics`` by the worker).
 
 The registry is injected (tests and the benchmark use their own); labels are bounded (outcome,
-topic name), never a candidate id, key or offset.
+topic name, event type, error class), never a candidate id, key or offset.
 """
 
 from __future__ import annotations
 
 import time
 from bisect import bisect_left
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from schemas.errors import NurtureError
+from schemas.events import EVENT_TYPES
+
+_EVENT_TYPES = frozenset(EVENT_TYPES)
 #: Outcomes of an activity event: counted once each time the worker processes the event.
 OUTCOMES = ("scored", "duplicate", "too_late", "dead_lettered", "erased")
 #: One name across processes: delivery counts ``sent``, the gateway ``opened`` and ``clicked``,
@@ -43,6 +48,17 @@ EVENT_LATENCY_BUCKETS = (
     604800.0,
     2592000.0,
 )
+
+
+def event_type_label(event_type: object) -> str:
+    """An event type as a label value: a type of the contract, else ``other`` (bounded)."""
+    return event_type if isinstance(event_type, str) and event_type in _EVENT_TYPES else "other"
+
+
+def dead_letter_reason(error: BaseException) -> str:
+    """The reason label of a dead letter: the class name of one of our errors (a bounded set:
+    the :class:`~schemas.errors.NurtureError` hierarchy), else ``other``."""
+    return type(error).__name__ if isinstance(error, NurtureError) else "other"
 
 
 class WorkerMetrics:
@@ -96,8 +112,15 @@ class WorkerMetrics:
         )
         self.dead_letters = Counter(
             f"{prefix}_dead_letters_total",
-            "Records published to a dead-letter topic, by dead-letter topic.",
-            ["topic"],
+            "Records published to a dead-letter topic, by dead-letter topic and reason (the "
+            "error's class, one of ours; 'other' for anything else).",
+            ["topic", "reason"],
+            registry=registry,
+        )
+        self.event_types = Counter(
+            f"{prefix}_events_by_type_total",
+            "Activity events decoded and processed (any outcome), by event type of the contract.",
+            ["type"],
             registry=registry,
         )
         self.engagement_records = Counter(
@@ -154,6 +177,11 @@ class WorkerMetrics:
         for when in occurred_at:
             at_s = when / 1_000_000 if isinstance(when, int) else when.timestamp()
             observe(max(0.0, processed_at_s - at_s))
+
+    def count_types(self, event_types: Iterable[object]) -> None:
+        """Add one per processed event to its type's counter (one ``inc`` per type)."""
+        for event_type, number in Tally(map(event_type_label, event_types)).items():
+            self.event_types.labels(event_type).inc(number)
 
     def count_transition(self, from_tier: str | None, to_tier: str) -> None:
         self.tier_transitions.labels(from_tier or "none", to_tier).inc()

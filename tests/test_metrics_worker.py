@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -9,17 +11,23 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from producers.records import RecordEncoder
+from schemas.errors import SchemaError, ValidationError
 from streams.metrics import (
     SCORE_BUCKETS,
     LagCollector,
     PopulationCollector,
     WorkerMetrics,
+    dead_letter_reason,
+    event_type_label,
     population,
 )
+from streams.replay.processing import ReplayMessage
 from streams.scoring.config import load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.outbox import Outbox
+from streams.worker.processor import ActivityProcessor, Outputs
 from streams.worker.profile import with_profile
 from streams.worker.rows import dump_row
 
@@ -165,3 +173,69 @@ def test_a_slow_count_is_repeated_less_often(monkeypatch: pytest.MonkeyPatch) ->
     clock[0] += 20
     collector.counted()
     assert len(scans) == 2
+
+
+@dataclass
+class _Table:
+    """Stands in for the faust table: ``data`` is the local store."""
+
+    data: dict[bytes, bytes] = field(default_factory=dict)
+
+
+def _activity(n: int, event_type: str, payload: Mapping[str, object]) -> ReplayMessage:
+    encoded = RecordEncoder().event(
+        {
+            "event_id": f"evt-{n}",
+            "type": event_type,
+            "candidate_id": "cand-1",
+            "occurred_at": "2026-03-01T09:30:00Z",
+            "source": "ats",
+            "payload": payload,
+        }
+    )
+    return ReplayMessage("candidate.activity", 0, n, encoded.key, encoded.value, [], 0)
+
+
+def test_processed_events_count_by_type_and_dead_letters_by_error_class() -> None:
+    metrics = WorkerMetrics(CollectorRegistry())
+    outputs = Outputs(
+        table=_Table(),
+        changelog="worker-changelog",
+        engagement="candidate.engagement",
+        dlq={"candidate.activity": "candidate.activity.dlq"},
+        partitions={"worker-changelog": 1, "candidate.engagement": 1, "candidate.activity.dlq": 1},
+        metrics=metrics,
+    )
+    page = {"url": "https://careers.example.com/jobs/42", "page_type": "job"}
+    garbage = ReplayMessage("candidate.activity", 0, 9, b"cand-1", b"not avro", [], 0)
+    other_key = _activity(4, "page_viewed", page)
+    messages = [
+        _activity(1, "page_viewed", page),
+        _activity(2, "page_viewed", page),
+        _activity(3, "application_submitted", {"job_id": "j1"}),
+        garbage,
+        ReplayMessage(*(other_key.topic, 0, 4, b"cand-2", other_key.value, [], 0)),
+    ]
+    ActivityProcessor(load_model(), outputs).process(messages)
+    sample = metrics.registry.get_sample_value
+    by_type = "nurture_worker_events_by_type_total"
+    assert sample(by_type, {"type": "page_viewed"}) == 2
+    assert sample(by_type, {"type": "application_submitted"}) == 1
+    dead = {
+        dict(labels)["reason"]: value
+        for (name, labels), value in _samples(metrics.registry).items()
+        if name == "nurture_worker_dead_letters_total"
+        and dict(labels)["topic"] == "candidate.activity.dlq"
+    }
+    # Not Avro at all; a record whose key is not its candidate id.
+    assert dead == {"CorruptPayloadError": 1, "ValidationError": 1}
+    assert sample("nurture_worker_events_total", {"outcome": "dead_lettered"}) == 2
+
+
+def test_labels_stay_bounded() -> None:
+    assert event_type_label("page_viewed") == "page_viewed"
+    assert event_type_label("made_up_type") == "other"
+    assert event_type_label(None) == "other"
+    assert dead_letter_reason(ValidationError("type", "bad")) == "ValidationError"
+    assert dead_letter_reason(SchemaError("bad bytes")) == "SchemaError"
+    assert dead_letter_reason(KeyError("x")) == "other"

@@ -43,8 +43,8 @@ def _pipeline(accepted: float, processed: float) -> tuple[Sample, ...]:
     )
     outcomes.labels("email", "sent", "").inc(3)
     outcomes.labels("email", "dead_lettered", "template_error").inc(1)
-    dead = Counter("nurture_worker_dead_letters", "", ["topic"], registry=registry)
-    dead.labels("candidate.activity.dlq").inc(2)
+    dead = Counter("nurture_worker_dead_letters", "", ["topic", "reason"], registry=registry)
+    dead.labels("candidate.activity.dlq", "ValidationError").inc(2)
     return _exposed(registry)
 
 
@@ -79,7 +79,10 @@ def test_sections_sum_over_labels() -> None:
     assert _rows(rows, "actions emitted") == {"welcome-series/email": "3"}
     assert _rows(rows, "actions suppressed") == {"consent_missing": "3", "frequency_cap": "4"}
     assert _rows(rows, "deliveries") == {"email/dead_lettered": "1", "email/sent": "3"}
-    assert _rows(rows, "dead letters") == {"candidate.activity.dlq": "2", "delivery email": "1"}
+    assert _rows(rows, "dead letters") == {
+        "candidate.activity.dlq/ValidationError": "2",
+        "delivery email": "1",
+    }
 
 
 def test_nothing_scraped_yet_says_so() -> None:

@@ -78,7 +78,7 @@ def view_rows(current: Snapshot, previous: Snapshot | None) -> list[Row]:
     """The rows of the live view (the metric names are those of docs/observability.md)."""
     samples = current.samples
     lag = _by(samples, "nurture_consumer_lag_records", "topic")
-    dead_letters = _by(samples, "nurture_worker_dead_letters_total", "topic")
+    dead_letters = _by(samples, "nurture_worker_dead_letters_total", "topic", "reason")
     delivery_dead = {
         f"delivery {channel}": value
         for channel, value in _by(

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Rounds of "wait for another request publishing the same id, then publish it ourselves".
 _MAX_ROUNDS = 3
 _REASON_CHARS = 300
+#: The rejected counter's reason (producers/gateway/metrics.py) of each status not published.
+_REJECT_REASON = {"rejected": "invalid", "unavailable": "unavailable", "failed": "failed"}
 
 
 def normalize(
@@ -228,13 +230,15 @@ class EventIngest:
         ]
         metrics = self.metrics
         metrics.count(metrics.accepted, source, accepted_types)
-        for reason, status in (
-            ("invalid", "rejected"),
-            ("unavailable", "unavailable"),
-            ("failed", "failed"),
-        ):
-            if tally[status]:
-                metrics.rejected.labels(reason).inc(tally[status])
+        if tally["rejected"] or tally["unavailable"] or tally["failed"]:
+            metrics.count_rejected(
+                source,
+                (
+                    (batch.types[r["index"]], _REJECT_REASON[r["status"]])
+                    for r in batch.results
+                    if r["status"] in _REJECT_REASON
+                ),
+            )
         if tally["duplicate"]:
             metrics.duplicates.labels(source).inc(tally["duplicate"])
         metrics.dedup_ids.set(len(self.dedup))

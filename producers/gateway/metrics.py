@@ -46,8 +46,9 @@ class GatewayMetrics:
         )
         self.rejected = Counter(
             f"{prefix}_events_rejected_total",
-            "Activity events not published, by reason (invalid, unavailable, failed).",
-            ["reason"],
+            "Activity events not published, by event type, source system and reason (invalid, "
+            "unavailable, failed).",
+            ["type", "source", "reason"],
             registry=registry,
         )
         self.duplicates = Counter(
@@ -99,8 +100,8 @@ class GatewayMetrics:
             ["campaign", "stage"],
             registry=registry,
         )
-        for reason in REJECT_REASONS:
-            self.rejected.labels(reason)
+        for reason in REJECT_REASONS:  # every reason shows from the start (at 0)
+            self.rejected.labels("unknown", "unknown", reason)
         for kind in TRACKING_KINDS:
             for refusal in REFUSALS:
                 self.tracking_refused.labels(kind, refusal)
@@ -109,3 +110,9 @@ class GatewayMetrics:
         """Add one per event to ``counter`` (received or accepted), one ``inc`` per label pair."""
         for event_type, number in Tally(type_label(t) for t in event_types).items():
             counter.labels(event_type, source).inc(number)
+
+    def count_rejected(self, source: str, rejected: Iterable[tuple[object, str]]) -> None:
+        """Add one per (event type, reason) of events not published to the rejected counter."""
+        tally = Tally((type_label(event_type), reason) for event_type, reason in rejected)
+        for (event_type, reason), number in tally.items():
+            self.rejected.labels(event_type, source, reason).inc(number)

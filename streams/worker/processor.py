@@ -22,7 +22,7 @@ from schemas.errors import SchemaError, ValidationError
 from schemas.timestamps import to_micros
 from streams.campaigns.timers import TimerIndex
 from streams.dlq import dead_letter
-from streams.metrics import WorkerMetrics
+from streams.metrics import WorkerMetrics, dead_letter_reason
 from streams.scoring.config import ScoringModel
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.engagement import ActivityItem, score_candidate
@@ -85,7 +85,7 @@ class Outputs:
         )
         topic = self.dlq[message.topic]
         outbox.add(topic, letter.key, letter.value, headers=letter.headers)
-        self.metrics.dead_letters.labels(topic).inc()
+        self.metrics.dead_letters.labels(topic, dead_letter_reason(error)).inc()
         log.warning(
             "%s[%d] offset=%d dead-lettered: %s: %s",
             message.topic,
@@ -205,6 +205,7 @@ class ActivityProcessor:
         metrics.events.labels("too_late").inc(too_late)
         metrics.events.labels("erased").inc(erased)
         metrics.batch_events.observe(len(messages))
+        metrics.count_types(item.record["type"] for group in groups.values() for item, _ in group)
         metrics.observe_latency(time.time(), occurred_at)
         return step
 

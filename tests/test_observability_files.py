@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from deploy.up.plan import UpOptions
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
@@ -46,8 +48,9 @@ def test_scrape_config_names_every_process_of_nurture_up() -> None:
     assert targets == {
         "nurture-worker": ["127.0.0.1:6066"],
         "nurture-gateway": ["127.0.0.1:8080"],
-        "nurture-delivery": ["127.0.0.1:9101", "127.0.0.1:9102"],
+        "nurture-delivery": [f"127.0.0.1:{port}" for port in range(9101, 9106)],
     }
+    assert UpOptions().delivery_metrics_port == 9101 and len(UpOptions().delivery_channels) == 5
 
 
 def test_dashboards_use_the_provisioned_datasource() -> None:

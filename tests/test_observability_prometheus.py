@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -30,6 +31,7 @@ import httpx
 import pytest
 import yaml
 
+from deploy.up.plan import UpOptions
 from schemas.settings import KafkaSettings
 from streams.worker.probe import free_port
 from tests.kafka_helpers import unique, wait_until
@@ -82,13 +84,21 @@ def test_alert_queries_keep_their_inputs() -> None:
     )
 
 
-def free_port_pair() -> int:
-    """A free port whose next port is free too (the two delivery consumers)."""
+#: Delivery consumers of `nurture up`, one per channel, on consecutive metrics ports.
+DELIVERY_CHANNELS = len(UpOptions().delivery_channels)
+
+
+def free_port_run(count: int = DELIVERY_CHANNELS) -> int:
+    """A free port whose next ``count - 1`` ports are free too (the delivery consumers)."""
     while True:
         port = free_port()
-        with socket.socket() as sock:
+        if port + count > 65536:
+            continue
+        with ExitStack() as stack:
             try:
-                sock.bind(("127.0.0.1", port + 1))
+                for offset in range(1, count):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port + offset))
             except OSError:
                 continue
         return port
@@ -100,7 +110,8 @@ class Pipeline:
     def __init__(self, settings: KafkaSettings, state_dir: Path) -> None:
         self.gateway_port = free_port()
         self.worker_port = free_port()
-        self.delivery_port = free_port_pair()
+        self.delivery_port = free_port_run()
+        self.sink_port = free_port()
         self.state_dir = state_dir
         env = {
             **os.environ,
@@ -116,6 +127,7 @@ class Pipeline:
             *("up", "--demo", "--no-ui"),
             *("--gateway-port", str(self.gateway_port), "--worker-port", str(self.worker_port)),
             *("--delivery-metrics-port", str(self.delivery_port)),
+            *("--webhook-sink-port", str(self.sink_port)),
         ]
         self.process = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -128,7 +140,7 @@ class Pipeline:
         return {
             "nurture-worker": [local(self.worker_port)],
             "nurture-gateway": [local(self.gateway_port)],
-            "nurture-delivery": [local(self.delivery_port), local(self.delivery_port + 1)],
+            "nurture-delivery": [local(self.delivery_port + n) for n in range(DELIVERY_CHANNELS)],
         }
 
     def emails(self) -> list[EmailMessage]:
@@ -229,9 +241,10 @@ def test_every_dashboard_query_and_rule_returns_data(pipeline: Pipeline, tmp_pat
 
         def targets_up() -> bool:
             active = prometheus.api("targets")["activeTargets"]
-            return len(active) == 4 and all(t["health"] == "up" for t in active)
+            expected = sum(len(targets) for targets in pipeline.targets.values())
+            return len(active) == expected and all(t["health"] == "up" for t in active)
 
-        wait_until(targets_up, timeout_s=120, interval_s=1, what="all 4 processes scraped")
+        wait_until(targets_up, timeout_s=120, interval_s=1, what="every process scraped")
 
         # A candidate opens and clicks: the gateway's tracking links feed the funnel.
         messages = wait_until(
@@ -272,4 +285,14 @@ def test_every_dashboard_query_and_rule_returns_data(pipeline: Pipeline, tmp_pat
     output = pipeline.stop()
     assert "restart" not in output, f"a child crashed during the run:\n{output[-5000:]}"
     stopping = re.findall(r"nurture.up stopping (\S+)", output)
-    assert stopping == ["simulator", "gateway", "worker", "deliver-webhook", "deliver-email"]
+    assert stopping == [
+        "simulator",
+        "gateway",
+        "worker",
+        "deliver-ad_audience",
+        "deliver-recruiter_alert",
+        "deliver-career_event_invite",
+        "deliver-webhook",
+        "deliver-email",
+        "webhook-sink",
+    ]

@@ -98,8 +98,15 @@ def test_plan_passes_cluster_settings_to_children(
     settings = KafkaSettings(bootstrap_servers="kafka.example:9093", topic_prefix="staging.")
     children = pipeline_children(settings, UpOptions(demo=True), tmp_path)
     names = [c.name for c in children]
-    # Reverse of the stop order: producers of input, then the worker, then delivery.
-    assert names == ["deliver-email", "deliver-webhook", "worker", "gateway", "simulator"]
+    # Reverse of the stop order: producers of input, then the worker, then delivery (and the
+    # local webhook sink delivery sends to).
+    assert names == [
+        "webhook-sink",
+        *(f"deliver-{channel}" for channel in UpOptions().delivery_channels),
+        "worker",
+        "gateway",
+        "simulator",
+    ]
     for c in children:
         assert c.env["NURTURE_BOOTSTRAP_SERVERS"] == "kafka.example:9093"
         assert c.env["NURTURE_TOPIC_PREFIX"] == "staging."

@@ -1,4 +1,5 @@
-"""`nurture up --demo` as a user runs it: it scores simulated events, then stops cleanly."""
+"""`nurture up --demo` as a user runs it: it scores simulated events, delivers a hot candidate's
+recruiter alert and ad audience webhooks to the local sink, then stops cleanly."""
 
 from __future__ import annotations
 
@@ -6,14 +7,21 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
+import orjson
+
+from deploy.up.plan import UpOptions
 from schemas import codec
 from schemas.settings import KafkaSettings
 from schemas.topics import ENGAGEMENT
 from streams.worker.probe import free_port
 from tests.kafka_helpers import read_all, unique, wait_until
-from tests.test_observability_prometheus import free_port_pair
+from tests.test_observability_prometheus import free_port_run
 
 
 def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
@@ -25,8 +33,10 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         "NURTURE_BROKER_DATA_DIR": str(tmp_path / "kafka"),  # state dir = tmp_path
         "NURTURE_TOPIC_PARTITIONS": "3",
     }
-    env.pop("NURTURE_GATEWAY_API_KEYS", None)
-    env.pop("NURTURE_GATEWAY_API_KEYS_FILE", None)
+    for name in list(env):  # nurture up's local defaults: generated keys, outbox, webhook sink
+        if name.startswith(("NURTURE_GATEWAY_API_KEYS", "NURTURE_DELIVERY_")):
+            del env[name]
+    gateway_port = free_port()
     argv = [
         sys.executable,
         "-m",
@@ -39,11 +49,13 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         "--demo",
         "--no-ui",
         "--gateway-port",
-        str(free_port()),
+        str(gateway_port),
         "--worker-port",
         str(free_port()),
-        "--delivery-metrics-port",  # and the next port: nothing fixed, tests run side by side
-        str(free_port_pair()),
+        "--delivery-metrics-port",  # and the next ports: nothing fixed, tests run side by side
+        str(free_port_run()),
+        "--webhook-sink-port",
+        str(free_port()),
     ]
     up = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -62,6 +74,14 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         waited: AssertionError | None = None
         try:
             wait_until(lambda: scored() >= 20, timeout_s=120, interval_s=1.0, what="20 scores")
+            candidate_id = _turn_a_candidate_hot(gateway_port, tmp_path / "gateway-api-keys")
+            sink = tmp_path / "webhooks"
+            hooks = wait_until(
+                lambda: _webhooks_for(sink, candidate_id),
+                timeout_s=180,
+                interval_s=1.0,
+                what="the hot candidate's recruiter alert and ad audience webhooks in the sink",
+            )
         except AssertionError as exc:
             waited = exc
         assert up.poll() is None, "nurture up must keep running"
@@ -78,10 +98,70 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         "worker.log",
         "gateway.log",
         "simulator.log",
-        "deliver-email.log",
-        "deliver-webhook.log",
+        "webhook-sink.log",
+        *(f"deliver-{channel}.log" for channel in UpOptions().delivery_channels),
     }
+    alert, audience = hooks["recruiter_alert"], hooks["ad_audience"]
+    assert alert["signature_valid"] is True and audience["signature_valid"] is True
+    assert alert["body"]["campaign_id"] == "hot-candidate"
+    assert alert["body"]["candidate"]["email"] == f"{candidate_id}@example.org"
+    assert alert["idempotency_key"] == alert["body"]["action_id"]
+    assert audience["body"]["audience_op"] == "add" and "email_sha256" in audience["body"]
+    assert "no NURTURE_DELIVERY_WEBHOOKS set" in text and str(sink) in text
     assert "restart" not in text, f"a child crashed during the run:\n{text}\n{_tails(logs)}"
+
+
+def _turn_a_candidate_hot(gateway_port: int, keys_file: Path) -> str:
+    """Through the local gateway: a profile (ads consent), then an application and an attended
+    career event (40 + 25 points: the hot tier), which the hot-candidate campaign answers with
+    a recruiter alert and an ad audience addition. Returns the candidate id."""
+    keys = dict(line.split("=", 1) for line in keys_file.read_text().splitlines() if "=" in line)
+    headers = {"Authorization": f"Bearer {keys['career-site']}"}
+    candidate_id = f"up-hot-{uuid.uuid4().hex[:10]}"
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    profile = {
+        "contact": {"email": f"{candidate_id}@example.org", "first_name": "Grace"},
+        "locale": "en-gb",
+        "time_zone": "UTC",
+        "consents": {"ads": {"granted": True, "granted_at": "2025-01-01T00:00:00Z"}},
+        "updated_at": now,
+    }
+    url = f"{gateway}/v1/candidates/{candidate_id}/profile"
+    response = httpx.put(url, json=profile, headers=headers, timeout=30)
+    assert response.status_code == 202, response.text
+
+    def event(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "event_id": f"evt-{uuid.uuid4().hex}",
+            "type": event_type,
+            "candidate_id": candidate_id,
+            "occurred_at": now,
+            "payload": payload,
+        }
+
+    events = [
+        event("application_submitted", {"job_id": "4711"}),
+        event("career_event_attended", {"career_event_id": "open-day", "attended_minutes": 90}),
+    ]
+    response = httpx.post(
+        f"{gateway}/v1/events", json={"events": events}, headers=headers, timeout=30
+    )
+    assert response.status_code == 202, response.text
+    return candidate_id
+
+
+def _webhooks_for(sink: Path, candidate_id: str) -> dict[str, dict[str, Any]] | None:
+    """The sink's first request per endpoint about ``candidate_id``, once both arrived."""
+    found: dict[str, dict[str, Any]] = {}
+    for endpoint in ("recruiter_alert", "ad_audience"):
+        path = sink / f"{endpoint}.jsonl"
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        for line in map(orjson.loads, lines):
+            if line["body"]["candidate_id"] == candidate_id:
+                found[endpoint] = line
+                break
+    return found if len(found) == 2 else None
 
 
 def _tails(logs: Path) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from deploy.up.plan import UpOptions, outbox_dir, pipeline_children
+from deploy.up.plan import UpOptions, outbox_dir, pipeline_children, webhook_sink_dir
 from deploy.up.supervisor import ChildSpec
 from schemas.settings import KafkaSettings
+from streams.campaigns.loading import load_campaigns
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +21,10 @@ def _no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "NURTURE_DELIVERY_DATA_DIR",
         "NURTURE_DELIVERY_OUTBOX_DIR",
         "NURTURE_DELIVERY_GATEWAY_URL",
+        "NURTURE_DELIVERY_WEBHOOKS",
+        "NURTURE_DELIVERY_WEBHOOK_SECRET_FILE",
+        "NURTURE_DELIVERY_RECRUITER_ALERT_ENDPOINT",
+        "NURTURE_DELIVERY_AD_AUDIENCE_ENDPOINT",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -33,12 +39,17 @@ def test_every_child_but_the_simulator_has_a_metrics_port(tmp_path: Path) -> Non
     )
     children = _by_name(pipeline_children(KafkaSettings(), options, tmp_path))
     assert {name: c.metrics_url for name, c in children.items()} == {
+        "webhook-sink": None,
         "deliver-email": "http://127.0.0.1:9201/metrics",
         "deliver-webhook": "http://127.0.0.1:9202/metrics",
+        "deliver-career_event_invite": "http://127.0.0.1:9203/metrics",
+        "deliver-recruiter_alert": "http://127.0.0.1:9204/metrics",
+        "deliver-ad_audience": "http://127.0.0.1:9205/metrics",
         "worker": "http://127.0.0.1:6067/metrics",
         "gateway": "http://127.0.0.1:8081/metrics",
         "simulator": None,
     }
+    assert next(iter(children)) == "webhook-sink", "started first, stopped last"
     email = children["deliver-email"]
     assert email.argv[-6:] == [
         "--channel",
@@ -86,3 +97,58 @@ def test_with_the_users_gateway_keys_the_simulator_uses_the_sdk(
     ]
     assert "--via" not in simulator.argv
     assert simulator.start_after is None
+
+
+def test_every_channel_the_shipped_campaigns_emit_is_delivered(tmp_path: Path) -> None:
+    shipped = load_campaigns().campaigns
+    emitted = {step.action.channel for campaign in shipped for step in campaign.steps}
+    assert emitted == {"email", "career_event_invite", "recruiter_alert", "ad_audience"}
+    children = _by_name(pipeline_children(KafkaSettings(), UpOptions(), tmp_path))
+    delivered = {name.removeprefix("deliver-") for name in children if name.startswith("deliver-")}
+    assert delivered == emitted | {"webhook"}
+
+
+def test_unconfigured_webhooks_go_to_the_local_sink(tmp_path: Path) -> None:
+    options = UpOptions(webhook_sink_port=9381)
+    children = _by_name(pipeline_children(KafkaSettings(), options, tmp_path))
+    sink = children["webhook-sink"]
+    argv = list(sink.argv)
+    assert argv[argv.index("-m") + 1] == "deploy.up.webhook_sink"
+    assert argv[argv.index("--port") + 1] == "9381"
+    assert argv[argv.index("--dir") + 1] == str(webhook_sink_dir(tmp_path))
+    assert webhook_sink_dir(tmp_path) == tmp_path / "webhooks"
+    for name in ("deliver-webhook", "deliver-recruiter_alert", "deliver-ad_audience"):
+        env = children[name].env
+        assert json.loads(env["NURTURE_DELIVERY_WEBHOOKS"]) == {
+            "recruiter_alert": "http://127.0.0.1:9381/hooks/recruiter_alert",
+            "ad_audience": "http://127.0.0.1:9381/hooks/ad_audience",
+        }
+        assert children[name].start_after == "http://127.0.0.1:9381/health"
+    # The sink verifies with the key delivery signs with: same environment, same key file.
+    secret_file = "NURTURE_DELIVERY_WEBHOOK_SECRET_FILE"
+    assert sink.env[secret_file] == children["deliver-recruiter_alert"].env[secret_file]
+    assert sink.env[secret_file] == str(tmp_path / "webhook-secret")
+    assert children["deliver-email"].start_after is None
+
+
+def test_renamed_endpoints_are_pointed_at_the_sink_under_their_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NURTURE_DELIVERY_RECRUITER_ALERT_ENDPOINT", "ats-alerts")
+    children = _by_name(pipeline_children(KafkaSettings(), UpOptions(), tmp_path))
+    webhooks = json.loads(children["deliver-recruiter_alert"].env["NURTURE_DELIVERY_WEBHOOKS"])
+    assert webhooks == {
+        "ats-alerts": "http://127.0.0.1:9180/hooks/ats-alerts",
+        "ad_audience": "http://127.0.0.1:9180/hooks/ad_audience",
+    }
+
+
+def test_configured_webhooks_are_never_touched_and_no_sink_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NURTURE_DELIVERY_WEBHOOKS", '{"crm": "https://crm.example/hooks"}')
+    children = _by_name(pipeline_children(KafkaSettings(), UpOptions(), tmp_path))
+    assert "webhook-sink" not in children
+    for child in children.values():
+        assert "NURTURE_DELIVERY_WEBHOOKS" not in child.env
+        assert child.start_after is None or child.name == "simulator"

@@ -18,7 +18,13 @@ from deploy import topics as topic_admin
 from deploy.broker.process import LocalBroker, answers_metadata
 from deploy.broker.settings import BrokerSettings
 from deploy.cli.context import console, fail, kafka_settings
-from deploy.up.plan import UpOptions, outbox_dir, pipeline_children
+from deploy.up.plan import (
+    UpOptions,
+    local_webhooks,
+    outbox_dir,
+    pipeline_children,
+    webhook_sink_dir,
+)
 from deploy.up.supervisor import Supervisor
 from deploy.up.view import Row, Snapshot, snapshot, view_rows
 from schemas.errors import NurtureError
@@ -88,9 +94,17 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
         int,
         typer.Option(
             "--delivery-metrics-port",
-            help="Metrics port of the e-mail delivery consumer; the webhook one uses the next.",
+            help="Metrics port of the e-mail delivery consumer; the other channels' consumers "
+            "(webhook, career_event_invite, recruiter_alert, ad_audience) use the next four.",
         ),
     ] = 9101,
+    webhook_sink_port: Annotated[
+        int,
+        typer.Option(
+            "--webhook-sink-port",
+            help="Port of the local webhook sink (runs when NURTURE_DELIVERY_WEBHOOKS is unset).",
+        ),
+    ] = 9180,
 ) -> None:
     """Run the pipeline: broker (if none is reachable locally), topics, delivery, worker, gateway.
 
@@ -117,6 +131,7 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
         gateway_port=gateway_port,
         worker_web_port=worker_port,
         delivery_metrics_port=delivery_port,
+        webhook_sink_port=webhook_sink_port,
     )
     state_dir = broker_settings.data_dir.parent
     supervisor = Supervisor(pipeline_children(settings, options, state_dir), state_dir / "logs")
@@ -126,6 +141,13 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     )
     if not os.environ.get("NURTURE_DELIVERY_SMTP_HOST"):
         console.print(f"no SMTP host set: e-mails go to the Maildir {outbox_dir(state_dir)}")
+    webhooks = local_webhooks(options)
+    if webhooks is not None:
+        console.print(
+            f"no NURTURE_DELIVERY_WEBHOOKS set: webhooks ({', '.join(webhooks)}) go to the local "
+            f"sink on port {webhook_sink_port}, one JSON line each in "
+            f"{webhook_sink_dir(state_dir)}/<endpoint>.jsonl"
+        )
     stop_requested = False
 
     def _request_stop(signum: int, frame: FrameType | None) -> None:

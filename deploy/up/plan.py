@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from consumers.settings import DeliverySettings
 from deploy.up.supervisor import ChildSpec
+from deploy.up.webhook_sink import sink_url
 from schemas.settings import KafkaSettings
 
 #: How children invoke the CLI: the same interpreter and package as the supervisor.
@@ -24,10 +27,18 @@ class UpOptions:
     worker_web_port: int = 6066
     demo_candidates: int = 2_000
     demo_rate: float = 50.0
-    #: One `nurture deliver` per channel, in this order.
-    delivery_channels: tuple[str, ...] = ("email", "webhook")
+    #: One `nurture deliver` per channel, in this order: every channel the campaigns emit.
+    delivery_channels: tuple[str, ...] = (
+        "email",
+        "webhook",
+        "career_event_invite",
+        "recruiter_alert",
+        "ad_audience",
+    )
     #: The first delivery consumer's metrics port; the next channels take the next ports.
     delivery_metrics_port: int = 9101
+    #: Port of the local webhook sink (run only when no webhook endpoint is configured).
+    webhook_sink_port: int = 9180
 
     def delivery_port(self, channel: str) -> int:
         return self.delivery_metrics_port + self.delivery_channels.index(channel)
@@ -71,15 +82,55 @@ def gateway_env(state_dir: Path) -> dict[str, str]:
     return {"NURTURE_GATEWAY_API_KEYS_FILE": str(ensure_local_gateway_keys(state_dir))}
 
 
+#: Channels whose sender is the webhook sender (consumers/run.py).
+WEBHOOK_CHANNELS = frozenset({"webhook", "recruiter_alert", "ad_audience"})
+
+
+def local_webhooks(options: UpOptions) -> dict[str, str] | None:
+    """Endpoint name -> local sink URL for the channels with a fixed endpoint
+    (``recruiter_alert``, ``ad_audience``; their names from ``NURTURE_DELIVERY_*_ENDPOINT``),
+    or None when the user configured ``NURTURE_DELIVERY_WEBHOOKS``: then no endpoint is
+    touched and no sink runs."""
+    if "NURTURE_DELIVERY_WEBHOOKS" in os.environ:
+        return None
+    fields = DeliverySettings.model_fields
+    names = [
+        os.environ.get(f"NURTURE_DELIVERY_{field.upper()}") or str(fields[field].default)
+        for field in ("recruiter_alert_endpoint", "ad_audience_endpoint")
+    ]
+    return {name: sink_url(options.webhook_sink_port, name) for name in names}
+
+
 def delivery_env(options: UpOptions, state_dir: Path) -> dict[str, str]:
     """Delivery settings for `nurture up`, unless the user set them: the store (and so the
-    Maildir outbox, used while ``NURTURE_DELIVERY_SMTP_HOST`` is unset) under ``state_dir``,
-    and tracking links that point at the local gateway."""
+    Maildir outbox, used while ``NURTURE_DELIVERY_SMTP_HOST`` is unset) and the webhook signing
+    key under ``state_dir``, tracking links that point at the local gateway, and webhook
+    endpoints at the local sink (:func:`local_webhooks`)."""
     defaults = {
         "NURTURE_DELIVERY_DATA_DIR": str(state_dir / "delivery"),
         "NURTURE_DELIVERY_GATEWAY_URL": f"http://127.0.0.1:{options.gateway_port}",
+        "NURTURE_DELIVERY_WEBHOOK_SECRET_FILE": str(state_dir / "webhook-secret"),
     }
+    webhooks = local_webhooks(options)
+    if webhooks is not None:
+        defaults["NURTURE_DELIVERY_WEBHOOKS"] = json.dumps(webhooks)
     return {name: value for name, value in defaults.items() if name not in os.environ}
+
+
+def webhook_sink_dir(state_dir: Path) -> Path:
+    """Where the local webhook sink writes ``<endpoint>.jsonl``."""
+    return state_dir / "webhooks"
+
+
+def webhook_sink(env: dict[str, str], options: UpOptions, state_dir: Path) -> ChildSpec:
+    """The local webhook sink (deploy/up/webhook_sink.py), with delivery's environment so it
+    verifies signatures with the same key."""
+    argv = [
+        *(sys.executable, "-m", "deploy.up.webhook_sink"),
+        *("--port", str(options.webhook_sink_port), "--dir", str(webhook_sink_dir(state_dir))),
+    ]
+    sink_env = {**env, **delivery_env(options, state_dir)}
+    return ChildSpec("webhook-sink", argv, sink_env, grace_s=10.0)
 
 
 def outbox_dir(state_dir: Path) -> Path:
@@ -116,12 +167,16 @@ def pipeline_children(
     """The children in start order: delivery, the worker, then the inputs that feed them.
 
     The supervisor stops them in reverse: the producers of input (simulator, gateway) first,
-    then the worker, then delivery, so each drains what the previous one left in Kafka.
+    then the worker, then delivery, so each drains what the previous one left in Kafka; the
+    local webhook sink (when it runs) starts first and stops last, after delivery.
     ``state_dir`` holds local state of `nurture up` (worker stores, generated gateway keys,
-    delivery stores and the e-mail outbox).
+    delivery stores, the e-mail outbox and the webhook sink's files).
     """
     env = child_env(settings)
-    children = [
+    sink = None if local_webhooks(options) is None else webhook_sink(env, options, state_dir)
+    health = None if sink is None else f"http://127.0.0.1:{options.webhook_sink_port}/health"
+    children = [] if sink is None else [sink]
+    children += [
         ChildSpec(
             f"deliver-{channel}",
             [
@@ -135,6 +190,7 @@ def pipeline_children(
                 "INFO",
             ],
             {**env, **delivery_env(options, state_dir)},
+            start_after=health if channel in WEBHOOK_CHANNELS else None,
             metrics_port=options.delivery_port(channel),
         )
         for channel in options.delivery_channels

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from deploy import topics as topic_admin
 from producers.gateway.app import create_app
 from producers.gateway.dedup import AcceptedIds
 from producers.gateway.shared_ids import decode_accepted, encode_accepted
@@ -83,6 +84,20 @@ def test_sharing_can_be_turned_off(kafka: KafkaSettings) -> None:
         assert first_app.state.gateway.shared_ids is None
     assert decoded(kafka, ACTIVITY)
     assert records_on(kafka, GATEWAY_ACCEPTED) == []
+
+
+def test_without_the_topic_the_gateway_stays_available_per_process(kafka: KafkaSettings) -> None:
+    accepted_topic = kafka.topic(GATEWAY_ACCEPTED)
+    with topic_admin.admin_client(kafka) as admin:
+        admin.delete_topics([accepted_topic])
+    wait_until(lambda: accepted_topic not in topic_admin.list_topics(kafka), what="the topic to go")
+    sent = event()
+    with gateway(kafka) as (client, app):  # ready: nothing to load
+        first = client.post("/v1/events", json=sent, headers=auth())
+        retry = client.post("/v1/events", json=sent, headers=auth())
+        assert not app.state.gateway.shared_ids.sharing
+    assert (statuses(first), statuses(retry)) == (["accepted"], ["duplicate"])
+    assert accepted_topic not in topic_admin.list_topics(kafka)
 
 
 # --- pure parts ------------------------------------------------------------------------------

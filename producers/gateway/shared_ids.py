@@ -69,7 +69,9 @@ class SharedAcceptedIds:
 
     ``loaded`` turns True once the ids of the window that were on the topic at start-up are read
     (``/readyz`` waits for it). Failures of the reader are logged and retried every
-    ``retry_every_s``; meanwhile the gateway still works with what it knows.
+    ``retry_every_s``; meanwhile the gateway still works with what it knows. Without the topic
+    (``nurture topics create`` not run since an upgrade) there is nothing to load or share: the
+    gateway stays available with a per-process window, and says so every ``retry_every_s``.
     """
 
     def __init__(
@@ -89,6 +91,8 @@ class SharedAcceptedIds:
         #: This process's name on the topic: its own records are skipped when read back.
         self.gateway_id = uuid.uuid4().hex[:16]
         self.loaded = False
+        #: False until the topic is known to exist (nothing is shared before).
+        self.sharing = False
         self._wall_clock = wall_clock
         self._connection = aiokafka_connection(kafka)
         self._reader: asyncio.Task[None] | None = None
@@ -98,6 +102,8 @@ class SharedAcceptedIds:
 
     def share(self, ids: list[str]) -> None:
         """Publish ``ids`` (just accepted) in the background; failures are logged, not raised."""
+        if not self.sharing:
+            return
         now_ms = int(self._wall_clock() * 1000)
         for start in range(0, len(ids), MAX_IDS_PER_RECORD):
             chunk = ids[start : start + MAX_IDS_PER_RECORD]
@@ -135,6 +141,7 @@ class SharedAcceptedIds:
         while True:
             consumer: Any = None
             try:
+                await self._require_topic()
                 consumer = AIOKafkaConsumer(
                     self.topic, **self._connection, group_id=None, enable_auto_commit=False
                 )
@@ -149,11 +156,28 @@ class SharedAcceptedIds:
                     await _stop_quietly(consumer)
             await asyncio.sleep(self.retry_every_s)
 
+    async def _require_topic(self) -> None:
+        """Raise LookupError when the topic does not exist (a subscribed consumer would wait for
+        it for the whole request timeout, keeping the gateway unready)."""
+        probe: Any = AIOKafkaConsumer(**self._connection, group_id=None, enable_auto_commit=False)
+        try:
+            await probe.start()
+            exists = self.topic in await probe.topics()
+        finally:
+            await _stop_quietly(probe)
+        if not exists:
+            self.sharing, self.loaded = False, True  # nothing to load: do not block readiness
+            raise LookupError(
+                f"topic {self.topic} does not exist (run `nurture topics create`); until then "
+                "retries are de-duplicated per gateway process only"
+            )
+
     async def _follow(self, consumer: Any) -> None:
         """Read from the window's start to the end as of now (then ``loaded``), then follow."""
         tps = sorted(consumer.assignment())  # every partition (no consumer group)
         if not tps:
-            raise LookupError(f"topic {self.topic} does not exist (run `nurture topics create`)")
+            raise LookupError(f"topic {self.topic} has no partitions assigned")
+        self.sharing = True
         since_ms = int((self._wall_clock() - self.dedup.window_s) * 1000)
         starts = await consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)

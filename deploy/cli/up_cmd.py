@@ -15,7 +15,8 @@ from rich.live import Live
 from rich.table import Table
 
 from deploy import topics as topic_admin
-from deploy.broker.process import LocalBroker, answers_metadata
+from deploy.broker.process import answers_metadata
+from deploy.broker.secure import local_broker
 from deploy.broker.settings import BrokerSettings
 from deploy.cli.context import console, fail, kafka_settings
 from deploy.up.plan import (
@@ -118,7 +119,7 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
         if not answers_metadata(settings, timeout_s=3.0):
             if not _is_local_default(settings.bootstrap_servers, broker_settings):
                 raise fail(f"Kafka at {settings.bootstrap_servers} is not reachable")
-            status, _ = LocalBroker(broker_settings).start()
+            status, _ = local_broker(broker_settings).start()  # secure when configured
             console.print(f"started local Kafka {status.kafka_version} on {status.listener}")
         report = topic_admin.create_all(settings)
     except NurtureError as exc:

@@ -14,6 +14,14 @@ from schemas.errors import BrokerError
 from schemas.settings import KafkaSettings
 
 
+@pytest.fixture(autouse=True)
+def _broker_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests name their ports and data dirs or check the defaults: the broker settings of
+    the environment (e.g. a CI run on other ports) must not leak into them."""
+    for name in ("NURTURE_BROKER_PORT", "NURTURE_BROKER_CONTROLLER_PORT", "NURTURE_BROKER_SECURE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _free_port_pair() -> int:
     """A port p such that p and p+1 are both free (listener and controller)."""
     for _ in range(50):

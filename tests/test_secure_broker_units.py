@@ -25,6 +25,15 @@ from schemas.connection_errors import ConnectFailures, explain, unavailable
 from schemas.errors import KafkaAuthenticationError, KafkaUnavailableError
 from schemas.settings import KafkaSettings
 
+
+@pytest.fixture(autouse=True)
+def _broker_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests name their ports and data dirs or check the defaults: the broker settings of
+    the environment (e.g. a CI run on other ports) must not leak into them."""
+    for name in ("NURTURE_BROKER_PORT", "NURTURE_BROKER_CONTROLLER_PORT", "NURTURE_BROKER_SECURE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 USERS = ScramUsers(SecretStr("admin-pass-123"), SecretStr("client-pass-456"))
 
 

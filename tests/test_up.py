@@ -18,8 +18,8 @@ import orjson
 from deploy.up.plan import UpOptions
 from schemas import codec
 from schemas.settings import KafkaSettings
-from schemas.topics import ENGAGEMENT
-from streams.worker.probe import free_port
+from schemas.topics import ENGAGEMENT, PROFILE
+from streams.worker.probe import free_port, group_offsets
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.test_observability_prometheus import free_port_run
 
@@ -74,7 +74,8 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         waited: AssertionError | None = None
         try:
             wait_until(lambda: scored() >= 20, timeout_s=120, interval_s=1.0, what="20 scores")
-            candidate_id = _turn_a_candidate_hot(gateway_port, tmp_path / "gateway-api-keys")
+            keys = tmp_path / "gateway-api-keys"
+            candidate_id = _turn_a_candidate_hot(settings, gateway_port, keys)
             sink = tmp_path / "webhooks"
             hooks = wait_until(
                 lambda: _webhooks_for(sink, candidate_id),
@@ -111,10 +112,13 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
     assert "restart" not in text, f"a child crashed during the run:\n{text}\n{_tails(logs)}"
 
 
-def _turn_a_candidate_hot(gateway_port: int, keys_file: Path) -> str:
+def _turn_a_candidate_hot(settings: KafkaSettings, gateway_port: int, keys_file: Path) -> str:
     """Through the local gateway: a profile (ads consent), then an application and an attended
     career event (40 + 25 points: the hot tier), which the hot-candidate campaign answers with
-    a recruiter alert and an ad audience addition. Returns the candidate id."""
+    a recruiter alert and an ad audience addition. Returns the candidate id.
+
+    The events go out once the worker has committed past the profile: profiles and events are
+    separate topics with no order between them, and the audience addition needs the consent."""
     keys = dict(line.split("=", 1) for line in keys_file.read_text().splitlines() if "=" in line)
     headers = {"Authorization": f"Bearer {keys['career-site']}"}
     candidate_id = f"up-hot-{uuid.uuid4().hex[:10]}"
@@ -130,6 +134,14 @@ def _turn_a_candidate_hot(gateway_port: int, keys_file: Path) -> str:
     url = f"{gateway}/v1/candidates/{candidate_id}/profile"
     response = httpx.put(url, json=profile, headers=headers, timeout=30)
     assert response.status_code == 202, response.text
+    group, topic = f"{settings.topic_prefix}nurture-worker", settings.topic(PROFILE)
+    published = {p: end for p, (_, end) in group_offsets(settings, group, topic).items()}
+
+    def profile_applied() -> bool:
+        offsets = group_offsets(settings, group, topic)
+        return all(offsets[p][0] >= end for p, end in published.items())
+
+    wait_until(profile_applied, timeout_s=60, what="the worker past the hot candidate's profile")
 
     def event(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -30,8 +30,9 @@ from schemas.settings import KafkaSettings
 def _broker_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests name their ports and data dirs or check the defaults: the broker settings of
     the environment (e.g. a CI run on other ports) must not leak into them."""
-    for name in ("NURTURE_BROKER_PORT", "NURTURE_BROKER_CONTROLLER_PORT", "NURTURE_BROKER_SECURE"):
-        monkeypatch.delenv(name, raising=False)
+    names = ("PORT", "CONTROLLER_PORT", "SECURE", "DATA_DIR")  # .ci/run sets a fresh data dir
+    for name in names:
+        monkeypatch.delenv(f"NURTURE_BROKER_{name}", raising=False)
 
 
 USERS = ScramUsers(SecretStr("admin-pass-123"), SecretStr("client-pass-456"))

@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -39,7 +38,7 @@ from streams.scoring.config import DEFAULT_MODEL_PATH, load_model
 from streams.worker.probe import WorkerProcess, group_offsets
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.replay_support import last_per_key, metric, nurture, profile
-from tests.worker_support import WorkerHarness, published, reference
+from tests.worker_support import WorkerHarness, answering, published, reference
 
 pytestmark = pytest.mark.kafka
 
@@ -53,18 +52,6 @@ def harness(kafka: KafkaSettings, tmp_path: Path) -> Iterator[WorkerHarness]:
     made = WorkerHarness(kafka, tmp_path, unique("replay"), env={"NURTURE_WORKER_CLOCK": "stream"})
     yield made
     made.close()
-
-
-def _answering(worker: WorkerProcess, harness: WorkerHarness) -> WorkerProcess:
-    def answers() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{worker.port}/v1/health", timeout=1).is_success
-        except httpx.HTTPError:
-            assert worker.exit_code() is None, harness.logs()
-            return False
-
-    wait_until(answers, timeout_s=90, what="the worker's web server")
-    return worker
 
 
 def _actions(kafka: KafkaSettings, topic: str) -> list[dict[str, Any]]:
@@ -82,7 +69,7 @@ def _live_run(kafka: KafkaSettings, harness: WorkerHarness) -> WorkerProcess:
             for i, cid in enumerate(ids)
         ],
     )
-    worker = _answering(harness.worker().start(), harness)
+    worker = answering(harness.worker().start(), harness, timeout_s=90)
     labels = {"outcome": "profile"}
     wait_until(
         lambda: metric(worker.port, "nurture_worker_profile_records_total", labels) >= len(ids),
@@ -245,7 +232,7 @@ def test_live_rebuild_and_shadow_agree(
     assert report["score_changes"]
 
     # A worker started after the rebuild recovers the rebuilt rows and goes on from them.
-    restarted = _answering(harness.worker().start(), harness)
+    restarted = answering(harness.worker().start(), harness, timeout_s=90)
     newest: dict[str, Any] = {
         "event_id": "after-rebuild",
         "type": "application_submitted",

@@ -154,7 +154,9 @@ def metric_value(port: int, name: str, labels: dict[str, str]) -> float:
     return 0.0
 
 
-def answering(worker: WorkerProcess, harness: WorkerHarness) -> WorkerProcess:
+def answering(
+    worker: WorkerProcess, harness: WorkerHarness, timeout_s: float = 60.0
+) -> WorkerProcess:
     """``worker`` once its web server answers (fails with the logs if it exits first)."""
 
     def answers() -> bool:
@@ -164,5 +166,5 @@ def answering(worker: WorkerProcess, harness: WorkerHarness) -> WorkerProcess:
             assert worker.exit_code() is None, harness.logs()
             return False
 
-    wait_until(answers, timeout_s=60, what="the worker's web server")
+    wait_until(answers, timeout_s=timeout_s, what="the worker's web server")
     return worker

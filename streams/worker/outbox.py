@@ -5,9 +5,10 @@ future through faust's producer buffer (tens of microseconds each, and the condu
 stream while the buffer drains), which capped the worker far below the consumer's speed. The
 agent instead writes rows to the table's local store directly (``table.data``), collects the
 changelog, engagement and dead-letter records here, and submits each partition's records as one
-aiokafka batch. The guarantees stay faust's: it flushes the producer before committing offsets,
-and the changelog records are the same ones ``table[key] = row`` would send (raw key, row bytes,
-the partition of the candidate's events), so recovery and standby replicas read them as usual.
+aiokafka batch, and :class:`Publisher` waits for the acknowledgements (outputs first, changelog
+last) before the step's rows are written locally and its offsets may be committed. The changelog
+records are the same ones ``table[key] = row`` would send (raw key, row bytes, the partition of
+the candidate's events), so recovery and standby replicas read them as usual.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class Outbox:
 
 
 class Publisher:
-    """Submits an :class:`Outbox` through faust's own aiokafka producer (so faust's flush before
-    each commit covers it) and waits until Kafka acknowledged all of it."""
+    """Submits an :class:`Outbox` through faust's own aiokafka producer and waits until Kafka
+    acknowledged all of it: the outputs first, the changelog last."""
 
     def __init__(self, app: Any, changelog_topic: str) -> None:
         self.app = app
@@ -76,19 +77,35 @@ class Publisher:
     async def publish(self, outbox: Outbox) -> dict[int, int]:
         """Publish ``outbox``; returns the last changelog offset written per partition.
 
-        Returns only once every record is acknowledged (acks=all); a record that cannot be
+        Two phases: every output record (engagement, actions, suppression, dead letters) is
+        acknowledged before any changelog record is sent. The changelog is what recovery
+        restores rows from, and a restored row makes the redelivered events duplicates that
+        cause nothing; so a row may reach the changelog only once everything it caused is in
+        Kafka. Returns once every record is acknowledged (acks=all); a record that cannot be
         published exits the process before faust can commit offsets whose output was lost.
         """
         producer = self.app.producer._ensure_producer()  # aiokafka.AIOKafkaProducer
+        outputs = {tp: r for tp, r in outbox.records.items() if tp[0] != self.changelog_topic}
+        changelog = {tp: r for tp, r in outbox.records.items() if tp[0] == self.changelog_topic}
+        await self._acknowledged(await self._send(producer, outputs))
+        return await self._acknowledged(await self._send(producer, changelog))
+
+    async def _send(
+        self, producer: Any, records: dict[tuple[str, int], list[Record]]
+    ) -> list[tuple[Any, str, int, int]]:
         sent: list[tuple[Any, str, int, int]] = []
-        for (topic, partition), records in outbox.records.items():
+        for (topic, partition), rows in records.items():
             batch = producer.create_batch()
-            for key, value, headers in records:
+            for key, value, headers in rows:
                 if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                     sent.append(await self._submit(producer, batch, topic, partition))
                     batch = producer.create_batch()
                     batch.append(key=key, value=value, timestamp=None, headers=headers)
             sent.append(await self._submit(producer, batch, topic, partition))
+        return sent
+
+    async def _acknowledged(self, sent: list[tuple[Any, str, int, int]]) -> dict[int, int]:
+        """Wait for every batch of ``sent``; the last changelog offset per partition."""
         persisted: dict[int, int] = {}
         for future, topic, partition, count in sent:
             try:

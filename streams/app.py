@@ -155,7 +155,9 @@ def build_worker(
 
     if settings.ingest == "batch":
         # The agent keeps the topic subscribed; its records reach `score` in whole fetches.
-        BatchIntake(app, activity_topic, partial(runner.run_batch, score)).install()
+        BatchIntake(
+            app, activity_topic, partial(runner.run_batch, score, check_owned=False)
+        ).install()
     # Decorators applied as calls: faust is untyped, and mypy --strict refuses untyped decorators.
     app.agent(activity, name="score-activity", concurrency=1)(score_activity)
     app.agent(profile, name="keep-profiles", concurrency=1)(keep_profiles)
@@ -173,10 +175,14 @@ def build_worker(
 
     app.timer(interval=WATCH_INTERVAL_S)(watch_commits)
 
+    def paused() -> bool:
+        consumer: Any = app.consumer
+        return watch.busy() or not consumer.flow_active
+
     async def tick_timers() -> None:
         """Wall-clock campaign timers (the stream clock runs inside the activity batches)."""
-        if timers is not None and not watch.busy():
-            await runner.run_timers(timers, activity_topic, time.time_ns() // 1000)
+        if timers is not None and not paused():
+            await runner.run_timers(timers, activity_topic, time.time_ns() // 1000, paused)
 
     if timers is not None and settings.clock == "wall":
         app.timer(interval=settings.timer_interval_s)(tick_timers)

@@ -52,13 +52,15 @@ class BatchIntake:
         """Process the fetch's records of ``topic`` as one batch; yield the others as faust's
         own ``getmany`` does, for their streams and tables."""
         consumer = self.app.consumer
+        # Read before the fetch: records fetched across a rebalance are left to the new
+        # assignment (faust seeks every assigned partition back to its committed offset).
+        generation = self.app.consumer_generation_id
         records, active = await consumer._wait_next_records(timeout)
         if records is None or consumer.should_stop:
             return
         if not consumer.flow_active:  # a rebalance began: faust seeks back to the commits
             await consumer.perform_seek()
             return
-        generation = self.app.consumer_generation_id
         mine = {tp: batch for tp, batch in records.items() if tp.topic == self.topic}
         if mine:
             await self._process(consumer, mine, active, generation)
@@ -94,7 +96,10 @@ class BatchIntake:
                 continue
             last = consumer._to_message(tp, records[-1])
             consumer.track_message(last)  # a rebalance now waits for this batch
-            tracked.append((tp, records[0].offset, last))
+            # The gap starts after the last offset read, as in faust's drain loop: offsets the
+            # log no longer has (retention) or never had (transaction markers) count as done.
+            first = records[0].offset if seen is None else min(records[0].offset, seen + 1)
+            tracked.append((tp, first, last))
             batch.extend(records)
         if not tracked:
             return

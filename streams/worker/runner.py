@@ -38,13 +38,20 @@ class StepRunner:
         self.publisher = Publisher(app, outputs.changelog)
         self._lock = asyncio.Lock()
 
-    async def run_batch(self, process: Process, messages: Sequence[Any]) -> None:
+    async def run_batch(
+        self, process: Process, messages: Sequence[Any], *, check_owned: bool = True
+    ) -> None:
         """Process a batch of consumed records; any failure exits the process (so faust can
-        never ack the batch): it is processed again after the restart."""
+        never ack the batch): it is processed again after the restart.
+
+        ``check_owned`` drops records of partitions revoked while the batch filled (an agent's
+        batch); the batch intake passes False: it checked the assignment itself and acks every
+        record it hands over, so none may be dropped here."""
         started = time.perf_counter()
         try:
             async with self._lock:
-                await self._commit(process(owned(self.app, messages)))
+                batch = owned(self.app, messages) if check_owned else messages
+                await self._commit(process(batch))
         except asyncio.CancelledError:
             # Stopped mid-batch: leaving now would let faust ack (and commit) the whole batch.
             crash_process("stopped while publishing a batch (it is processed again)", 0)
@@ -53,17 +60,24 @@ class StepRunner:
             crash_process(f"agent failed on a batch: {type(exc).__name__}: {exc}")
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
-    async def run_timers(self, timers: TimerProcessor, topic: str, now_us: int) -> None:
-        """Wake the candidates due by ``now_us`` on every owned partition of ``topic``."""
+    async def run_timers(
+        self, timers: TimerProcessor, topic: str, now_us: int, paused: Callable[[], bool]
+    ) -> None:
+        """Wake the candidates due by ``now_us`` on every owned partition of ``topic``, unless
+        ``paused()`` (a rebalance or recovery) once the lock is held: the tick may have waited
+        for a batch, during which a revocation began."""
         try:
             async with self._lock:
+                if paused():
+                    return
                 step = self.outputs.step()
                 for tp in sorted(self.app.consumer.assignment()):
                     if tp.topic == topic:
                         timers.tick(step, tp.partition, now_us)
                 await self._commit(step)
         except asyncio.CancelledError:
-            raise
+            # Stopped mid-tick: its rows are in the overlay, its actions maybe not in Kafka.
+            crash_process("stopped during a campaign timer tick (it runs again)", 0)
         except Exception as exc:
             log.exception("campaign timer tick failed")
             crash_process(f"campaign timer failed: {type(exc).__name__}: {exc}")

@@ -95,9 +95,13 @@ class TimerIndex:
         last = self.bucket_of(now_us) - 1
         low = meta["low"]
         if not meta["pending"] or low is None:
-            meta["low"] = None
-            meta["drained"] = last if meta["drained"] is None else max(meta["drained"], last)
-            self.store[self._meta_key] = meta
+            idle = {
+                **meta,
+                "low": None,
+                "drained": last if meta["drained"] is None else max(meta["drained"], last),
+            }
+            if idle != meta:  # an idle tick within the same bucket writes nothing
+                self.store[self._meta_key] = idle
             return []
         if low > last:
             return []

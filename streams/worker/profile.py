@@ -1,7 +1,7 @@
 """Profiles in the candidate row: the non-PII fields the campaign logic will need.
 
 ``candidate.profile`` carries two subjects under the candidate key: a profile (kept) or an
-erasure request (the row is deleted; the full erasure is a later issue's job).
+erasure request (the row is deleted, a marker stays: docs/worker.md, "Erasure").
 """
 
 from __future__ import annotations

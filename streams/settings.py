@@ -18,7 +18,8 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_BATCH_SIZE``        events per processing batch (1000)
 ``NURTURE_WORKER_BATCH_WITHIN_S``    longest wait to fill a batch, seconds (0.05)
 ``NURTURE_WORKER_COMMIT_INTERVAL_S`` offset commit interval, seconds (1.0)
-``NURTURE_WORKER_LINGER_MS``         producer linger for changelog/engagement output, ms (5)
+``NURTURE_WORKER_LINGER_MS``         producer linger, ms (0: the worker hands the producer whole
+                                     batches per partition, so lingering only adds latency)
 ``NURTURE_WORKER_PRODUCER_BATCH``    producer batch size, bytes (1 MiB)
 ``NURTURE_WORKER_STALL_TIMEOUT_S``   liveness: seconds without commit progress while records are
                                      waiting before the worker exits non-zero (120)
@@ -77,7 +78,7 @@ class WorkerSettings(BaseSettings):
     batch_size: int = Field(1000, ge=1, description="Events per processing batch.")
     batch_within_s: float = Field(0.05, gt=0, description="Longest wait to fill a batch (s).")
     commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval (s).")
-    linger_ms: int = Field(5, ge=0, description="Producer linger (ms).")
+    linger_ms: int = Field(0, ge=0, description="Producer linger (ms).")
     producer_batch: int = Field(1 << 20, ge=1024, description="Producer batch size (bytes).")
     stall_timeout_s: float = Field(120.0, gt=0, description="Liveness: max commit stall (s).")
     fetch_min_bytes: int = Field(

@@ -11,15 +11,14 @@ key found *before* the rewrite (same record key, same partition, lower offset) i
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import NamedTuple
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from schemas.errors import ConfigError, KafkaUnavailableError
+from producers.key_topic import read_from_beginning, read_to_end
+from schemas.errors import KafkaUnavailableError
 from schemas.privacy.data_keys import decode_key_record, encode_key_record, wrapped_kek_id
 from schemas.privacy.errors import KeyRecordError
 from schemas.privacy.kek import KeyEncryptionKeys
@@ -53,19 +52,12 @@ def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: flo
         consumer.close()
         raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            raise ConfigError(f"topic {topic} does not exist (nurture topics create)")
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
         latest: dict[bytes, bytes | None] = {}
 
         def remember(record: ConsumerRecord) -> None:
             latest[record.key] = record.value
 
-        _read_to_end(consumer, partitions, timeout_s, remember)
+        partitions = read_from_beginning(consumer, topic, timeout_s, remember)
         live = {name: value for name, value in latest.items() if value is not None}
         written: dict[bytes, tuple[int, int]] = {}
         unusable = 0
@@ -87,7 +79,7 @@ def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: flo
             if mine is not None and record.value is None and record.offset < mine[1]:
                 erased.add(record.key)
 
-        _read_to_end(consumer, partitions, timeout_s, check)
+        read_to_end(consumer, partitions, timeout_s, check)
         for name in erased:
             producer.send(topic, key=name, value=None).get(timeout=timeout_s)
         return RewrapReport(len(live), len(written), unusable, len(erased))
@@ -98,19 +90,3 @@ def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: flo
     finally:
         producer.close(timeout=5)
         consumer.close()
-
-
-def _read_to_end(
-    consumer: KafkaConsumer,
-    partitions: list[TopicPartition],
-    timeout_s: float,
-    apply: Callable[[ConsumerRecord], None],
-) -> None:
-    end = consumer.end_offsets(partitions)
-    deadline = time.monotonic() + timeout_s
-    while any(consumer.position(tp) < end[tp] for tp in partitions):
-        if time.monotonic() > deadline:
-            raise KafkaUnavailableError(f"could not read the key topic to its end in {timeout_s}s")
-        for records in consumer.poll(timeout_ms=200).values():
-            for record in records:
-                apply(record)

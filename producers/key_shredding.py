@@ -12,12 +12,12 @@ suppression drops that profile, and ``nurture erasure verify`` reports the key; 
 
 from __future__ import annotations
 
-import time
-
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from schemas.errors import ConfigError, KafkaUnavailableError
+from producers.key_topic import read_from_beginning
+from schemas.errors import KafkaUnavailableError
 from schemas.privacy.data_keys import owns
 from schemas.settings import KafkaSettings
 from schemas.topics import KEYS
@@ -33,23 +33,13 @@ def live_key_names(kafka: KafkaSettings, candidate_id: str, *, timeout_s: float)
     except KafkaError as exc:
         raise KafkaUnavailableError(f"cannot read {topic}: {type(exc).__name__}") from exc
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            raise ConfigError(f"topic {topic} does not exist (nurture topics create)")
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
         live: dict[bytes, bool] = {}
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise KafkaUnavailableError(f"could not read {topic} to its end in {timeout_s}s")
-            for records in consumer.poll(timeout_ms=200).values():
-                for record in records:
-                    if owns(candidate_id, record.key):
-                        live[record.key] = record.value is not None
+
+        def remember(record: ConsumerRecord) -> None:
+            if owns(candidate_id, record.key):
+                live[record.key] = record.value is not None
+
+        read_from_beginning(consumer, topic, timeout_s, remember)
         return sorted(name for name, alive in live.items() if alive)
     finally:
         consumer.close()

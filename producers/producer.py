@@ -74,6 +74,8 @@ class NurtureProducer:
             dict_validation=dict_validation or self.settings.dict_validation
         )
         self._topics = {name: self.kafka.topic(name) for name in (ACTIVITY, PROFILE, KEYS)}
+        self._activity_topic = self._topics[ACTIVITY]
+        self._event_parts = self.encoder.event_parts
         self._failures = 0
         self._first_failure: NurtureError | None = None
         self._lock = threading.Lock()
@@ -92,7 +94,18 @@ class NurtureProducer:
         Raises :class:`ValidationError` (nothing sent) or, when no metadata could be fetched
         within ``max_block_ms``, :class:`~producers.errors.PublishTimeoutError`.
         """
-        return self._send(self.encoder.event(event))
+        # Inlined _send and _kafka_send: this is the SDK's hot path (see producers/bench.py).
+        key, value, headers, event_id = self._event_parts(event)
+        client = self._client
+        topic = self._activity_topic
+        if client is None or self._restart_pending:
+            client = self._fresh_client(topic, event_id)
+        try:
+            future = client.send(topic, value, key=key, headers=headers)
+        except (KafkaError, ValueError, TypeError) as exc:
+            raise translate(exc, topic, event_id) from exc
+        future.add_errback(self._failed, topic, event_id, client)
+        return Delivery(future, topic, event_id, self._deadline_s)
 
     def upsert_profile(self, profile: ProfileInput) -> Delivery:
         """Validate, seal the contact and send a candidate profile (replaces the previous one).

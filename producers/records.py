@@ -24,6 +24,7 @@ mapping is never modified.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from schemas.models import (
 )
 from schemas.privacy.contact import seal_profile
 from schemas.privacy.data_keys import DataKey
+from schemas.timestamps import to_micros
 from schemas.topics import ACTIVITY, PROFILE
 
 #: Value of the ``content-type`` header of every record the SDK writes.
@@ -69,6 +71,8 @@ class Encoded(NamedTuple):
 
 
 _HEADERS: dict[str, list[tuple[str, bytes]]] = {}
+#: ``(key, value, headers, event_id)`` of an activity event.
+EventParts = tuple[bytes, bytes, list[tuple[str, bytes]], str]
 
 
 def headers_for(source: str) -> list[tuple[str, bytes]]:
@@ -98,12 +102,32 @@ class RecordEncoder:
         self._now = now
         self._activity = activity_codec()
         self._activity_fast = activity_writer(self._activity)
+        # The dict fast path writes the caller's mapping as it is (no copy, no time parsing):
+        # it fills received_at and checks the skew itself, and declines anything else.
+        self._dict_fast = (
+            activity_writer(self._activity, max_future_skew_us=_MAX_FUTURE_SKEW_US)
+            if dict_validation == "codec"
+            else None
+        )
         self._profile = codec_for("candidate_profile")
         self._erasure = codec_for("erasure_request")
         self._payload_times = _payload_timestamp_fields(self._activity.reader.schema)
 
     def event(self, event: EventInput) -> Encoded:
         """Validate and encode an activity event; :class:`ValidationError` names the field."""
+        key, value, headers, event_id = self.event_parts(event)
+        return Encoded(ACTIVITY, key, value, headers, "activity_event", event_id)
+
+    def event_parts(self, event: EventInput) -> EventParts:
+        """:meth:`event` as a plain ``(key, value, headers, event_id)`` (the SDK's hot path)."""
+        if type(event) is dict and self._dict_fast is not None:
+            event_id = event.get("event_id")
+            if event_id:  # the common case: the caller's dict, written as it is
+                value = self._dict_fast.encode(event, self._now_micros())
+                if value is not None:  # so candidate_id and source are non-empty strings
+                    source = event["source"]
+                    headers = _HEADERS.get(source) or headers_for(source)
+                    return event["candidate_id"].encode(), value, headers, event_id
         if type(event) is dict or isinstance(event, Mapping):  # dicts first: the common case
             record = self._filled(event)
             if self.dict_validation == "model":
@@ -122,11 +146,8 @@ class RecordEncoder:
         value = self._activity_fast.encode(record)
         if value is None:
             value = self._activity.encode(record)
-        event_id = record["event_id"]
         key = record["candidate_id"].encode()
-        return Encoded(
-            ACTIVITY, key, value, headers_for(record["source"]), "activity_event", event_id
-        )
+        return key, value, headers_for(record["source"]), record["event_id"]
 
     def profile_model(self, profile: ProfileInput) -> CandidateProfile:
         """Validate (pydantic) a candidate profile upsert, its contact given in the clear."""
@@ -171,6 +192,11 @@ class RecordEncoder:
         headers = headers_for(model.source)
         return Encoded(PROFILE, key, value, headers, "erasure_request", model.request_id)
 
+    def _now_micros(self) -> int:
+        if self._now is _utc_now:
+            return time.time_ns() // 1000
+        return to_micros(self._now())
+
     def _filled(self, event: Mapping[str, Any]) -> dict[str, Any]:
         record = dict(event)
         if record.get("event_id") is None:
@@ -199,6 +225,7 @@ class RecordEncoder:
 #: How far ``occurred_at`` may lie after ``received_at`` (clock skew between systems). An event
 #: dated further ahead would move the candidate's scoring horizon and drop their history.
 MAX_FUTURE_SKEW = timedelta(hours=1)
+_MAX_FUTURE_SKEW_US = MAX_FUTURE_SKEW // timedelta(microseconds=1)
 
 
 def _refuse_future(record: Mapping[str, Any]) -> None:

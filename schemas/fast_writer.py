@@ -143,6 +143,13 @@ class FastWriter:
     ``repeated_text`` fields (required top-level strings with few values, such as ``type`` and
     ``source``) are remembered, up to :data:`MEMO_SIZE` values each.
 
+    Three options serve producers that hand over the caller's own mapping, uncopied:
+    ``now_field`` names a top-level timestamp written as the ``now`` given to :meth:`encode`
+    when the record lacks it (``received_at``); ``max_lead`` = ``(later, earlier, micros)``
+    refuses a record whose ``later`` timestamp lies more than ``micros`` after ``earlier``
+    (the codec path then names the field); ``datetimes_only`` refuses timestamps given as
+    integers, as the codec path does for the JSON form of records.
+
     Records are compiled to straight-line Python (one function per record type, see
     :class:`_RecordSource`): a loop over field descriptions costs about twice as much, and
     fastavro three times, for an event of ten fields.
@@ -156,19 +163,31 @@ class FastWriter:
         required_text: tuple[str, ...] = (),
         union_by: tuple[str, str, Mapping[str, str]] | None = None,
         repeated_text: frozenset[str] = frozenset(),
+        now_field: str | None = None,
+        max_lead: tuple[str, str, int] | None = None,
+        datetimes_only: bool = False,
     ) -> None:
         self._header = wire.header(fingerprint)
+        self._now_field = now_field
+        self._max_lead = max_lead
+        self._datetimes_only = datetimes_only
         self._repeated_text = repeated_text
         self._required_text = required_text
         self._named: dict[str, Mapping[str, Any]] = {}
         self._union_by = union_by
-        self._write_record = self._record(schema, str(schema.get("namespace", "")), top=True)
+        #: Compiled with an extra ``now`` argument (see _RecordSource.build).
+        self._write_record: Callable[..., None] = self._record(
+            schema, str(schema.get("namespace", "")), top=True
+        )
 
-    def encode(self, record: Mapping[str, Any]) -> bytes | None:
-        """The frame of ``record``, or None when the full codec must decide."""
+    def encode(self, record: Mapping[str, Any], now: int | None = None) -> bytes | None:
+        """The frame of ``record``, or None when the full codec must decide.
+
+        ``now`` (microseconds since the epoch) is written for a missing ``now_field``.
+        """
         out = bytearray(self._header)
         try:
-            self._write_record(out, record)
+            self._write_record(out, record, now)
         except (_NotFastError, UnicodeEncodeError):
             return None
         return bytes(out)
@@ -224,6 +243,9 @@ class FastWriter:
             full_name,
             repeated_text=self._repeated_text if top else frozenset(),
             required_text=frozenset(self._required_text if top else ()),
+            now_field=self._now_field if top else None,
+            max_lead=self._max_lead if top else None,
+            datetimes_only=self._datetimes_only,
         )
         for field in schema["fields"]:
             name = field["name"]
@@ -258,11 +280,21 @@ class _RecordSource:
     """
 
     def __init__(
-        self, name: str, *, repeated_text: frozenset[str], required_text: frozenset[str]
+        self,
+        name: str,
+        *,
+        repeated_text: frozenset[str],
+        required_text: frozenset[str],
+        now_field: str | None = None,
+        max_lead: tuple[str, str, int] | None = None,
+        datetimes_only: bool = False,
     ) -> None:
         self._name = name
         self._repeated_text = repeated_text
         self._required_text = required_text
+        self._now_field = now_field
+        self._max_lead = max_lead
+        self._timestamp_lines = _DATETIME_LINES if datetimes_only else _TIMESTAMP_LINES
         self._names: list[str] = []
         self._lines: list[str] = []
         self._constants: dict[str, Any] = {
@@ -288,6 +320,16 @@ class _RecordSource:
             else:
                 self._value(1, field_type, write)
             return
+        if name == self._now_field:  # missing: the writer's own ``now``, an int it trusts
+            self._emit(1, f"v = get({name!r})")
+            self._emit(1, "if v is None:")
+            self._emit(2, "v = now")
+            lines, self._timestamp_lines = self._timestamp_lines, _TIMESTAMP_LINES
+            self._value(2, field_type, write, name)
+            self._timestamp_lines = lines
+            self._emit(1, "else:")
+            self._value(2, field_type, write, name)
+            return
         if optional and "default" in field and field["default"] is None:
             self._emit(1, f"v = get({name!r})")  # missing reads as None: the default's bytes
         else:
@@ -296,9 +338,9 @@ class _RecordSource:
                 self._emit(1, "if v is _MISSING:")
                 self._emit(2, f"out += {self._constant('d', default)}")
                 self._emit(1, "else:")
-                self._value(2, field_type, write)
+                self._value(2, field_type, write, name)
                 return
-        self._value(1, field_type, write)
+        self._value(1, field_type, write, name)
 
     def selected_union(
         self, name: str, by_field: str, branches: dict[str, tuple[bytes, _Write]]
@@ -314,20 +356,29 @@ class _RecordSource:
     def build(self) -> _Write:
         names = self._constant("names", frozenset(self._names))
         head = [
-            "def write(out, value):",
+            "def write(out, value, now=None):",
             "    if type(value) is not dict and not isinstance(value, Mapping):",
             "        raise _NotFastError",
             f"    if not value.keys() <= {names}:  # unknown fields: the codec names them",
             "        raise _NotFastError",
             "    get = value.get",
         ]
-        source = "\n".join([*head, *self._lines, ""])
+        tail = []
+        if self._max_lead is not None:
+            later, earlier, micros = self._max_lead
+            head += [f"    t_{later} = t_{earlier} = None"]
+            tail = [
+                f"    if t_{later} is not None and t_{earlier} is not None "
+                f"and t_{later} - t_{earlier} > {int(micros)}:",
+                "        raise _NotFastError",
+            ]
+        source = "\n".join([*head, *self._lines, *tail, ""])
         namespace = dict(self._constants)
         exec(compile(source, f"<avro writer of {self._name}>", "exec"), namespace)  # noqa: S102
         write: _Write = namespace["write"]
         return write
 
-    def _value(self, depth: int, field_type: Any, write: _Write) -> None:
+    def _value(self, depth: int, field_type: Any, write: _Write, name: str = "") -> None:
         """Lines writing ``v`` (present in the record) of ``field_type``."""
         inline = _inline_kind(field_type)
         if inline is None:
@@ -339,9 +390,11 @@ class _RecordSource:
             self._emit(depth, "else:")
             self._emit(depth + 1, "out.append(2)")
             depth += 1
-        lines = _STRING_LINES if inline is _string else _TIMESTAMP_LINES
+        lines = _STRING_LINES if inline is _string else self._timestamp_lines
         for line in lines:
             self._emit(depth + (len(line) - len(line.lstrip())) // 4, line.strip())
+        if inline is _timestamp_micros and self._max_lead and name in self._max_lead[:2]:
+            self._emit(depth, f"t_{name} = v")
 
     def _constant(self, prefix: str, value: Any) -> str:
         name = f"{prefix}{len(self._constants)}"
@@ -374,7 +427,7 @@ _MEMO_LINES = (
     "        {0}[v] = data",
     "out += data",
 )
-_TIMESTAMP_LINES = (
+_TIMESTAMP_CHECK_LINES = (
     "if type(v) is datetime:",
     "    if v.tzinfo is None:",
     "        raise _NotFastError",
@@ -382,6 +435,8 @@ _TIMESTAMP_LINES = (
     "    v = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds",
     "elif type(v) is not int or not _LONG_MIN <= v <= _LONG_MAX:",
     "    raise _NotFastError",
+)
+_TIMESTAMP_WRITE_LINES = (
     "zigzag = (v << 1) ^ (v >> 63)",
     "if 1 << 49 <= zigzag < 1 << 56:  # 8 bytes (this century), as _varint writes them",
     "    out += _PAIRS[zigzag & 0x3FFF]",
@@ -391,6 +446,15 @@ _TIMESTAMP_LINES = (
     "    out[-1] &= 0x7F",
     "else:",
     "    _varint(out, v)",
+)
+_TIMESTAMP_LINES = _TIMESTAMP_CHECK_LINES + _TIMESTAMP_WRITE_LINES
+#: Timestamps given as aware datetimes only (ints are the codec path's to judge).
+_DATETIME_LINES = (
+    "if type(v) is not datetime or v.tzinfo is None:",
+    "    raise _NotFastError",
+    "delta = v - EPOCH",
+    "v = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds",
+    *_TIMESTAMP_WRITE_LINES,
 )
 
 
@@ -466,12 +530,24 @@ def _full_name(schema: Mapping[str, Any], namespace: str) -> str:
     return f"{space}.{name}" if space else name
 
 
-def activity_writer(codec: ActivityCodec) -> FastWriter:
-    """The fast writer of ``codec``'s version of activity events (``type`` picks the payload)."""
+def activity_writer(codec: ActivityCodec, *, max_future_skew_us: int | None = None) -> FastWriter:
+    """The fast writer of ``codec``'s version of activity events (``type`` picks the payload).
+
+    With ``max_future_skew_us`` it is the producers' writer of the caller's own mapping: a
+    missing ``received_at`` is written as the ``now`` given to ``encode``, timestamps must be
+    datetimes, and an ``occurred_at`` more than that far after ``received_at`` is refused.
+    """
+    producer = max_future_skew_us is not None
+    max_lead = (
+        None if max_future_skew_us is None else ("occurred_at", "received_at", max_future_skew_us)
+    )
     return FastWriter(
         codec.reader.schema,
         codec.reader.fingerprint,
         required_text=REQUIRED_TEXT[codec.subject],
         union_by=("payload", "type", codec.branch_by_type),
         repeated_text=frozenset({"type", "source"}),
+        now_field="received_at" if producer else None,
+        max_lead=max_lead,
+        datetimes_only=producer,
     )

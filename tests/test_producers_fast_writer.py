@@ -20,6 +20,7 @@ from producers.simulate import generate
 from schemas.codec import activity_codec
 from schemas.errors import ValidationError
 from schemas.fast_writer import activity_writer
+from schemas.timestamps import to_micros
 
 CODEC = activity_codec()
 WRITER = activity_writer(CODEC)
@@ -133,3 +134,58 @@ def test_timestamps_of_every_size_are_written_as_the_codec_writes_them(
 ) -> None:
     event = dict(EVENTS[0], occurred_at=occurred_at)
     assert WRITER.encode(event) == CODEC.encode(event)
+
+
+# --- the SDK's writer of the caller's own dict (received_at filled, skew checked) -----------
+
+PRODUCER_WRITER = activity_writer(CODEC, max_future_skew_us=3_600_000_000)
+NOW_US = to_micros(NOW)
+
+
+def test_the_sdk_writer_fills_received_at_without_touching_the_callers_dict() -> None:
+    for event in EVENTS[:500]:
+        given_event = {k: v for k, v in event.items() if k != "received_at"}
+        before = dict(given_event)
+        assert PRODUCER_WRITER.encode(given_event, NOW_US) == CODEC.encode(event), event["type"]
+        assert given_event == before
+        # a received_at of the caller's wins over now
+        assert PRODUCER_WRITER.encode(event, NOW_US + 1) == CODEC.encode(event)
+
+
+def test_the_sdk_writer_declines_what_the_codec_path_must_judge() -> None:
+    event = {k: v for k, v in EVENTS[0].items() if k != "received_at"}
+    ahead = NOW + timedelta(hours=1, microseconds=1)
+    assert PRODUCER_WRITER.encode(dict(event, occurred_at=ahead), NOW_US) is None
+    at_limit = NOW + timedelta(hours=1)
+    assert PRODUCER_WRITER.encode(dict(event, occurred_at=at_limit), NOW_US) is not None
+    # integers and strings in timestamp fields are the codec path's to judge (it refuses ints)
+    assert PRODUCER_WRITER.encode(dict(event, occurred_at=NOW_US), NOW_US) is None
+    assert PRODUCER_WRITER.encode(dict(event, received_at=NOW_US), NOW_US) is None
+    assert PRODUCER_WRITER.encode(dict(event, occurred_at=NOW.isoformat()), NOW_US) is None
+    assert WRITER.encode(dict(event, occurred_at=NOW_US, received_at=NOW)) is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"occurred_at": NOW + timedelta(hours=2)}, "occurred_at"),
+        ({"occurred_at": 1_700_000_000_000_000}, "occurred_at"),
+        ({"received_at": 1_700_000_000_000_000}, "received_at"),
+        ({"source": ""}, "source"),
+    ],
+)
+def test_dicts_the_sdk_writer_declines_still_get_the_error_naming_the_field(
+    change: dict[str, Any], field: str
+) -> None:
+    event = {k: v for k, v in EVENTS[0].items() if k != "received_at"}
+    with pytest.raises(ValidationError) as raised:
+        RecordEncoder(now=lambda: NOW).event({**event, **change})
+    assert raised.value.field == field
+
+
+def test_the_sdk_fast_path_writes_the_bytes_of_the_codec_path() -> None:
+    fast, checked = RecordEncoder(now=lambda: NOW), RecordEncoder(now=lambda: NOW)
+    checked._dict_fast = None  # the codec path: copy, parse times, check skew, encode
+    for event in EVENTS[:500]:
+        given_event = {k: v for k, v in event.items() if k != "received_at"}
+        assert fast.event(given_event) == checked.event(given_event)

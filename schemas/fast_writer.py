@@ -7,7 +7,7 @@ closures that check and write each field in one pass, straight to single-object 
 
 It is a *conservative* fast path, never the judge: :meth:`FastWriter.encode` returns None for
 anything it is not certain about (a wrong type, a naive datetime, an unknown field, an empty
-required id, an ``int`` beyond 32 bits, a type it does not compile such as maps or general
+required id, an ``int`` beyond 32 bits, a type it does not compile such as fixed or general
 unions), and the caller then asks the full codec (:class:`schemas.subject_codec.SubjectCodec`),
 which either encodes the record after all or raises the :class:`~schemas.errors.ValidationError`
 naming the field. What it does encode is byte-for-byte what the codec writes (tested against it
@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas import wire
-from schemas.subject_codec import REQUIRED_TEXT, ActivityCodec
+from schemas.subject_codec import REQUIRED_TEXT, ActivityCodec, SubjectCodec
 from schemas.timestamps import EPOCH
 
 _Write = Callable[[bytearray, Any], None]
@@ -106,10 +106,13 @@ def _long(out: bytearray, value: Any) -> None:
     _varint(out, value)
 
 
+_pack_double = struct.Struct("<d").pack
+
+
 def _double(out: bytearray, value: Any) -> None:
     if type(value) is not float:
         raise _NotFastError
-    out += struct.pack("<d", value)
+    out += _pack_double(value)
 
 
 def _timestamp_micros(out: bytearray, value: Any) -> None:
@@ -212,11 +215,13 @@ class FastWriter:
             return self._record(schema, namespace)
         if kind == "array":
             return _array(self._compile(schema["items"], namespace))
+        if kind == "map":
+            return _map(self._compile(schema["values"], namespace))
         if kind == "enum":
             return _enum(schema["symbols"])
         if isinstance(kind, str) and kind in _PRIMITIVES and len(schema) == 1:
             return _PRIMITIVES[kind]
-        return _refuse  # maps, fixed, other logical types: the codec writes them
+        return _refuse  # fixed, other logical types: the codec writes them
 
     def _optional(self, branches: list[Any], namespace: str) -> _Write:
         """``["null", T]`` or ``[T, "null"]``; any other union is left to the codec."""
@@ -301,7 +306,8 @@ class _RecordSource:
             "Mapping": Mapping, "datetime": datetime, "EPOCH": EPOCH, "_MISSING": _MISSING,
             "_NotFastError": _NotFastError, "_SMALL": _SMALL, "_varint": _varint, "_long": _long,
             "_zigzag": _zigzag, "MEMO_SIZE": MEMO_SIZE, "_PAIRS": _PAIRS,
-            "_LONG_MIN": _LONG_MIN, "_LONG_MAX": _LONG_MAX,
+            "_LONG_MIN": _LONG_MIN, "_LONG_MAX": _LONG_MAX, "_INT_MIN": _INT_MIN,
+            "_INT_MAX": _INT_MAX, "_pack_double": _pack_double,
         }  # fmt: skip
 
     def field(self, field: Mapping[str, Any], write: _Write) -> None:
@@ -390,7 +396,14 @@ class _RecordSource:
             self._emit(depth, "else:")
             self._emit(depth + 1, "out.append(2)")
             depth += 1
-        lines = _STRING_LINES if inline is _string else self._timestamp_lines
+        inline_lines: dict[_Write, tuple[str, ...]] = {
+            _string: _STRING_LINES,
+            _timestamp_micros: self._timestamp_lines,
+            _double: _DOUBLE_LINES,
+            _int: _INT_LINES,
+            _long: _LONG_LINES,
+        }
+        lines = inline_lines[inline]
         for line in lines:
             self._emit(depth + (len(line) - len(line.lstrip())) // 4, line.strip())
         if inline is _timestamp_micros and self._max_lead and name in self._max_lead[:2]:
@@ -427,6 +440,27 @@ _MEMO_LINES = (
     "        {0}[v] = data",
     "out += data",
 )
+_DOUBLE_LINES = (
+    "if type(v) is not float:",
+    "    raise _NotFastError",
+    "out += _pack_double(v)",
+)
+_INT_LINES = (
+    "if type(v) is not int or not _INT_MIN <= v <= _INT_MAX:",
+    "    raise _NotFastError",
+    "if 0 <= v < 64:",
+    "    out += _SMALL[v]",
+    "else:",
+    "    _varint(out, v)",
+)
+_LONG_LINES = (
+    "if type(v) is not int or not _LONG_MIN <= v <= _LONG_MAX:",
+    "    raise _NotFastError",
+    "if 0 <= v < 64:",
+    "    out += _SMALL[v]",
+    "else:",
+    "    _varint(out, v)",
+)
 _TIMESTAMP_CHECK_LINES = (
     "if type(v) is datetime:",
     "    if v.tzinfo is None:",
@@ -462,11 +496,17 @@ def _null_first(field_type: Any) -> bool:
     return isinstance(field_type, list) and len(field_type) == 2 and field_type[0] == "null"
 
 
+#: Primitive types written inline by a compiled record (the writer standing for their lines).
+_INLINE = {"string": _string, "double": _double, "int": _int, "long": _long}
+
+
 def _inline_kind(field_type: Any) -> _Write | None:
-    """``_string`` or ``_timestamp_micros`` when a field of this type is written inline."""
+    """The writer whose lines a compiled record writes inline for a field of this type."""
     inner = field_type[1] if _null_first(field_type) else field_type
-    if inner in ("string", {"type": "string"}):
-        return _string
+    if isinstance(inner, dict) and len(inner) == 1:
+        inner = inner["type"]
+    if isinstance(inner, str):
+        return _INLINE.get(inner)
     if isinstance(inner, dict) and inner == {"type": "long", "logicalType": "timestamp-micros"}:
         return _timestamp_micros
     return None
@@ -502,6 +542,54 @@ def _array(write_item: _Write) -> _Write:
         out.append(0)
 
     return array
+
+
+def _map(write_value: _Write) -> _Write:
+    """A map with string keys, in the mapping's order (as fastavro writes it). The bytes of
+    up to :data:`MEMO_SIZE` keys are remembered (maps keyed by a few names, such as event
+    types); double values are written inline."""
+    memo: dict[str, bytes] = {}
+
+    def key_bytes(key: Any) -> bytes:
+        if type(key) is not str:
+            raise _NotFastError
+        encoded = key.encode()
+        data = _zigzag(len(encoded)) + encoded
+        if len(memo) < MEMO_SIZE:
+            memo[key] = data
+        return data
+
+    def avro_map(out: bytearray, value: Any) -> None:
+        if type(value) is not dict:
+            raise _NotFastError
+        if value:
+            count = len(value)
+            if count < 64:
+                out += _SMALL[count]
+            else:
+                _varint(out, count)
+            for key, item in value.items():
+                out += memo.get(key) or key_bytes(key)
+                write_value(out, item)
+        out.append(0)
+
+    def map_of_doubles(out: bytearray, value: Any) -> None:
+        if type(value) is not dict:
+            raise _NotFastError
+        if value:
+            count = len(value)
+            if count < 64:
+                out += _SMALL[count]
+            else:
+                _varint(out, count)
+            for key, item in value.items():
+                out += memo.get(key) or key_bytes(key)
+                if type(item) is not float:
+                    raise _NotFastError
+                out += _pack_double(item)
+        out.append(0)
+
+    return map_of_doubles if write_value is _double else avro_map
 
 
 def _enum(symbols: list[str]) -> _Write:
@@ -551,3 +639,20 @@ def activity_writer(codec: ActivityCodec, *, max_future_skew_us: int | None = No
         max_lead=max_lead,
         datetimes_only=producer,
     )
+
+
+def fast_encoder(codec: SubjectCodec) -> Callable[[Mapping[str, Any]], bytes]:
+    """``codec.encode`` with a :class:`FastWriter` of its version in front (for hot paths that
+    write one subject, such as the worker's engagement records): the same bytes, the same
+    errors."""
+    writer = FastWriter(
+        codec.reader.schema,
+        codec.reader.fingerprint,
+        required_text=REQUIRED_TEXT.get(codec.subject, ()),
+    )
+    fast, checked = writer.encode, codec.encode
+
+    def encode(record: Mapping[str, Any]) -> bytes:
+        return fast(record) or checked(record)
+
+    return encode

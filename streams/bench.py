@@ -132,7 +132,7 @@ async def _ceiling(kafka: KafkaSettings, topic: str, expected: int) -> float:
             for records in batches.values():
                 for record in records:
                     decode(record.value)
-                seen += sum(map(len, batches.values()))
+                seen += len(records)
         return expected / (time.perf_counter() - started)
     finally:
         await consumer.stop()

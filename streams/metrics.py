@@ -6,8 +6,9 @@ topic name, event type, error class), never a candidate id, key or offset.
 
 from __future__ import annotations
 
+import threading
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from schemas.errors import NurtureError
 from schemas.events import EVENT_TYPES
@@ -150,12 +152,12 @@ class WorkerMetrics:
             "Records on this worker's assigned source partitions not yet committed.",
             registry=registry,
         )
-        self.event_latency = Histogram(
+        self.event_latency = BulkHistogram(
             f"{prefix}_event_latency_seconds",
             "Event time (occurred_at) to the moment the worker processed the event.",
-            buckets=EVENT_LATENCY_BUCKETS,
-            registry=registry,
+            EVENT_LATENCY_BUCKETS,
         )
+        registry.register(self.event_latency)
         self.tier_transitions = Counter(
             "nurture_engagement_tier_transitions_total",
             "Tier changes of candidates (from_tier 'none': first tier of a new candidate).",
@@ -173,10 +175,12 @@ class WorkerMetrics:
     def observe_latency(self, processed_at_s: float, occurred_at: Iterable[int | datetime]) -> None:
         """Observe the event-time -> processed latency of events (``occurred_at`` as epoch µs
         or aware datetimes, as the codec decodes them; ``processed_at_s`` is Unix time)."""
-        observe = self.event_latency.observe
-        for when in occurred_at:
-            at_s = when / 1_000_000 if isinstance(when, int) else when.timestamp()
-            observe(max(0.0, processed_at_s - at_s))
+        self.event_latency.observe_many(
+            [
+                processed_at_s - (when / 1_000_000 if isinstance(when, int) else when.timestamp())
+                for when in occurred_at
+            ]
+        )
 
     def count_types(self, event_types: Iterable[object]) -> None:
         """Add one per processed event to its type's counter (one ``inc`` per type)."""
@@ -185,6 +189,11 @@ class WorkerMetrics:
 
     def count_transition(self, from_tier: str | None, to_tier: str) -> None:
         self.tier_transitions.labels(from_tier or "none", to_tier).inc()
+
+    def count_transitions(self, changes: Iterable[tuple[str | None, str]]) -> None:
+        """:meth:`count_transition` of each change (one ``inc`` per distinct pair)."""
+        for (from_tier, to_tier), number in Tally(changes).items():
+            self.tier_transitions.labels(from_tier or "none", to_tier).inc(number)
 
     def know_campaigns(self, campaign_ids: Iterable[str]) -> None:
         """Show every campaign's 'applied' stage at 0 before the first application."""
@@ -284,6 +293,50 @@ class PopulationCollector(Collector):
             "Engagement scores of candidates at their newest event (this worker's partitions).",
             buckets=list(zip(bounds, counted.score_buckets, strict=True)),
             sum_value=counted.score_sum,
+        )
+
+
+class BulkHistogram(Collector):
+    """A histogram observed a batch of values at a time.
+
+    prometheus_client's ``Histogram.observe`` costs about 1.5 µs a value (a lock and a bucket
+    search each); the worker observes every event's latency, so it sorts a batch's values once
+    and adds each bucket's count. Exposed like a ``Histogram`` (``_bucket{le}``, ``_count``,
+    ``_sum``); negative values count as 0.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+        self._name, self._documentation = name, documentation
+        self._bounds = tuple(sorted(buckets))
+        label: Callable[[float], str] = floatToGoString  # the `le` of prometheus_client's own
+        self._labels = [label(bound) for bound in self._bounds]
+        #: Cumulative count per bound (values <= bound), then the total.
+        self._cumulative = [0] * (len(self._bounds) + 1)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe_many(self, values: list[float]) -> None:
+        """Observe ``values`` (sorted in place)."""
+        if not values:
+            return
+        values.sort()
+        counts = [bisect_right(values, bound) for bound in self._bounds]
+        total = sum(values) - sum(values[: bisect_right(values, 0.0)])  # negatives count as 0
+        with self._lock:
+            cumulative = self._cumulative
+            for index, number in enumerate(counts):
+                cumulative[index] += number
+            cumulative[-1] += len(values)
+            self._sum += total
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            cumulative, total = list(self._cumulative), self._sum
+        yield HistogramMetricFamily(
+            self._name,
+            self._documentation,
+            buckets=[*zip(self._labels, cumulative, strict=False), ("+Inf", cumulative[-1])],
+            sum_value=total,
         )
 
 

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from producers.records import RecordEncoder
 from schemas.errors import SchemaError, ValidationError
 from streams.metrics import (
+    EVENT_LATENCY_BUCKETS,
     SCORE_BUCKETS,
+    BulkHistogram,
     LagCollector,
     PopulationCollector,
     WorkerMetrics,
@@ -239,3 +241,19 @@ def test_labels_stay_bounded() -> None:
     assert dead_letter_reason(ValidationError("type", "bad")) == "ValidationError"
     assert dead_letter_reason(SchemaError("bad bytes")) == "SchemaError"
     assert dead_letter_reason(KeyError("x")) == "other"
+
+
+def test_bulk_histogram_exposes_what_a_histogram_observing_each_value_would() -> None:
+    values = [-3.0, 0.0, 0.05, 0.07, 4.99, 5.0, 5.01, 86400.0, 1e9, 2.5, 2.5]
+    one_by_one, bulk = CollectorRegistry(), CollectorRegistry()
+    histogram = Histogram("x_seconds", "doc", buckets=EVENT_LATENCY_BUCKETS, registry=one_by_one)
+    for value in values:
+        histogram.observe(max(0.0, value))
+    batched = BulkHistogram("x_seconds", "doc", EVENT_LATENCY_BUCKETS)
+    bulk.register(batched)
+    batched.observe_many(values[:4])
+    batched.observe_many(values[4:])
+    batched.observe_many([])
+    expected = {k: v for k, v in _samples(one_by_one).items() if not k[0].endswith("_created")}
+    assert _samples(bulk) == expected
+    assert expected[("x_seconds_bucket", (("le", "5.0"),))] == 8

@@ -156,18 +156,19 @@ def tier_for(model: ScoringModel, current_tier: str | None, score: float) -> str
 
 
 def engagement_record(
-    model: ScoringModel, candidate_id: str, state: EngagementState
+    model: ScoringModel, candidate_id: str, state: EngagementState, *, micros: bool = False
 ) -> dict[str, Any]:
     """The Avro dict of the candidate's engagement record, as of the newest event time.
 
-    Timestamps are aware UTC datetimes, as ``schemas.codec.encode`` expects. Raises
+    Timestamps are aware UTC datetimes, or with ``micros`` the epoch microseconds the codec
+    writes (the worker's hot path, which only encodes the record). Raises
     ``ValueError`` for a state without an applied event (there is nothing to report yet).
     """
     newest = state.last_activity_us
     if newest is None or state.last_event_id is None or state.last_event_type is None:
         raise ValueError(f"candidate {candidate_id}: no event applied yet, no engagement record")
     score, contributions = score_at(model, state, newest)
-    as_of = from_micros(newest)
+    as_of: Any = newest if micros else from_micros(newest)
     return {
         "candidate_id": candidate_id,
         "score": score,

@@ -42,7 +42,8 @@ class CandidateOutcome:
     """What scoring a candidate's events of one batch produced."""
 
     row: Row
-    #: The engagement record (Avro dict) to publish: the current score, also after duplicates.
+    #: The engagement record (Avro dict, times in epoch µs) to publish: the current score, also
+    #: after duplicates.
     record: dict[str, Any] | None
     scored: int = 0
     duplicates: int = 0
@@ -142,7 +143,7 @@ def score_candidate(
     if campaigns is not None:
         row[CAMPAIGNS] = campaigns
     outcome.row = row
-    outcome.record = engagement_record(model, candidate_id, state)
+    outcome.record = engagement_record(model, candidate_id, state, micros=True)
     return outcome
 
 

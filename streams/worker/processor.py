@@ -19,6 +19,7 @@ from typing import Any
 
 from schemas.codec import activity_codec, codec_for, default_codec
 from schemas.errors import SchemaError, ValidationError
+from schemas.fast_writer import fast_encoder
 from schemas.timestamps import to_micros
 from streams.campaigns.timers import TimerIndex
 from streams.dlq import dead_letter
@@ -132,7 +133,7 @@ class ActivityProcessor:
         #: With a stream clock, timers fire on each partition's stream time after every batch.
         self.stream_clock = stream_clock
         self._decode = activity_codec().decode
-        self._encode_record = codec_for("engagement_record").encode
+        self._encode_record = fast_encoder(codec_for("engagement_record"))
 
     def _group(
         self, step: Step, messages: Sequence[Record]
@@ -162,6 +163,7 @@ class ActivityProcessor:
         outbox = step.outbox
         groups, occurred_at = self._group(step, messages)
         scored = duplicates = too_late = records = erased = 0
+        tier_changes: list[tuple[str | None, str]] = []
         campaigns = self.campaigns
         for key, group in groups.items():
             partition = group[0][1].partition
@@ -192,14 +194,15 @@ class ActivityProcessor:
             step.put(partition, key, dump_row(outcome.row))
             outbox.add(out.engagement, key, self._encode_record(outcome.record))
             records += 1
-            for from_tier, to_tier in outcome.tier_changes:
-                metrics.count_transition(from_tier, to_tier)
+            if outcome.tier_changes:
+                tier_changes += outcome.tier_changes
             scored += outcome.scored
             duplicates += outcome.duplicates
             too_late += outcome.too_late
         if self.stream_clock is not None:
             self.stream_clock.advance(step, groups.values())
         metrics.engagement_records.inc(records)
+        metrics.count_transitions(tier_changes)
         metrics.events.labels("scored").inc(scored)
         metrics.events.labels("duplicate").inc(duplicates)
         metrics.events.labels("too_late").inc(too_late)

@@ -46,11 +46,18 @@ class RowStore:
         self.table = table
         #: key -> (row, the Writes that wrote it last) for writes not committed yet.
         self._overlay: dict[bytes, tuple[bytes | None, Writes]] = {}
+        self._checked: object = None
+        self._is_direct = False
 
     @property
     def _direct(self) -> bool:
         store = self.table.data
-        return bool(getattr(store, "use_rocksdict", False)) and hasattr(store, "_db_for_partition")
+        if store is not self._checked:  # asked on every read: decided once per store object
+            self._checked = store
+            self._is_direct = bool(getattr(store, "use_rocksdict", False)) and hasattr(
+                store, "_db_for_partition"
+            )
+        return self._is_direct
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         """The row of ``key`` (on ``partition``, the partition of the candidate's events)."""

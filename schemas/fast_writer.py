@@ -213,10 +213,9 @@ class FastWriter:
             return _timestamp_micros
         if kind == "record":
             return self._record(schema, namespace)
-        if kind == "array":
-            return _array(self._compile(schema["items"], namespace))
-        if kind == "map":
-            return _map(self._compile(schema["values"], namespace))
+        if kind in ("array", "map"):  # a container of items or values
+            contained = self._compile(schema["items" if kind == "array" else "values"], namespace)
+            return _array(contained) if kind == "array" else _map(contained)
         if kind == "enum":
             return _enum(schema["symbols"])
         if isinstance(kind, str) and kind in _PRIMITIVES and len(schema) == 1:

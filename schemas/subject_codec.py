@@ -13,7 +13,8 @@ Full validation (time zones, locales, URLs, ...) lives in the pydantic models, u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Callable, Mapping
 from io import BytesIO
 from typing import Any
 
@@ -193,6 +194,20 @@ class ActivityCodec(SubjectCodec):
             for branch in payload["type"]
         }
         self._type_by_branch = {name: kind for kind, name in self.branch_by_type.items()}
+
+    def micros_decoder(self) -> Callable[[bytes], dict[str, Any]]:
+        """:meth:`decode` with ``occurred_at`` and ``received_at`` left as epoch microseconds.
+
+        For the stream worker, which scores in microseconds: two datetimes per event made and
+        taken apart again cost about a microsecond. Payload timestamps are datetimes as usual.
+        """
+        schema = copy.deepcopy(self.reader.schema)
+        for field in schema["fields"]:
+            if field["name"] in ("occurred_at", "received_at"):
+                field["type"] = strip_timestamp_micros(field["type"])
+        decoder = copy.copy(self)
+        decoder._values = ValueConverter(schema)
+        return decoder.decode
 
     @property
     def event_types(self) -> tuple[str, ...]:

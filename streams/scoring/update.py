@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping
-from dataclasses import dataclass
 from math import exp2
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.timestamps import from_micros
 from streams.scoring.config import ScoringModel
@@ -28,9 +27,12 @@ from streams.scoring.state import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ScoringInput:
-    """The part of an activity event the score needs (the worker builds it from the record)."""
+class ScoringInput(NamedTuple):
+    """The part of an activity event the score needs (the worker builds it from the record).
+
+    Named tuples, not frozen dataclasses, for this and :class:`Update`: both are built once per
+    event, and a frozen dataclass costs three times as much to build.
+    """
 
     event_id: str
     type: str
@@ -42,8 +44,7 @@ class ScoringInput:
     offset: int = -1
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
+class Update(NamedTuple):
     """What one event did to the state.
 
     ``score`` and ``tier`` are as of ``as_of_us``: the newest event time of the candidate, which

@@ -132,7 +132,7 @@ class ActivityProcessor:
         self._engine = None if campaigns is None else campaigns.engine
         #: With a stream clock, timers fire on each partition's stream time after every batch.
         self.stream_clock = stream_clock
-        self._decode = activity_codec().decode
+        self._decode = activity_codec().micros_decoder()  # occurred_at as epoch µs
         self._encode_record = fast_encoder(codec_for("engagement_record"))
 
     def _group(

@@ -54,7 +54,6 @@ class BenchOptions:
     candidates: int = 20_000
     latency_rate: float = 2_000.0
     latency_seconds: float = 15.0
-    batch_size: int = 1_000
 
 
 def live_spec(*, events: int, **fields: Any) -> LoadSpec:
@@ -160,7 +159,6 @@ def _worker_run(
         "NURTURE_WORKER_APP_ID": app_id,
         "NURTURE_WORKER_DATA_DIR": str(tmp / "data"),
         "NURTURE_WORKER_WEB_PORT": str(free_port()),
-        "NURTURE_WORKER_BATCH_SIZE": str(options.batch_size),
         "NURTURE_WORKER_CAMPAIGNS": "true" if campaigns else "false",
     }
     worker = WorkerProcess(env, tmp / "worker.log")

@@ -46,10 +46,15 @@ class Delivery:
     :class:`~producers.errors.DeliveryRejectedError` when Kafka refused the record.
     """
 
-    __slots__ = ("_deadline_s", "_future", "event_id", "topic")
+    __slots__ = ("_deadline_s", "_future", "client", "event_id", "topic")
 
     def __init__(
-        self, future: Any, topic: str, event_id: str | None, deadline_s: float | None = None
+        self,
+        future: Any,
+        topic: str,
+        event_id: str | None,
+        deadline_s: float | None = None,
+        client: Any = None,
     ) -> None:
         #: kafka-python's FutureRecordMetadata (for callers that want callbacks).
         self._future = future
@@ -57,6 +62,8 @@ class Delivery:
         #: The record's event_id (or request_id / candidate_id for other subjects).
         self.event_id = event_id
         self._deadline_s = deadline_s
+        #: The kafka-python producer that sent it (the SDK replaces a wedged one).
+        self.client = client
 
     @property
     def kafka_future(self) -> Any:

@@ -30,6 +30,7 @@ from streams.scoring.config import load_model
 from streams.settings import WorkerSettings
 from streams.worker.campaigns import build_engine
 from streams.worker.erasure import ErasureMarks, load_secret
+from streams.worker.gc_tuning import tune_gc
 from streams.worker.kafka_config import topic_partitions
 
 #: How replay processes start: ``fork`` shares the parent's imports (faust, the codecs), which
@@ -214,6 +215,7 @@ def _share(jobs: Sequence[PartitionJob], processes: int) -> list[list[PartitionJ
 
 
 def _child(spec: ReplaySpec, jobs: list[PartitionJob], messages: Any) -> None:
+    tune_gc()  # a process of its own, run like the live worker's (streams/worker/gc_tuning.py)
     try:
         result = _run_group(spec, jobs, lambda n: messages.put(("progress", n)))
         messages.put(

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: :meth:`NurtureProducer.send` checks finished sends for failures every this many sends.
 REAP_EVERY = 1024
+#: ... and on the first send this many seconds after the previous check (slow senders).
+REAP_INTERVAL_S = 1.0
 
 
 class ErasureReceipt(NamedTuple):
@@ -92,6 +94,7 @@ class NurtureProducer:
         #: Deliveries of :meth:`send` not yet checked for failure, oldest first (see _reap).
         self._unreaped: deque[Delivery] = deque()
         self._sends = 0
+        self._next_reap = time.monotonic() + REAP_INTERVAL_S
         self._client: Any = connect(self.kafka, self.settings)
 
     # --- high level --------------------------------------------------------------------
@@ -118,7 +121,7 @@ class NurtureProducer:
         # the SDK's throughput); finished sends are checked for failures in bulk instead.
         self._unreaped.append(delivery)
         self._sends += 1
-        if not self._sends % REAP_EVERY:
+        if not self._sends % REAP_EVERY or time.monotonic() >= self._next_reap:
             self._reap()
         return delivery
 
@@ -311,10 +314,20 @@ class NurtureProducer:
                 self._retire(client)
                 with self._lock:  # the forced close failed them; this error reports them all
                     self._failures, self._first_failure = 0, None
-                    self._unreaped.clear()
+                self._forget(client)
                 detail += " (past the delivery timeout: the Kafka client was restarted)"
             raise PublishTimeoutError("(all topics)", detail) from exc
-        self._reap()
+        except KafkaError as exc:
+            # kafka-python can fail the flush itself after aborting batches on a fatal error
+            # (seen: UnknownError "Future not done" after MessageSizeTooLarge split storms).
+            self._reap(limit=None)
+            self._raise_failures()
+            raise translate(exc, "(all topics)") from exc
+        self._reap(limit=None)
+        self._raise_failures()
+
+    def _raise_failures(self) -> None:
+        """Raise the first failure counted since the previous flush (noting how many)."""
         with self._lock:
             failures, first = self._failures, self._first_failure
             self._failures, self._first_failure = 0, None
@@ -408,23 +421,39 @@ class NurtureProducer:
             force_close(old)  # its pending records fail and are reported by the next flush
         return self._client
 
-    def _reap(self) -> None:
-        """Count the failed ones among the finished sends of :meth:`send` (oldest first, up to
-        the first still in flight), as an errback would have: :meth:`flush` reports them.
+    def _reap(self, limit: int | None = 2 * REAP_EVERY) -> None:
+        """Count the failed ones among the finished sends of :meth:`send`, as an errback would
+        have: :meth:`flush` reports them, and a timed-out record of the current client makes
+        the next send start a fresh one.
 
-        Called every :data:`REAP_EVERY` sends and by every flush, so a failure is counted by
-        the next flush at the latest (and logged then); ``Delivery.get`` raises it at once.
+        Looks at up to ``limit`` deliveries (None: all), oldest first; those still in flight go
+        to the back, so one slow record holds nothing behind it. Runs every :data:`REAP_EVERY`
+        sends, on the first send after :data:`REAP_INTERVAL_S`, and in every flush: a failure
+        is counted by the next flush at the latest; ``Delivery.get`` raises it at once.
         """
         failed: list[Delivery] = []
         with self._lock:
+            self._next_reap = time.monotonic() + REAP_INTERVAL_S
             unreaped = self._unreaped
-            while unreaped and unreaped[0].done():
+            for _ in range(len(unreaped) if limit is None else min(limit, len(unreaped))):
                 delivery = unreaped.popleft()
-                if delivery.kafka_future.exception is not None:
+                if not delivery.done():
+                    unreaped.append(delivery)
+                elif delivery.kafka_future.exception is not None:
                     failed.append(delivery)
         for delivery in failed:
             error = delivery.kafka_future.exception
             self._failed(delivery.topic, delivery.event_id, delivery.client, error)
+
+    def _forget(self, client: Any) -> None:
+        """Stop tracking the deliveries of ``client`` (a flush reported them all already);
+        those of a newer client, sent by other threads meanwhile, stay."""
+        with self._lock:
+            unreaped = self._unreaped
+            for _ in range(len(unreaped)):
+                delivery = unreaped.popleft()
+                if delivery.client is not client:
+                    unreaped.append(delivery)
 
     def _retire(self, client: Any) -> None:
         """Stop ``client`` now; the next send connects a fresh one."""

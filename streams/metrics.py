@@ -321,7 +321,7 @@ class BulkHistogram(Collector):
             return
         values.sort()
         counts = [bisect_right(values, bound) for bound in self._bounds]
-        total = sum(values) - sum(values[: bisect_right(values, 0.0)])  # negatives count as 0
+        total = sum(values[bisect_right(values, 0.0) :])  # negatives count as 0
         with self._lock:
             cumulative = self._cumulative
             for index, number in enumerate(counts):

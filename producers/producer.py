@@ -106,16 +106,9 @@ class NurtureProducer:
         within ``max_block_ms``, :class:`~producers.errors.PublishTimeoutError`. A record that
         fails later fails its :class:`Delivery` at once and the next :meth:`flush`.
         """
-        # Inlined _send and _kafka_send: this is the SDK's hot path (see producers/bench.py).
-        key, value, headers, event_id = self._event_parts(event)
-        client = self._client
+        key, value, headers, event_id = self._event_parts(event)  # the hot path: bench sdk
         topic = self._activity_topic
-        if client is None or self._restart_pending:
-            client = self._fresh_client(topic, event_id)
-        try:
-            future = client.send(topic, value, key=key, headers=headers)
-        except (KafkaError, ValueError, TypeError) as exc:
-            raise translate(exc, topic, event_id) from exc
+        future, client = self._client_send(topic, key, value, headers, event_id)
         delivery = Delivery(future, topic, event_id, self._deadline_s, client)
         # No errback per record (a partial, a lock and a callback list each: about a fifth of
         # the SDK's throughput); finished sends are checked for failures in bulk instead.
@@ -396,15 +389,27 @@ class NurtureProducer:
         headers: list[tuple[str, bytes]],
         record_id: str | None,
     ) -> Any:
+        future, client = self._client_send(topic, key, value, headers, record_id)
+        future.add_errback(self._failed, topic, record_id, client)
+        return future
+
+    def _client_send(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        record_id: str | None,
+    ) -> tuple[Any, Any]:
+        """kafka-python's ``send`` on the current client (a fresh one where needed): the
+        record's future and the client that took it."""
         client = self._client
         if client is None or self._restart_pending:
             client = self._fresh_client(topic, record_id)
         try:
-            future = client.send(topic, value, key=key, headers=headers)
+            return client.send(topic, value, key=key, headers=headers), client
         except (KafkaError, ValueError, TypeError) as exc:
             raise translate(exc, topic, record_id) from exc
-        future.add_errback(self._failed, topic, record_id, client)
-        return future
 
     def _fresh_client(self, topic: str, record_id: str | None) -> Any:
         """Connect a client where there is none, or replace one whose records timed out."""

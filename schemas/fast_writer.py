@@ -17,7 +17,7 @@ in ``tests/test_producers_fast_writer.py``).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from datetime import datetime
 from typing import Any
 
@@ -526,18 +526,23 @@ def _default_bytes(field: Mapping[str, Any], write: _Write) -> bytes | None:
     return bytes(out)
 
 
+def _block_count(out: bytearray, value: Any, kind: type[Sized]) -> None:
+    """The item count that opens an array's or map's one block (none when it is empty)."""
+    if type(value) is not kind:
+        raise _NotFastError
+    count = len(value)
+    if count:
+        if count < 64:
+            out += _SMALL[count]
+        else:
+            _varint(out, count)
+
+
 def _array(write_item: _Write) -> _Write:
     def array(out: bytearray, value: Any) -> None:
-        if type(value) is not list:
-            raise _NotFastError
-        if value:
-            count = len(value)
-            if count < 64:
-                out += _SMALL[count]
-            else:
-                _varint(out, count)
-            for item in value:
-                write_item(out, item)
+        _block_count(out, value, list)
+        for item in value:
+            write_item(out, item)
         out.append(0)
 
     return array
@@ -559,33 +564,19 @@ def _map(write_value: _Write) -> _Write:
         return data
 
     def avro_map(out: bytearray, value: Any) -> None:
-        if type(value) is not dict:
-            raise _NotFastError
-        if value:
-            count = len(value)
-            if count < 64:
-                out += _SMALL[count]
-            else:
-                _varint(out, count)
-            for key, item in value.items():
-                out += memo.get(key) or key_bytes(key)
-                write_value(out, item)
+        _block_count(out, value, dict)
+        for key, item in value.items():
+            out += memo.get(key) or key_bytes(key)
+            write_value(out, item)
         out.append(0)
 
     def map_of_doubles(out: bytearray, value: Any) -> None:
-        if type(value) is not dict:
-            raise _NotFastError
-        if value:
-            count = len(value)
-            if count < 64:
-                out += _SMALL[count]
-            else:
-                _varint(out, count)
-            for key, item in value.items():
-                out += memo.get(key) or key_bytes(key)
-                if type(item) is not float:
-                    raise _NotFastError
-                out += _pack_double(item)
+        _block_count(out, value, dict)
+        for key, item in value.items():
+            out += memo.get(key) or key_bytes(key)
+            if type(item) is not float:
+                raise _NotFastError
+            out += _pack_double(item)
         out.append(0)
 
     return map_of_doubles if write_value is _double else avro_map

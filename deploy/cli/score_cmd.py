@@ -41,6 +41,11 @@ def score(
         ) from exc
     if response.status_code == 404:
         raise fail(f"candidate {candidate_id!r} not found: the worker has no engagement for it")
+    if response.status_code == 503:
+        raise fail(
+            "the worker owning this candidate is rebalancing or restoring its table; "
+            "ask again in a few seconds"
+        )
     if response.status_code != 200:
         raise fail(f"worker answered {response.status_code}: {response.text[:500]}")
     body: dict[str, Any] = response.json()

@@ -1,7 +1,8 @@
 """The worker's HTTP endpoints (faust web): engagement look-ups, health and metrics.
 
 ``GET /v1/candidates/{id}/engagement`` is routed by faust to the worker that owns the candidate's
-partition (``app.table_route``): any worker, or `nurture score`, can be asked.
+partition (``app.table_route``): any worker, or `nurture score`, can be asked. While that worker
+rebalances or restores its table it answers 503 with ``Retry-After`` rather than a stale row.
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ def register_views(
     """Add the worker's pages to the faust ``app``."""
 
     async def candidate_engagement(web: Any, request: Any, candidate_id: str) -> Any:
+        if watch.busy():  # rebalancing or restoring: rows may be those of before, stale
+            return web.json(
+                {
+                    "error": "restoring",
+                    "message": "this worker is rebalancing or restoring its table from the "
+                    "changelog; ask again shortly",
+                },
+                status=503,
+                headers={"Retry-After": "1"},
+            )
         body = engagement_view(model, candidate_id, table.get(candidate_id.encode()))
         if body is None:
             return web.json(

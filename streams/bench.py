@@ -19,7 +19,6 @@ live traffic (times of the last hours), so the wall-clock campaign timers have n
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import tempfile
 import threading
@@ -167,7 +166,7 @@ def _worker_run(
     try:
         first = _first_commit(kafka, group, activity, expected, worker)
         done = wait_caught_up(kafka, group, activity, timeout_s=600, alive=worker, interval_s=0.05)
-        cpu_us = _cpu_seconds(worker) / expected * 1e6
+        cpu_us = worker.cpu_seconds() / expected * 1e6
         rate = expected / (done - started)
         steady = (expected - first[1]) / (done - first[0]) if done > first[0] else rate
         report(
@@ -195,17 +194,6 @@ def _worker_run(
         raise
     finally:
         worker.stop()
-
-
-def _cpu_seconds(worker: WorkerProcess) -> float:
-    """User + system CPU seconds the worker process used so far (Linux /proc; 0 elsewhere)."""
-    if worker.process is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _first_commit(

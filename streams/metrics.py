@@ -188,7 +188,7 @@ class WorkerMetrics:
             self.event_types.labels(event_type).inc(number)
 
     def count_transition(self, from_tier: str | None, to_tier: str) -> None:
-        self.tier_transitions.labels(from_tier or "none", to_tier).inc()
+        self.count_transitions([(from_tier, to_tier)])
 
     def count_transitions(self, changes: Iterable[tuple[str | None, str]]) -> None:
         """:meth:`count_transition` of each change (one ``inc`` per distinct pair)."""

@@ -114,7 +114,7 @@ def _live_rate(kafka: KafkaSettings, tmp: Path, expected: int) -> tuple[float, f
             alive=worker,
             interval_s=0.1,
         )
-        cpu_us = _process_cpu_seconds(worker) / expected * 1e6
+        cpu_us = worker.cpu_seconds() / expected * 1e6
     except Exception:
         print(worker.log_path.read_text(errors="replace")[-3000:])
         raise
@@ -127,14 +127,3 @@ def _cpu_now() -> float:
     """CPU seconds of this process and its finished children (the replay processes)."""
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
-
-
-def _process_cpu_seconds(worker: WorkerProcess) -> float:
-    """User + system CPU seconds of the worker process so far (Linux /proc; 0 elsewhere)."""
-    if worker.process is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

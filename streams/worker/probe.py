@@ -99,6 +99,17 @@ class WorkerProcess:
         """The worker's HTTP port (from its environment)."""
         return int(self.env["NURTURE_WORKER_WEB_PORT"])
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the process used so far (Linux /proc; 0 elsewhere)."""
+        if self.process is None:
+            return 0.0
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 

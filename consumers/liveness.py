@@ -15,7 +15,9 @@ Then the watchdog logs why, asks the loop to stop (so a loop that is merely slow
 record, flushes and commits) and, if it has not returned after ``grace_s``, ends the process
 with :data:`EXIT_STALLED` (``os._exit``; nothing more is committed, which is safe: outcomes are
 flushed before offsets are committed, and a restart redelivers the rest as no-ops).
-``GET /health`` on the metrics port shows :meth:`CommitWatch.status`.
+``GET /health`` on the metrics port shows :meth:`CommitWatch.status`: 503 while stalled, and
+``"stopping": true`` (still 503) from the moment the watchdog acted until the process exits, even
+when the loop's last batch then completes.
 """
 
 from __future__ import annotations
@@ -123,10 +125,12 @@ class CommitWatch:
         with self._lock:
             beat = self._beat
         now = self._clock()
-        reason = self.check()
+        stopping = self.stalled  # once the watchdog acted, stay stalled while the loop stops
+        reason = stopping or self.check()
         return {
             "status": ("ok" if self.started else "starting") if reason is None else "stalled",
             "reason": reason,
+            "stopping": stopping is not None,
             "seconds_since_progress": round(now - beat.progress_at, 3),
             "seconds_since_poll": round(now - beat.at, 3),
             "waiting_actions": beat.waiting,

@@ -14,6 +14,7 @@ import pytest
 from consumers.liveness import EXIT_STALLED, Beat, CommitWatch, stall_reason
 from schemas.settings import KafkaSettings
 from tests.kafka_helpers import wait_until
+from tests.process_helpers import finish
 from tests.test_delivery_crash import deliver_process
 from tests.test_delivery_email import free_port
 from tests.test_delivery_support import (
@@ -62,6 +63,11 @@ def test_the_watchdog_stops_the_loop_then_gives_up_after_the_grace() -> None:
     assert stop.is_set() and gave_up.is_set()
     assert watch.stalled == reasons[0] and "2 actions wait" in reasons[0]
     assert watch.status()["status"] == "stalled"
+    now[0] = 7.0
+    watch.beat(progress=True, waiting=0)  # the loop's last batch completes while it stops
+    assert watch.check() is None
+    assert watch.status()["status"] == "stalled" and watch.status()["stopping"] is True
+    assert watch.status()["reason"] == reasons[0]
 
 
 def test_progress_keeps_the_watch_healthy() -> None:
@@ -75,7 +81,7 @@ def test_progress_keeps_the_watch_healthy() -> None:
         now[0] = step * 2.0
         watch.beat(progress=step % 2 == 0, waiting=5)
         assert watch.check() is None
-    assert watch.status()["status"] == "ok"
+    assert watch.status()["status"] == "ok" and watch.status()["stopping"] is False
 
 
 def _health(port: int) -> httpx.Response | None:
@@ -90,9 +96,11 @@ def _healthy(port: int) -> httpx.Response | None:
     return answer if answer is not None and answer.json()["status"] == "ok" else None
 
 
-def _unhealthy(port: int) -> httpx.Response | None:
+def _stopping(port: int) -> httpx.Response | None:
     answer = _health(port)
-    return answer if answer is not None and answer.status_code == 503 else None
+    if answer is None or answer.status_code != 503:
+        return None
+    return answer if answer.json()["stopping"] else None
 
 
 @pytest.mark.kafka
@@ -128,10 +136,12 @@ def test_a_stalled_consumer_reports_it_finishes_the_send_and_exits_75(
                 )
                 assert process.poll() is None, process.communicate(timeout=5)[1].decode()
                 assert receiver.count() == 1, outcomes(kafka)
-                stalled = wait_until(lambda: _unhealthy(port), what="/health says stalled")
+                # /health turns 503 as soon as the stall shows; release the send only once the
+                # watchdog (checking every 0.2 s) has acted, or the loop would just go on.
+                stalled = wait_until(lambda: _stopping(port), what="/health says stopping")
                 assert "poll batch" in stalled.json()["reason"]
                 receiver.release.set()  # the in-flight send completes; the loop then returns
-                _, stderr = process.communicate(timeout=60)
+                _, stderr = finish(process, 60)
                 assert process.returncode == EXIT_STALLED
     finally:
         receiver.release.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 from typing import Annotated
 
 import typer
@@ -51,7 +53,12 @@ def main(
         typer.Option("--topic-prefix", help="Prefix of every topic (env NURTURE_TOPIC_PREFIX)."),
     ] = None,
 ) -> None:
-    """Global options apply to every command; security settings come from NURTURE_* env vars."""
+    """Global options apply to every command; security settings come from NURTURE_* env vars.
+
+    ``kill -USR1 <pid>`` makes any nurture process print every thread's stack to stderr (for a
+    process that hangs); it goes on running.
+    """
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     overrides: dict[str, object] = {}
     if bootstrap is not None:
         overrides["bootstrap_servers"] = bootstrap

@@ -24,6 +24,7 @@ from producers.gateway.app import create_app
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 from tests.kafka_helpers import unique, wait_until
+from tests.process_helpers import finish
 from tests.test_gateway_support import (
     KEYS,
     auth,
@@ -72,7 +73,7 @@ def test_nurture_gateway_serves_events_and_stops_cleanly(kafka: KafkaSettings) -
             assert "nurture_gateway_requests_total" in client.get("/metrics").text
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output, _ = finish(process, 30)
     log = output.decode()
     # uvicorn shuts down gracefully, then re-raises SIGINT: the conventional 128 + 2.
     assert process.returncode in (0, 128 + signal.SIGINT), log

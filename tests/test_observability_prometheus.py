@@ -35,6 +35,7 @@ from deploy.up.plan import UpOptions
 from schemas.settings import KafkaSettings
 from streams.worker.probe import free_port
 from tests.kafka_helpers import unique, wait_until
+from tests.process_helpers import finish
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -155,7 +156,7 @@ class Pipeline:
     def stop(self) -> str:
         """SIGTERM `nurture up`; its output (it must exit 0)."""
         self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=150)
+        output, _ = finish(self.process, 150)
         text = output.decode(errors="replace")
         assert self.process.returncode == 0, text[-5000:]
         return text

@@ -21,6 +21,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ENGAGEMENT, PROFILE
 from streams.worker.probe import free_port, group_offsets
 from tests.kafka_helpers import read_all, unique, wait_until
+from tests.process_helpers import finish
 from tests.test_observability_prometheus import free_port_run
 
 
@@ -88,7 +89,7 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         assert up.poll() is None, "nurture up must keep running"
     finally:
         up.send_signal(signal.SIGTERM)
-        output, _ = up.communicate(timeout=90)
+        output, _ = finish(up, 90)
     text = output.decode(errors="replace")
     logs = tmp_path / "logs"
     if waited is not None:

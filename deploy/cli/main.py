@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import io
 import signal
 from typing import Annotated
 
@@ -37,6 +39,13 @@ app = typer.Typer(
 )
 
 
+def _stacks_on_sigusr1() -> None:
+    """Print every thread's stack to stderr on SIGUSR1 (where stderr is a real file: not under
+    a test runner that captures it in memory)."""
+    with contextlib.suppress(io.UnsupportedOperation, AttributeError, ValueError):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -58,7 +67,7 @@ def main(
     ``kill -USR1 <pid>`` makes any nurture process print every thread's stack to stderr (for a
     process that hangs); it goes on running.
     """
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    _stacks_on_sigusr1()
     overrides: dict[str, object] = {}
     if bootstrap is not None:
         overrides["bootstrap_servers"] = bootstrap

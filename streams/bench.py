@@ -9,6 +9,9 @@ b. **worker**: one `nurture worker` process (its own interpreter, RocksDB store)
    committed offsets reach the end of the topic; the rate after its first commit is shown too.
    Twice: scoring only (``NURTURE_WORKER_CAMPAIGNS=false``: what the scoring issue's target is
    about) and the default worker with the campaign engine (actions, timers), on the same events;
+   with ``processes`` > 1, also N scoring worker processes in one group sharing the partitions
+   (how a worker scales out on one host; reported beside the one-process figures, which the
+   targets are about);
 c. **latency**: with the default worker caught up, events produced at a steady rate (2,000/s),
    each timed from its send to the arrival of the engagement record it produced (p50/p99).
 
@@ -38,7 +41,13 @@ from schemas.codec import activity_codec, codec_for
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ENGAGEMENT
 from streams.loadgen import LoadSpec, encoded_events, publish
-from streams.worker.probe import WorkerProcess, free_port, group_lag, wait_caught_up
+from streams.worker.probe import (
+    WorkerGroup,
+    WorkerProcess,
+    free_port,
+    group_lag,
+    wait_caught_up,
+)
 
 TARGET_SHARE = 0.5
 TARGET_RATE = 20_000.0
@@ -53,6 +62,8 @@ class BenchOptions:
     candidates: int = 20_000
     latency_rate: float = 2_000.0
     latency_seconds: float = 15.0
+    #: Scoring worker processes of the scale-out run (1: no such run).
+    processes: int = 1
 
 
 def live_spec(*, events: int, **fields: Any) -> LoadSpec:
@@ -89,6 +100,17 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
                 settings, Path(tmp) / "scoring", options, len(pairs), report, campaigns=False
             )
             figures.update({f"scoring_{name}": value for name, value in scoring_only.items()})
+            if options.processes > 1:
+                scaled = _worker_run(
+                    settings,
+                    Path(tmp) / "scaled",
+                    options,
+                    len(pairs),
+                    report,
+                    campaigns=False,
+                    processes=options.processes,
+                )
+                figures.update({f"scaled_{name}": value for name, value in scaled.items()})
             figures.update(
                 _worker_run(settings, Path(tmp) / "full", options, len(pairs), report, latency=True)
             )
@@ -102,6 +124,14 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
     share = scoring / ceiling
     figures["scoring_worker_share_of_ceiling"] = share
     figures["worker_share_of_ceiling"] = full / ceiling
+    if options.processes > 1:
+        scaled_rate = figures["scaled_worker_steady_events_per_s"]
+        figures["scaled_share_of_ceiling"] = scaled_rate / ceiling
+        report(
+            f"scale-out: {options.processes} scoring worker processes / ceiling = "
+            f"{scaled_rate / ceiling:.0%} ({scaled_rate:,.0f} ev/s, "
+            f"{scaled_rate / scoring:.2f}x one process)"
+        )
     report(
         f"steady rates: scoring worker / ceiling = {share:.0%} (target >= {TARGET_SHARE:.0%}); "
         f"scoring worker {scoring:,.0f} ev/s (target >= {TARGET_RATE:,.0f}); "
@@ -145,28 +175,41 @@ def _worker_run(
     *,
     campaigns: bool = True,
     latency: bool = False,
+    processes: int = 1,
 ) -> dict[str, float]:
-    """One worker from the start of the topic to its end; with ``latency``, then (c)."""
+    """One worker (or ``processes`` of one group) from the start of the topic to its end;
+    with ``latency``, then (c)."""
     app_id = "bench-worker" if campaigns else "bench-scoring"
     label = "(b) worker with campaigns" if campaigns else "(b) scoring worker (no campaigns)"
+    if processes > 1:
+        app_id = f"bench-scoring-x{processes}"
+        label = f"(b) {processes} scoring worker processes"
     tmp.mkdir(parents=True, exist_ok=True)
     group = f"{kafka.topic_prefix}{app_id}"
     activity = kafka.topic(ACTIVITY)
-    env = {
-        "NURTURE_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "NURTURE_TOPIC_PREFIX": kafka.topic_prefix,
-        "NURTURE_WORKER_APP_ID": app_id,
-        "NURTURE_WORKER_DATA_DIR": str(tmp / "data"),
-        "NURTURE_WORKER_WEB_PORT": str(free_port()),
-        "NURTURE_WORKER_CAMPAIGNS": "true" if campaigns else "false",
-    }
-    worker = WorkerProcess(env, tmp / "worker.log")
+    workers = WorkerGroup(
+        [
+            WorkerProcess(
+                {
+                    "NURTURE_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+                    "NURTURE_TOPIC_PREFIX": kafka.topic_prefix,
+                    "NURTURE_WORKER_APP_ID": app_id,
+                    "NURTURE_WORKER_DATA_DIR": str(tmp / f"data{n}"),
+                    "NURTURE_WORKER_WEB_PORT": str(free_port()),
+                    "NURTURE_WORKER_CAMPAIGNS": "true" if campaigns else "false",
+                },
+                tmp / f"worker{n}.log",
+            )
+            for n in range(processes)
+        ]
+    )
+    worker = workers.workers[0]
     started = time.monotonic()
-    worker.start()
+    workers.start()
     try:
-        first = _first_commit(kafka, group, activity, expected, worker)
-        done = wait_caught_up(kafka, group, activity, timeout_s=600, alive=worker, interval_s=0.05)
-        cpu_us = worker.cpu_seconds() / expected * 1e6
+        first = _first_commit(kafka, group, activity, expected, workers)
+        done = wait_caught_up(kafka, group, activity, timeout_s=600, alive=workers, interval_s=0.05)
+        cpu_us = workers.cpu_seconds() / expected * 1e6
         rate = expected / (done - started)
         steady = (expected - first[1]) / (done - first[0]) if done > first[0] else rate
         report(
@@ -190,14 +233,15 @@ def _worker_run(
             figures.update(latency_p50_ms=p50, latency_p99_ms=p99)
         return figures
     except Exception:
-        report(worker.log_path.read_text(errors="replace")[-3000:])
+        for each in workers.workers:
+            report(each.log_path.read_text(errors="replace")[-3000:])
         raise
     finally:
-        worker.stop()
+        workers.stop()
 
 
 def _first_commit(
-    kafka: KafkaSettings, group: str, topic: str, expected: int, worker: WorkerProcess
+    kafka: KafkaSettings, group: str, topic: str, expected: int, worker: WorkerGroup
 ) -> tuple[float, int]:
     """When the worker first committed, and how many records it had committed then."""
     while True:

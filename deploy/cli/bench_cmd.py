@@ -93,20 +93,29 @@ def gateway(
 @app.command("worker")
 def worker(
     ctx: typer.Context,
+    *,
     events: int = typer.Option(200_000, "--events", min=1000, help="Events to score."),
     candidates: int = typer.Option(20_000, "--candidates", min=1, help="Distinct candidates."),
     rate: float = typer.Option(2_000.0, "--latency-rate", min=1, help="Events/s for latency."),
     seconds: float = typer.Option(15.0, "--latency-seconds", min=1, help="Latency run length."),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="Also time N scoring worker processes in one group."
+    ),
 ) -> None:
     """One `nurture worker` vs the raw aiokafka consume+decode ceiling; latency at a steady rate.
 
     Targets: worker >= 50% of the ceiling and >= 20,000 events/s; p99 event-to-engagement-record
     latency < 100 ms at 2,000 events/s. Fresh topic prefix (deleted afterwards); needs the broker.
+    With --processes N (N > 1), also N scoring workers sharing the partitions (scale-out).
     """
     from streams.bench import BenchOptions, bench_worker  # noqa: PLC0415 - only this command
 
     options = BenchOptions(
-        events=events, candidates=candidates, latency_rate=rate, latency_seconds=seconds
+        events=events,
+        candidates=candidates,
+        latency_rate=rate,
+        latency_seconds=seconds,
+        processes=processes,
     )
     try:
         bench_worker(kafka_settings(ctx), options, report=typer.echo)

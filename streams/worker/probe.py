@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
@@ -55,7 +56,7 @@ def wait_caught_up(
     *,
     timeout_s: float = 120.0,
     interval_s: float = 0.25,
-    alive: WorkerProcess | None = None,
+    alive: WorkerProcess | WorkerGroup | None = None,
 ) -> float:
     """Wait until ``group`` has committed every record of ``topic``; return when (monotonic).
 
@@ -131,3 +132,32 @@ class WorkerProcess:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+class WorkerGroup:
+    """Several `nurture worker` processes of one app id, so one consumer group sharing the
+    partitions (how a worker scales out on one host)."""
+
+    def __init__(self, workers: Sequence[WorkerProcess]) -> None:
+        self.workers = list(workers)
+
+    def start(self) -> WorkerGroup:
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of all the processes together."""
+        return sum(worker.cpu_seconds() for worker in self.workers)
+
+    def exit_code(self) -> int | None:
+        """The exit status of the first process that ended, or None while all run."""
+        for worker in self.workers:
+            code = worker.exit_code()
+            if code is not None:
+                return code
+        return None
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()

@@ -2,7 +2,8 @@
 
 ``/health`` answers 200 with the :meth:`~consumers.liveness.CommitWatch.status` JSON while offsets
 advance (status ``ok``, or ``starting`` while the loop is built), 503 once the consumer counts
-as stalled (the process exits shortly after, status 75).
+as stalled; ``"stopping": true`` once the watchdog acted (the process exits shortly after,
+status 75, and the answer stays 503 until then).
 Every other path is the Prometheus exposition of the injected registry.
 """
 

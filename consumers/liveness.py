@@ -16,8 +16,8 @@ record, flushes and commits) and, if it has not returned after ``grace_s``, ends
 with :data:`EXIT_STALLED` (``os._exit``; nothing more is committed, which is safe: outcomes are
 flushed before offsets are committed, and a restart redelivers the rest as no-ops).
 ``GET /health`` on the metrics port shows :meth:`CommitWatch.status`: 503 while stalled, and
-``"stopping": true`` (still 503) from the moment the watchdog acted until the process exits, even
-when the loop's last batch then completes.
+``"stopping": true`` (still 503) from the moment the watchdog acted until the health server is
+shut down on the way out, even when the loop's last batch completes meanwhile.
 """
 
 from __future__ import annotations

@@ -11,16 +11,20 @@ def finish(process: subprocess.Popen[bytes], timeout_s: float) -> tuple[bytes, b
     with every thread's stack (nurture prints them on SIGUSR1) and what it wrote so far."""
     try:
         out, err = process.communicate(timeout=timeout_s)
+        return out or b"", err or b""
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGUSR1)
-        try:
-            out, err = process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, err = process.communicate(timeout=30)
-        raise AssertionError(
-            f"{process.args!r} still ran after {timeout_s}s; its stacks and output:\n"
-            + (err or b"").decode(errors="replace")[-20_000:]
-            + (out or b"").decode(errors="replace")[-5_000:]
-        ) from None
-    return out or b"", err or b""
+        pass
+    # Raised outside the except clause: called from a ``finally``, the error that failed the
+    # test first stays attached as the context.
+    process.send_signal(signal.SIGUSR1)
+    try:
+        out, err = process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate(timeout=30)
+    # Stacks go to stderr, which may be merged into stdout (stderr=STDOUT): keep enough.
+    shown = (err or b"")[-20_000:] + (out or b"")[-(5_000 if err else 25_000) :]
+    raise AssertionError(
+        f"{process.args!r} still ran after {timeout_s}s; its stacks and output:\n"
+        + shown.decode(errors="replace")
+    )

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
-import io
-import signal
 from typing import Annotated
 
 import typer
@@ -30,6 +26,7 @@ from deploy.cli import (
 )
 from deploy.cli.context import CliContext, fail
 from schemas.settings import KafkaSettings
+from schemas.stack_dump import dump_stacks_on_sigusr1
 
 app = typer.Typer(
     name="nurture",
@@ -37,13 +34,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-
-def _stacks_on_sigusr1() -> None:
-    """Print every thread's stack to stderr on SIGUSR1 (where stderr is a real file: not under
-    a test runner that captures it in memory)."""
-    with contextlib.suppress(io.UnsupportedOperation, AttributeError, ValueError):
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 @app.callback()
@@ -67,7 +57,7 @@ def main(
     ``kill -USR1 <pid>`` makes any nurture process print every thread's stack to stderr (for a
     process that hangs); it goes on running.
     """
-    _stacks_on_sigusr1()
+    dump_stacks_on_sigusr1()
     overrides: dict[str, object] = {}
     if bootstrap is not None:
         overrides["bootstrap_servers"] = bootstrap

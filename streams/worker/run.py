@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+
 import faust
 
 from schemas.settings import KafkaSettings
+from schemas.stack_dump import dump_stacks_on_sigusr1
 from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
 from streams.app import build_worker
 from streams.dlq import DLQ_FOR
@@ -44,9 +47,22 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tune_gc()  # see streams/worker/gc_tuning.py: 12-28% of the scoring throughput
-    faust.Worker(
+    FaustWorker(
         worker.app,
         loglevel=settings.log_level,
         quiet=True,
         redirect_stdouts=False,
     ).execute_from_commandline()
+
+
+class FaustWorker(faust.Worker):
+    """faust's worker, with SIGUSR1 left to the all-thread stack dump every nurture process has.
+
+    mode's own SIGUSR1 handler runs on the event loop (so it prints nothing when the loop is
+    stuck, the case that needs it) and dumps every frame's local variables into the log.
+    """
+
+    def install_signal_handlers(self) -> None:
+        super().install_signal_handlers()
+        if self.loop.remove_signal_handler(signal.SIGUSR1):
+            dump_stacks_on_sigusr1()

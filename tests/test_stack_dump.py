@@ -1,0 +1,69 @@
+"""`kill -USR1` makes a nurture process print every thread's stack and go on running: the worker
+(where faust's own SIGUSR1 handler is replaced) and the delivery consumer."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from schemas.settings import KafkaSettings
+from tests.kafka_helpers import wait_until
+from tests.test_delivery_crash import deliver_process
+from tests.test_delivery_email import free_port
+from tests.worker_support import WorkerHarness
+
+pytestmark = pytest.mark.kafka
+
+DUMPED = b"most recent call first"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code in (200, 503)
+    except httpx.TransportError:
+        return False
+
+
+def test_the_worker_dumps_its_threads_on_sigusr1_and_keeps_running(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    harness = WorkerHarness(kafka, tmp_path, "stacks")
+    worker = harness.worker()
+    try:
+        worker.start()
+        url = f"http://127.0.0.1:{worker.port}/v1/health"
+        wait_until(lambda: _answers(url), timeout_s=60, what="the worker's web server")
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGUSR1)
+        wait_until(lambda: DUMPED in worker.log_path.read_bytes(), what="the stack dump in the log")
+        log = worker.log_path.read_text(errors="replace")
+        assert "Current thread" in log and "streams/worker/run.py" in log, log[-3000:]
+        assert worker.exit_code() is None
+        assert _answers(url)  # still serving
+    finally:
+        harness.close()
+
+
+def test_the_delivery_consumer_dumps_its_threads_on_sigusr1_and_keeps_running(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        "NURTURE_DELIVERY_WEBHOOKS": '{"crm": "http://127.0.0.1:9"}',
+        "NURTURE_DELIVERY_METRICS_PORT": str(port),
+    }
+    log_path = tmp_path / "deliver.log"
+    with (
+        log_path.open("wb") as log,
+        deliver_process(kafka, "webhook", tmp_path, env, stderr=log) as process,
+    ):
+        url = f"http://127.0.0.1:{port}/health"
+        wait_until(lambda: _answers(url), timeout_s=60, what="/health")
+        process.send_signal(signal.SIGUSR1)
+        wait_until(lambda: DUMPED in log_path.read_bytes(), what="the stack dump on stderr")
+        assert "deploy/cli/deliver_cmd.py" in log_path.read_text(errors="replace")
+        assert process.poll() is None
+        assert _answers(url)

@@ -89,6 +89,7 @@ def build_worker(
         topic_partitions=partitions,
         topic_replication_factor=kafka.topic_replication,
         consumer_auto_offset_reset="earliest",
+        table_standby_replicas=settings.standby_replicas,
         broker_max_poll_records=settings.batch_size,
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,

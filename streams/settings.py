@@ -99,6 +99,13 @@ class WorkerSettings(BaseSettings):
         description="Kafka group session timeout (s): how soon a dead worker's "
         "partitions move (the broker's group.min.session.timeout.ms is 6 s by default).",
     )
+    standby_replicas: int = Field(
+        1,
+        ge=0,
+        description="Standby copies of each table partition kept by other workers of the "
+        "group (faust's default 1: a failover resumes at once, but every worker also reads the "
+        "others' changelog; 0: half the CPU per event with two workers, recovery on failover).",
+    )
     log_level: str = Field("warning", description="Log level of the worker.")
     ingest: Literal["batch", "stream"] = Field(
         "batch",

@@ -11,6 +11,8 @@ import pytest
 from faust.types import TP
 
 from schemas.errors import ConfigError, ValidationError
+from schemas.settings import KafkaSettings
+from streams.app import build_worker
 from streams.dlq import (
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
@@ -186,3 +188,19 @@ def test_commit_watch_flags_a_stall_only_while_records_wait() -> None:
     app.rebalancing = False
     app.monitor.tp_committed_offsets = {tp: 100}
     assert watch.check(now=100.0)  # caught up: nothing waits, nothing to flag
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 1), ("0", 0), ("2", 2)])
+def test_standby_replicas_reach_the_faust_app(
+    model: ScoringModel,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str | None,
+    expected: int,
+) -> None:
+    if setting is not None:
+        monkeypatch.setenv("NURTURE_WORKER_STANDBY_REPLICAS", setting)
+    settings = WorkerSettings(data_dir=tmp_path)
+    worker = build_worker(settings, KafkaSettings(), model, partitions=3, output_partitions={})
+    assert settings.standby_replicas == expected
+    assert worker.app.conf.table_standby_replicas == expected

@@ -184,8 +184,9 @@ class WorkerMetrics:
 
     def count_types(self, event_types: Iterable[object]) -> None:
         """Add one per processed event to its type's counter (one ``inc`` per type)."""
-        for event_type, number in Tally(map(event_type_label, event_types)).items():
-            self.event_types.labels(event_type).inc(number)
+        # Tallied raw, labelled per distinct type (types outside the vocabulary share a label).
+        for event_type, number in Tally(event_types).items():
+            self.event_types.labels(event_type_label(event_type)).inc(number)
 
     def count_transition(self, from_tier: str | None, to_tier: str) -> None:
         self.count_transitions([(from_tier, to_tier)])

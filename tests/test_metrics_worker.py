@@ -257,3 +257,13 @@ def test_bulk_histogram_exposes_what_a_histogram_observing_each_value_would() ->
     expected = {k: v for k, v in _samples(one_by_one).items() if not k[0].endswith("_created")}
     assert _samples(bulk) == expected
     assert expected[("x_seconds_bucket", (("le", "5.0"),))] == 8
+
+
+def test_types_outside_the_vocabulary_add_up_under_other() -> None:
+    metrics = WorkerMetrics(CollectorRegistry())
+    metrics.count_types(["page_viewed", "made_up", "also_made_up", None, "page_viewed"])
+    sample = metrics.registry.get_sample_value
+    by_type = "nurture_worker_events_by_type_total"
+    assert sample(by_type, {"type": "page_viewed"}) == 2
+    assert sample(by_type, {"type": "other"}) == 3
+    assert sample(by_type, {"type": "made_up"}) is None

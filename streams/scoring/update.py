@@ -136,7 +136,12 @@ def score_at(
         return 0.0, {}
     if state.model_version != compiled.version:
         raise StateModelMismatchError(str(state.model_version), compiled.version)
-    elapsed = at_us - newest if at_us > newest else 0
+    if at_us <= newest:  # the totals are already decayed to the newest event (the hot path)
+        # ``0.0 if total < 0.0 else total`` is ``max(total, 0.0)`` without the call.
+        totals = state.totals.items()
+        contributions = {event_type: 0.0 if total < 0.0 else total for event_type, total in totals}
+        return sum(contributions.values()), contributions
+    elapsed = at_us - newest
     rules = compiled.rules
     contributions = {
         event_type: max(total * exp2(-elapsed * rules[event_type].inv_half_life_us), 0.0)

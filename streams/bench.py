@@ -100,6 +100,12 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
                 settings, Path(tmp) / "scoring", options, len(pairs), report, campaigns=False
             )
             figures.update({f"scoring_{name}": value for name, value in scoring_only.items()})
+            figures.update(
+                _worker_run(settings, Path(tmp) / "full", options, len(pairs), report, latency=True)
+            )
+            # Last, so that N workers' after-work (their changelogs and standbys) cannot disturb
+            # the latency run: run before it, p99 was 118 and 123 ms in two runs (54-83 ms
+            # otherwise).
             if options.processes > 1:
                 scaled = _worker_run(
                     settings,
@@ -111,9 +117,6 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
                     processes=options.processes,
                 )
                 figures.update({f"scaled_{name}": value for name, value in scaled.items()})
-            figures.update(
-                _worker_run(settings, Path(tmp) / "full", options, len(pairs), report, latency=True)
-            )
     finally:
         _delete_topics(settings)
     # Judged on the steady rate (after the first commit): start-up (group join, table

@@ -104,7 +104,8 @@ class WorkerSettings(BaseSettings):
         ge=0,
         description="Standby copies of each table partition kept by other workers of the "
         "group (faust's default 1: a failover resumes at once, but every worker also reads the "
-        "others' changelog; 0: half the CPU per event with two workers, recovery on failover).",
+        "others' changelog; 0: less CPU per event, but a failover first recovers the table "
+        "from the changelog).",
     )
     log_level: str = Field("warning", description="Log level of the worker.")
     ingest: Literal["batch", "stream"] = Field(

@@ -4,7 +4,8 @@ One live `nurture worker` (faust, RocksDB) processes profiles (applied first: th
 awaited) and then a few thousand activity events with duplicates and out-of-order times. Then:
 
 * `nurture replay rebuild` (refused while the worker runs) must give the same last engagement
-  record per candidate, byte-identical changelog rows and the same action ids (marked replay);
+  record per candidate, byte-identical changelog rows, the same unsubscribe records and the same
+  action ids (marked replay);
 * a worker started afterwards recovers the rebuilt table from the changelog and scores a new
   event on top of it exactly as the reference computation of all events does;
 * `nurture replay shadow` with the unchanged config gives the same records and action ids into
@@ -24,7 +25,7 @@ import yaml
 
 from schemas.codec import activity_codec, codec_for, encode
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE
+from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE, SUPPRESSION
 from streams.loadgen import (
     START,
     LoadSpec,
@@ -160,9 +161,16 @@ def test_live_rebuild_and_shadow_agree(
     assert len(set(live_ids)) == len(live_ids) > 5
     assert len(live_engagement) == CANDIDATES
     assert (store_dir / group).exists()
+    suppression = kafka.topic(SUPPRESSION)
+    live_suppression = last_per_key(kafka, suppression)
+    assert live_suppression, "the load has unsubscribes"
+    live_suppression_records = len(read_all(kafka, suppression))
 
     rebuilt = nurture(kafka, *rebuild_args)
     assert rebuilt.exit_code == 0, rebuilt.output
+    # The rebuild publishes each candidate's final unsubscribes once, equal to the live ones.
+    assert len(read_all(kafka, suppression)) == live_suppression_records + len(live_suppression)
+    assert last_per_key(kafka, suppression) == live_suppression
     assert not (store_dir / group).exists()
     assert last_per_key(kafka, changelog) == live_rows
     assert published(kafka) == live_engagement

@@ -120,7 +120,9 @@ TOPICS = Topics(
     action="nurture.action",
     activity_dlq="candidate.activity.dlq",
     profile_dlq="candidate.profile.dlq",
+    suppression="candidate.suppression",
     partitions={
+        "candidate.suppression": 1,
         "changelog": 1,
         "candidate.engagement": 1,
         "nurture.action": 1,
@@ -181,6 +183,10 @@ def test_batch_size_does_not_change_what_a_replay_produces() -> None:
     many = _replay(records, batch=1_000)
     assert one.changelog == many.changelog
     assert one.engagement == many.engagement
+    assert one.suppression == many.suppression
+    decode = codec_for("candidate_suppression").decode
+    unsubscribed = [decode(value)["unsubscribed"] for value in many.suppression.values() if value]
+    assert unsubscribed and all(unsubscribed), "the load's unsubscribes, one record each"
     # Per candidate in the same order (across candidates a batch groups them differently).
     assert _by_candidate(one.take_actions()) == _by_candidate(many.take_actions())
     counts = many.counts

@@ -86,6 +86,8 @@ class Topics:
     activity_dlq: str
     profile_dlq: str
     partitions: dict[str, int]
+    #: ``candidate.suppression`` (None: the candidates' unsubscribes are not published).
+    suppression: str | None = None
 
 
 class ReplayProcessor:
@@ -114,6 +116,8 @@ class ReplayProcessor:
             partitions=topics.partitions,
             metrics=self.metrics,
             erasure=erasure,
+            # As in the worker: the unsubscribe map exists only with the campaign engine.
+            suppression=None if engine is None else topics.suppression,
         )
         campaigns = (
             None
@@ -127,6 +131,8 @@ class ReplayProcessor:
         self._profile = ProfileProcessor(self.outputs, campaigns)
         self.changelog: dict[bytes, bytes | None] = {}
         self.engagement: dict[bytes, bytes | None] = {}
+        #: The last ``candidate.suppression`` record per candidate (None: erased).
+        self.suppression: dict[bytes, bytes | None] = {}
         self.triggers: set[str] = set()
         self.records = 0
         self._actions: list[tuple[bytes, bytes]] = []
@@ -184,6 +190,10 @@ class ReplayProcessor:
                 for key, value, _headers in records:
                     assert key is not None
                     self.engagement[key] = value
+            elif topic == topics.suppression:
+                for key, value, _headers in records:
+                    assert key is not None
+                    self.suppression[key] = value
             elif topic == topics.action and emit:
                 for key, value, _headers in records:
                     assert key is not None and value is not None

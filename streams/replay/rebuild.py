@@ -9,7 +9,9 @@ before starting a worker):
 3. delete and re-create the table's changelog (``<app id>-candidates-changelog``) and remove the
    local store under ``--data-dir``;
 4. replay (see :mod:`streams.replay.runner`): final rows to the changelog, final engagement
-   records to ``candidate.engagement``, actions with ``replay: true`` to ``nurture.action``;
+   records to ``candidate.engagement``, each candidate's final unsubscribes to
+   ``candidate.suppression`` (with campaigns), actions with ``replay: true`` to
+   ``nurture.action``;
 5. set the group's committed offsets to the planned ends (refused if a worker joined meanwhile).
 
 A worker started afterwards recovers its table from the changelog and goes on from those offsets.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTION, ENGAGEMENT
+from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
 from streams.app import TABLE_NAME
 from streams.replay.counts import ReplayCounts
 from streams.replay.planning import end_offsets, plan_jobs
@@ -74,7 +76,10 @@ def rebuild(
     spec = replay_spec(
         kafka,
         OutputTopics(
-            engagement=kafka.topic(ENGAGEMENT), action=kafka.topic(ACTION), changelog=changelog
+            engagement=kafka.topic(ENGAGEMENT),
+            action=kafka.topic(ACTION),
+            changelog=changelog,
+            suppression=kafka.topic(SUPPRESSION),
         ),
         worker,
         model_path=worker.model_path,

@@ -4,7 +4,8 @@ Each process takes whole partitions (a candidate's records are all in one partit
 partitions are independent), reads them with kafka-python, applies them with
 :class:`~streams.replay.processing.ReplayProcessor` and publishes what the live worker would:
 actions as they are decided, then per partition the final changelog row and engagement record
-of every candidate (compacted topics keep only the last record per key anyway).
+of every candidate, and the final unsubscribes of those that have any (compacted topics keep
+only the last record per key anyway).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class OutputTopics:
     action: str | None
     #: The table's changelog; rows go to the partition they were read from.
     changelog: str | None = None
+    #: ``candidate.suppression``: each candidate's final unsubscribes (with campaigns).
+    suppression: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ReplaySpec:
             activity_dlq=kafka.topic(ACTIVITY_DLQ),
             profile_dlq=kafka.topic(PROFILE_DLQ),
             partitions=self.partitions,
+            suppression=outputs.suppression,
         )
 
 
@@ -106,7 +110,9 @@ def replay_spec(
     secret and campaigns switch (``NURTURE_WORKER_CAMPAIGNS``) of ``worker``; partition counts
     are looked up on the cluster."""
     live = [kafka.topic(t) for t in (ACTIVITY, ENGAGEMENT, ACTION, ACTIVITY_DLQ, PROFILE_DLQ)]
-    published = [t for t in (outputs.engagement, outputs.action) if t is not None]
+    published = [
+        t for t in (outputs.engagement, outputs.action, outputs.suppression) if t is not None
+    ]
     partitions = topic_partitions(kafka, sorted(set(live + published)))
     partitions[outputs.changelog or UNPUBLISHED_CHANGELOG] = partitions[kafka.topic(ACTIVITY)]
     return ReplaySpec(
@@ -326,6 +332,9 @@ def _run_partition(  # noqa: PLR0917 - the parts of one partition's run
     if outputs.engagement is not None:
         for key, value in processor.engagement.items():
             producer.send(outputs.engagement, key=key, value=value)
+    if outputs.suppression is not None:
+        for key, value in processor.suppression.items():
+            producer.send(outputs.suppression, key=key, value=value)
     producer.flush()
     report(unreported)
 

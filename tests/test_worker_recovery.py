@@ -138,15 +138,24 @@ def test_two_workers_one_leaving_and_rejoining(
     for candidate in rng.sample(sorted(expected), 20):
         for worker in (one, two):
             url = f"http://127.0.0.1:{worker.port}/v1/candidates/{candidate}/engagement"
-            body = wait_until(partial(_ok_json, url), timeout_s=30, what=f"{url} answers")
+            last: list[str] = []
+            try:
+                # A worker that just rejoined answers 503 while it rebalances and restores its
+                # table (a clean-clone run under CPU load took over 30 s once).
+                body = wait_until(partial(_ok_json, url, last), timeout_s=90, what=f"{url}")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; last answer {last}\n{harness.logs()}") from None
             assert body["score"] == pytest.approx(expected[candidate]["score"])
 
 
-def _ok_json(url: str) -> dict[str, object] | None:
+def _ok_json(url: str, last: list[str]) -> dict[str, object] | None:
+    """The JSON of a 200 answer, else None; ``last`` keeps what the last try got."""
     try:
         response = httpx.get(url, timeout=5)
-    except httpx.HTTPError:
+    except httpx.HTTPError as exc:
+        last[:] = [repr(exc)]
         return None
+    last[:] = [f"{response.status_code} {response.text[:300]}"]
     return response.json() if response.status_code == 200 else None
 
 

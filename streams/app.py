@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -25,6 +25,7 @@ from streams.dlq import DLQ_FOR
 from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
 from streams.settings import WorkerSettings
+from streams.worker import aiokafka_seam, faust_seam
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.fetch_tuning import tune_fetcher
@@ -79,6 +80,8 @@ def build_worker(
     the default partitioner of their keyed records. Without an ``engine`` the worker only
     scores (no campaigns).
     """
+    faust_seam.check()  # fail in one line, before anything starts, if faust or aiokafka changed
+    aiokafka_seam.check()
     app_id = settings.faust_app_id(kafka.topic_prefix)
     app = faust.App(
         app_id,
@@ -94,6 +97,7 @@ def build_worker(
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 5,
+        consumer_group_instance_id=settings.group_instance_id,
         producer_linger_ms=settings.linger_ms,
         producer_max_batch_size=settings.producer_batch,
         producer_acks=-1,
@@ -157,8 +161,11 @@ def build_worker(
     if settings.ingest == "batch":
         # The agent keeps the topic subscribed; its records reach `score` in whole fetches.
         BatchIntake(
-            app, activity_topic, partial(runner.run_batch, score, check_owned=False)
+            app, activity_topic, partial(runner.run_batch, score, check_owned=False), metrics
         ).install()
+    # A revocation waits for the step in flight (a timer tick is not a tracked message): no
+    # row of a partition may reach the changelog once its next owner may be restoring it.
+    app.on_partitions_revoked.connect(cast(Any, runner.on_partitions_revoked))  # mode: untyped
     # Decorators applied as calls: faust is untyped, and mypy --strict refuses untyped decorators.
     app.agent(activity, name="score-activity", concurrency=1)(score_activity)
     app.agent(profile, name="keep-profiles", concurrency=1)(keep_profiles)

@@ -106,6 +106,14 @@ class WorkerMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.intake_discontinuities = Counter(
+            f"{prefix}_intake_discontinuities_total",
+            "Fetches of candidate.activity that did not continue where processing left off, by "
+            "outcome (rewind: read again from there; retention_gap: the log no longer has the "
+            "records in between).",
+            ["outcome"],
+            registry=registry,
+        )
         self.timer_wakeups = Counter(
             f"{prefix}_timer_wakeups_total",
             "Candidates woken by the campaign timer (steps after waits, quiet-hours releases, "

@@ -27,6 +27,10 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_FETCH_MAX_WAIT_MS`` longest a fetch waits for them, ms (20)
 ``NURTURE_WORKER_SESSION_TIMEOUT_S`` group session timeout: a killed worker's partitions move
                                      to the others after this many seconds (10)
+``NURTURE_WORKER_GROUP_INSTANCE_ID`` static group membership (Kafka ``group.instance.id``): a
+                                     stable name per worker (e.g. the pod name); a restarted
+                                     worker with the same name gets its partitions back without a
+                                     rebalance (unset: dynamic membership)
 ``NURTURE_WORKER_LOG_LEVEL``         ``info``, ``warning``, ... (``warning``)
 ``NURTURE_WORKER_INGEST``            ``batch`` (default: activity records go from faust's consumer
                                      to the processor in whole fetches) or ``stream`` (faust's
@@ -106,6 +110,14 @@ class WorkerSettings(BaseSettings):
         "group (faust's default 1: a failover resumes at once, but every worker also reads the "
         "others' changelog; 0: less CPU per event, but a failover first recovers the table "
         "from the changelog).",
+    )
+    group_instance_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Static group membership (group.instance.id): a stable, unique name per "
+        "worker. A worker restarted within the session timeout rejoins with its partitions "
+        "and no rebalance; one that stops for good keeps them unassigned until the session "
+        "timeout (no leave-group request). Unset: dynamic membership.",
     )
     log_level: str = Field("warning", description="Log level of the worker.")
     ingest: Literal["batch", "stream"] = Field(

@@ -15,14 +15,9 @@ import asyncio
 import logging
 from typing import Any
 
+from streams.worker import aiokafka_seam, faust_seam
+
 log = logging.getLogger(__name__)
-
-
-def _fetcher(app: Any) -> Any:
-    try:
-        return app.consumer._thread._consumer._fetcher
-    except AttributeError:  # consumer thread not started yet
-        return None
 
 
 async def tune_fetcher(
@@ -30,11 +25,10 @@ async def tune_fetcher(
 ) -> None:
     """Set the fetch sizes on faust's aiokafka fetcher once it exists (it is built at start)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while (fetcher := _fetcher(app)) is None:
+    while not aiokafka_seam.set_fetch_sizes(
+        faust_seam.aiokafka_consumer(app), min_bytes, max_wait_ms
+    ):
         if asyncio.get_running_loop().time() > deadline:
             log.warning("consumer fetcher not found after %ss: fetch sizes not tuned", timeout_s)
             return
         await asyncio.sleep(0.05)
-    # Plain attributes read when the next fetch request is built (no locking needed).
-    fetcher._fetch_min_bytes = min_bytes
-    fetcher._fetch_max_wait_ms = max_wait_ms

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
+from streams.worker import faust_seam
 from streams.worker.liveness import crash_process
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class Publisher:
         Kafka. Returns once every record is acknowledged (acks=all); a record that cannot be
         published exits the process before faust can commit offsets whose output was lost.
         """
-        producer = self.app.producer._ensure_producer()  # aiokafka.AIOKafkaProducer
+        producer = faust_seam.aiokafka_producer(self.app)
         outputs = {tp: r for tp, r in outbox.records.items() if tp[0] != self.changelog_topic}
         changelog = {tp: r for tp, r in outbox.records.items() if tp[0] == self.changelog_topic}
         await self._acknowledged(await self._send(producer, outputs))

@@ -120,6 +120,17 @@ class WorkerProcess:
             self.process.kill()
             self.process.wait()
 
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` (SIGTERM, SIGINT: a graceful stop; SIGKILL: a crash) if it runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def wait(self, timeout_s: float) -> int:
+        """The exit status once the process ended; ``subprocess.TimeoutExpired`` after
+        ``timeout_s``."""
+        assert self.process is not None, "the process was never started"
+        return self.process.wait(timeout_s)
+
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM and wait for a clean exit (SIGKILL after ``timeout_s``)."""
         if self.process is None:

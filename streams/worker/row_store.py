@@ -25,6 +25,8 @@ from typing import Any
 
 from rocksdict import WriteBatch
 
+from streams.worker import faust_seam
+
 #: Records the changelog offset persisted for a partition (``set_persisted_offset``).
 OnPersisted = Callable[[int, int], None]
 
@@ -54,9 +56,7 @@ class RowStore:
         store = self.table.data
         if store is not self._checked:  # asked on every read: decided once per store object
             self._checked = store
-            self._is_direct = bool(getattr(store, "use_rocksdict", False)) and hasattr(
-                store, "_db_for_partition"
-            )
+            self._is_direct = faust_seam.is_rocksdict_store(store)
         return self._is_direct
 
     def get(self, partition: int, key: bytes) -> bytes | None:
@@ -66,7 +66,7 @@ class RowStore:
             return pending[0]
         store = self.table.data
         if self._direct:
-            value: bytes | None = store._db_for_partition(partition).get(key)
+            value: bytes | None = faust_seam.partition_db(store, partition).get(key)
             return value
         stored: bytes | None = store.get(key)
         return stored
@@ -102,9 +102,9 @@ class RowStore:
                 batches[partition].delete(key)
             else:
                 batches[partition].put(key, row)
-            store._key_index[key] = partition
+            faust_seam.index_key(store, key, partition)
         for partition, batch in batches.items():
-            store._db_for_partition(partition).write(batch)
+            faust_seam.partition_db(store, partition).write(batch)
 
     def _write_through_store(self, writes: Writes) -> None:
         store = self.table.data

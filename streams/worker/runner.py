@@ -82,6 +82,17 @@ class StepRunner:
             log.exception("campaign timer tick failed")
             crash_process(f"campaign timer failed: {type(exc).__name__}: {exc}")
 
+    async def on_partitions_revoked(
+        self, sender: Any, *args: Any, signal: Any, **kwargs: Any
+    ) -> None:
+        """faust's revocation signal: return once the step in flight (if any) finished.
+
+        faust already waits for the records it tracks (the activity batch, the profile agent's
+        events); a wall-clock timer tick is not one of them. Holding the lock here makes the
+        revocation wait for it too, and the ticks after it see the stopped flow and skip."""
+        async with self._lock:
+            return
+
     async def _commit(self, step: Step) -> None:
         """Publish what the step caused, wait for Kafka, then write its rows locally."""
         outbox = step.seal()

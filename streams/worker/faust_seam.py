@@ -1,0 +1,160 @@
+"""The worker's one door into faust-streaming's private members, with a start-up check.
+
+faust has no public API for three things the worker needs for speed: taking whole fetches from
+its consumer (the batch intake, ``intake.py``), writing rows to a RocksDB partition in one
+``WriteBatch`` (``row_store.py``) and submitting whole record batches through its aiokafka
+producer (``outbox.py``). Every private member those use is reached through a function here,
+and :func:`check` verifies at start-up that each one exists, failing with one line naming
+faust's version and the missing member instead of an ``AttributeError`` mid-batch (or, worse,
+a silently different behaviour). Tested with :data:`TESTED_VERSION`; ``pyproject.toml`` pins it.
+
+Everything else the worker uses of faust is public: the app, agents, tables and their
+changelog, timers, the web server, ``Consumer.track_message``/``ack``/``seek_wait``/
+``earliest_offsets``, ``app.consumer_generation_id`` and ``app.on_partitions_revoked``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from importlib.metadata import version
+from typing import Any
+
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaDriverProducer
+from faust.types import TP
+
+from schemas.errors import ConfigError
+
+#: The faust-streaming release these members were read from and tested with.
+TESTED_VERSION = "0.15.3"
+
+#: (class, member, who needs it) for every private member used below.
+PRIVATE_MEMBERS: tuple[tuple[type, str, str], ...] = (
+    (AIOKafkaDriverConsumer, "_wait_next_records", "the batch intake (one fetch at a time)"),
+    (AIOKafkaDriverConsumer, "_to_message", "the batch intake (offset tracking)"),
+    (AIOKafkaDriverConsumer, "_add_gap", "the batch intake (acks for a whole batch)"),
+    (AIOKafkaDriverConsumer, "_read_offset", "the batch intake (offset after a seek)"),
+    (AIOKafkaDriverConsumer, "_buffered_partitions", "the batch intake (fetchable partitions)"),
+    (AIOKafkaDriverConsumer, "_thread", "fetch tuning (faust's aiokafka consumer)"),
+    (AIOKafkaDriverProducer, "_ensure_producer", "the outbox (whole record batches)"),
+    (RocksDBStore, "_db_for_partition", "the row store (one WriteBatch per partition)"),
+    (RocksDBStore, "_key_index", "the row store (key -> partition index)"),
+)
+
+#: Public members the worker relies on, checked too (a rename would break it the same way).
+PUBLIC_MEMBERS: tuple[tuple[type, str, str], ...] = (
+    (AIOKafkaDriverConsumer, "getmany", "the batch intake (replaced per consumer)"),
+    (AIOKafkaDriverConsumer, "track_message", "the batch intake"),
+    (AIOKafkaDriverConsumer, "ack", "the batch intake"),
+    (AIOKafkaDriverConsumer, "seek_wait", "the batch intake (re-reading a skipped range)"),
+    (AIOKafkaDriverConsumer, "earliest_offsets", "the batch intake (retention gaps)"),
+    (AIOKafkaDriverConsumer, "flow_active", "the batch intake (rebalances)"),
+    (RocksDBStore, "set_persisted_offset", "the row store"),
+)
+
+
+class MissingInternalsError(ConfigError):
+    """Raised at start-up when the installed faust lacks a member the worker depends on."""
+
+
+def has_member(cls: type, name: str) -> bool:
+    """True when ``cls`` (or a base) defines ``name`` or declares it as an instance attribute."""
+    if hasattr(cls, name):
+        return True
+    return any(name in getattr(base, "__annotations__", {}) for base in cls.__mro__)
+
+
+def missing_members(
+    members: tuple[tuple[type, str, str], ...] = PRIVATE_MEMBERS + PUBLIC_MEMBERS,
+) -> list[str]:
+    """One line per member of ``members`` the installed classes lack (empty: all there)."""
+    return [
+        f"{cls.__module__}.{cls.__qualname__}.{name} (needed by {why})"
+        for cls, name, why in members
+        if not has_member(cls, name)
+    ]
+
+
+def check(library: str = "faust-streaming") -> None:
+    """Fail fast, in one line, when the installed faust lacks a member used here."""
+    missing = missing_members()
+    if missing:
+        raise MissingInternalsError(
+            f"{library} {version(library)} lacks {missing[0]}"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+            + f"; this worker is tested with {library} {TESTED_VERSION}"
+        )
+
+
+# -- consumer (the batch intake) --------------------------------------------------------------
+
+GetMany = Callable[[float], AsyncIterator[tuple[TP, Any]]]
+
+
+def replace_getmany(consumer: Any, getmany: GetMany) -> None:
+    """Make faust's drain loop take its fetches from ``getmany`` (an instance attribute)."""
+    consumer.getmany = getmany
+
+
+async def wait_next_records(consumer: Any, timeout: float) -> tuple[Any, set[TP] | None]:
+    """One fetch: ``(records per partition or None, the partitions fetchable now)``; waits
+    while the flow is stopped (a rebalance), as faust's own ``getmany`` does."""
+    records, active = await consumer._wait_next_records(timeout)
+    return records, active
+
+
+def fetchable(consumer: Any, tp: TP, active: set[TP] | None) -> bool:
+    """True when faust would hand ``tp``'s fetched records on (it is not paused)."""
+    return active is None or tp in active or tp in consumer._buffered_partitions
+
+
+def to_message(consumer: Any, tp: TP, record: Any) -> Any:
+    """faust's ``Message`` for an aiokafka record (for ``track_message`` and ``ack``)."""
+    return consumer._to_message(tp, record)
+
+
+async def add_gap(consumer: Any, tp: TP, first: int, last: int) -> None:
+    """Count offsets ``first..last`` of ``tp`` as acknowledged (a processed batch)."""
+    await consumer._add_gap(tp, first, last)
+
+
+def sought_offset(consumer: Any, tp: TP) -> int | None:
+    """The offset faust's last seek of ``tp`` put the consumer at (the committed offset), or
+    None when it has none (no commit yet: the reset policy decides where reading starts)."""
+    offset: int | None = consumer._read_offset.get(tp)
+    return offset
+
+
+def aiokafka_consumer(app: Any) -> Any:
+    """faust's aiokafka consumer (in its consumer thread), or None before it is built."""
+    try:
+        return app.consumer._thread._consumer
+    except AttributeError:  # the consumer thread has not built it yet
+        return None
+
+
+# -- producer (the outbox) --------------------------------------------------------------------
+
+
+def aiokafka_producer(app: Any) -> Any:
+    """faust's started ``aiokafka.AIOKafkaProducer``."""
+    return app.producer._ensure_producer()
+
+
+# -- RocksDB store (the row store) ------------------------------------------------------------
+
+
+def is_rocksdict_store(store: Any) -> bool:
+    """True for faust's RocksDB store through rocksdict (whose partitions are written here)."""
+    return isinstance(store, RocksDBStore) and bool(getattr(store, "use_rocksdict", False))
+
+
+def partition_db(store: Any, partition: int) -> Any:
+    """The rocksdict database of ``partition`` in faust's RocksDB store."""
+    return store._db_for_partition(partition)
+
+
+def index_key(store: Any, key: bytes, partition: int) -> None:
+    """Tell the store which partition holds ``key`` (faust's lookups use this index)."""
+    store._key_index[key] = partition

@@ -19,6 +19,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from producers import kafka_python_seam
 from producers.partitioner import MemoizedKeyPartitioner
 from producers.settings import ProducerSettings
 from schemas.connection_errors import connection_failures, unavailable
@@ -42,6 +43,7 @@ def connect(kafka: KafkaSettings, settings: ProducerSettings) -> Any:
         "partitioner": MemoizedKeyPartitioner(),
     }
     servers = kafka.bootstrap_servers
+    kafka_python_seam.check()
     try:
         with connection_failures() as failures:
             client = KafkaProducer(**config)
@@ -70,15 +72,11 @@ def metadata_round_trip(client: Any, topics: Iterable[str], timeout_s: float) ->
 
     Asks for ``topics`` only (the producer tracks them from now on), through the client's own
     connections: no throw-away client, and no metadata of every topic of a busy cluster.
-    kafka-python has no public call for this, so it uses the producer's metadata and sender
-    (kafka-python 3.0: ``_metadata.request_update()`` resolves once a response arrived).
+    kafka-python has no public call for this: it goes through ``kafka_python_seam``.
     """
-    for topic in topics:
-        client._sender.add_topic(topic)
     answered = threading.Event()
-    future = client._metadata.request_update()
+    future = kafka_python_seam.request_metadata(client, list(topics))
     future.add_both(lambda *_: answered.set())
-    client._sender.wakeup()
     return answered.wait(timeout_s) and bool(future.succeeded())
 
 
@@ -97,10 +95,7 @@ def close(client: Any, timeout_s: float | None) -> None:
 
 def force_close(client: Any, timeout_s: float = 5.0) -> None:
     """Stop ``client``'s I/O thread now; its pending records fail ("closed forcefully")."""
-    sender = getattr(client, "_sender", None)  # kafka-python offers no public forced close
-    if sender is not None:
-        sender.force_close()
-        sender.join(timeout_s)
+    kafka_python_seam.stop_io_thread(client, timeout_s)  # kafka-python has no public call
     try:
         client.close(timeout=0)  # nothing pending any more: releases metrics and atexit hook
     except KafkaError as exc:

@@ -65,13 +65,11 @@ def has_member(cls: type, name: str) -> bool:
     return any(name in getattr(base, "__annotations__", {}) for base in cls.__mro__)
 
 
-def missing_members(
-    members: tuple[tuple[type, str, str], ...] = PRIVATE_MEMBERS + PUBLIC_MEMBERS,
-) -> list[str]:
-    """One line per member of ``members`` the installed classes lack (empty: all there)."""
+def missing_members() -> list[str]:
+    """One line per member the installed faust lacks (empty: all there)."""
     return [
         f"{cls.__module__}.{cls.__qualname__}.{name} (needed by {why})"
-        for cls, name, why in members
+        for cls, name, why in PRIVATE_MEMBERS + PUBLIC_MEMBERS
         if not has_member(cls, name)
     ]
 

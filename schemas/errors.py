@@ -38,6 +38,24 @@ class CorruptPayloadError(SchemaError):
     """Raised when a payload is not single-object encoded Avro or does not match its schema."""
 
 
+class TombstoneError(CorruptPayloadError):
+    """Raised when a record has no value at all (null: a Kafka tombstone); every record the
+    pipeline reads is a single-object encoded Avro value, never a deletion."""
+
+
+class RecordTooLargeError(SchemaError):
+    """Raised when a record's value is larger than the reader accepts (``size`` and ``limit``
+    in bytes), before anything is decoded."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"value of {size} bytes is over the reader's limit of {limit} bytes (a record of "
+            "this pipeline takes a few KB)"
+        )
+
+
 class WrongSubjectError(SchemaError):
     """Raised by ``decode_as`` when the bytes hold another subject than expected (topic mix-up)."""
 
@@ -57,6 +75,15 @@ class ValidationError(SchemaError):
         self.event_id = event_id
         where = f" (event {event_id})" if event_id else ""
         super().__init__(f"{field}: {reason}{where}")
+
+
+class InvalidKeyError(ValidationError):
+    """Raised when a record's Kafka key cannot be a candidate id at all: missing (null) or not
+    UTF-8 text. ``field`` is ``candidate_id``, as for a text key that is another candidate's id
+    (a plain :class:`ValidationError`): the key must be the record's candidate id."""
+
+    def __init__(self, reason: str, *, event_id: str | None = None) -> None:
+        super().__init__("candidate_id", reason, event_id=event_id)
 
 
 class KafkaUnavailableError(NurtureError):

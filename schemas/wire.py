@@ -8,7 +8,7 @@ See https://avro.apache.org/docs/1.12.0/specification/#single-object-encoding.
 
 from __future__ import annotations
 
-from schemas.errors import CorruptPayloadError
+from schemas.errors import CorruptPayloadError, TombstoneError
 
 #: The two marker bytes that open every single-object encoded record.
 MARKER = b"\xc3\x01"
@@ -25,8 +25,14 @@ def header(fingerprint: bytes) -> bytes:
     return MARKER + fingerprint
 
 
-def read_fingerprint(data: bytes) -> bytes:
-    """The writer-schema fingerprint of a frame; :class:`CorruptPayloadError` if it is no frame."""
+def read_fingerprint(data: bytes | None) -> bytes:
+    """The writer-schema fingerprint of a frame; :class:`CorruptPayloadError` if it is no frame
+    (:class:`TombstoneError` if there is no value at all: a Kafka record's value may be null)."""
+    if data is None:
+        raise TombstoneError(
+            "value is null (a tombstone): a record must be Avro single-object encoded "
+            "(C3 01 + 8-byte schema fingerprint + body)"
+        )
     if len(data) < HEADER_SIZE or data[:2] != MARKER:
         raise CorruptPayloadError(_why_not_a_frame(data))
     return data[2:HEADER_SIZE]
@@ -38,13 +44,10 @@ def _why_not_a_frame(data: bytes) -> str:
             f"payload of {len(data)} bytes is truncated: Avro single-object encoding needs "
             f"{HEADER_SIZE} header bytes (C3 01 + 8-byte schema fingerprint)"
         )
-    start = data[:5].hex(" ") or "nothing"
+    shown = f"starts with {data[:5].hex(' ')}" if data else "is empty (0 bytes)"
     hint = ""
     if data[:1] == b"\x00":
         hint = " (looks like Confluent wire format: 00 + schema id)"
     elif data[:1] in (b"{", b"["):
         hint = " (looks like JSON)"
-    return (
-        f"payload does not start with the Avro single-object marker C3 01; it starts with "
-        f"{start}{hint}"
-    )
+    return f"payload does not start with the Avro single-object marker C3 01; it {shown}{hint}"

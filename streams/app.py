@@ -145,8 +145,11 @@ def build_worker(
     stream_clock = (
         StreamClock(timers) if timers is not None and settings.clock == "stream" else None
     )
-    score = ActivityProcessor(model, outputs, campaigns, stream_clock=stream_clock).process
-    keep_profile = ProfileProcessor(outputs, campaigns).process
+    limit = settings.max_record_bytes
+    score = ActivityProcessor(
+        model, outputs, campaigns, stream_clock=stream_clock, max_record_bytes=limit
+    ).process
+    keep_profile = ProfileProcessor(outputs, campaigns, max_record_bytes=limit).process
     batch, within = settings.batch_size, settings.batch_within_s
     runner = StepRunner(app, outputs, metrics)
 

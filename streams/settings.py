@@ -21,6 +21,9 @@ Environment variables (all optional; CLI flags of `nurture worker` override them
 ``NURTURE_WORKER_LINGER_MS``         producer linger, ms (0: the worker hands the producer whole
                                      batches per partition, so lingering only adds latency)
 ``NURTURE_WORKER_PRODUCER_BATCH``    producer batch size, bytes (1 MiB)
+``NURTURE_WORKER_MAX_RECORD_BYTES``  largest value of an input record, bytes (65536: events are
+                                     under 2 KB, the gateway caps them at 32 KB); a larger one
+                                     is dead-lettered before it is decoded
 ``NURTURE_WORKER_STALL_TIMEOUT_S``   liveness: seconds without commit progress while records are
                                      waiting before the worker exits non-zero (120)
 ``NURTURE_WORKER_FETCH_MIN_BYTES``   bytes a consumer fetch waits for (65536)
@@ -54,6 +57,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 StoreUrl = Literal["rocksdb://", "memory://"]
+
+#: Largest input record value the worker decodes (bytes): events are under 2 KB and the gateway
+#: caps them at 32 KB, so anything near this is a mistake, not an event.
+DEFAULT_MAX_RECORD_BYTES = 64 * 1024
 
 
 class WorkerSettings(BaseSettings):
@@ -90,6 +97,12 @@ class WorkerSettings(BaseSettings):
     commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval (s).")
     linger_ms: int = Field(0, ge=0, description="Producer linger (ms).")
     producer_batch: int = Field(1 << 20, ge=1024, description="Producer batch size (bytes).")
+    max_record_bytes: int = Field(
+        DEFAULT_MAX_RECORD_BYTES,
+        ge=1024,
+        description="Largest value of a candidate.activity or candidate.profile record (bytes); "
+        "a larger one is dead-lettered (RecordTooLargeError) without being decoded.",
+    )
     stall_timeout_s: float = Field(120.0, gt=0, description="Liveness: max commit stall (s).")
     fetch_min_bytes: int = Field(
         64 * 1024, ge=1, description="Bytes a fetch waits for (fewer, fuller fetches)."

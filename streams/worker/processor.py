@@ -18,13 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.codec import activity_codec, codec_for, default_codec
-from schemas.errors import SchemaError, ValidationError
+from schemas.errors import (
+    InvalidKeyError,
+    RecordTooLargeError,
+    SchemaError,
+    ValidationError,
+    WrongSubjectError,
+)
 from schemas.fast_writer import fast_encoder
 from schemas.timestamps import to_micros
 from streams.campaigns.timers import TimerIndex
 from streams.dlq import dead_letter
 from streams.metrics import WorkerMetrics, dead_letter_reason
 from streams.scoring.config import ScoringModel
+from streams.settings import DEFAULT_MAX_RECORD_BYTES
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.erasure import ErasureMarks
@@ -87,14 +94,21 @@ class Outputs:
         topic = self.dlq[message.topic]
         outbox.add(topic, letter.key, letter.value, headers=letter.headers)
         self.metrics.dead_letters.labels(topic, dead_letter_reason(error)).inc()
-        log.warning(
-            "%s[%d] offset=%d dead-lettered: %s: %s",
+        log.warning(  # the message is bounded: it may quote ids, and a bad id can be long
+            "%s[%d] offset=%d dead-lettered: %s: %.300s",
             message.topic,
             message.partition,
             message.offset,
             type(error).__name__,
             error,
         )
+
+
+def check_size(value: bytes | None, limit: int) -> None:
+    """Refuse a value over ``limit`` bytes before it is decoded (None is left to the decoder,
+    which says it is a tombstone)."""
+    if value is not None and len(value) > limit:
+        raise RecordTooLargeError(len(value), limit)
 
 
 def check_key(key: bytes | None, candidate_id: str, record_id: str | None) -> None:
@@ -105,13 +119,26 @@ def check_key(key: bytes | None, candidate_id: str, record_id: str | None) -> No
             "candidate_id", "a candidate id may not start with a NUL byte", event_id=record_id
         )
     if key is None or key != candidate_id.encode():
-        shown = "no key" if key is None else f"key {key[:80]!r}"
-        raise ValidationError(
-            "candidate_id",
-            f"record has {shown} but candidate_id {candidate_id!r}; the key must be the "
-            "candidate id (partitioning)",
-            event_id=record_id,
+        raise _key_problem(key, candidate_id, record_id)
+
+
+def _key_problem(key: bytes | None, candidate_id: str, record_id: str | None) -> ValidationError:
+    """Why ``key`` cannot be the key of ``candidate_id``'s record. The key is shown only as its
+    size and first bytes in hex (it may hold anything a producer put there)."""
+    shown_id = candidate_id if len(candidate_id) <= 80 else f"{candidate_id[:80]}..."
+    rule = f"the key must be the candidate id {shown_id!r} (partitioning)"
+    if key is None:
+        return InvalidKeyError(f"record has no key (null); {rule}", event_id=record_id)
+    shown = f"{len(key)} bytes, starts {key[:8].hex(' ')}"
+    try:
+        key.decode()
+    except UnicodeDecodeError as exc:
+        return InvalidKeyError(
+            f"not UTF-8 text ({shown}; invalid byte at {exc.start}); {rule}", event_id=record_id
         )
+    return ValidationError(
+        "candidate_id", f"record has another key ({shown}); {rule}", event_id=record_id
+    )
 
 
 class ActivityProcessor:
@@ -124,9 +151,12 @@ class ActivityProcessor:
         campaigns: CampaignOutput | None = None,
         *,
         stream_clock: StreamClock | None = None,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
         self.model = model
         self.out = outputs
+        #: Larger values are dead-lettered undecoded (WorkerSettings.max_record_bytes).
+        self.max_record_bytes = max_record_bytes
         #: The campaign engine and its output (None: scoring only).
         self.campaigns = campaigns
         self._engine = None if campaigns is None else campaigns.engine
@@ -141,11 +171,15 @@ class ActivityProcessor:
         """Decode the batch (dead-lettering what does not decode) and group it by candidate;
         also returns the event times (for the event-time -> processed histogram)."""
         out, metrics = self.out, self.out.metrics
+        decode, limit = self._decode, self.max_record_bytes
         groups: dict[bytes, list[tuple[ActivityItem, Record]]] = {}
         occurred_at: list[Any] = []
         for message in messages:
+            value = message.value
             try:
-                record = self._decode(message.value)
+                if value is not None and len(value) > limit:  # check_size, inlined: per event
+                    raise RecordTooLargeError(len(value), limit)
+                record = decode(value)  # a null value raises TombstoneError
                 check_key(message.key, record["candidate_id"], record["event_id"])
             except SchemaError as exc:
                 out.dead_letter(step.outbox, message, exc)
@@ -216,9 +250,17 @@ class ActivityProcessor:
 class ProfileProcessor:
     """Keeps the profile part of the candidate rows from ``candidate.profile``, and erases."""
 
-    def __init__(self, outputs: Outputs, campaigns: CampaignOutput | None = None) -> None:
+    def __init__(
+        self,
+        outputs: Outputs,
+        campaigns: CampaignOutput | None = None,
+        *,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    ) -> None:
         self.out = outputs
         self.campaigns = campaigns
+        #: Larger values are dead-lettered undecoded (WorkerSettings.max_record_bytes).
+        self.max_record_bytes = max_record_bytes
         self._codec = default_codec()
 
     def process(self, messages: Sequence[Record]) -> Step:
@@ -228,11 +270,11 @@ class ProfileProcessor:
         profiles = out.metrics.profiles
         for message in messages:
             try:
+                check_size(message.value, self.max_record_bytes)
                 decoded = self._codec.decode(message.value)
                 if decoded.subject not in (PROFILE_SUBJECT, ERASURE_SUBJECT):
-                    raise SchemaError(
-                        f"{decoded.subject} v{decoded.version} record on the profile topic "
-                        f"(expected {PROFILE_SUBJECT} or {ERASURE_SUBJECT})"
+                    raise WrongSubjectError(
+                        f"{PROFILE_SUBJECT} or {ERASURE_SUBJECT}", decoded.subject, decoded.version
                     )
                 check_key(message.key, decoded.record["candidate_id"], None)
             except SchemaError as exc:

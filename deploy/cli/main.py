@@ -11,6 +11,7 @@ from deploy.cli import (
     bench_cmd,
     broker_cmd,
     campaigns_cmd,
+    chaos_cmd,
     deliver_cmd,
     dlq_cmd,
     erase_cmd,
@@ -92,6 +93,7 @@ app.command("erase")(erase_cmd.erase)
 app.command("gateway")(gateway_cmd.gateway)
 app.command("publish")(publish_cmd.publish)
 app.command("simulate")(simulate_cmd.simulate)
+app.command("chaos")(chaos_cmd.chaos)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""What a run left in Kafka, read back once its groups have caught up.
+
+The outcome is what the pipeline promises to get right whatever happens to its processes:
+
+* the last record per candidate on ``candidate.engagement`` (score, tier, contributions and the
+  last event's id, partition and offset; a tombstone removes the candidate);
+* the distinct ``action_id``s on ``nurture.action`` (at-least-once output: a step processed again
+  re-emits the same ids, so repeats collapse here and delivery drops them);
+* the last record per candidate on ``candidate.suppression`` (None for a tombstone);
+* how many records each dead-letter topic holds.
+
+Engagement and actions are read with the same functions as ``nurture replay diff``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer
+
+from schemas.codec import codec_for
+from schemas.settings import KafkaSettings
+from schemas.topics import (
+    ACTION,
+    ACTION_DLQ,
+    ACTIVITY_DLQ,
+    DELIVERY,
+    ENGAGEMENT,
+    PROFILE_DLQ,
+    SUPPRESSION,
+)
+from streams.replay.diff import actions_on, latest_engagement
+from streams.replay.offsets import partitions_of
+from streams.replay.reader import read_topic
+
+#: The dead-letter topics a run can write (declared names).
+DEAD_LETTER_TOPICS = (ACTIVITY_DLQ, PROFILE_DLQ, ACTION_DLQ)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One run's outcome (see the module docstring)."""
+
+    engagement: Mapping[str, Mapping[str, Any]]
+    #: action id -> (campaign, channel)
+    actions: Mapping[str, tuple[str, str]]
+    suppression: Mapping[str, Mapping[str, Any] | None]
+    #: declared dead-letter topic -> records on it
+    dead_letters: Mapping[str, int]
+
+    @property
+    def dead_letter_total(self) -> int:
+        return sum(self.dead_letters.values())
+
+
+def read_outcome(kafka: KafkaSettings) -> Outcome:
+    """The outcome on the topics of ``kafka``'s prefix."""
+    return Outcome(
+        engagement=latest_engagement(kafka, kafka.topic(ENGAGEMENT)),
+        actions=actions_on(kafka, kafka.topic(ACTION)).by_id,
+        suppression=latest_suppression(kafka),
+        dead_letters={name: record_count(kafka, kafka.topic(name)) for name in DEAD_LETTER_TOPICS},
+    )
+
+
+def latest_suppression(kafka: KafkaSettings) -> dict[str, dict[str, Any] | None]:
+    """The last ``candidate.suppression`` record per candidate (None: a tombstone)."""
+    decode = codec_for("candidate_suppression").decode
+    latest: dict[str, dict[str, Any] | None] = {}
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        for record in read_topic(consumer, kafka.topic(SUPPRESSION)):
+            latest[record.key.decode()] = None if record.value is None else decode(record.value)
+    finally:
+        consumer.close()
+    return latest
+
+
+def delivery_outcomes(kafka: KafkaSettings) -> Counter[str]:
+    """Actions per final delivery outcome on ``nurture.delivery`` (``sent``, ``suppressed:
+    consent_expired``, ...): the last outcome of each action id counts."""
+    decode = codec_for("delivery_outcome").decode
+    last: dict[str, str] = {}
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        for record in read_topic(consumer, kafka.topic(DELIVERY)):
+            outcome = decode(record.value)
+            reason = outcome.get("reason")
+            last[outcome["action_id"]] = (
+                outcome["outcome"] if not reason else f"{outcome['outcome']}: {reason}"
+            )
+    finally:
+        consumer.close()
+    return Counter(last.values())
+
+
+def record_count(kafka: KafkaSettings, topic: str) -> int:
+    """Records currently in ``topic`` (end minus beginning offsets, all partitions)."""
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        tps = partitions_of(consumer, topic)
+        ends = consumer.end_offsets(tps)
+        starts = consumer.beginning_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        consumer.close()

@@ -1,0 +1,216 @@
+"""Printing a chaos run: its figures as a JSON-ready dict, and the same figures as text.
+
+Both forms come from :func:`figures`, so ``--json`` and the text never disagree. Exit status:
+:data:`EXIT_CLEAN` when nothing was found, :data:`EXIT_FINDINGS` otherwise (a difference, a
+duplicate e-mail, a run that did not drain, a stuck partition, an unexpected exit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy.chaos.outcome import Outcome
+from deploy.chaos.result import ChaosResult
+from deploy.chaos.schedule import KILL_KINDS
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+#: Ids listed per kind of difference.
+SHOWN_IDS = 5
+
+
+def exit_status(result: ChaosResult) -> int:
+    return EXIT_CLEAN if result.clean else EXIT_FINDINGS
+
+
+def figures(result: ChaosResult) -> dict[str, Any]:
+    """Everything the run measured, as plain JSON values."""
+    options = result.options
+    p50, p99 = result.recovery_percentiles()
+    comparison = result.comparison
+    return {
+        "seed": options.seed,
+        "prefix": options.prefix,
+        "workers": options.workers,
+        "scale": options.scale,
+        "rate": options.rate,
+        "input": {
+            "profiles": result.profiles,
+            "events": result.events,
+            "duplicate_event_ids": result.duplicates,
+        },
+        "kills": {
+            "scheduled": result.scheduled,
+            "applied": result.kills_by_kind(),
+            "workers": result.kills_by_kind("worker"),
+            "delivery": result.kills_by_kind("delivery"),
+            "total": len(result.kills),
+        },
+        "recovery_s": {
+            "worker_sigkill": [_round(s) for s in result.worker_recovery_s],
+            "p50": _round(p50),
+            "p99": _round(p99),
+            "delivery_sigkill": [_round(s) for s in result.delivery_recovery_s],
+        },
+        "reference": _outcome(result.reference, result.reference_s),
+        "chaos": {
+            **_outcome(result.chaos, result.chaos_s),
+            "drain_seconds": _round(result.drain_s),
+        },
+        "comparison": None
+        if comparison is None
+        else {
+            "candidates": comparison.candidates,
+            "candidates_differing": len(comparison.differing_candidates),
+            "engagement_differing": len(comparison.engagement),
+            "suppression_differing": len(comparison.suppression),
+            "examples": [d.summary() for d in comparison.examples],
+            "actions_missing": len(comparison.missing_actions),
+            "actions_extra": len(comparison.extra_actions),
+            "missing_ids": list(comparison.missing_actions[:SHOWN_IDS]),
+            "extra_ids": list(comparison.extra_actions[:SHOWN_IDS]),
+        },
+        "delivery": {
+            "emails": result.emails,
+            "duplicate_sends": sum(n - 1 for n in result.duplicate_sends.values()),
+            "duplicated": dict(list(result.duplicate_sends.items())[:SHOWN_IDS]),
+            "outcomes": dict(sorted(result.delivery_outcomes.items())),
+        },
+        "drained": result.drained,
+        "stuck_partitions": [
+            {"partition": str(pid), "committed": pos.committed, "end": pos.end, "lag": pos.lag}
+            for pid, pos in result.stuck
+        ],
+        "exits": {
+            "total": len(result.exits),
+            "unexpected": [
+                {
+                    "member": e.member,
+                    "code": e.code,
+                    "sent": e.sent,
+                    "hung": e.hung,
+                    "what": e.describe(),
+                    "log_tail": list(e.log_tail),
+                }
+                for e in result.unexpected_exits
+            ],
+        },
+        "findings": result.findings(),
+        "clean": result.clean,
+        "exit_status": exit_status(result),
+        "kept_dir": None if result.kept_dir is None else str(result.kept_dir),
+        "cleanup_problems": result.cleanup_problems,
+    }
+
+
+def _outcome(outcome: Outcome | None, seconds: float) -> dict[str, Any]:
+    if outcome is None:
+        return {"read": False, "seconds": _round(seconds)}
+    return {
+        "read": True,
+        "candidates": len(outcome.engagement),
+        "actions": len(outcome.actions),
+        "suppression_records": len(outcome.suppression),
+        "dead_letters": dict(outcome.dead_letters),
+        "seconds": _round(seconds),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def render_text(data: dict[str, Any]) -> list[str]:
+    """The figures of :func:`figures` as lines for a terminal."""
+    kills, recovery, delivery = data["kills"], data["recovery_s"], data["delivery"]
+    ref, chaos, comparison = data["reference"], data["chaos"], data["comparison"]
+    lines = [
+        f"nurture chaos: seed {data['seed']}, {data['workers']} workers + 1 e-mail delivery "
+        f"consumer, scale {data['scale']:g}, prefix {data['prefix']}",
+        f"input             {data['input']['events']:,} events "
+        f"({data['input']['duplicate_event_ids']:,} repeat an event id), "
+        f"{data['input']['profiles']:,} profiles; {data['rate']:g} events/s during the schedule",
+        f"kills             {kills['total']} applied: {_kinds(kills['applied'])} "
+        f"(delivery consumer: {_kinds(kills['delivery'])}); scheduled {_kinds(kills['scheduled'])}",
+        f"recovery          after SIGKILL of a worker: p50 {_seconds(recovery['p50'])}, "
+        f"p99 {_seconds(recovery['p99'])} "
+        f"({_measured(recovery['worker_sigkill'])})",
+        f"reference         {_outcome_text(ref)}",
+        f"chaos             {_outcome_text(chaos)}"
+        + ("" if not chaos["read"] else f", drained in {chaos['drain_seconds']}s after the kills"),
+    ]
+    if comparison is None:
+        lines.append("compared          no (the run ended early)")
+    else:
+        lines.append(
+            f"candidates        {comparison['candidates_differing']} of "
+            f"{comparison['candidates']} differ (engagement {comparison['engagement_differing']}, "
+            f"suppression {comparison['suppression_differing']})"
+        )
+        lines += [f"                  e.g. {example}" for example in comparison["examples"]]
+        lines.append(
+            f"actions           missing {comparison['actions_missing']}, "
+            f"extra {comparison['actions_extra']}"
+            + _ids(" missing e.g. ", comparison["missing_ids"])
+            + _ids(" extra e.g. ", comparison["extra_ids"])
+        )
+    outcomes = ", ".join(f"{k} {v}" for k, v in delivery["outcomes"].items()) or "none"
+    lines += [
+        f"duplicate sends   {delivery['duplicate_sends']} ({delivery['emails']} e-mails in the "
+        f"outbox; delivery outcomes: {outcomes})",
+        f"drained           {'yes' if data['drained'] else 'no'}",
+        "stuck partitions  "
+        + (
+            ", ".join(
+                f"{s['partition']} (lag {s['lag']}, committed {s['committed']})"
+                for s in data["stuck_partitions"]
+            )
+            or "none"
+        ),
+        f"dead letters      chaos {_dead_letters(chaos)}, reference {_dead_letters(ref)}",
+        f"exits             {data['exits']['total']} in all, "
+        f"{len(data['exits']['unexpected'])} unexpected",
+    ]
+    for unexpected in data["exits"]["unexpected"]:
+        lines.append(f"                  {unexpected['what']}")
+        lines += [f"                    | {line}" for line in unexpected["log_tail"]]
+    if data["kept_dir"]:
+        lines.append(f"kept              {data['kept_dir']} and the topics of {data['prefix']}")
+    lines += [f"clean-up          {problem}" for problem in data["cleanup_problems"]]
+    verdict = "CLEAN" if data["clean"] else "FOUND: " + "; ".join(data["findings"])
+    lines.append(f"result            {verdict} (exit {data['exit_status']})")
+    return lines
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {counts.get(kind, 0)}" for kind in KILL_KINDS)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+def _measured(values: list[float | None]) -> str:
+    measured = sum(v is not None for v in values)
+    if not values:
+        return "no SIGKILL of a worker"
+    return f"{measured} of {len(values)} measured"
+
+
+def _outcome_text(outcome: dict[str, Any]) -> str:
+    if not outcome["read"]:
+        return "not read"
+    return (
+        f"{outcome['candidates']:,} candidates scored, {outcome['actions']:,} actions, "
+        f"{outcome['suppression_records']:,} suppression records ({outcome['seconds']}s)"
+    )
+
+
+def _dead_letters(outcome: dict[str, Any]) -> str:
+    if not outcome["read"]:
+        return "-"
+    return str(sum(outcome["dead_letters"].values()))
+
+
+def _ids(label: str, ids: list[str]) -> str:
+    return f";{label}{', '.join(ids)}" if ids else ""

@@ -1,0 +1,126 @@
+"""`nurture chaos`: kill workers on Faust's schedule and compare with a fault-free run
+(docs/chaos.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import signal
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from deploy.cli.context import console, err_console, fail, kafka_settings
+from schemas.errors import NurtureError
+
+#: Exit status when the prefix is taken or an option is invalid.
+EXIT_USAGE = 2
+#: Exit status when the run could not be carried out (Kafka down, the reference run failed).
+EXIT_NOT_RUN = 3
+#: Exit status after Ctrl-C (everything was cleaned up).
+EXIT_INTERRUPTED = 130
+
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
+    ctx: typer.Context,
+    workers: Annotated[
+        int, typer.Option(min=1, max=4, help="Worker processes in the chaos run's group.")
+    ] = 2,
+    events: Annotated[
+        int, typer.Option(min=1, help="Simulated activity events (plus 2% duplicates).")
+    ] = 20_000,
+    candidates: Annotated[int, typer.Option(min=1, help="Simulated candidates.")] = 2_000,
+    rate: Annotated[
+        float,
+        typer.Option(min=1.0, help="Events/s published while the schedule runs (after 30%)."),
+    ] = 200.0,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the input and the schedule (default: random).")
+    ] = None,
+    scale: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Multiplies Faust's kill counts (100 SIGTERM-or-SIGINT, 50 SIGTERM, 30 "
+            "SIGKILL), rounded up; 0: no kills.",
+        ),
+    ] = 1.0,
+    prefix: Annotated[
+        str | None,
+        typer.Option(help="Fresh topic and group prefix (default chaos-<random>-)."),
+    ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the topics, groups and run directory at the end."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    timeout: Annotated[
+        float, typer.Option(min=30.0, help="Seconds for the whole run, clean-up included.")
+    ] = 900.0,
+) -> None:
+    """Kill `nurture worker` processes (and now and then the e-mail delivery consumer) with
+    SIGTERM, SIGINT and SIGKILL while they process a seeded input, restart each at once, and
+    compare the outcome with one fault-free worker's: every candidate's last engagement and
+    suppression record and the set of action ids; also duplicate e-mails, stuck partitions,
+    dead letters and unexpected exit codes.
+
+    Exit status: 0 nothing found, 1 a difference, duplicate send, stuck partition, undrained
+    run or unexpected exit; 2 invalid options or a prefix in use; 3 the run could not be
+    carried out; 130 interrupted. Topics, groups, processes and the run directory are removed
+    at the end (not with --keep). The global --topic-prefix is not used: see --prefix.
+    """
+    # Imported here: every `nurture` process (workers, delivery) imports this module, and the
+    # harness pulls in the replay readers, which only this command needs.
+    from deploy.chaos.harness import run_chaos  # noqa: PLC0415
+    from deploy.chaos.report import figures, render_text  # noqa: PLC0415
+    from deploy.chaos.result import ChaosOptions, PrefixInUseError  # noqa: PLC0415
+
+    chosen_prefix = prefix if prefix is not None else f"chaos-{secrets.token_hex(4)}-"
+    if not _TOPIC_CHARS.fullmatch(chosen_prefix):
+        raise fail(f"--prefix {chosen_prefix!r}: use letters, digits, '.', '_' or '-'", EXIT_USAGE)
+    options = ChaosOptions(
+        seed=seed if seed is not None else secrets.randbelow(1 << 31),
+        prefix=chosen_prefix,
+        workers=workers,
+        events=events,
+        candidates=candidates,
+        rate=rate,
+        scale=scale,
+        keep=keep,
+        timeout_s=timeout,
+    )
+
+    def say(line: str) -> None:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = run_chaos(kafka_settings(ctx), options, say)
+    except PrefixInUseError as exc:
+        raise fail(exc, EXIT_USAGE) from exc
+    except NurtureError as exc:
+        raise fail(exc, EXIT_NOT_RUN) from exc
+    except KeyboardInterrupt:
+        raise fail(
+            "interrupted; processes stopped and the run cleaned up", EXIT_INTERRUPTED
+        ) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    data = figures(result)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        for line in render_text(data):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(data["exit_status"])
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM (a cancelled CI job) and SIGINT (also where a shell ignored it for a background
+    job) both stop the run the way Ctrl-C does: children killed, topics and groups deleted."""
+    raise KeyboardInterrupt(f"signal {signum}")

@@ -38,6 +38,7 @@ simply never receives a record. Private members of faust used here go through ``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -132,6 +133,14 @@ class BatchIntake:
             tracked.append((tp, first, last))
             batch.extend(records)
         await self.handle(batch)
+        # Shielded: a stop that cancels the intake right now must not leave a tracked record
+        # unacknowledged, or faust's stop (wait_empty) would wait for it for ever.
+        await asyncio.shield(self._acknowledge(consumer, tracked, generation))
+
+    async def _acknowledge(
+        self, consumer: Any, tracked: list[tuple[TP, int, Any]], generation: int
+    ) -> None:
+        """Register a processed batch's offsets with faust (rule 3)."""
         for tp, first, last in tracked:
             if last.offset > first:
                 await faust_seam.add_gap(consumer, tp, first, last.offset - 1)

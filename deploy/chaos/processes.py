@@ -11,6 +11,7 @@ harness's main thread): the children's parent-death signal is tied to that threa
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,10 @@ DELIVERY_CHANNEL = "email"
 SHUTDOWN_GRACE_S = 60.0
 #: Lines of a process's log shown with an unexpected exit.
 LOG_TAIL_LINES = 12
+#: Lines shown for a process that did not stop: its thread stacks (SIGUSR1) come last.
+HUNG_TAIL_LINES = 80
+#: Seconds to wait for a hung process's stack dump before it is SIGKILLed.
+STACK_DUMP_WAIT_S = 5.0
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -206,6 +211,23 @@ class Member:
         return tuple(line for line in kept if line.strip())[-lines:]
 
 
+def dump_stacks(process: ChildProcess) -> None:
+    """Ask a process that does not stop for every thread's stack (`nurture` processes print
+    them on SIGUSR1: schemas/stack_dump.py) and wait until the dump reached its log."""
+    if process.process is None or process.process.poll() is not None:
+        return
+    size = process.log_path.stat().st_size
+    process.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + STACK_DUMP_WAIT_S
+    while time.monotonic() < deadline:
+        with process.log_path.open("rb") as log:
+            log.seek(size)
+            if b"most recent call first" in log.read():
+                time.sleep(0.2)  # faulthandler writes a frame at a time: let it finish
+                return
+        time.sleep(0.05)
+
+
 @dataclass
 class Fleet:
     """The members of a run: starts them, signals them, restarts whatever exited."""
@@ -254,10 +276,11 @@ class Fleet:
                 overdue = member.sent in ("SIGTERM", "SIGINT") and member.sent_at is not None
                 if not overdue or now - (member.sent_at or now) < SHUTDOWN_GRACE_S:
                     continue
+                dump_stacks(process)
                 process.kill()
                 code, hung = process.exit_code(), True
                 assert code is not None
-            tail = member.log_tail()
+            tail = member.log_tail(HUNG_TAIL_LINES if hung else LOG_TAIL_LINES)
             record = ExitRecord(now, member.name, member.kind, code, member.sent, hung, tail)
             if record.expected:
                 record = ExitRecord(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from faust.types import TP
 
 from streams.worker.intake import BatchIntake
@@ -72,14 +73,34 @@ class Consumer:
     async def seek_wait(self, offsets: dict[TP, int]) -> None:
         self.seeks.append(offsets)
 
+    async def perform_seek(self) -> None:
+        """faust's seek of every partition to its committed offset (here: none changes)."""
+        await asyncio.sleep(0)
+
     def unacked(self) -> list[Message]:
         return [m for m in self.tracked if not m.acked]
+
+
+@dataclass
+class Signal:
+    """The part of mode's signals the intake uses: connect, and an awaited send."""
+
+    receivers: list[Any] = field(default_factory=list)
+
+    def connect(self, receiver: Any) -> None:
+        self.receivers.append(receiver)
+
+    async def send(self, *args: Any) -> None:
+        for receiver in self.receivers:
+            await receiver(self, *args, signal=self)
 
 
 @dataclass
 class App:
     consumer: Consumer
     consumer_generation_id: int = 1
+    on_partitions_revoked: Signal = field(default_factory=Signal)
+    on_partitions_assigned: Signal = field(default_factory=Signal)
 
 
 @dataclass
@@ -90,9 +111,24 @@ class Handler:
         self.processed += [record.offset for record in batch]
 
 
-def intake(consumer: Consumer) -> tuple[BatchIntake, Handler]:
+def intake(consumer: Consumer, *, ready: bool = True) -> tuple[BatchIntake, Handler]:
+    """An installed intake; ``ready``: after a rebalance's seek to the committed offsets."""
     handler = Handler()
-    return BatchIntake(App(consumer), TOPIC, handler), handler
+    batch_intake = BatchIntake(App(consumer), TOPIC, handler)
+    batch_intake.install()
+    if ready:
+        asyncio.run(rebalance(batch_intake))
+    return batch_intake, handler
+
+
+async def rebalance(batch_intake: BatchIntake, sought: dict[TP, int | None] | None = None) -> None:
+    """What faust does in a rebalance, as far as the intake sees it."""
+    app: Any = batch_intake.app
+    await app.on_partitions_revoked.send(set())
+    app.consumer_generation_id += 1
+    await app.on_partitions_assigned.send(set())
+    app.consumer._read_offset.update(sought or {})
+    await app.consumer.perform_seek()
 
 
 async def fetch(batch_intake: BatchIntake) -> None:
@@ -150,7 +186,7 @@ def test_a_fetch_returning_during_a_rebalance_is_left_to_the_next_assignment() -
     assert handler.processed == [] and consumer.tracked == [] and consumer.gaps == []
 
 
-def test_a_new_generation_starts_at_the_offset_faust_sought_to() -> None:
+def test_a_new_membership_starts_at_the_offset_faust_sought_to() -> None:
     consumer = Consumer(
         fetches=[{P0: records(P0, 0, 4)}, {P0: records(P0, 3, 6)}], _read_offset={P0: 0}
     )
@@ -158,11 +194,76 @@ def test_a_new_generation_starts_at_the_offset_faust_sought_to() -> None:
     asyncio.run(fetch(batch_intake))
     # A rebalance: faust sought back to the committed offset 3 (offsets 3 and 4 were processed
     # but not committed: they come again, and the state's event ids make them duplicates).
-    app: Any = batch_intake.app
-    app.consumer_generation_id = 2
-    consumer._read_offset[P0] = 3
+    asyncio.run(rebalance(batch_intake, {P0: 3}))
     asyncio.run(fetch(batch_intake))
     assert handler.processed == [0, 1, 2, 3, 4, 3, 4, 5, 6]
+
+
+def test_nothing_is_processed_before_the_seek_to_the_committed_offsets() -> None:
+    """faust resumes the partitions before its seek completes; a commit in between would be
+    overwritten by the seek's older committed offset and stall the partition."""
+    consumer = Consumer(fetches=[{P0: records(P0, 0, 4)}], _read_offset={P0: 0})
+    batch_intake, handler = intake(consumer, ready=False)
+    asyncio.run(fetch(batch_intake))
+    assert handler.processed == [] and consumer.tracked == []
+
+
+def test_without_a_commit_reading_starts_at_the_log_start() -> None:
+    """A fetch dropped before the seek moved the consumer on, and faust's seek does not move
+    it back where nothing was committed: the intake does (records 0..4 once went unprocessed
+    this way while the two-worker test's commits reached the end)."""
+    consumer = Consumer(fetches=[{P0: records(P0, 0, 4)}, {P0: records(P0, 5, 9)}])
+    batch_intake, handler = intake(consumer, ready=False)
+    asyncio.run(fetch(batch_intake))  # before the seek: dropped
+    asyncio.run(rebalance(batch_intake, {P0: None}))  # nothing committed
+    asyncio.run(fetch(batch_intake))
+    assert handler.processed == [] and consumer.seeks == [{P0: 0}]
+
+
+def test_a_seek_overtaken_by_the_next_rebalance_does_not_count() -> None:
+    consumer = Consumer(fetches=[{P0: records(P0, 0, 4)}], _read_offset={P0: 0})
+    batch_intake, handler = intake(consumer, ready=False)
+    app: Any = batch_intake.app
+
+    async def overtaken() -> None:
+        seek = asyncio.ensure_future(consumer.perform_seek())
+        await asyncio.sleep(0)  # the seek began
+        await app.on_partitions_revoked.send(set())  # and a rebalance overtakes it
+        await seek
+
+    asyncio.run(overtaken())
+    asyncio.run(fetch(batch_intake))
+    assert handler.processed == [] and not batch_intake.ready
+
+
+def test_a_hole_the_log_has_no_records_in_is_passed_after_one_re_read() -> None:
+    """Transaction markers take offsets the consumer never returns: after reading again from
+    the expected offset, the log's next record is still the same one."""
+    consumer = Consumer(
+        fetches=[{P0: records(P0, 0, 4)}, {P0: records(P0, 6, 7)}, {P0: records(P0, 6, 7)}],
+        _read_offset={P0: 0},
+    )
+    batch_intake, handler = intake(consumer)
+    for _ in range(3):
+        asyncio.run(fetch(batch_intake))
+    assert consumer.seeks == [{P0: 5}]
+    assert handler.processed == [0, 1, 2, 3, 4, 6, 7]
+    assert consumer.gaps == [(P0, 0, 3), (P0, 5, 6)]
+
+
+def test_a_broker_error_while_a_gap_is_looked_into_only_defers_it() -> None:
+    consumer = Consumer(
+        fetches=[{P0: records(P0, 0, 4)}, {P0: records(P0, 8, 9)}], _read_offset={P0: 0}
+    )
+
+    async def unavailable(*tps: TP) -> dict[TP, int]:
+        raise KafkaTimeoutError("earliest offsets")
+
+    consumer.earliest_offsets = unavailable  # type: ignore[method-assign]
+    batch_intake, handler = intake(consumer)
+    asyncio.run(fetch(batch_intake))
+    asyncio.run(fetch(batch_intake))
+    assert handler.processed == [0, 1, 2, 3, 4] and consumer.seeks == []
 
 
 @pytest.mark.parametrize("cancel_after_yields", [0, 1, 2])
@@ -175,8 +276,9 @@ def test_a_stop_during_the_acknowledgement_leaves_nothing_tracked(cancel_after_y
     )
     consumer._buffered_partitions.add(p1)
 
+    batch_intake, _ = intake(consumer)
+
     async def run() -> None:
-        batch_intake, _ = intake(consumer)
         task = asyncio.ensure_future(fetch(batch_intake))
         while len(consumer.tracked) < 2:  # the batch is being handled
             await asyncio.sleep(0)

@@ -15,11 +15,12 @@ changelog, timers, the web server, ``Consumer.track_message``/``ack``/``seek_wai
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import version
 from typing import Any
 
 from faust.stores.rocksdb import Store as RocksDBStore
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaDriverProducer
 from faust.types import TP
@@ -36,7 +37,8 @@ PRIVATE_MEMBERS: tuple[tuple[type, str, str], ...] = (
     (AIOKafkaDriverConsumer, "_add_gap", "the batch intake (acks for a whole batch)"),
     (AIOKafkaDriverConsumer, "_read_offset", "the batch intake (offset after a seek)"),
     (AIOKafkaDriverConsumer, "_buffered_partitions", "the batch intake (fetchable partitions)"),
-    (AIOKafkaDriverConsumer, "_thread", "fetch tuning (faust's aiokafka consumer)"),
+    (AIOKafkaDriverConsumer, "_thread", "fetch tuning (faust's consumer thread)"),
+    (AIOKafkaConsumerThread, "_consumer", "fetch tuning (faust's aiokafka consumer)"),
     (AIOKafkaDriverProducer, "_ensure_producer", "the outbox (whole record batches)"),
     (RocksDBStore, "_db_for_partition", "the row store (one WriteBatch per partition)"),
     (RocksDBStore, "_key_index", "the row store (key -> partition index)"),
@@ -50,7 +52,9 @@ PUBLIC_MEMBERS: tuple[tuple[type, str, str], ...] = (
     (AIOKafkaDriverConsumer, "seek_wait", "the batch intake (re-reading a skipped range)"),
     (AIOKafkaDriverConsumer, "earliest_offsets", "the batch intake (retention gaps)"),
     (AIOKafkaDriverConsumer, "flow_active", "the batch intake (rebalances)"),
+    (AIOKafkaDriverConsumer, "perform_seek", "the batch intake (seeks to the commits)"),
     (RocksDBStore, "set_persisted_offset", "the row store"),
+    (RocksDBStore, "use_rocksdict", "the row store (which RocksDB binding)"),
 )
 
 
@@ -59,10 +63,14 @@ class MissingInternalsError(ConfigError):
 
 
 def has_member(cls: type, name: str) -> bool:
-    """True when ``cls`` (or a base) defines ``name`` or declares it as an instance attribute."""
+    """True when ``cls`` (or a base) defines ``name``, declares it as an instance attribute or
+    assigns it in ``__init__``."""
     if hasattr(cls, name):
         return True
-    return any(name in getattr(base, "__annotations__", {}) for base in cls.__mro__)
+    if any(name in getattr(base, "__annotations__", {}) for base in cls.__mro__):
+        return True
+    code = getattr(getattr(cls, "__init__", None), "__code__", None)
+    return code is not None and name in code.co_names
 
 
 def missing_members() -> list[str]:
@@ -95,6 +103,19 @@ def replace_getmany(consumer: Any, getmany: GetMany) -> None:
     consumer.getmany = getmany
 
 
+def wrap_perform_seek(
+    consumer: Any, around: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]]
+) -> None:
+    """Make every ``perform_seek`` of ``consumer`` (faust's seek of all assigned partitions to
+    their committed offsets, at the end of each rebalance) run as ``around(original)``."""
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        await around(original)
+
+    consumer.perform_seek = perform_seek
+
+
 async def wait_next_records(consumer: Any, timeout: float) -> tuple[Any, set[TP] | None]:
     """One fetch: ``(records per partition or None, the partitions fetchable now)``; waits
     while the flow is stopped (a rebalance), as faust's own ``getmany`` does."""
@@ -119,7 +140,10 @@ async def add_gap(consumer: Any, tp: TP, first: int, last: int) -> None:
 
 def sought_offset(consumer: Any, tp: TP) -> int | None:
     """The offset faust's last seek of ``tp`` put the consumer at (the committed offset), or
-    None when it has none (no commit yet: the reset policy decides where reading starts)."""
+    None when it has none (no commit yet: the reset policy decides where reading starts).
+
+    faust's ``_read_offset`` holds that only for partitions whose records never pass through
+    its drain loop (which stores the last offset *read* there): true of the batch intake's."""
     offset: int | None = consumer._read_offset.get(tp)
     return offset
 
@@ -145,7 +169,7 @@ def aiokafka_producer(app: Any) -> Any:
 
 def is_rocksdict_store(store: Any) -> bool:
     """True for faust's RocksDB store through rocksdict (whose partitions are written here)."""
-    return isinstance(store, RocksDBStore) and bool(getattr(store, "use_rocksdict", False))
+    return isinstance(store, RocksDBStore) and bool(store.use_rocksdict)
 
 
 def partition_db(store: Any, partition: int) -> Any:

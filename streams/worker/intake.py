@@ -15,17 +15,22 @@ faust's own ``getmany`` hands them on.
 
 **What makes it safe under rebalances** (each rule closes a way events were once lost):
 
-1. *The generation is read after the fetch*, as faust does. A fetch that returns while a
-   rebalance runs (the flow is stopped) is dropped: faust seeks every assigned partition back to
-   its committed offset before it resumes the flow.
-2. *Contiguity, per partition and generation.* The intake remembers the offset after the last
-   record it processed; a fetch must continue exactly there (or, first in a generation, at the
-   offset faust's seek to the committed offsets put it). Records before it were processed
+1. *Nothing before the seek.* Activity records are processed only once faust's seek of every
+   assigned partition to its committed offset (``perform_seek``, at the end of each rebalance)
+   has completed, in the same membership (a revocation or assignment since starts over). faust
+   resumes the partitions and the flow *before* that seek completes; records processed in
+   between could be committed and then have their commit overwritten by the seek's older one
+   (the partition never committed again). A fetch returning while the flow is stopped (a
+   rebalance began) is dropped: the rebalance's seek reads it again.
+2. *Contiguity, per partition and membership.* The intake remembers the offset after the last
+   record it processed; a fetch must continue exactly there (first in a membership: at the
+   committed offset faust's seek put the consumer at). Records before it were processed
    already and are skipped; a fetch that starts *after* it means records were skipped on the
-   way (a dropped fetch, a paused partition): the intake seeks back and reads them again. Only
-   when the log itself no longer has them (retention) does it go on, logging the gap. So the
-   offsets it acknowledges are always exactly the ones it processed, and a commit can never
-   jump over records nobody processed.
+   way: the intake seeks back and reads them again. Only when the log has no records there
+   does it go on, logging the range: its earliest offset is past them (retention), or the
+   re-read starts at the same later offset again (transaction markers and aborted records,
+   which the consumer never returns). So the offsets it acknowledges are exactly the ones it
+   processed, and a commit never jumps over records nobody processed.
 3. *A batch is tracked before processing and acknowledged after.* Per partition, the last
    record is tracked as a faust message before processing (a rebalance then waits for the
    batch, as it waits for a stream's unacknowledged messages), and only once the batch's output
@@ -42,9 +47,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import IllegalStateError, KafkaError
 from faust.types import TP
 
 from streams.metrics import WorkerMetrics
@@ -67,28 +72,53 @@ class BatchIntake:
         self.topic = topic
         self.handle = handle
         self.metrics = metrics
-        #: Per partition: (generation, offset after the last record processed in it).
+        #: Bumped by every revocation and assignment: what was learnt before is stale after.
+        self._epoch = 0
+        #: The epoch in which faust's seek to the committed offsets last completed; activity
+        #: records are processed only while it is the current one (rule 1).
+        self._ready_epoch = -1
+        #: Per partition: (epoch, offset after the last record processed in it).
         self._next: dict[TP, tuple[int, int]] = {}
+        #: Per partition: (epoch, offset) of the intake's own last seek back (rule 2).
+        self._rewound: dict[TP, tuple[int, int]] = {}
 
     def install(self) -> None:
-        """Take over the consumer's ``getmany`` (faust's drain loop calls it for every fetch)."""
-        faust_seam.replace_getmany(self.app.consumer, self.getmany)
+        """Take over the consumer's ``getmany`` (faust's drain loop calls it for every fetch),
+        follow its seeks to the committed offsets and the group's membership changes."""
+        consumer = self.app.consumer
+        faust_seam.replace_getmany(consumer, self.getmany)
+        faust_seam.wrap_perform_seek(consumer, self._seeking)
+        self.app.on_partitions_revoked.connect(cast(Any, self._membership_changed))
+        self.app.on_partitions_assigned.connect(cast(Any, self._membership_changed))
+
+    async def _membership_changed(self, sender: Any, *args: Any, signal: Any, **kw: Any) -> None:
+        self._epoch += 1
+
+    async def _seeking(self, seek: Callable[[], Awaitable[None]]) -> None:
+        """Around faust's seek to the committed offsets: ready once it completed in the epoch
+        it began in (a seek overtaken by a rebalance is not the one that counts)."""
+        epoch = self._epoch
+        await seek()
+        if self._epoch == epoch:
+            self._ready_epoch = epoch
+
+    @property
+    def ready(self) -> bool:
+        """True once this membership's seek to the committed offsets is done."""
+        return self._ready_epoch == self._epoch
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         """Process the fetch's records of ``topic`` as one batch; yield the others as faust's
         own ``getmany`` does, for their streams and tables."""
         consumer = self.app.consumer
         records, active = await faust_seam.wait_next_records(consumer, timeout)
-        generation = self.app.consumer_generation_id  # after the fetch (rule 1)
-        if records is None or consumer.should_stop:
-            return
-        if not consumer.flow_active:
-            # A rebalance began during the fetch. faust seeks every assigned partition back to
-            # its committed offset before it resumes the flow, so these records come again.
+        generation = self.app.consumer_generation_id  # after the fetch, as faust does
+        if records is None or consumer.should_stop or not consumer.flow_active:
+            # A rebalance began during the fetch: its seek to the committed offsets follows.
             return
         mine = {tp: batch for tp, batch in records.items() if tp.topic == self.topic}
-        if mine:
-            await self._process(consumer, mine, active, generation)
+        if mine and self.ready:
+            await self._process(consumer, mine, active, self._epoch)
         to_message = faust_seam.to_message
         for tp, batch in records.items():
             if tp.topic == self.topic or not faust_seam.fetchable(consumer, tp, active):
@@ -98,32 +128,37 @@ class BatchIntake:
                     return
                 yield tp, to_message(consumer, tp, record)
 
-    def expected_offset(self, consumer: Any, tp: TP, generation: int) -> int | None:
-        """The offset ``tp``'s next record must have (None: wherever the reset policy starts)."""
+    def _expected_offset(self, consumer: Any, tp: TP, epoch: int) -> int:
+        """The offset ``tp``'s next record must have: after the last one processed in this
+        membership, else the committed offset faust's seek found, else the log's start (no
+        commit yet: reading starts at the earliest offset, and a fetch dropped before the seek
+        may have moved the consumer past it, since aiokafka does not seek where nothing was
+        committed)."""
         known = self._next.get(tp)
-        if known is not None and known[0] == generation:
+        if known is not None and known[0] == epoch:
             return known[1]
-        return faust_seam.sought_offset(consumer, tp)
+        sought = faust_seam.sought_offset(consumer, tp)
+        return 0 if sought is None else sought
 
     async def _process(
         self,
         consumer: Any,
         fetched: dict[TP, list[Any]],
         active: set[TP] | None,
-        generation: int,
+        epoch: int,
     ) -> None:
         selected: list[tuple[TP, int, list[Any]]] = []
         for tp, fetched_records in fetched.items():
             if not faust_seam.fetchable(consumer, tp, active):
                 continue  # paused since the fetch: rule 2 re-reads it when it comes back
-            first, records = await self._contiguous(consumer, tp, fetched_records, generation)
+            first, records = await self._contiguous(consumer, tp, fetched_records, epoch)
             if records:
                 selected.append((tp, first, records))
         if not selected:
             return
-        if not consumer.flow_active or self.app.consumer_generation_id != generation:
+        if not consumer.flow_active or self._epoch != epoch or not self.ready:
             # A rebalance began while a gap was looked into: leave the records to the
-            # assignment that follows (faust seeks back to the committed offsets first).
+            # membership that follows (faust seeks back to the committed offsets first).
             return
         batch: list[Any] = []
         tracked: list[tuple[TP, int, Any]] = []
@@ -135,60 +170,85 @@ class BatchIntake:
         await self.handle(batch)
         # Shielded: a stop that cancels the intake right now must not leave a tracked record
         # unacknowledged, or faust's stop (wait_empty) would wait for it for ever.
-        await asyncio.shield(self._acknowledge(consumer, tracked, generation))
+        await asyncio.shield(self._acknowledge(consumer, tracked, epoch))
 
     async def _acknowledge(
-        self, consumer: Any, tracked: list[tuple[TP, int, Any]], generation: int
+        self, consumer: Any, tracked: list[tuple[TP, int, Any]], epoch: int
     ) -> None:
         """Register a processed batch's offsets with faust (rule 3)."""
         for tp, first, last in tracked:
             if last.offset > first:
                 await faust_seam.add_gap(consumer, tp, first, last.offset - 1)
             consumer.ack(last)
-            self._next[tp] = (generation, last.offset + 1)
+            self._next[tp] = (epoch, last.offset + 1)
 
     async def _contiguous(
-        self, consumer: Any, tp: TP, records: list[Any], generation: int
+        self, consumer: Any, tp: TP, records: list[Any], epoch: int
     ) -> tuple[int, list[Any]]:
         """The part of ``records`` that continues ``tp`` exactly where processing left off,
         and the first offset its acknowledgement covers; no records when the fetch skipped
         some (they are read again: rule 2)."""
-        expected = self.expected_offset(consumer, tp, generation)
-        if expected is None:
-            return records[0].offset, records
+        expected = self._expected_offset(consumer, tp, epoch)
         if records[0].offset < expected:  # processed already (a re-read after a seek back)
             records = [r for r in records if r.offset >= expected]
             if not records:
                 return expected, records
+        if records[0].offset == expected:
+            self._rewound.pop(tp, None)
+            return expected, records
+        return await self._skipped(consumer, tp, expected, records, epoch)
+
+    async def _skipped(
+        self, consumer: Any, tp: TP, expected: int, records: list[Any], epoch: int
+    ) -> tuple[int, list[Any]]:
+        """A fetch of ``tp`` that starts after ``expected``: go on (and where the batch's
+        acknowledgement starts), or no records while the skipped ones are read again."""
         first = records[0].offset
-        if first == expected:
-            return first, records
-        # Records expected..first-1 were not processed. Either the log no longer has them
-        # (retention), or a fetch was dropped on the way: then read them again.
-        earliest = (await consumer.earliest_offsets(tp)).get(tp, 0)
+        # Records expected..first-1 were not processed: a fetch was dropped on the way (read
+        # them again), or the log has no records there (retention; transaction markers and
+        # aborted records, which the consumer never returns).
+        try:
+            earliest = (await consumer.earliest_offsets(tp)).get(tp, 0)
+        except (KafkaError, TimeoutError) as exc:  # try again with the next fetch
+            log.warning("%s[%d]: earliest offset unknown (%r)", tp.topic, tp.partition, exc)
+            return expected, []
         if earliest >= first:
-            log.warning(
-                "%s[%d]: offsets %d..%d are gone from the log (retention); going on at %d",
-                tp.topic,
-                tp.partition,
-                expected,
-                first - 1,
-                first,
-            )
-            self._count("retention_gap")
-            return expected, records  # the missing range is acknowledged with the batch
+            return self._passed_over(tp, expected, first, "retention_gap"), records
+        again = max(expected, earliest)  # before the log's start there is nothing to read
+        if self._rewound.get(tp) == (epoch, again):
+            # Read from there again already, and the log's next record is still `first`.
+            return self._passed_over(tp, expected, first, "hole"), records
         log.warning(
             "%s[%d]: fetch started at offset %d, %d expected; reading from %d again",
             tp.topic,
             tp.partition,
             first,
             expected,
-            expected,
+            again,
         )
         self._count("rewind")
-        with contextlib.suppress(IllegalStateError):  # unassigned: the next assignment seeks
-            await consumer.seek_wait({tp: expected})
+        if consumer.flow_active and self._epoch == epoch and self.ready:
+            # Not during a rebalance: the next membership's seek to the commits does it then.
+            with contextlib.suppress(IllegalStateError, KafkaError, TimeoutError):
+                await consumer.seek_wait({tp: again})
+                self._rewound[tp] = (epoch, again)
         return expected, []
+
+    def _passed_over(self, tp: TP, expected: int, first: int, outcome: str) -> int:
+        """Log and count offsets ``expected..first-1`` that hold no record to process; they
+        are acknowledged with the batch (returns where its acknowledgement starts)."""
+        log.warning(
+            "%s[%d]: no records at offsets %d..%d (%s); going on at %d",
+            tp.topic,
+            tp.partition,
+            expected,
+            first - 1,
+            outcome,
+            first,
+        )
+        self._count(outcome)
+        self._rewound.pop(tp, None)
+        return expected
 
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:

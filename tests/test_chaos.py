@@ -100,3 +100,10 @@ def test_a_prefix_in_use_is_refused(kafka: KafkaSettings) -> None:
     result = nurture(kafka, "chaos", "--prefix", kafka.topic_prefix, "--scale", "0")
     assert result.exit_code == 2, result.output
     assert "already in use" in result.output
+
+
+def test_a_pause_range_that_is_not_one_is_refused(kafka: KafkaSettings) -> None:
+    for bad in ("2:1", "soon", "-1:2"):
+        result = nurture(kafka, "chaos", "--pause", bad, "--scale", "0")
+        assert result.exit_code == 2, result.output
+        assert "--pause" in result.output

@@ -210,7 +210,7 @@ def _reference_run(run: _Run, data: ChaosInput, result: ChaosResult) -> Outcome:
 def _chaos_run(run: _Run, data: ChaosInput, result: ChaosResult) -> None:
     options, kafka = run.options, run.chaos
     started = time.monotonic()
-    schedule = kill_schedule(options.seed, options.scale)
+    schedule = kill_schedule(options.seed, options.scale, pause_range_s=options.pause_s)
     result.scheduled = count_kinds(k.kind for k in schedule)
     sources = (kafka.topic(ACTIVITY), kafka.topic(PROFILE))
     actions = (kafka.topic(ACTION),)

@@ -47,6 +47,8 @@ class ChaosOptions:
     rate: float = 200.0
     #: multiplies the kill counts of Faust's schedule (0: no kills)
     scale: float = 1.0
+    #: range of the random pause before each kill, seconds (Faust's: 0.1-1 s)
+    pause_s: tuple[float, float] = (0.1, 1.0)
     keep: bool = False
     #: seconds for the whole run, set-up and clean-up included
     timeout_s: float = 900.0

@@ -49,6 +49,14 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
             "SIGKILL), rounded up; 0: no kills.",
         ),
     ] = 1.0,
+    pause: Annotated[
+        str,
+        typer.Option(
+            help="Range of the random pause before each kill, seconds, as MIN:MAX (Faust's "
+            "0.1:1). Pauses longer than the session timeout space the SIGKILLs out, so each "
+            "recovery is measured alone.",
+        ),
+    ] = "0.1:1",
     prefix: Annotated[
         str | None,
         typer.Option(help="Fresh topic and group prefix (default chaos-<random>-)."),
@@ -82,6 +90,7 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     chosen_prefix = prefix if prefix is not None else f"chaos-{secrets.token_hex(4)}-"
     if not _TOPIC_CHARS.fullmatch(chosen_prefix):
         raise fail(f"--prefix {chosen_prefix!r}: use letters, digits, '.', '_' or '-'", EXIT_USAGE)
+    pause_s = _pause_range(pause)
     options = ChaosOptions(
         seed=seed if seed is not None else secrets.randbelow(1 << 31),
         prefix=chosen_prefix,
@@ -90,6 +99,7 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
         candidates=candidates,
         rate=rate,
         scale=scale,
+        pause_s=pause_s,
         keep=keep,
         timeout_s=timeout,
     )
@@ -118,6 +128,18 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
         for line in render_text(data):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(data["exit_status"])
+
+
+def _pause_range(text: str) -> tuple[float, float]:
+    """``MIN:MAX`` seconds (``N`` alone: always N)."""
+    low, _, high = text.partition(":")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise fail(f"--pause {text!r}: give MIN:MAX in seconds, e.g. 0.1:1", EXIT_USAGE) from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise fail(f"--pause {text!r}: need 0 <= MIN <= MAX", EXIT_USAGE)
+    return bounds
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:

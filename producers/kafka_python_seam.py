@@ -9,13 +9,12 @@ missing member. Tested with :data:`TESTED_VERSION`; ``pyproject.toml`` pins it.
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any
 
 from kafka import KafkaProducer
 from kafka.producer.sender import Sender
 
-from schemas.errors import ConfigError
+from schemas import internals_check
 
 #: The kafka-python release these members were read from and tested with.
 TESTED_VERSION = "3.0.12"
@@ -30,36 +29,22 @@ PRIVATE_MEMBERS: tuple[tuple[type, str, str, str], ...] = (
 )
 
 
-class MissingInternalsError(ConfigError):
-    """Raised when the installed kafka-python lacks a member the SDK depends on."""
-
-
-def _present(cls: type, method: str, attribute: str) -> bool:
-    function = getattr(cls, method, None)
-    if not attribute:
-        return callable(function)
-    code = getattr(function, "__code__", None)
-    return code is not None and attribute in code.co_names
-
-
 def missing_members() -> list[str]:
     """One line per member the installed kafka-python lacks (empty: all there)."""
     return [
         f"{cls.__module__}.{cls.__qualname__}.{attribute or method} (needed by {why})"
         for cls, method, attribute, why in PRIVATE_MEMBERS
-        if not _present(cls, method, attribute)
+        if not (
+            internals_check.assigns(cls, method, attribute)
+            if attribute
+            else callable(getattr(cls, method, None))
+        )
     ]
 
 
-def check(library: str = "kafka-python") -> None:
+def check() -> None:
     """Fail fast, in one line, when the installed kafka-python lacks a member used here."""
-    missing = missing_members()
-    if missing:
-        raise MissingInternalsError(
-            f"{library} {version(library)} lacks {missing[0]}"
-            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-            + f"; the SDK is tested with {library} {TESTED_VERSION}"
-        )
+    internals_check.require("kafka-python", TESTED_VERSION, missing_members(), "the SDK")
 
 
 def request_metadata(client: Any, topics: list[str]) -> Any:

@@ -10,13 +10,12 @@ Tested with :data:`TESTED_VERSION`; ``pyproject.toml`` pins it.
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.fetcher import Fetcher
 
-from schemas.errors import ConfigError
+from schemas import internals_check
 
 #: The aiokafka release these members were read from and tested with.
 TESTED_VERSION = "0.14.0"
@@ -29,35 +28,18 @@ PRIVATE_MEMBERS: tuple[tuple[type, str, str, str], ...] = (
 )
 
 
-class MissingInternalsError(ConfigError):
-    """Raised at start-up when the installed aiokafka lacks a member the worker depends on."""
-
-
-def sets_attribute(cls: type, method: str, name: str) -> bool:
-    """True when ``cls.method`` assigns ``self.<name>`` (read off its compiled code)."""
-    function = getattr(cls, method, None)
-    code = getattr(function, "__code__", None)
-    return code is not None and name in code.co_names
-
-
 def missing_members() -> list[str]:
     """One line per attribute the installed aiokafka no longer sets (empty: all there)."""
     return [
         f"{cls.__module__}.{cls.__qualname__}.{name} (needed by {why})"
         for cls, method, name, why in PRIVATE_MEMBERS
-        if not sets_attribute(cls, method, name)
+        if not internals_check.assigns(cls, method, name)
     ]
 
 
-def check(library: str = "aiokafka") -> None:
+def check() -> None:
     """Fail fast, in one line, when the installed aiokafka lacks a member used here."""
-    missing = missing_members()
-    if missing:
-        raise MissingInternalsError(
-            f"{library} {version(library)} lacks {missing[0]}"
-            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-            + f"; this worker is tested with {library} {TESTED_VERSION}"
-        )
+    internals_check.require("aiokafka", TESTED_VERSION, missing_members(), "this worker")
 
 
 def set_fetch_sizes(consumer: Any, min_bytes: int, max_wait_ms: int) -> bool:

@@ -16,7 +16,6 @@ changelog, timers, the web server, ``Consumer.track_message``/``ack``/``seek_wai
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from importlib.metadata import version
 from typing import Any
 
 from faust.stores.rocksdb import Store as RocksDBStore
@@ -25,7 +24,7 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaDriverProducer
 from faust.types import TP
 
-from schemas.errors import ConfigError
+from schemas import internals_check
 
 #: The faust-streaming release these members were read from and tested with.
 TESTED_VERSION = "0.15.3"
@@ -58,39 +57,14 @@ PUBLIC_MEMBERS: tuple[tuple[type, str, str], ...] = (
 )
 
 
-class MissingInternalsError(ConfigError):
-    """Raised at start-up when the installed faust lacks a member the worker depends on."""
-
-
-def has_member(cls: type, name: str) -> bool:
-    """True when ``cls`` (or a base) defines ``name``, declares it as an instance attribute or
-    assigns it in ``__init__``."""
-    if hasattr(cls, name):
-        return True
-    if any(name in getattr(base, "__annotations__", {}) for base in cls.__mro__):
-        return True
-    code = getattr(getattr(cls, "__init__", None), "__code__", None)
-    return code is not None and name in code.co_names
-
-
 def missing_members() -> list[str]:
     """One line per member the installed faust lacks (empty: all there)."""
-    return [
-        f"{cls.__module__}.{cls.__qualname__}.{name} (needed by {why})"
-        for cls, name, why in PRIVATE_MEMBERS + PUBLIC_MEMBERS
-        if not has_member(cls, name)
-    ]
+    return internals_check.missing(PRIVATE_MEMBERS + PUBLIC_MEMBERS)
 
 
-def check(library: str = "faust-streaming") -> None:
+def check() -> None:
     """Fail fast, in one line, when the installed faust lacks a member used here."""
-    missing = missing_members()
-    if missing:
-        raise MissingInternalsError(
-            f"{library} {version(library)} lacks {missing[0]}"
-            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-            + f"; this worker is tested with {library} {TESTED_VERSION}"
-        )
+    internals_check.require("faust-streaming", TESTED_VERSION, missing_members(), "this worker")
 
 
 # -- consumer (the batch intake) --------------------------------------------------------------

@@ -234,6 +234,8 @@ def _chaos_run(run: _Run, data: ChaosInput, result: ChaosResult) -> None:
         supervisor.until("the input published", publisher.done.is_set)
         result.drained = supervisor.drain([sources, actions])
         result.drain_s = time.monotonic() - schedule_done
+        if not result.drained:
+            result.stalled_workers = fleet.stacks()
         fleet.stop()
     except BaseException:
         publisher.stop.set()

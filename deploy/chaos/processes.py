@@ -309,6 +309,16 @@ class Fleet:
                 member.process.kill()
         return self.tick()
 
+    def stacks(self) -> dict[str, tuple[str, ...]]:
+        """Each running worker's log tail, ending with its thread stacks (SIGUSR1): what a run
+        that stopped committing leaves to go on."""
+        found = {}
+        for member in self.of_kind("worker"):
+            if member.running and member.process is not None:
+                dump_stacks(member.process)
+                found[member.name] = member.log_tail(HUNG_TAIL_LINES)
+        return found
+
     def kill_all(self) -> None:
         """SIGKILL every process at once, nothing recorded (an aborted run)."""
         self.restarting = False

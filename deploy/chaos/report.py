@@ -81,6 +81,7 @@ def figures(result: ChaosResult) -> dict[str, Any]:
             {"partition": str(pid), "committed": pos.committed, "end": pos.end, "lag": pos.lag}
             for pid, pos in result.stuck
         ],
+        "stalled_workers": {name: list(tail) for name, tail in result.stalled_workers.items()},
         "exits": {
             "total": len(result.exits),
             "unexpected": [
@@ -166,6 +167,11 @@ def render_text(data: dict[str, Any]) -> list[str]:
                 for s in data["stuck_partitions"]
             )
             or "none"
+        ),
+        *(
+            f"                  {name}: {line}"
+            for name, tail in data["stalled_workers"].items()
+            for line in tail
         ),
         f"dead letters      chaos {_dead_letters(chaos)}, reference {_dead_letters(ref)}",
         f"exits             {data['exits']['total']} in all, "

@@ -84,6 +84,8 @@ class ChaosResult:
     delivery_outcomes: Counter[str] = field(default_factory=Counter)
     drained: bool = False
     stuck: list[tuple[PartitionId, Position]] = field(default_factory=list)
+    #: when the run did not drain: each running worker's log tail, its thread stacks last
+    stalled_workers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: seconds
     reference_s: float = 0.0
     chaos_s: float = 0.0

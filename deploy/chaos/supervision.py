@@ -168,7 +168,14 @@ class Supervisor:
                     self.note(f"drain: the deadline passed with records waiting on {topics}")
                     return False
                 if now - last_moved > DRAIN_STALL_S:
-                    self.note(f"drain: no commit for {DRAIN_STALL_S:.0f}s with records waiting")
+                    age = self.watch.age_s()
+                    seen = "no snapshot yet" if age is None else f"latest snapshot {age:.0f}s old"
+                    error = self.watch.last_error or "none"
+                    self.note(
+                        f"drain: no commit for {DRAIN_STALL_S:.0f}s with records waiting "
+                        f"({seen}; {self.watch.failed_snapshots} snapshots failed in all, "
+                        f"last error: {error})"
+                    )
                     return False
                 self.step()
             after = time.monotonic()

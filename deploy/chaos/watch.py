@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two snapshots.
 INTERVAL_S = 0.25
+#: Failed snapshots in a row after which both clients are made anew.
+RECONNECT_AFTER = 8
 
 
 class OffsetWatch:
@@ -44,6 +46,8 @@ class OffsetWatch:
         self._thread: threading.Thread | None = None
         #: The last error a snapshot failed with (None after a good one).
         self.last_error: str | None = None
+        #: Snapshots that failed in the whole run.
+        self.failed_snapshots = 0
 
     def start(self) -> OffsetWatch:
         self._thread = threading.Thread(target=self._run, name="chaos-offset-watch", daemon=True)
@@ -64,6 +68,17 @@ class OffsetWatch:
             return list(self._snapshots)
 
     def _run(self) -> None:
+        """Snapshot until stopped; after :data:`RECONNECT_AFTER` failed snapshots in a row the
+        clients are made anew (a client wedged under load must not freeze the run's view)."""
+        while not self._stop.is_set():
+            try:
+                self._watch_with_new_clients()
+            except Exception as exc:  # a dead watch must show, not hang the run's waits
+                self.last_error = f"the offset watch restarts: {type(exc).__name__}: {exc}"
+                log.warning("offset watch failed, reconnecting: %s", exc)
+                self._stop.wait(self.interval_s)
+
+    def _watch_with_new_clients(self) -> None:
         consumer = KafkaConsumer(**self.kafka.kafka_python_config(), enable_auto_commit=False)
         try:
             with topic_admin.admin_client(self.kafka) as admin:
@@ -75,22 +90,30 @@ class OffsetWatch:
                     ]
                     for group, topics in self.groups.items()
                 }
+                failures = 0
                 while not self._stop.is_set():
                     try:
                         snapshot = self._snapshot(admin, consumer, partitions)
                     except KafkaError as exc:  # e.g. the coordinator moving: try again
+                        failures += 1
+                        self.failed_snapshots += 1
                         self.last_error = f"{type(exc).__name__}: {exc}"
                         log.debug("offset snapshot failed: %s", exc)
+                        if failures >= RECONNECT_AFTER:
+                            raise
                     else:
+                        failures = 0
                         self.last_error = None
                         with self._lock:
                             self._snapshots.append(snapshot)
                     self._stop.wait(self.interval_s)
-        except Exception as exc:  # a dead watch must show, not hang the run's waits
-            self.last_error = f"the offset watch stopped: {type(exc).__name__}: {exc}"
-            log.exception("offset watch failed")
         finally:
             consumer.close()
+
+    def age_s(self) -> float | None:
+        """Seconds since the latest snapshot (None: none yet)."""
+        latest = self.latest()
+        return None if latest is None else time.monotonic() - latest.at
 
     def _snapshot(
         self,

@@ -1,22 +1,79 @@
 """Every thread's stack on SIGUSR1: the first thing to take from a process that hangs.
 
 faulthandler writes from the signal handler itself, so the dump comes even when the event loop
-or the main thread is stuck; the process goes on running.
+or the main thread is stuck; the process goes on running. A process with an asyncio event loop
+(the worker) also prints every task's stack once its loop takes the signal: a loop that is idle
+(every thread waiting in ``select``) shows nothing in the thread stacks, but its tasks show what
+each one waits for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import faulthandler
 import io
 import signal
+import sys
+from types import FrameType
+from typing import TextIO
+
+#: The line that ends a task dump (a process's reader can wait for it).
+TASKS_DUMPED = "-- end of asyncio tasks --"
 
 
-def dump_stacks_on_sigusr1() -> None:
+def dump_stacks_on_sigusr1(*, chain: bool = False) -> None:
     """Print every thread's stack to stderr on SIGUSR1 (where stderr is a real file: not under
-    a test runner that captures it in memory, nor with stderr closed)."""
+    a test runner that captures it in memory, nor with stderr closed); ``chain``: then call
+    the handler that was there before (an event loop's, see :func:`dump_tasks_on_sigusr1`)."""
     with contextlib.suppress(io.UnsupportedOperation, AttributeError, ValueError, RuntimeError):
         # Once registered, faulthandler does not install its handler again: after an event
         # loop took the signal over and gave it back (faust's worker), start afresh.
         faulthandler.unregister(signal.SIGUSR1)
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=chain)
+
+
+def dump_tasks_on_sigusr1(loop: asyncio.AbstractEventLoop) -> None:
+    """On SIGUSR1, the thread stacks first (from the signal handler), then ``loop``'s tasks
+    (from the loop, as soon as it runs)."""
+    # faulthandler's unregister puts back the handler that was there when it registered: do it
+    # before the loop's handler is set, or it would replace that one.
+    with contextlib.suppress(RuntimeError):
+        faulthandler.unregister(signal.SIGUSR1)
+    loop.add_signal_handler(signal.SIGUSR1, print_tasks, loop)
+    dump_stacks_on_sigusr1(chain=True)  # after the loop's handler: faulthandler calls it on
+
+
+def print_tasks(loop: asyncio.AbstractEventLoop, out: TextIO | None = None) -> None:
+    """Write the tasks of ``loop`` and of every other running event loop (faust's consumer
+    thread has its own), each with the stack of the coroutine it waits in."""
+    out = sys.stderr if out is None else out
+    loops = [loop, *(other for other in running_loops() if other is not loop)]
+    for number, each in enumerate(loops):
+        try:
+            tasks = sorted(asyncio.all_tasks(each), key=lambda task: task.get_name())
+        except RuntimeError:  # another thread's loop changed its tasks meanwhile: rare
+            continue
+        out.write(f"-- {len(tasks)} asyncio tasks of event loop {number} ({each!r}) --\n")
+        for task in tasks:
+            out.write(f"{task!r}\n")
+            with contextlib.suppress(Exception):  # a dump must never take the process down
+                task.print_stack(limit=12, file=out)
+    out.write(f"{TASKS_DUMPED}\n")
+    out.flush()
+
+
+def running_loops() -> list[asyncio.AbstractEventLoop]:
+    """Every event loop running in a thread of this process: the one a thread's stack runs
+    (``run_forever``'s ``self``; the garbage collector cannot list them once the worker froze
+    its start-up objects, see streams/worker/gc_tuning.py)."""
+    found: list[asyncio.AbstractEventLoop] = []
+    for top in sys._current_frames().values():
+        frame: FrameType | None = top
+        while frame is not None:
+            owner = frame.f_locals.get("self") if frame.f_code.co_name == "run_forever" else None
+            if isinstance(owner, asyncio.AbstractEventLoop) and owner not in found:
+                found.append(owner)
+                break
+            frame = frame.f_back
+    return found

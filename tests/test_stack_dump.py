@@ -1,5 +1,6 @@
 """`kill -USR1` makes a nurture process print every thread's stack and go on running: the worker
-(where faust's own SIGUSR1 handler is replaced) and the delivery consumer."""
+(where faust's own SIGUSR1 handler is replaced, and its asyncio tasks follow) and the delivery
+consumer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from schemas.settings import KafkaSettings
+from schemas.stack_dump import TASKS_DUMPED
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_crash import deliver_process
 from tests.test_delivery_email import free_port
@@ -44,6 +46,12 @@ def test_the_worker_dumps_its_threads_on_sigusr1_and_keeps_running(
             what="the main thread's stack in the log",
         )
         assert DUMPED in worker.log_path.read_bytes()
+        # Then, from the event loop, what each of its tasks waits in.
+        wait_until(
+            lambda: TASKS_DUMPED.encode() in worker.log_path.read_bytes(),
+            what="the asyncio tasks in the log",
+        )
+        assert b"<Task pending" in worker.log_path.read_bytes()
         assert worker.exit_code() is None
         assert _answers(url)  # still serving
     finally:

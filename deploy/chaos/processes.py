@@ -24,6 +24,8 @@ from deploy.chaos.exits import explained, meaning
 from deploy.chaos.schedule import SIGNALS, KillKind
 from deploy.up.parent_death import terminate_with_parent
 from schemas.settings import KafkaSettings
+from schemas.stack_dump import TASKS_DUMPED
+from streams.worker.liveness import EXIT_STALLED
 from streams.worker.probe import WorkerProcess, free_port
 
 MemberKind = Literal["worker", "delivery"]
@@ -41,8 +43,9 @@ DELIVERY_CHANNEL = "email"
 SHUTDOWN_GRACE_S = 60.0
 #: Lines of a process's log shown with an unexpected exit.
 LOG_TAIL_LINES = 12
-#: Lines shown for a process that did not stop: its thread stacks (SIGUSR1) come last.
-HUNG_TAIL_LINES = 80
+#: Lines shown for a process that did not stop: its thread stacks and asyncio tasks (SIGUSR1)
+#: come last.
+HUNG_TAIL_LINES = 400
 #: Seconds to wait for a hung process's stack dump before it is SIGKILLed.
 STACK_DUMP_WAIT_S = 5.0
 
@@ -205,7 +208,7 @@ class Member:
             return ()
         with self.process.log_path.open("rb") as log:
             end = log.seek(0, 2)
-            log.seek(max(self.process.log_start, end - 16_384))
+            log.seek(max(self.process.log_start, end - 96_000))
             text = log.read().decode(errors="replace")
         kept = [_ANSI.sub("", line).rstrip() for line in text.splitlines()]
         return tuple(line for line in kept if line.strip())[-lines:]
@@ -213,18 +216,24 @@ class Member:
 
 def dump_stacks(process: ChildProcess) -> None:
     """Ask a process that does not stop for every thread's stack (`nurture` processes print
-    them on SIGUSR1: schemas/stack_dump.py) and wait until the dump reached its log."""
+    them on SIGUSR1: schemas/stack_dump.py), and a worker for its asyncio tasks, and wait until
+    the dump reached its log (the tasks' only while the event loop still runs)."""
     if process.process is None or process.process.poll() is not None:
         return
     size = process.log_path.stat().st_size
     process.process.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + STACK_DUMP_WAIT_S
+    threads_at: float | None = None
     while time.monotonic() < deadline:
         with process.log_path.open("rb") as log:
             log.seek(size)
-            if b"most recent call first" in log.read():
-                time.sleep(0.2)  # faulthandler writes a frame at a time: let it finish
-                return
+            written = log.read()
+        if TASKS_DUMPED.encode() in written:
+            return
+        if threads_at is None and b"most recent call first" in written:
+            threads_at = time.monotonic()
+        if threads_at is not None and time.monotonic() - threads_at > 1.0:
+            return  # no tasks (not a worker, or its loop is stuck): the threads' will do
         time.sleep(0.05)
 
 
@@ -280,7 +289,9 @@ class Fleet:
                 process.kill()
                 code, hung = process.exit_code(), True
                 assert code is not None
-            tail = member.log_tail(HUNG_TAIL_LINES if hung else LOG_TAIL_LINES)
+            # A hung process's stacks, or a stalled worker's tasks (it writes them as it exits).
+            long = hung or (member.kind == "worker" and code == EXIT_STALLED)
+            tail = member.log_tail(HUNG_TAIL_LINES if long else LOG_TAIL_LINES)
             record = ExitRecord(now, member.name, member.kind, code, member.sent, hung, tail)
             if record.expected:
                 record = ExitRecord(

@@ -11,7 +11,7 @@ from typing import NoReturn
 import faust
 
 from schemas.settings import KafkaSettings
-from schemas.stack_dump import dump_stacks_on_sigusr1
+from schemas.stack_dump import dump_tasks_on_sigusr1
 from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
 from streams.app import build_worker
 from streams.dlq import DLQ_FOR
@@ -79,13 +79,14 @@ def end_process(code: object) -> NoReturn:
 
 
 class FaustWorker(faust.Worker):
-    """faust's worker, with SIGUSR1 left to the all-thread stack dump every nurture process has.
+    """faust's worker, with SIGUSR1 left to the all-thread stack dump every nurture process has,
+    followed by the event loop's task stacks.
 
-    mode's own SIGUSR1 handler runs on the event loop (so it prints nothing when the loop is
-    stuck, the case that needs it) and dumps every frame's local variables into the log.
+    mode's own SIGUSR1 handler runs on the event loop only (so it prints nothing when the loop
+    is stuck) and dumps every frame's local variables into the log.
     """
 
     def install_signal_handlers(self) -> None:
         super().install_signal_handlers()
         if self.loop.remove_signal_handler(signal.SIGUSR1):
-            dump_stacks_on_sigusr1()
+            dump_tasks_on_sigusr1(self.loop)

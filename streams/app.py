@@ -173,18 +173,7 @@ def build_worker(
     app.agent(activity, name="score-activity", concurrency=1)(score_activity)
     app.agent(profile, name="keep-profiles", concurrency=1)(keep_profiles)
 
-    watch = CommitWatch(
-        app, frozenset({kafka.topic(ACTIVITY), kafka.topic(PROFILE)}), settings.stall_timeout_s
-    )
-
-    async def watch_commits() -> None:
-        healthy = watch.check()
-        metrics.last_commit.set(time.time() - (time.monotonic() - watch.last_progress))
-        metrics.lag.set(sum(watch.lag().values()))
-        if not healthy:
-            crash_process(f"no commit progress for {settings.stall_timeout_s}s", EXIT_STALLED)
-
-    app.timer(interval=WATCH_INTERVAL_S)(watch_commits)
+    watch = watch_liveness(app, kafka, settings, metrics)
 
     def paused() -> bool:
         consumer: Any = app.consumer
@@ -210,3 +199,38 @@ def _erasure_secret(settings: WorkerSettings) -> bytes:
     if settings.erasure_secret is not None:
         return settings.erasure_secret.get_secret_value().encode()
     return load_secret(settings.erasure_secret_file)
+
+
+#: Seconds a rebalance may take past the broker's rebalance timeout until its assignment is
+#: done (the sync and faust's assignment callback, on a loaded machine).
+REBALANCE_MARGIN_S = 30.0
+
+
+def watch_liveness(
+    app: Any, kafka: KafkaSettings, settings: WorkerSettings, metrics: WorkerMetrics
+) -> CommitWatch:
+    """Every few seconds: publish lag and commit age, and exit when commits stalled while
+    records waited, or a rebalance never reached its assignment (streams/worker/liveness.py)."""
+    watch = CommitWatch(
+        app,
+        frozenset({kafka.topic(ACTIVITY), kafka.topic(PROFILE)}),
+        settings.stall_timeout_s,
+        # The group coordinator drops a member that has not rejoined within the rebalance
+        # timeout; a worker still waiting well after that is stuck (liveness.py, guard 3).
+        rebalance_limit_s=app.conf.broker_rebalance_timeout
+        + max(REBALANCE_MARGIN_S, 2 * app.conf.broker_session_timeout),
+    )
+    app.on_partitions_assigned.connect(cast(Any, watch.assigned))
+
+    async def watch_commits() -> None:
+        healthy = watch.check()
+        metrics.last_commit.set(time.time() - (time.monotonic() - watch.last_progress))
+        metrics.lag.set(sum(watch.lag().values()))
+        if not healthy:
+            crash_process(f"no commit progress for {settings.stall_timeout_s}s", EXIT_STALLED)
+        stuck = watch.rebalance_stuck()
+        if stuck is not None:
+            crash_process(f"a rebalance has waited {stuck:.0f}s for its assignment", EXIT_STALLED)
+
+    app.timer(interval=WATCH_INTERVAL_S)(watch_commits)
+    return watch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -172,6 +173,7 @@ class _WorkerApp:
         self.monitor = SimpleNamespace(tp_committed_offsets=committed)
         self.tables = SimpleNamespace(recovery=SimpleNamespace(in_recovery=False))
         self.rebalancing = False
+        self.rebalancing_count = 0
 
 
 def test_commit_watch_flags_a_stall_only_while_records_wait() -> None:
@@ -190,6 +192,28 @@ def test_commit_watch_flags_a_stall_only_while_records_wait() -> None:
     assert watch.check(now=100.0)  # caught up: nothing waits, nothing to flag
 
 
+def test_commit_watch_bounds_a_rebalance_until_its_assignment_not_the_recovery() -> None:
+    tp = TP("p.candidate.activity", 0)
+    app = _WorkerApp({tp: 100}, {tp: 40})
+    watch = CommitWatch(app, frozenset({tp.topic}), stall_timeout_s=10, rebalance_limit_s=66)
+    assert watch.rebalance_stuck(now=0.0) is None  # no rebalance at all
+    app.rebalancing, app.rebalancing_count = True, 1  # the first join begins
+    assert watch.rebalance_stuck(now=5.0) is None
+    assert watch.rebalance_stuck(now=70.0) is None  # 65 s: within the limit
+    assert watch.rebalance_stuck(now=72.0) == pytest.approx(67.0)  # stuck since the 1st look
+    asyncio.run(watch.assigned(None, signal=None))  # the assignment is done at last
+    assert watch.rebalance_stuck(now=500.0) is None  # recovery may take long: not bounded
+    app.rebalancing_count = 2  # a revocation begins and never ends
+    assert watch.rebalance_stuck(now=600.0) is None
+    app.rebalancing_count = 3  # another one: counted from when it was seen
+    assert watch.rebalance_stuck(now=650.0) is None
+    assert watch.rebalance_stuck(now=717.0) == pytest.approx(67.0)
+    assert watch.status()["rebalance_seconds"] is not None
+    unbounded = CommitWatch(app, frozenset({tp.topic}), stall_timeout_s=10)
+    assert unbounded.rebalance_stuck(now=0.0) is None
+    assert unbounded.rebalance_stuck(now=10_000.0) is None
+
+
 @pytest.mark.parametrize(("setting", "expected"), [(None, 1), ("0", 0), ("2", 2)])
 def test_standby_replicas_reach_the_faust_app(
     model: ScoringModel,
@@ -204,3 +228,24 @@ def test_standby_replicas_reach_the_faust_app(
     worker = build_worker(settings, KafkaSettings(), model, partitions=3, output_partitions={})
     assert settings.standby_replicas == expected
     assert worker.app.conf.table_standby_replicas == expected
+
+
+def test_the_worker_bounds_a_rebalance_by_the_rebalance_timeout_and_learns_its_assignments(
+    model: ScoringModel, tmp_path: Any
+) -> None:
+    worker = build_worker(
+        WorkerSettings(data_dir=tmp_path),
+        KafkaSettings(),
+        model,
+        partitions=3,
+        output_partitions={},
+    )
+    conf = worker.app.conf
+    assert worker.watch.rebalance_limit_s == conf.broker_rebalance_timeout + 30.0 == 90.0
+    worker.app.rebalancing_count = 4  # four rebalances began
+    assert worker.watch.rebalance_stuck(now=0.0) is None
+    asyncio.run(worker.app.on_partitions_assigned.send(set()))  # the fourth one's is done
+    assert worker.watch.rebalance_stuck(now=10_000.0) is None
+    worker.app.rebalancing_count = 5
+    assert worker.watch.rebalance_stuck(now=10_000.0) is None  # seen now: not stuck yet
+    assert worker.watch.rebalance_stuck(now=10_091.0) == pytest.approx(91.0)

@@ -6,17 +6,25 @@ or commit the failed batch) and the supervisor restarts it; the batch is process
 (2) :class:`CommitWatch` checks every few seconds whether the committed offsets of the assigned
 source partitions advanced; when records have waited longer than the stall timeout without a
 commit (and no rebalance or table recovery is running), the process exits with
-:data:`EXIT_STALLED`. ``GET /v1/health`` reports the same figures.
+:data:`EXIT_STALLED`. (3) The same watch bounds a rebalance's membership part (from the
+revocation until faust's assignment is done; table recovery comes after it and is not bounded):
+a worker stuck there longer than the broker's rebalance timeout plus its session timeout was
+dropped from the group by then and would hold nothing, so it exits with :data:`EXIT_STALLED`
+too, and rejoins when restarted. ``GET /v1/health`` reports the same figures.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from schemas.stack_dump import print_tasks
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +35,12 @@ EXIT_STALLED = 75
 
 
 def crash_process(reason: str, code: int = EXIT_AGENT_CRASHED) -> None:
-    """Log ``reason`` and end the process now, without committing anything more."""
+    """Log ``reason`` and end the process now, without committing anything more. A stall
+    first writes what every asyncio task waits in (what a stall is to be explained by)."""
     log.critical("exiting with status %d: %s", code, reason)
+    if code == EXIT_STALLED:
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to show
+            print_tasks(asyncio.get_running_loop())
     sys.stderr.write(f"nurture worker: exiting with status {code}: {reason}\n")
     sys.stderr.flush()
     os._exit(code)
@@ -41,8 +53,32 @@ class CommitWatch:
     app: Any
     source_topics: frozenset[str]
     stall_timeout_s: float
+    #: Longest a rebalance may take until its assignment is done (None: not bounded).
+    rebalance_limit_s: float | None = None
     last_progress: float = field(default_factory=time.monotonic)
     _last_committed: dict[Any, int] = field(default_factory=dict)
+    #: faust's count of rebalances begun (``app.rebalancing_count``) when its last assignment
+    #: was done, and when the watch first saw the count it waits on now.
+    _joined: int = 0
+    _begun: tuple[int, float] | None = None
+
+    async def assigned(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """faust's ``on_partitions_assigned`` signal: this rebalance's membership part is done."""
+        self._joined = self.app.rebalancing_count
+
+    def rebalance_stuck(self, now: float | None = None) -> float | None:
+        """Seconds the current rebalance has waited for its assignment, once past the limit;
+        None while within it (or with no rebalance waiting)."""
+        now = time.monotonic() if now is None else now
+        begun = self.app.rebalancing_count
+        if begun <= self._joined:
+            self._begun = None
+            return None
+        if self._begun is None or self._begun[0] != begun:
+            self._begun = (begun, now)
+        waited = now - self._begun[1]
+        limit = self.rebalance_limit_s
+        return waited if limit is not None and waited > limit else None
 
     def lag(self) -> dict[str, int]:
         """Records waiting per assigned source partition (``topic:partition`` -> count)."""
@@ -79,4 +115,7 @@ class CommitWatch:
             "stall_timeout_s": self.stall_timeout_s,
             "lag": self.lag(),
             "rebalancing_or_recovering": self.busy(),
+            "rebalance_seconds": (
+                None if self._begun is None else round(time.monotonic() - self._begun[1], 3)
+            ),
         }

@@ -5,10 +5,12 @@ A worker or delivery consumer stopped by SIGTERM or SIGINT finishes what it hold
 process has installed its own handlers ends it otherwise, depending on where start-up was:
 
 * SIGTERM: the default action, which :mod:`subprocess` reports as ``-15``;
-* SIGINT: ``KeyboardInterrupt`` wherever Python was. Uncaught it gives ``-2``; inside the typer
-  command (before faust took the signal over) typer turns it into exit ``130`` without a word;
-  while Python was still importing its site packages it gives ``1`` with a
-  ``KeyboardInterrupt`` traceback as the last line of output (click's ``Aborted!`` likewise);
+* SIGINT: while ``nurture`` imports its modules, exit ``130`` at once
+  (:mod:`deploy.cli.early_interrupt`); after that ``KeyboardInterrupt`` wherever Python was:
+  uncaught it gives ``-2``; inside the typer command (before faust took the signal over) typer
+  turns it into exit ``130`` without a word; while Python was still importing its site packages
+  (before ``nurture``'s first line) it gives ``1`` with a ``KeyboardInterrupt`` traceback as the
+  last line of output (click's ``Aborted!`` likewise);
 * SIGKILL: always ``-9``.
 
 Anything else is unexpected: ``1`` otherwise (a configuration error, or Kafka unreachable),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# First, before the heavy imports: a SIGINT during them ends the process with 130.
+from deploy.cli import early_interrupt  # isort: skip
+
 from typing import Annotated
 
 import typer
@@ -58,6 +61,7 @@ def main(
     ``kill -USR1 <pid>`` makes any nurture process print every thread's stack to stderr (for a
     process that hangs); it goes on running.
     """
+    early_interrupt.restore()  # the imports are done: SIGINT raises KeyboardInterrupt again
     dump_stacks_on_sigusr1()
     overrides: dict[str, object] = {}
     if bootstrap is not None:

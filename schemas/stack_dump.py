@@ -15,11 +15,21 @@ import faulthandler
 import io
 import signal
 import sys
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import TextIO
 
 #: The line that ends a task dump (a process's reader can wait for it).
 TASKS_DUMPED = "-- end of asyncio tasks --"
+
+#: Functions that describe a component's state in a few lines, printed after the tasks.
+_reporters: list[Callable[[], Iterable[str]]] = []
+
+
+def add_state_reporter(report: Callable[[], Iterable[str]]) -> None:
+    """Print ``report()``'s lines with every task dump (the worker's intake and consumer state:
+    what a stall is explained by, next to what the tasks wait in)."""
+    _reporters.append(report)
 
 
 def dump_stacks_on_sigusr1(*, chain: bool = False) -> None:
@@ -58,9 +68,25 @@ def print_tasks(loop: asyncio.AbstractEventLoop, out: TextIO | None = None) -> N
         for task in tasks:
             out.write(f"{task!r}\n")
             with contextlib.suppress(Exception):  # a dump must never take the process down
-                task.print_stack(limit=12, file=out)
+                out.writelines(f"  {line}\n" for line in awaiting(task.get_coro()))
+    for report in _reporters:
+        with contextlib.suppress(Exception):
+            out.writelines(f"{line}\n" for line in report())
     out.write(f"{TASKS_DUMPED}\n")
     out.flush()
+
+
+def awaiting(coro: object, limit: int = 40) -> list[str]:
+    """Where a coroutine is suspended: each coroutine (or generator) it awaits, outermost first,
+    as ``file:line in function``. (``Task.print_stack`` shows only the outermost one.)"""
+    lines: list[str] = []
+    while coro is not None and len(lines) < limit:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return lines
 
 
 def running_loops() -> list[asyncio.AbstractEventLoop]:

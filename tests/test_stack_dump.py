@@ -4,6 +4,8 @@ consumer."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import signal
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from schemas.settings import KafkaSettings
-from schemas.stack_dump import TASKS_DUMPED
+from schemas.stack_dump import TASKS_DUMPED, add_state_reporter, print_tasks
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_crash import deliver_process
 from tests.test_delivery_email import free_port
@@ -81,3 +83,27 @@ def test_the_delivery_consumer_dumps_its_threads_on_sigusr1_and_keeps_running(
         assert DUMPED in log_path.read_bytes()
         assert process.poll() is None
         assert _answers(url)
+
+
+def test_a_task_dump_shows_every_coroutine_a_task_waits_in_and_the_state_reports() -> None:
+    async def inner() -> None:
+        await asyncio.sleep(30)
+
+    async def outer() -> None:
+        await inner()
+
+    add_state_reporter(lambda: ["-- a component's state --"])
+
+    async def main() -> str:
+        task = asyncio.create_task(outer(), name="outer")
+        await asyncio.sleep(0.01)
+        out = io.StringIO()
+        print_tasks(asyncio.get_running_loop(), out)
+        task.cancel()
+        return out.getvalue()
+
+    dumped = asyncio.run(main())
+    chain = dumped[dumped.index("name='outer'") :].splitlines()[1:4]
+    assert [line.rsplit(" in ", 1)[1] for line in chain] == ["outer", "inner", "sleep"]
+    assert "-- a component's state --" in dumped
+    assert dumped.rstrip().endswith(TASKS_DUMPED)

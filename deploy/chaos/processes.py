@@ -10,6 +10,7 @@ harness's main thread): the children's parent-death signal is tied to that threa
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -104,7 +105,7 @@ def worker_env(kafka: KafkaSettings, data_dir: Path, erasure_secret: str) -> dic
         "NURTURE_WORKER_SESSION_TIMEOUT_S": "6",
         "NURTURE_WORKER_COMMIT_INTERVAL_S": "0.5",
         "NURTURE_WORKER_ERASURE_SECRET": erasure_secret,
-        "NURTURE_WORKER_LOG_LEVEL": "warning",
+        "NURTURE_WORKER_LOG_LEVEL": os.environ.get("NURTURE_CHAOS_LOG_LEVEL", "warning"),
     }
 
 

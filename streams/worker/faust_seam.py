@@ -36,6 +36,9 @@ PRIVATE_MEMBERS: tuple[tuple[type, str, str], ...] = (
     (AIOKafkaDriverConsumer, "_add_gap", "the batch intake (acks for a whole batch)"),
     (AIOKafkaDriverConsumer, "_read_offset", "the batch intake (offset after a seek)"),
     (AIOKafkaDriverConsumer, "_buffered_partitions", "the batch intake (fetchable partitions)"),
+    (AIOKafkaDriverConsumer, "_acked", "the intake's state dump (acked offsets)"),
+    (AIOKafkaDriverConsumer, "_gap", "the intake's state dump (acked ranges)"),
+    (AIOKafkaDriverConsumer, "_committed_offset", "the intake's state dump (committed offsets)"),
     (AIOKafkaDriverConsumer, "_thread", "fetch tuning (faust's consumer thread)"),
     (AIOKafkaConsumerThread, "_consumer", "fetch tuning (faust's aiokafka consumer)"),
     (AIOKafkaDriverProducer, "_ensure_producer", "the outbox (whole record batches)"),
@@ -120,6 +123,19 @@ def sought_offset(consumer: Any, tp: TP) -> int | None:
     its drain loop (which stores the last offset *read* there): true of the batch intake's."""
     offset: int | None = consumer._read_offset.get(tp)
     return offset
+
+
+def offsets_state(consumer: Any, tp: TP) -> dict[str, Any]:
+    """faust's offset bookkeeping of ``tp`` (for a state dump): committed and read offsets, the
+    acknowledged offsets not committed yet (count, lowest, highest) and the gaps."""
+    acked = list(consumer._acked.get(tp, ()))
+    gaps = consumer._gap.get(tp)
+    return {
+        "committed": consumer._committed_offset.get(tp),
+        "read": consumer._read_offset.get(tp),
+        "acked": (len(acked), min(acked), max(acked)) if acked else (0, None, None),
+        "gaps": sorted((g.begin, g.end) for g in gaps)[:5] if gaps else [],
+    }
 
 
 def aiokafka_consumer(app: Any) -> Any:

@@ -52,6 +52,7 @@ from typing import Any, cast
 from aiokafka.errors import IllegalStateError, KafkaError
 from faust.types import TP
 
+from schemas.stack_dump import add_state_reporter
 from streams.metrics import WorkerMetrics
 from streams.worker import faust_seam
 
@@ -90,6 +91,23 @@ class BatchIntake:
         faust_seam.wrap_perform_seek(consumer, self._seeking)
         self.app.on_partitions_revoked.connect(cast(Any, self._membership_changed))
         self.app.on_partitions_assigned.connect(cast(Any, self._membership_changed))
+        add_state_reporter(self.describe)
+
+    def describe(self) -> list[str]:
+        """The intake's state and faust's offsets per assigned partition of ``topic`` (printed
+        with the worker's task dump on SIGUSR1 or a stall)."""
+        consumer = self.app.consumer
+        lines = [
+            f"-- intake {self.topic}: epoch {self._epoch}, ready {self.ready}, "
+            f"flow active {consumer.flow_active}, generation {self.app.consumer_generation_id}, "
+            f"rebalancing {self.app.rebalancing} --"
+        ]
+        for tp in sorted(t for t in consumer.assignment() if t.topic == self.topic):
+            lines.append(
+                f"  [{tp.partition}] next {self._next.get(tp)} rewound {self._rewound.get(tp)} "
+                f"highwater {consumer.highwater(tp)} {faust_seam.offsets_state(consumer, tp)}"
+            )
+        return lines
 
     async def _membership_changed(self, sender: Any, *args: Any, signal: Any, **kw: Any) -> None:
         self._epoch += 1

@@ -148,7 +148,7 @@ def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> 
                     f"replication {settings.topic_replication}): {exc}"
                 ) from exc
         if report.created:
-            _await_metadata(admin, set(report.created))
+            await_metadata(admin, set(report.created))
     present = [n for n in names if n in existing or n in report.created]
     for name, state in describe(settings, present).items():
         report.existing.append(name)
@@ -158,7 +158,7 @@ def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> 
     return report
 
 
-def _await_metadata(admin: KafkaAdminClient, names: set[str], timeout_s: float = 30.0) -> None:
+def await_metadata(admin: KafkaAdminClient, names: set[str], timeout_s: float = 30.0) -> None:
     """Wait until the broker's metadata lists ``names`` (creation completes asynchronously)."""
     deadline = time.monotonic() + timeout_s
     while not names <= set(admin.list_topics()):

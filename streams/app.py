@@ -27,6 +27,7 @@ from streams.scoring.config import ScoringModel
 from streams.settings import WorkerSettings
 from streams.worker import aiokafka_seam, faust_seam
 from streams.worker.campaigns import CampaignOutput
+from streams.worker.changelog_topic import require_changelog_partitions
 from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.fetch_tuning import tune_fetcher
 from streams.worker.intake import BatchIntake
@@ -169,6 +170,8 @@ def build_worker(
     # A revocation waits for the step in flight (a timer tick is not a tracked message): no
     # row of a partition may reach the changelog once its next owner may be restoring it.
     app.on_partitions_revoked.connect(cast(Any, runner.on_partitions_revoked))  # mode: untyped
+    # No partition is processed without its changelog partition (its rows' only source).
+    require_changelog_partitions(app, (activity_topic, kafka.topic(PROFILE)), changelog)
     # Decorators applied as calls: faust is untyped, and mypy --strict refuses untyped decorators.
     app.agent(activity, name="score-activity", concurrency=1)(score_activity)
     app.agent(profile, name="keep-profiles", concurrency=1)(keep_profiles)

@@ -18,6 +18,7 @@ from streams.dlq import DLQ_FOR
 from streams.scoring.config import load_model
 from streams.settings import WorkerSettings
 from streams.worker.campaigns import build_engine
+from streams.worker.changelog_topic import ensure_changelog
 from streams.worker.gc_tuning import tune_gc
 from streams.worker.kafka_config import source_partitions, topic_partitions
 
@@ -49,6 +50,8 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
         output_partitions=topic_partitions(kafka, outputs),
         engine=engine,
     )
+    # Before faust starts: the group leader must know the changelog when it first assigns.
+    ensure_changelog(kafka, worker.table.changelog_topic.get_topic_name(), partitions)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tune_gc()  # see streams/worker/gc_tuning.py: 12-28% of the scoring throughput
     try:

@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaProducer
 
 from schemas.codec import activity_codec
-from schemas.errors import CorruptPayloadError, ValidationError
+from schemas.errors import CorruptPayloadError, RecordTooLargeError, ValidationError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION_DLQ, ACTIVITY, ACTIVITY_DLQ
 from streams.dlq import dead_letter
@@ -58,6 +58,16 @@ def _publish_letters(kafka: KafkaSettings) -> bytes:
             offset=7,
             error=CorruptPayloadError("payload does not start with C3 01"),
         ),
+        dead_letter(  # over the size limit: only its start is kept
+            key=b"cand-dlq-4",
+            value=b"\x00" + b"x" * 5000,
+            headers=None,
+            topic=kafka.topic(ACTIVITY),
+            partition=0,
+            offset=3,
+            error=RecordTooLargeError(5001, 4096),
+            max_bytes=2048,
+        ),
     ]
     producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
     try:
@@ -92,6 +102,7 @@ def test_list_show_and_redrive_once(kafka: KafkaSettings) -> None:
     everything = _listed(kafka)
     assert sorted(x["error_class"] for x in everything) == [
         "CorruptPayloadError",
+        "RecordTooLargeError",
         "ValidationError",
         "retry_horizon",
     ]
@@ -100,7 +111,7 @@ def test_list_show_and_redrive_once(kafka: KafkaSettings) -> None:
     assert corrupt[0]["origin_topic"] == kafka.topic(ACTIVITY)
     assert (corrupt[0]["origin_partition"], corrupt[0]["origin_offset"]) == (2, 7)
     assert _listed(kafka, "--since", "2999-01-01") == []
-    assert len(_listed(kafka, "--topic", "candidate.activity.dlq")) == 2
+    assert len(_listed(kafka, "--topic", "candidate.activity.dlq")) == 3
 
     (valid,) = _listed(kafka, "--error", "ValidationError")
     shown = nurture(kafka, "dlq", "show", valid["id"])
@@ -126,10 +137,12 @@ def test_list_show_and_redrive_once(kafka: KafkaSettings) -> None:
     assert again.exit_code == 0, again.output
     assert "1 already redriven" in again.output
     assert "1 not redrivable" in again.output  # the action dead letter
+    assert "1 truncated" in " ".join(again.output.split())  # a cut copy: never re-published
     # The corrupt one is re-published too (it is not marked yet); the good one is not again.
     values = [m.value for m in read_all(kafka, kafka.topic(ACTIVITY))]
     assert values.count(good) == 1
     assert values.count(b"\x00garbage") == 1
+    assert len(values) == 2  # nothing of the truncated letter
 
 
 def test_show_refuses_an_unknown_id(kafka: KafkaSettings) -> None:

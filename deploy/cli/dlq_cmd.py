@@ -112,7 +112,8 @@ def redrive_(
     """Re-publish dead letters to their origin topics (once: a marker records the redrive).
 
     The worker de-duplicates activity by event_id, so a redriven event it already counted
-    changes nothing. nurture.action.dlq letters are not redriven (delivery holds them final).
+    changes nothing. nurture.action.dlq letters are not redriven (delivery holds them final),
+    nor truncated ones (the worker kept only part of a too-large record).
     """
     letters = _letters(ctx, topic, error, since)
     if dry_run:
@@ -127,7 +128,9 @@ def redrive_(
         console.print(f"redriven {letter.letter_id} -> {letter.origin_topic}")
     console.print(
         f"{len(report.redriven)} redriven, {report.already} already redriven before, "
-        f"{report.not_redrivable} not redrivable (nurture.action.dlq)"
+        f"{report.not_redrivable} not redrivable (nurture.action.dlq), "
+        f"{report.truncated} truncated (only part of a too-large record was kept: redrive the "
+        "original from its origin offset)"
     )
 
 

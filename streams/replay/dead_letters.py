@@ -18,7 +18,10 @@ re-publish a letter once more on the next run; the worker's de-duplication absor
 
 ``nurture.action.dlq`` is listed and shown but not redriven: delivery recorded those actions
 as final (``dead_lettered``) under their ``action_id``, so a re-published action would be a
-no-op by design.
+no-op by design. Nor is a *truncated* letter (header ``nurture.dlq.truncated``: the worker kept
+only the start of a record over its size limit, streams/dlq.py): re-publishing the cut copy
+would publish a record nobody sent. It is listed and shown; the original is still at its origin
+offset within the source topic's retention.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from streams.dlq import (
     HEADER_OFFSET,
     HEADER_PARTITION,
     HEADER_TOPIC,
+    HEADER_TRUNCATED,
 )
 from streams.replay.errors import ReplayError
 from streams.replay.reader import read_topic
@@ -71,6 +75,11 @@ class DeadLetter:
     def letter_id(self) -> str:
         """``<dlq topic>:<partition>:<offset>``: what `dlq show` takes."""
         return f"{self.dlq_topic}:{self.partition}:{self.offset}"
+
+    @property
+    def truncated(self) -> bool:
+        """True when the worker kept only part of the original record (too large)."""
+        return any(key == HEADER_TRUNCATED for key, _ in self.headers)
 
     @property
     def original_headers(self) -> Headers:
@@ -167,6 +176,8 @@ class RedriveReport:
     redriven: list[DeadLetter]
     already: int
     not_redrivable: int
+    #: Letters holding only part of their record (too large): never re-published.
+    truncated: int = 0
 
 
 def redrive(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> RedriveReport:
@@ -180,6 +191,8 @@ def redrive(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> RedriveRepor
             report.already += 1
         elif letter.dlq_topic not in redrivable or not letter.origin_topic:
             report.not_redrivable += 1
+        elif letter.truncated:
+            report.truncated += 1
         else:
             todo.append(letter)
     if not todo:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from kafka.admin import NewTopic
 
 from deploy import topics as topic_admin
 from schemas.errors import ConfigError
@@ -76,6 +77,11 @@ def test_ensure_changelog_makes_a_compacted_co_partitioned_topic_once(
     assert ensure_changelog(kafka, name, 4) is False  # there already: left as it is
     with pytest.raises(ConfigError, match="has 4 partitions, the source topics 6"):
         ensure_changelog(kafka, name, 6)
+    deleting = kafka.topic("other-candidates-changelog")
+    with topic_admin.admin_client(kafka) as admin:  # made by hand with the wrong policy
+        admin.create_topics([NewTopic(deleting, 4, 1, topic_configs={"cleanup.policy": "delete"})])
+    with pytest.raises(ConfigError, match="must be compacted"):
+        ensure_changelog(kafka, deleting, 4)
 
 
 @pytest.mark.kafka

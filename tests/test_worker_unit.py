@@ -174,6 +174,7 @@ class _WorkerApp:
         self.tables = SimpleNamespace(recovery=SimpleNamespace(in_recovery=False))
         self.rebalancing = False
         self.rebalancing_count = 0
+        self.should_stop = False
 
 
 def test_commit_watch_flags_a_stall_only_while_records_wait() -> None:
@@ -209,6 +210,9 @@ def test_commit_watch_bounds_a_rebalance_until_its_assignment_not_the_recovery()
     assert watch.rebalance_stuck(now=650.0) is None
     assert watch.rebalance_stuck(now=717.0) == pytest.approx(67.0)
     assert watch.status()["rebalance_seconds"] is not None
+    app.should_stop = True  # stopping: faust skips the assignment of a rebalance begun now
+    assert watch.rebalance_stuck(now=2_000.0) is None
+    app.should_stop = False
     unbounded = CommitWatch(app, frozenset({tp.topic}), stall_timeout_s=10)
     assert unbounded.rebalance_stuck(now=0.0) is None
     assert unbounded.rebalance_stuck(now=10_000.0) is None

@@ -117,7 +117,7 @@ def redrive_(
     """
     letters = _letters(ctx, topic, error, since)
     if dry_run:
-        todo = [x for x in letters if not x.redriven]
+        todo = [x for x in letters if dead_letters.redrivable(kafka_settings(ctx), x)]
         console.print(f"would redrive up to {len(todo)} of {len(letters)} dead letter(s)")
         return
     try:

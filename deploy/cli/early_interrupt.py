@@ -1,14 +1,18 @@
-"""A SIGINT while ``nurture`` is still importing ends it at once, with exit status 130.
+"""While ``nurture`` is still importing, a SIGINT ends it at once (exit status 130) and a SIGUSR1
+prints its threads' stacks; neither kills it with a misleading error.
 
 Python's own SIGINT handler raises ``KeyboardInterrupt`` wherever the interpreter is, and during
 start-up that is deep inside some library's import, where it may come out as another error: a
 class body's ``__set_name__`` wraps it in ``RuntimeError`` (exit 1, with a traceback that looks
 like a broken install; seen under ``nurture chaos``). Nothing has been read or written yet, so
-the process simply ends, as an interrupt should. :func:`restore` gives SIGINT back to Python's
-``KeyboardInterrupt`` once the imports are done, so every command stops as it always has
-(faust's worker then takes SIGINT over for its own graceful stop).
+the process simply ends, as an interrupt should. SIGUSR1's default action would end the process
+too (the chaos harness asks every running worker for its stacks when a run stalls).
+:func:`restore` gives SIGINT back to Python's ``KeyboardInterrupt`` once the imports are done,
+so every command stops as it always has (faust's worker then takes SIGINT over for its own
+graceful stop).
 
-Import this module first: it does its work on import.
+Only the ``nurture`` program installs this (:func:`install`); a test run or another program
+that imports the command line keeps its own signal handling.
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ import signal
 import sys
 from types import FrameType
 
+from schemas.stack_dump import dump_stacks_on_sigusr1
+
 #: Exit status of a process interrupted during start-up (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+#: The console script's name (``pyproject.toml``).
+PROGRAM = "nurture"
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -28,11 +36,25 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+def is_program(module_name: str) -> bool:
+    """True when the running program is ``nurture``: ``python -m deploy.cli.main`` (the module
+    runs as ``__main__``) or the ``nurture`` console script."""
+    return module_name == "__main__" or (
+        bool(sys.argv) and os.path.basename(sys.argv[0]) == PROGRAM
+    )
+
+
+def install(module_name: str) -> None:
+    """Take SIGINT and SIGUSR1 over for the imports when ``module_name`` (the importing
+    module's ``__name__``) shows this process is the ``nurture`` program."""
+    if not is_program(module_name):
+        return
+    dump_stacks_on_sigusr1()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored by a parent
+        signal.signal(signal.SIGINT, _interrupted)
+
+
 def restore() -> None:
     """SIGINT raises ``KeyboardInterrupt`` again (Python's default), unless it is ignored."""
     if signal.getsignal(signal.SIGINT) is _interrupted:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored by a parent
-    signal.signal(signal.SIGINT, _interrupted)

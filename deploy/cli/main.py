@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-# First, before the heavy imports: a SIGINT during them ends the process with 130.
+# First, before the heavy imports: as the nurture program, a SIGINT during them ends the process
+# with 130 (and SIGUSR1 prints stacks instead of killing it).
 from deploy.cli import early_interrupt  # isort: skip
+
+early_interrupt.install(__name__)
 
 from typing import Annotated
 

@@ -180,16 +180,25 @@ class RedriveReport:
     truncated: int = 0
 
 
+def _from_a_redrivable_topic(kafka: KafkaSettings, letter: DeadLetter) -> bool:
+    redrivable = {kafka.topic(t) for t, ok in DLQ_TOPICS.items() if ok}
+    return letter.dlq_topic in redrivable and bool(letter.origin_topic)
+
+
+def redrivable(kafka: KafkaSettings, letter: DeadLetter) -> bool:
+    """True when :func:`redrive` would re-publish ``letter``."""
+    return not letter.redriven and not letter.truncated and _from_a_redrivable_topic(kafka, letter)
+
+
 def redrive(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> RedriveReport:
     """Re-publish ``letters`` (not those already redriven) to their origin topics, then mark
     them redriven; see the module docstring."""
     report = RedriveReport([], 0, 0)
-    redrivable = {kafka.topic(t) for t, ok in DLQ_TOPICS.items() if ok}
     todo = []
     for letter in letters:
         if letter.redriven:
             report.already += 1
-        elif letter.dlq_topic not in redrivable or not letter.origin_topic:
+        elif not _from_a_redrivable_topic(kafka, letter):
             report.not_redrivable += 1
         elif letter.truncated:
             report.truncated += 1

@@ -42,20 +42,26 @@ def ensure_changelog(kafka: KafkaSettings, name: str, partitions: int) -> bool:
             topic = NewTopic(
                 name, partitions, kafka.topic_replication, topic_configs=CHANGELOG_CONFIGS
             )
+            created = True
             try:
                 admin.create_topics([topic])
             except TopicAlreadyExistsError:
-                pass  # another worker made it meanwhile: checked below
+                created = False  # another worker made it meanwhile: checked below
             except KafkaError as exc:
                 raise ConfigError(f"cannot create the table changelog {name}: {exc}") from exc
-            else:
-                topic_admin.await_metadata(admin, {name})
+            topic_admin.await_metadata(admin, {name})
+            if created:
                 return True
-    found = topic_admin.describe(kafka, [name]).get(name)
-    if found is not None and found.partitions != partitions:
+    found = topic_admin.describe(kafka, [name])[name]
+    if found.partitions != partitions:
         raise ConfigError(
             f"the table changelog {name} has {found.partitions} partitions, the source topics "
             f"{partitions}: delete it (the worker restores rows from it) or fix the sources"
+        )
+    if "compact" not in found.configs.get("cleanup.policy", "compact"):
+        raise ConfigError(
+            f"the table changelog {name} has cleanup.policy={found.configs['cleanup.policy']}: "
+            "it must be compacted (a deleted segment would lose rows for good)"
         )
     return False
 

@@ -71,7 +71,8 @@ class CommitWatch:
         None while within it (or with no rebalance waiting)."""
         now = time.monotonic() if now is None else now
         begun = self.app.rebalancing_count
-        if begun <= self._joined:
+        if begun <= self._joined or self.app.should_stop:
+            # (A rebalance that begins while faust stops never reaches an assignment.)
             self._begun = None
             return None
         if self._begun is None or self._begun[0] != begun:

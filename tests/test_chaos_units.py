@@ -165,6 +165,17 @@ def test_recovery_waits_for_every_partition_that_was_waiting() -> None:
     assert recovery_time(0.5, snapshots, {"profile"}) is None  # nothing waited on it
 
 
+def test_a_commit_between_the_last_look_and_the_kill_is_not_the_recovery() -> None:
+    snapshots = [
+        _snap(0.0, a0=(10, 20), a1=(5, 20)),
+        # the killed worker committed a1 (and a0) just before it died, after the last look
+        _snap(0.6, a0=(12, 22), a1=(8, 22)),
+        _snap(0.9, a0=(14, 24), a1=(8, 24)),  # a1 stands: its owner is dead
+        _snap(7.1, a0=(16, 26), a1=(11, 26)),  # taken over and committed
+    ]
+    assert recovery_time(0.5, snapshots, {"activity"}) == pytest.approx(6.6)
+
+
 def test_recovery_is_none_without_a_snapshot_before_or_a_recovery_after() -> None:
     snapshots = [_snap(1.0, a0=(0, 5)), _snap(2.0, a0=(0, 5))]
     assert recovery_time(0.5, snapshots, {"activity"}) is None
@@ -172,7 +183,7 @@ def test_recovery_is_none_without_a_snapshot_before_or_a_recovery_after() -> Non
 
 
 def test_a_partition_that_reached_the_end_counts_as_moved() -> None:
-    snapshots = [_snap(0.0, a0=(4, 5)), _snap(3.0, a0=(5, 5))]
+    snapshots = [_snap(0.0, a0=(4, 5)), _snap(0.25, a0=(4, 5)), _snap(3.0, a0=(5, 5))]
     assert recovery_time(0.0, snapshots, {"activity"}) == 3.0
 
 

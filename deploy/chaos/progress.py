@@ -4,7 +4,9 @@ A :class:`Snapshot` is what :mod:`deploy.chaos.watch` saw at one moment: per sou
 consumer group's committed offset and the partition's end offset. From a run's snapshots:
 
 * **recovery after a kill** is the time from the kill until every partition that had records
-  waiting at the kill has committed beyond where it stood then: the killed process's partitions
+  waiting at the kill has committed beyond where it stood then (its committed offset at the
+  first look after the kill, so a commit made just before the kill does not count as
+  recovery): the killed process's partitions
   stand still until the group notices it is gone (the session timeout), rebalances and the new
   owner has restored the table; the others' partitions move on at once;
 * a partition is **stuck** when records wait on it at the end and its committed offset did not
@@ -66,17 +68,22 @@ def recovery_time(
     the snapshots end before every such partition moved.
     """
     before = [s for s in snapshots if s.at <= kill_at]
-    if not before:
+    after = [s for s in snapshots if s.at > kill_at]
+    if not before or not after:
         return None
     at_kill = before[-1].positions
+    # Where each waiting partition stood: at the first look after the kill, when that is later
+    # (the killed process may have committed between the last look and its death; that commit
+    # is not the recovery).
+    first = after[0].positions
     waiting = {
-        pid: pos.committed for pid, pos in at_kill.items() if pid.topic in topics and pos.lag > 0
+        pid: max(pos.committed, first[pid].committed if pid in first else pos.committed)
+        for pid, pos in at_kill.items()
+        if pid.topic in topics and pos.lag > 0
     }
     if not waiting:
         return None
-    for snapshot in snapshots:
-        if snapshot.at <= kill_at:
-            continue
+    for snapshot in after[1:]:
         moved = all(
             pid in snapshot.positions and snapshot.positions[pid].committed > committed
             for pid, committed in waiting.items()

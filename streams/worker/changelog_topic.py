@@ -13,7 +13,8 @@ engagement scores still matched.
 Two rules close it: :func:`ensure_changelog` creates the topic (compacted, co-partitioned with
 the sources) before faust starts, so every member's first metadata has it; and
 :func:`unrestorable` names the source partitions of an assignment whose changelog partition is
-missing, which the worker refuses to process (it exits and rejoins with fresh metadata).
+missing, which the worker refuses to process (:func:`require_changelog_partitions` exits with
+75; the restart makes the group rebalance, except under static membership: docs/worker.md).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ CHANGELOG_CONFIGS = {"cleanup.policy": "compact"}
 def ensure_changelog(kafka: KafkaSettings, name: str, partitions: int) -> bool:
     """Create ``name`` with ``partitions`` partitions unless it exists; True when created.
     ConfigError when it exists with another partition count (rows would not be co-partitioned
-    with their candidates' events)."""
+    with their candidates' events) or is not compacted (rows would expire)."""
     with topic_admin.admin_client(kafka) as admin:
         if name not in set(admin.list_topics()):
             topic = NewTopic(

@@ -14,8 +14,11 @@ import contextlib
 import faulthandler
 import io
 import signal
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
@@ -103,3 +106,30 @@ def running_loops() -> list[asyncio.AbstractEventLoop]:
                 break
             frame = frame.f_back
     return found
+
+
+def request_dump(process: subprocess.Popen[bytes], log_path: Path, wait_s: float = 5.0) -> str:
+    """Send a running ``nurture`` process SIGUSR1 and return what it wrote to ``log_path`` (its
+    stdout and stderr) in answer: its thread stacks, and a worker's asyncio tasks and state,
+    waited for until :data:`TASKS_DUMPED` (at most ``wait_s``; a process without an event loop,
+    or whose loop is stuck, writes only the threads': those are waited for one second).
+    Empty when the process is not running."""
+    if process.poll() is not None:
+        return ""
+    size = log_path.stat().st_size
+    process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + wait_s
+    threads_at: float | None = None
+    written = b""
+    while time.monotonic() < deadline:
+        with log_path.open("rb") as log:
+            log.seek(size)
+            written = log.read()
+        if TASKS_DUMPED.encode() in written:
+            break
+        if threads_at is None and b"most recent call first" in written:
+            threads_at = time.monotonic()
+        if threads_at is not None and time.monotonic() - threads_at > 1.0:
+            break
+        time.sleep(0.05)
+    return written.decode(errors="replace")

@@ -78,7 +78,13 @@ class WorkerHarness:
                 alive=alive,
             )
         except (TimeoutError, RuntimeError) as exc:
-            raise AssertionError(f"{exc}\n--- worker logs ---\n{self.logs()}") from exc
+            # What each running worker says it waits for, before its log is read.
+            states = "".join(
+                f"== {w.log_path.name} state\n{w.state_report()}\n" for w in self.workers
+            )
+            raise AssertionError(
+                f"{exc}\n--- worker states ---\n{states}--- worker logs ---\n{self.logs()}"
+            ) from exc
 
     def logs(self, tail: int = 3000) -> str:
         texts = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from deploy.chaos.exits import explained, meaning
 from deploy.chaos.schedule import SIGNALS, KillKind
 from deploy.up.parent_death import terminate_with_parent
 from schemas.settings import KafkaSettings
-from schemas.stack_dump import TASKS_DUMPED
+from schemas.stack_dump import request_dump
 from streams.worker.liveness import EXIT_STALLED
 from streams.worker.probe import WorkerProcess, free_port
 
@@ -216,26 +215,10 @@ class Member:
 
 
 def dump_stacks(process: ChildProcess) -> None:
-    """Ask a process that does not stop for every thread's stack (`nurture` processes print
-    them on SIGUSR1: schemas/stack_dump.py), and a worker for its asyncio tasks, and wait until
-    the dump reached its log (the tasks' only while the event loop still runs)."""
-    if process.process is None or process.process.poll() is not None:
-        return
-    size = process.log_path.stat().st_size
-    process.process.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + STACK_DUMP_WAIT_S
-    threads_at: float | None = None
-    while time.monotonic() < deadline:
-        with process.log_path.open("rb") as log:
-            log.seek(size)
-            written = log.read()
-        if TASKS_DUMPED.encode() in written:
-            return
-        if threads_at is None and b"most recent call first" in written:
-            threads_at = time.monotonic()
-        if threads_at is not None and time.monotonic() - threads_at > 1.0:
-            return  # no tasks (not a worker, or its loop is stuck): the threads' will do
-        time.sleep(0.05)
+    """Ask a process that does not stop for every thread's stack, and a worker for its asyncio
+    tasks and state, and wait until the dump reached its log (schemas/stack_dump.py)."""
+    if process.process is not None:
+        request_dump(process.process, process.log_path, STACK_DUMP_WAIT_S)
 
 
 @dataclass

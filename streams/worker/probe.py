@@ -18,6 +18,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.settings import KafkaSettings
+from schemas.stack_dump import request_dump
 
 
 def free_port() -> int:
@@ -113,6 +114,15 @@ class WorkerProcess:
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+    def state_report(self) -> str:
+        """The worker's own account of what it waits for (SIGUSR1: its intake's offsets per
+        partition, after its threads' and tasks' stacks); empty when it does not run."""
+        if self.process is None:
+            return ""
+        dump = request_dump(self.process, self.log_path)
+        start = dump.find("-- intake ")
+        return dump[start:] if start >= 0 else dump[-4000:]
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final commit (what a crash or OOM kill does)."""

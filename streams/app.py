@@ -165,7 +165,11 @@ def build_worker(
     if settings.ingest == "batch":
         # The agent keeps the topic subscribed; its records reach `score` in whole fetches.
         BatchIntake(
-            app, activity_topic, partial(runner.run_batch, score, check_owned=False), metrics
+            app,
+            activity_topic,
+            partial(runner.run_batch, score, check_owned=False),
+            metrics,
+            streamed=frozenset({kafka.topic(PROFILE)}),
         ).install()
     # A revocation waits for the step in flight (a timer tick is not a tracked message): no
     # row of a partition may reach the changelog once its next owner may be restoring it.

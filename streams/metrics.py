@@ -110,7 +110,8 @@ class WorkerMetrics:
             f"{prefix}_intake_discontinuities_total",
             "Fetches of candidate.activity that did not continue where processing left off, by "
             "outcome (rewind: read again from there; retention_gap: the log no longer has the "
-            "records in between).",
+            "records in between; hole: no records there after a re-read; reread: a fetch dropped "
+            "unprocessed, read again).",
             ["outcome"],
             registry=registry,
         )

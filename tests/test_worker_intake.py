@@ -50,6 +50,10 @@ class Consumer:
     tracked: list[Message] = field(default_factory=list)
     gaps: list[tuple[TP, int, int]] = field(default_factory=list)
     seeks: list[dict[TP, int]] = field(default_factory=list)
+    assigned: set[TP] = field(default_factory=lambda: {P0})
+
+    def assignment(self) -> set[TP]:
+        return set(self.assigned)
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, set[TP] | None]:
         return (self.fetches.pop(0) if self.fetches else {}), {P0}
@@ -111,10 +115,13 @@ class Handler:
         self.processed += [record.offset for record in batch]
 
 
+PROFILES = TP("candidate.profile", 0)
+
+
 def intake(consumer: Consumer, *, ready: bool = True) -> tuple[BatchIntake, Handler]:
     """An installed intake; ``ready``: after a rebalance's seek to the committed offsets."""
     handler = Handler()
-    batch_intake = BatchIntake(App(consumer), TOPIC, handler)
+    batch_intake = BatchIntake(App(consumer), TOPIC, handler, streamed=frozenset({PROFILES.topic}))
     batch_intake.install()
     if ready:
         asyncio.run(rebalance(batch_intake))
@@ -212,12 +219,106 @@ def test_without_a_commit_reading_starts_at_the_log_start() -> None:
     """A fetch dropped before the seek moved the consumer on, and faust's seek does not move
     it back where nothing was committed: the intake does (records 0..4 once went unprocessed
     this way while the two-worker test's commits reached the end)."""
-    consumer = Consumer(fetches=[{P0: records(P0, 0, 4)}, {P0: records(P0, 5, 9)}])
+    consumer = Consumer(fetches=[{P0: records(P0, 0, 4)}, {}, {P0: records(P0, 0, 4)}])
     batch_intake, handler = intake(consumer, ready=False)
     asyncio.run(fetch(batch_intake))  # before the seek: dropped
     asyncio.run(rebalance(batch_intake, {P0: None}))  # nothing committed
+    asyncio.run(fetch(batch_intake))  # sought back to the log's start, then read from there
     asyncio.run(fetch(batch_intake))
-    assert handler.processed == [] and consumer.seeks == [{P0: 0}]
+    assert consumer.seeks == [{P0: 0}]
+    assert handler.processed == [0, 1, 2, 3, 4]
+
+
+def test_a_dropped_last_record_is_read_again_without_a_later_one() -> None:
+    """faust seeks partition by partition while the consumer thread fetches: a record fetched
+    after its partition's seek but before the whole seek completed is dropped, and when it is
+    the partition's last, no later fetch shows the gap (a worker started after a rebuild once
+    left the one new event unprocessed, partition committed at 1139 of 1140, for good)."""
+    consumer = Consumer(fetches=[{P0: records(P0, 1139, 1139)}], _read_offset={P0: 1139})
+    batch_intake, handler = intake(consumer, ready=False)
+    asyncio.run(fetch(batch_intake))  # the seek is still running: dropped
+    assert handler.processed == [] and consumer.seeks == []
+    asyncio.run(rebalance(batch_intake, {P0: 1139}))  # the seek completes; nothing new follows
+    consumer.fetches.append({})
+    asyncio.run(fetch(batch_intake))
+    assert consumer.seeks == [{P0: 1139}]
+    consumer.fetches.append({P0: records(P0, 1139, 1139)})  # what the seek back reads
+    asyncio.run(fetch(batch_intake))
+    assert handler.processed == [1139]
+    assert [(m.offset, m.acked) for m in consumer.tracked] == [(1139, True)]
+    asyncio.run(fetch(batch_intake))
+    assert consumer.seeks == [{P0: 1139}], "read again once, not at every fetch"
+
+
+def test_a_fetch_dropped_during_a_rebalance_is_read_again_after_it() -> None:
+    """Also when the rebalance's own seek of the partition came before the drop."""
+    consumer = Consumer(fetches=[{P0: records(P0, 5, 6)}, {}], _read_offset={P0: 5})
+    batch_intake, handler = intake(consumer)
+    consumer.flow_active = False
+    asyncio.run(fetch(batch_intake))  # returns while the flow is stopped: dropped
+    asyncio.run(fetch(batch_intake))  # still stopped: no seek during a rebalance
+    assert consumer.seeks == []
+    consumer.flow_active = True
+    asyncio.run(rebalance(batch_intake, {P0: 5}))
+    consumer.fetches.append({})
+    asyncio.run(fetch(batch_intake))
+    assert consumer.seeks == [{P0: 5}] and handler.processed == []
+
+
+def test_profile_records_dropped_in_a_rebalance_are_read_again_from_the_read_offset() -> None:
+    """faust's own stream path would count the skipped profile records as done at its next
+    gap (its drain loop acknowledges the range between its read offset and the next record)."""
+    changelog = TP("candidates-changelog", 0)
+    consumer = Consumer(
+        fetches=[{PROFILES: records(PROFILES, 7, 9), changelog: records(changelog, 3, 3)}, {}],
+        _read_offset={P0: 0, PROFILES: 6},
+    )
+    consumer.assigned = {P0, PROFILES, changelog}
+    consumer._buffered_partitions.update({PROFILES, changelog})
+    batch_intake, _ = intake(consumer)
+    consumer.flow_active = False
+    handed_on: list[tuple[TP, int]] = []
+
+    async def take() -> None:
+        async for tp, message in batch_intake.getmany(1.0):
+            handed_on.append((tp, message.offset))
+
+    asyncio.run(take())
+    consumer.flow_active = True
+    asyncio.run(rebalance(batch_intake, {PROFILES: 6}))
+    asyncio.run(take())
+    # The changelog is faust's recovery's to position: never sought here.
+    assert handed_on == [] and consumer.seeks == [{PROFILES: 6}]
+
+
+def test_profile_records_left_when_a_rebalance_begins_mid_fetch_are_read_again() -> None:
+    consumer = Consumer(fetches=[{PROFILES: records(PROFILES, 7, 9)}, {}], _read_offset={P0: 0})
+    consumer.assigned = {P0, PROFILES}
+    consumer._buffered_partitions.add(PROFILES)
+    batch_intake, _ = intake(consumer)
+    handed_on: list[int] = []
+
+    async def take() -> None:
+        async for _, message in batch_intake.getmany(1.0):
+            handed_on.append(message.offset)
+            consumer._read_offset[PROFILES] = message.offset  # as faust's drain loop does
+            consumer.flow_active = False  # the rebalance begins after the first record
+
+    asyncio.run(take())
+    consumer.flow_active = True
+    asyncio.run(rebalance(batch_intake))
+    asyncio.run(take())
+    assert handed_on == [7] and consumer.seeks == [{PROFILES: 7}]
+
+
+def test_a_partition_no_longer_assigned_is_not_sought() -> None:
+    consumer = Consumer(fetches=[{P0: records(P0, 0, 1)}, {}], _read_offset={P0: 0})
+    batch_intake, handler = intake(consumer, ready=False)
+    asyncio.run(fetch(batch_intake))
+    consumer.assigned = set()  # the rebalance moved it to another worker
+    asyncio.run(rebalance(batch_intake))
+    asyncio.run(fetch(batch_intake))
+    assert consumer.seeks == [] and handler.processed == []
 
 
 def test_a_seek_overtaken_by_the_next_rebalance_does_not_count() -> None:
@@ -264,6 +365,9 @@ def test_a_broker_error_while_a_gap_is_looked_into_only_defers_it() -> None:
     asyncio.run(fetch(batch_intake))
     asyncio.run(fetch(batch_intake))
     assert handler.processed == [0, 1, 2, 3, 4] and consumer.seeks == []
+    # The records of the fetch are not lost for it: the next fetch reads from 5 again.
+    asyncio.run(fetch(batch_intake))
+    assert consumer.seeks == [{P0: 5}]
 
 
 @pytest.mark.parametrize("cancel_after_yields", [0, 1, 2])

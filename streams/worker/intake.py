@@ -21,7 +21,7 @@ faust's own ``getmany`` hands them on.
    resumes the partitions and the flow *before* that seek completes; records processed in
    between could be committed and then have their commit overwritten by the seek's older one
    (the partition never committed again). A fetch returning while the flow is stopped (a
-   rebalance began) is dropped: the rebalance's seek reads it again.
+   rebalance began) or before that seek completed is dropped, and read again (rule 4).
 2. *Contiguity, per partition and membership.* The intake remembers the offset after the last
    record it processed; a fetch must continue exactly there (first in a membership: at the
    committed offset faust's seek put the consumer at). Records before it were processed
@@ -36,6 +36,17 @@ faust's own ``getmany`` hands them on.
    batch, as it waits for a stream's unacknowledged messages), and only once the batch's output
    was acknowledged by Kafka and its rows written are its offsets registered (the range before
    the last record as one acknowledged gap, the last record acked); faust then commits them.
+4. *A dropped fetch is read again, even when nothing follows it.* aiokafka's position moved
+   past every record it handed out, processed or not. Rule 2 notices that only when a later
+   record arrives, and a rebalance's seek only when it seeks after the drop: faust's seek
+   runs partition by partition while the consumer thread goes on fetching, so a record
+   fetched just after its partition's seek, and dropped because the seek as a whole had not
+   completed, was never read again when it was the partition's last (a worker started after
+   `nurture replay rebuild` left the one new event unprocessed for good). So every partition
+   whose records were dropped unprocessed is sought back to where processing stands before
+   the next fetch, once seeking is safe (the flow runs and this membership's seek is done).
+   So are the profile partitions whose records were left unhanded when a rebalance began
+   (back to faust's read offset; faust's drain loop would count the skipped ones as done).
 
 The activity agent stays registered (so the topic is subscribed, with acks enabled); its stream
 simply never receives a record. Private members of faust used here go through ``faust_seam``.
@@ -67,10 +78,20 @@ class BatchIntake:
     """Routes the records of ``topic`` from faust's consumer to ``handle`` in whole fetches."""
 
     def __init__(
-        self, app: Any, topic: str, handle: Handler, metrics: WorkerMetrics | None = None
+        self,
+        app: Any,
+        topic: str,
+        handle: Handler,
+        metrics: WorkerMetrics | None = None,
+        *,
+        streamed: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.topic = topic
+        #: Other source topics, whose records this hands on to faust's streams (the profiles):
+        #: their dropped records are read again too (rule 4). Not the changelogs: faust's table
+        #: recovery positions those itself.
+        self.streamed = streamed
         self.handle = handle
         self.metrics = metrics
         #: Bumped by every revocation and assignment: what was learnt before is stale after.
@@ -82,6 +103,8 @@ class BatchIntake:
         self._next: dict[TP, tuple[int, int]] = {}
         #: Per partition: (epoch, offset) of the intake's own last seek back (rule 2).
         self._rewound: dict[TP, tuple[int, int]] = {}
+        #: Partitions whose fetched records were dropped unprocessed, to seek back (rule 4).
+        self._dropped: set[TP] = set()
 
     def install(self) -> None:
         """Take over the consumer's ``getmany`` (faust's drain loop calls it for every fetch),
@@ -129,22 +152,64 @@ class BatchIntake:
         """Process the fetch's records of ``topic`` as one batch; yield the others as faust's
         own ``getmany`` does, for their streams and tables."""
         consumer = self.app.consumer
+        await self._read_dropped_again(consumer)
         records, active = await faust_seam.wait_next_records(consumer, timeout)
         generation = self.app.consumer_generation_id  # after the fetch, as faust does
-        if records is None or consumer.should_stop or not consumer.flow_active:
-            # A rebalance began during the fetch: its seek to the committed offsets follows.
+        if records is None or consumer.should_stop:
             return
         mine = {tp: batch for tp, batch in records.items() if tp.topic == self.topic}
+        if not consumer.flow_active:
+            # A rebalance began during the fetch (rule 1; read again after it: rule 4).
+            self._dropped.update(mine)
+            self._drop_streamed(list(records))
+            return
         if mine and self.ready:
             await self._process(consumer, mine, active, self._epoch)
+        else:
+            self._dropped.update(mine)  # before this membership's seek completed (rule 1)
         to_message = faust_seam.to_message
-        for tp, batch in records.items():
-            if tp.topic == self.topic or not faust_seam.fetchable(consumer, tp, active):
+        handed_on = [tp for tp in records if tp.topic != self.topic]
+        for index, tp in enumerate(handed_on):
+            if not faust_seam.fetchable(consumer, tp, active):
+                self._drop_streamed((tp,))
                 continue
-            for record in batch:
+            for record in records[tp]:
                 if not consumer.flow_active or self.app.consumer_generation_id != generation:
+                    self._drop_streamed(handed_on[index:])  # a rebalance began: rule 4
                     return
                 yield tp, to_message(consumer, tp, record)
+
+    def _drop_streamed(self, tps: Sequence[TP]) -> None:
+        self._dropped.update(tp for tp in tps if tp.topic in self.streamed)
+
+    async def _read_dropped_again(self, consumer: Any) -> None:
+        """Seek each partition whose fetched records were dropped back to where processing
+        stands, once seeking is safe (rule 4); a partition no longer assigned is forgotten."""
+        if not self._dropped or not consumer.flow_active or not self.ready:
+            return
+        epoch = self._epoch
+        assigned = consumer.assignment()
+        offsets = {
+            tp: (
+                self._expected_offset(consumer, tp, epoch)
+                if tp.topic == self.topic
+                # faust's streams re-read from its read offset (the last record handed on, or
+                # where its seek put the consumer): at most that one record comes twice.
+                else faust_seam.sought_offset(consumer, tp) or 0
+            )
+            for tp in self._dropped
+            if tp in assigned
+        }
+        try:
+            if offsets:
+                await consumer.seek_wait(offsets)
+        except (IllegalStateError, KafkaError, TimeoutError) as exc:  # again before the next fetch
+            log.warning("%s: seeking back dropped records failed (%r)", self.topic, exc)
+            return
+        self._dropped.clear()
+        if offsets:
+            log.info("reading dropped records again: %s", _offsets_text(offsets))
+            self._count("reread")
 
     def _expected_offset(self, consumer: Any, tp: TP, epoch: int) -> int:
         """The offset ``tp``'s next record must have: after the last one processed in this
@@ -168,7 +233,8 @@ class BatchIntake:
         selected: list[tuple[TP, int, list[Any]]] = []
         for tp, fetched_records in fetched.items():
             if not faust_seam.fetchable(consumer, tp, active):
-                continue  # paused since the fetch: rule 2 re-reads it when it comes back
+                self._dropped.add(tp)  # paused since the fetch: read again (rule 4)
+                continue
             first, records = await self._contiguous(consumer, tp, fetched_records, epoch)
             if records:
                 selected.append((tp, first, records))
@@ -176,7 +242,8 @@ class BatchIntake:
             return
         if not consumer.flow_active or self._epoch != epoch or not self.ready:
             # A rebalance began while a gap was looked into: leave the records to the
-            # membership that follows (faust seeks back to the committed offsets first).
+            # membership that follows (and read them again after its seek: rule 4).
+            self._dropped.update(tp for tp, _, _ in selected)
             return
         batch: list[Any] = []
         tracked: list[tuple[TP, int, Any]] = []
@@ -227,8 +294,9 @@ class BatchIntake:
         # aborted records, which the consumer never returns).
         try:
             earliest = (await consumer.earliest_offsets(tp)).get(tp, 0)
-        except (KafkaError, TimeoutError) as exc:  # try again with the next fetch
+        except (KafkaError, TimeoutError) as exc:  # read again and look again (rule 4)
             log.warning("%s[%d]: earliest offset unknown (%r)", tp.topic, tp.partition, exc)
+            self._dropped.add(tp)
             return expected, []
         if earliest >= first:
             return self._passed_over(tp, expected, first, "retention_gap"), records
@@ -246,10 +314,11 @@ class BatchIntake:
         )
         self._count("rewind")
         if consumer.flow_active and self._epoch == epoch and self.ready:
-            # Not during a rebalance: the next membership's seek to the commits does it then.
             with contextlib.suppress(IllegalStateError, KafkaError, TimeoutError):
                 await consumer.seek_wait({tp: again})
                 self._rewound[tp] = (epoch, again)
+                return expected, []
+        self._dropped.add(tp)  # not during a rebalance, nor after a failed seek: rule 4
         return expected, []
 
     def _passed_over(self, tp: TP, expected: int, first: int, outcome: str) -> int:
@@ -271,3 +340,9 @@ class BatchIntake:
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
             self.metrics.intake_discontinuities.labels(outcome).inc()
+
+
+def _offsets_text(offsets: dict[TP, int]) -> str:
+    return ", ".join(
+        f"{tp.topic}[{tp.partition}]@{offset}" for tp, offset in sorted(offsets.items())
+    )

@@ -53,6 +53,58 @@ def broker_properties(settings: BrokerSettings, log_dir: Path) -> dict[str, str]
     return lines
 
 
+def cluster_replication(nodes: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) on a cluster of ``nodes`` brokers: three copies
+    at most, and one copy may be down while acks=all producers still write."""
+    replication = min(3, nodes)
+    return replication, max(1, replication - 1)
+
+
+def node_properties(
+    settings: BrokerSettings, node_id: int, nodes: int, log_dir: Path
+) -> dict[str, str]:
+    """One node of a KRaft cluster on this host: every node is broker and controller (a quorum
+    of ``nodes`` voters), with its own ports (:func:`node_ports`) and log dir; the internal
+    topics and the default topic settings replicated as :func:`cluster_replication` says."""
+    host = settings.host
+    port, controller = node_ports(settings, node_id)
+    voters = ",".join(
+        f"{other}@{host}:{node_ports(settings, other)[1]}" for other in range(1, nodes + 1)
+    )
+    replication, min_isr = cluster_replication(nodes)
+    lines = broker_properties(settings, log_dir)
+    lines.update(
+        {
+            "node.id": str(node_id),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+            "offsets.topic.replication.factor": str(replication),
+            "transaction.state.log.replication.factor": str(replication),
+            "transaction.state.log.min.isr": str(min_isr),
+            "share.coordinator.state.topic.replication.factor": str(replication),
+            "share.coordinator.state.topic.min.isr": str(min_isr),
+            "default.replication.factor": str(replication),
+            "min.insync.replicas": str(min_isr),
+            # A broker back from a crash takes its partitions' leadership back once in sync.
+            "auto.leader.rebalance.enable": "true",
+            "leader.imbalance.check.interval.seconds": "30",
+        }
+    )
+    return lines
+
+
+def node_ports(settings: BrokerSettings, node_id: int) -> tuple[int, int]:
+    """(listener, controller) ports of cluster node ``node_id`` (1-based): listeners on BASE,
+    BASE+1, ...; controllers on the controller base (BASE+100 unless set), +1, ..."""
+    controller_base = settings.controller_port or settings.port + CLUSTER_CONTROLLER_OFFSET
+    return settings.port + node_id - 1, controller_base + node_id - 1
+
+
+#: Where a cluster's controller ports start, past its listener ports (BASE+100).
+CLUSTER_CONTROLLER_OFFSET = 100
+
+
 def log4j2_properties(log_file: Path) -> str:
     """A log4j2 config that writes the broker's log to one rolling file."""
     return f"""status = warn

@@ -113,6 +113,16 @@ class LocalBroker:
         """
         if self._running_pid() is not None:
             return self.status(), False
+        process = self.launch()
+        self.await_ready(process)
+        return self.status(), True
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Format the data dir on first use and spawn the broker, without waiting for it (the
+        nodes of a cluster start together: none answers before a quorum of controllers runs).
+
+        Raises BrokerError when one of its ports is taken or formatting fails.
+        """
         for port in (self.settings.port, self.settings.controller):
             if _port_in_use(self.settings.host, port):
                 raise BrokerError(
@@ -128,8 +138,7 @@ class LocalBroker:
             self._format(libs)
         process = self._spawn(libs)
         self._write_state(process.pid)
-        self._await_ready(process)
-        return self.status(), True
+        return process
 
     def stop(self) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after the timeout).
@@ -141,6 +150,27 @@ class LocalBroker:
             self.paths.state.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
+        self._await_exit(pid)
+        return True
+
+    def signal_stop(self) -> None:
+        """Begin a controlled shutdown (SIGTERM) without waiting for it (:meth:`stop` waits)."""
+        pid = self._running_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+
+    def kill(self) -> bool:
+        """SIGKILL the broker (a crash: no controlled shutdown); False when it was not running."""
+        pid = self._running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+        self.paths.state.unlink(missing_ok=True)
+        return True
+
+    def _await_exit(self, pid: int) -> None:
         deadline = time.monotonic() + self.settings.stop_timeout_s
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.2)
@@ -149,7 +179,6 @@ class LocalBroker:
             while _alive(pid):
                 time.sleep(0.1)
         self.paths.state.unlink(missing_ok=True)
-        return True
 
     def client_settings(self) -> KafkaSettings:
         """Settings a client of this broker uses (secure mode adds TLS and credentials)."""
@@ -182,16 +211,12 @@ class LocalBroker:
         ]
         return cmd + list(args)
 
+    def _cluster_id(self, libs: Path) -> str:
+        """The id the data dir is formatted with (a cluster's nodes share theirs)."""
+        return new_cluster_id(libs)
+
     def _format(self, libs: Path) -> None:
-        random_uuid = subprocess.run(
-            self._java(libs, "kafka.tools.StorageTool", "random-uuid"),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        cluster_id = random_uuid.stdout.strip().splitlines()[-1] if random_uuid.stdout else ""
-        if random_uuid.returncode != 0 or not cluster_id:
-            raise BrokerError(f"could not make a cluster id: {random_uuid.stderr[-1000:]}")
+        cluster_id = self._cluster_id(libs)
         formatted = subprocess.run(
             self._java(
                 libs,
@@ -226,7 +251,9 @@ class LocalBroker:
                 cwd=self.paths.root,
             )
 
-    def _await_ready(self, process: subprocess.Popen[bytes]) -> None:
+    def await_ready(self, process: subprocess.Popen[bytes]) -> None:
+        """Wait until the broker answers metadata requests; BrokerError (with its log's tail)
+        when it exits or does not answer within the start timeout (it is stopped then)."""
         deadline = time.monotonic() + self.settings.start_timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -275,6 +302,20 @@ class LocalBroker:
         ):
             return None  # the pid was reused by another process
         return pid
+
+
+def new_cluster_id(libs: Path) -> str:
+    """A fresh KRaft cluster id from Kafka's own StorageTool."""
+    random_uuid = subprocess.run(
+        ["java", "-cp", str(libs / "*"), "kafka.tools.StorageTool", "random-uuid"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    cluster_id = random_uuid.stdout.strip().splitlines()[-1] if random_uuid.stdout else ""
+    if random_uuid.returncode != 0 or not cluster_id:
+        raise BrokerError(f"could not make a cluster id: {random_uuid.stderr[-1000:]}")
+    return cluster_id
 
 
 def _port_in_use(host: str, port: int) -> bool:

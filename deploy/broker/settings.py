@@ -7,7 +7,10 @@
 ``NURTURE_BROKER_CONTROLLER_PORT`` KRaft controller port (the listener port + 1 when unset)
 ``NURTURE_BROKER_DATA_DIR``        data, config, pid and log (``<user data dir>/kafka``;
                                    ``<user data dir>/kafka-secure`` when secure)
-``NURTURE_BROKER_HEAP``            JVM heap (``1g``)
+``NURTURE_BROKER_NODES``           brokers (1; up to 5): more than one is a KRaft cluster on this
+                                   host, each node broker and controller, listeners on the port,
+                                   port+1, ...; controllers from port+100 (``cluster.py``)
+``NURTURE_BROKER_HEAP``            JVM heap (``1g``; ``512m`` per node of a cluster)
 ``NURTURE_KAFKA_CACHE``            where the jars are cached (``<user cache dir>/kafka``)
 =================================  =============================================================
 """
@@ -34,6 +37,10 @@ def default_secure_data_dir() -> Path:
     return user_data_path(APP_DIR_NAME) / "kafka-secure"
 
 
+def default_cluster_data_dir() -> Path:
+    return user_data_path(APP_DIR_NAME) / "kafka-cluster"
+
+
 def default_cache_dir() -> Path:
     return user_cache_path(APP_DIR_NAME) / "kafka"
 
@@ -48,6 +55,7 @@ class BrokerSettings(BaseSettings):
     port: int = Field(9092, ge=1, le=65535)
     controller_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Field(default_factory=default_data_dir)
+    nodes: int = Field(1, ge=1, le=5)
     heap: str = "1g"
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 60.0
@@ -55,12 +63,21 @@ class BrokerSettings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _secure_defaults(cls, data: Any) -> Any:
-        """A secure broker gets its own port and data dir unless given, so both can run."""
-        if not isinstance(data, dict) or not TypeAdapter(bool).validate_python(
-            data.get("secure", False)
-        ):
+        """A secure broker, and a cluster, get their own data dir (and the secure broker its
+        own port) unless given, so each can run beside the others' data."""
+        if not isinstance(data, dict):
+            return data
+        if TypeAdapter(int).validate_python(data.get("nodes", 1)) > 1:
+            return {"data_dir": default_cluster_data_dir(), "heap": "512m", **data}
+        if not TypeAdapter(bool).validate_python(data.get("secure", False)):
             return data
         return {"port": SECURE_PORT, "data_dir": default_secure_data_dir(), **data}
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> BrokerSettings:
+        if self.secure and self.nodes > 1:
+            raise ValueError("a secure cluster is not supported: --secure runs one node")
+        return self
 
     @property
     def controller(self) -> int:

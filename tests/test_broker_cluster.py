@@ -1,0 +1,220 @@
+"""`nurture broker start --nodes 3`: a real three-broker KRaft cluster on this host.
+
+The rendered node configuration is checked as data; the cluster itself is started for real
+(three JVMs on free ports beside the session's broker): the declared topics get three copies
+and min.insync.replicas 2, `topics describe` flags under-replicated partitions while a node is
+down, and an SDK publish that loses the broker leading the most partitions mid-stream finds
+every acknowledged event exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from deploy import topics as topic_admin
+from deploy.broker import config
+from deploy.broker.cluster import LocalCluster
+from deploy.broker.settings import BrokerSettings, default_cluster_data_dir
+from deploy.cli.main import app as cli
+from producers.producer import NurtureProducer
+from producers.settings import ProducerSettings
+from schemas.codec import activity_codec
+from schemas.errors import BrokerError, NurtureError
+from schemas.settings import KafkaSettings
+from schemas.topics import ACTIVITY, TOPICS
+from tests.kafka_helpers import read_all, unique, wait_until
+
+NODES = 3
+
+
+# -- the configuration, as data ------------------------------------------------------------------
+
+
+def test_nodes_get_their_own_ports_and_one_quorum_of_voters(tmp_path: Path) -> None:
+    settings = BrokerSettings(port=29092, nodes=NODES, data_dir=tmp_path)
+    second = config.node_properties(settings, 2, NODES, tmp_path / "data")
+    assert config.node_ports(settings, 1) == (29092, 29192)
+    assert config.node_ports(settings, 3) == (29094, 29194)
+    assert second["node.id"] == "2"
+    assert second["listeners"] == "PLAINTEXT://127.0.0.1:29093,CONTROLLER://127.0.0.1:29193"
+    assert second["controller.quorum.voters"] == (
+        "1@127.0.0.1:29192,2@127.0.0.1:29193,3@127.0.0.1:29194"
+    )
+    assert second["offsets.topic.replication.factor"] == "3"
+    assert second["min.insync.replicas"] == "2"
+    assert second["transaction.state.log.min.isr"] == "2"
+
+
+def test_replication_follows_the_cluster_size() -> None:
+    assert config.cluster_replication(1) == (1, 1)
+    assert config.cluster_replication(2) == (2, 1)
+    assert config.cluster_replication(3) == (3, 2)
+    assert config.cluster_replication(5) == (3, 2)
+    kafka = KafkaSettings()
+    assert [kafka.replication_for(n) for n in (1, 2, 3, 5)] == [1, 2, 3, 3]
+    assert KafkaSettings(topic_replication=2).replication_for(5) == 2
+
+
+def test_a_cluster_gets_its_own_data_dir_and_refuses_secure() -> None:
+    assert BrokerSettings(nodes=3).data_dir == default_cluster_data_dir()
+    assert BrokerSettings(nodes=3).heap == "512m"
+    with pytest.raises(ValueError, match="secure cluster"):
+        BrokerSettings(nodes=3, secure=True)
+
+
+def test_commands_on_a_node_the_cluster_lacks_fail_clearly(tmp_path: Path) -> None:
+    cluster = LocalCluster(BrokerSettings(nodes=NODES, data_dir=tmp_path))
+    with pytest.raises(BrokerError, match="no cluster"):
+        cluster.node(1)
+    with pytest.raises(BrokerError, match=r"nodes 1\.\.3, not 4"):
+        cluster.node(4)
+
+
+# -- the real cluster ----------------------------------------------------------------------------
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_base() -> int:
+    """A listener base whose three listener and three controller ports are all free."""
+    for _ in range(200):
+        base = random.randrange(20_000, 40_000)
+        ports = [base + i for i in range(NODES)]
+        ports += [base + config.CLUSTER_CONTROLLER_OFFSET + i for i in range(NODES)]
+        if all(_free(port) for port in ports):
+            return base
+    raise AssertionError("no free port range for the cluster")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    data_dir = tmp_path_factory.mktemp("cluster")
+    made = LocalCluster(BrokerSettings(nodes=NODES, port=_free_base(), data_dir=data_dir))
+    try:
+        statuses, started = made.start()
+        assert started and [s.node_id for s in statuses] == [1, 2, 3]
+        yield made
+    finally:
+        made.stop()
+
+
+@pytest.fixture
+def kafka(cluster: LocalCluster) -> KafkaSettings:
+    settings = cluster.client_settings().model_copy(
+        update={"topic_prefix": unique("cluster") + "."}
+    )
+    report = topic_admin.create_all(settings)
+    assert report.ok, report.conflicts
+    return settings
+
+
+def _in_sync(kafka: KafkaSettings) -> bool:
+    states = topic_admin.describe(kafka, [kafka.topic(spec.name) for spec in TOPICS])
+    return all(not s.under_replicated and not s.offline for s in states.values())
+
+
+pytestmark = pytest.mark.kafka
+
+
+def test_status_lists_every_node_and_the_bootstrap_list(cluster: LocalCluster) -> None:
+    result = CliRunner().invoke(
+        cli, ["broker", "status", "--data-dir", str(cluster.settings.data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    for node in (1, 2, 3):
+        assert f"node {node}: running" in result.output
+    assert f"bootstrap servers: {cluster.bootstrap_servers}" in result.output
+    assert cluster.brokers_up() == NODES
+
+
+def test_declared_topics_get_three_copies_and_min_insync_two(kafka: KafkaSettings) -> None:
+    states = topic_admin.describe(kafka, [kafka.topic(spec.name) for spec in TOPICS])
+    assert len(states) == len(TOPICS)
+    for state in states.values():
+        assert state.replication == 3, state
+        assert state.min_insync == "2", state
+        assert state.min_isr_size == 3, state
+    # Creating again finds them equal to the declaration (three brokers: three copies).
+    assert topic_admin.create_all(kafka).ok
+
+
+def _leaders(kafka: KafkaSettings, topic: str) -> Counter[int]:
+    with topic_admin.admin_client(kafka) as admin:
+        partitions = admin.describe_topics([topic])[0]["partitions"]
+    return Counter(p["leader_id"] for p in partitions)
+
+
+def test_sdk_publish_loses_nothing_when_the_busiest_leader_is_killed(
+    cluster: LocalCluster, kafka: KafkaSettings
+) -> None:
+    """Fault (a) of the cluster work: every event whose delivery resolved is in
+    candidate.activity exactly once, and the topic is fully replicated again after the
+    restart."""
+    topic = kafka.topic(ACTIVITY)
+    victim = _leaders(kafka, topic).most_common(1)[0][0]
+    third = 1000
+    acked: list[str] = []
+    failed: list[str] = []
+    in_flight, killed = threading.Event(), threading.Event()
+
+    def publish() -> None:
+        settings = ProducerSettings(delivery_timeout_s=60)
+        with NurtureProducer(kafka, settings) as producer:
+            pending = [producer.send(_event(n)) for n in range(third)]
+            producer.flush(30)  # a third acknowledged before the fault
+            pending += [producer.send(_event(n)) for n in range(third, 2 * third)]
+            in_flight.set()  # a third sent, not all acknowledged: the broker dies now
+            assert killed.wait(60)
+            pending += [producer.send(_event(n)) for n in range(2 * third, 3 * third)]
+            for delivery in pending:
+                try:
+                    delivery.get(60)
+                    acked.append(str(delivery.event_id))
+                except NurtureError:  # counted as not acknowledged: the caller would resend
+                    failed.append(str(delivery.event_id))
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    assert in_flight.wait(60), "the first third was never acknowledged"
+    assert cluster.kill(victim)
+    killed.set()
+    publisher.join(180)
+    assert not publisher.is_alive()
+    states = topic_admin.describe(kafka, [topic])
+    assert states[topic].under_replicated, "a node is down: every partition lacks a copy"
+
+    found = Counter(activity_codec().decode(r.value)["event_id"] for r in read_all(kafka, topic))
+    assert not failed, f"{len(failed)} deliveries failed with two of three copies up"
+    assert len(acked) == 3 * third
+    assert set(acked) <= set(found), "an acknowledged event is missing"
+    assert [eid for eid, count in found.items() if count > 1] == []
+
+    cluster.restart(victim)
+    wait_until(lambda: _in_sync(kafka), timeout_s=90, what="every partition back in sync")
+
+
+def _event(n: int) -> dict[str, Any]:
+    return {
+        "event_id": f"cluster-{n}",
+        "type": "page_viewed",
+        "candidate_id": f"cand-{n % 97}",
+        "source": "career-site",
+        "occurred_at": "2025-03-01T09:30:00Z",
+        "payload": {"url": "https://careers.example.com/jobs/42", "page_type": "job"},
+    }

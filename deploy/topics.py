@@ -14,7 +14,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import NurtureError
-from schemas.settings import KafkaSettings
+from schemas.settings import KafkaSettings, min_insync_replicas
 from schemas.topics import TOPICS, TopicSpec
 
 
@@ -30,6 +30,18 @@ class TopicState:
     partitions: int
     replication: int
     configs: dict[str, str]
+    #: The smallest in-sync replica set among its partitions (equal to ``replication`` when
+    #: every copy is in sync).
+    min_isr_size: int = 0
+    #: Partitions with fewer in-sync replicas than replicas.
+    under_replicated: tuple[int, ...] = ()
+    #: Partitions without a leader (unavailable).
+    offline: tuple[int, ...] = ()
+
+    @property
+    def min_insync(self) -> str | None:
+        """The topic's ``min.insync.replicas`` (the broker's default when not set on it)."""
+        return self.configs.get("min.insync.replicas")
 
 
 @dataclass
@@ -67,20 +79,43 @@ def admin_client(settings: KafkaSettings, timeout_s: float = 10.0) -> Iterator[K
         client.close()
 
 
-def expected_configs(spec: TopicSpec) -> dict[str, str]:
-    return spec.configs()
+def broker_count(admin: KafkaAdminClient) -> int:
+    """Brokers the cluster's metadata lists now."""
+    return len(admin.describe_cluster()["brokers"])
 
 
-def differences(spec: TopicSpec, settings: KafkaSettings, actual: TopicState) -> list[str]:
-    """Pure comparison of a declaration with what the cluster holds ([] when they agree)."""
+def cluster_brokers(settings: KafkaSettings) -> int:
+    with admin_client(settings) as admin:
+        return broker_count(admin)
+
+
+def cluster_replication(settings: KafkaSettings) -> int:
+    """The replication factor topics get on the cluster of ``settings`` (configured, or
+    min(3, brokers))."""
+    if settings.topic_replication is not None:
+        return settings.topic_replication
+    return settings.replication_for(cluster_brokers(settings))
+
+
+def expected_configs(spec: TopicSpec, replication: int) -> dict[str, str]:
+    """The topic's configs: its declaration's, with ``min.insync.replicas`` one below its
+    replication unless the declaration sets it (a topic setting, so that acks=all writes go on
+    while one copy is down and stop, instead of losing data, while two are)."""
+    return {"min.insync.replicas": str(min_insync_replicas(replication)), **spec.configs()}
+
+
+def differences(
+    spec: TopicSpec, settings: KafkaSettings, actual: TopicState, brokers: int
+) -> list[str]:
+    """Pure comparison of a declaration with what a cluster of ``brokers`` holds ([] when
+    they agree)."""
     diffs: list[str] = []
+    replication = settings.replication_for(brokers)
     if actual.partitions != settings.topic_partitions:
         diffs.append(f"partitions: declared {settings.topic_partitions}, found {actual.partitions}")
-    if actual.replication != settings.topic_replication:
-        diffs.append(
-            f"replication: declared {settings.topic_replication}, found {actual.replication}"
-        )
-    for key, value in expected_configs(spec).items():
+    if actual.replication != replication:
+        diffs.append(f"replication: declared {replication}, found {actual.replication}")
+    for key, value in expected_configs(spec, replication).items():
         found = actual.configs.get(key)
         if found != value:
             diffs.append(f"{key}: declared {value}, found {found}")
@@ -103,7 +138,21 @@ def describe(settings: KafkaSettings, names: Iterable[str]) -> dict[str, TopicSt
         partitions = topic["partitions"]
         replication = len(partitions[0]["replica_nodes"]) if partitions else 0
         name = topic["name"]
-        states[name] = TopicState(name, len(partitions), replication, configs.get(name, {}))
+        states[name] = TopicState(
+            name,
+            len(partitions),
+            replication,
+            configs.get(name, {}),
+            min_isr_size=min((len(p["isr_nodes"]) for p in partitions), default=0),
+            under_replicated=tuple(
+                sorted(
+                    p["partition_index"]
+                    for p in partitions
+                    if len(p["isr_nodes"]) < len(p["replica_nodes"])
+                )
+            ),
+            offline=tuple(sorted(p["partition_index"] for p in partitions if p["leader_id"] < 0)),
+        )
     return states
 
 
@@ -125,13 +174,15 @@ def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> 
     report = CreateReport()
     names = {settings.topic(spec.name): spec for spec in specs}
     with admin_client(settings) as admin:
+        brokers = broker_count(admin)
+        replication = settings.replication_for(brokers)
         existing = set(admin.list_topics())
         missing = [
             NewTopic(
                 name,
                 settings.topic_partitions,
-                settings.topic_replication,
-                topic_configs=spec.configs(),
+                replication,
+                topic_configs=expected_configs(spec, replication),
             )
             for name, spec in names.items()
             if name not in existing
@@ -145,14 +196,14 @@ def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> 
             except KafkaError as exc:
                 raise TopicCreationError(
                     f"cannot create {new_topic.name} ({settings.topic_partitions} partitions, "
-                    f"replication {settings.topic_replication}): {exc}"
+                    f"replication {replication} on {brokers} brokers): {exc}"
                 ) from exc
         if report.created:
             await_metadata(admin, set(report.created))
     present = [n for n in names if n in existing or n in report.created]
     for name, state in describe(settings, present).items():
         report.existing.append(name)
-        diffs = differences(names[name], settings, state)
+        diffs = differences(names[name], settings, state, brokers)
         if diffs:
             report.conflicts[name] = diffs
     return report

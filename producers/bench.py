@@ -177,7 +177,8 @@ def _events(n: int) -> list[Any]:
 def _create_topic(kafka: KafkaSettings, topic: str) -> None:
     admin = KafkaAdminClient(**kafka.kafka_python_config())
     try:
-        admin.create_topics([NewTopic(topic, kafka.topic_partitions, kafka.topic_replication)])
+        replication = kafka.replication_for(len(admin.describe_cluster()["brokers"]))
+        admin.create_topics([NewTopic(topic, kafka.topic_partitions, replication)])
     finally:
         admin.close()
 

@@ -9,7 +9,7 @@ Environment variables (all optional):
 ``NURTURE_BOOTSTRAP_SERVERS``      comma-separated ``host:port`` list (``127.0.0.1:9092``)
 ``NURTURE_TOPIC_PREFIX``           prefix added to every topic name (empty)
 ``NURTURE_TOPIC_PARTITIONS``       partitions for created topics (6)
-``NURTURE_TOPIC_REPLICATION``      replication factor for created topics (1)
+``NURTURE_TOPIC_REPLICATION``      replication factor for created topics (min(3, brokers))
 ``NURTURE_SECURITY_PROTOCOL``      PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
 ``NURTURE_SASL_MECHANISM``         PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 ``NURTURE_SASL_USERNAME``          SASL user
@@ -36,6 +36,16 @@ SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
+#: Copies of each partition at most when the replication is derived from the cluster size.
+MAX_REPLICATION = 3
+
+
+def min_insync_replicas(replication: int) -> int:
+    """``min.insync.replicas`` for a topic with ``replication`` copies: all but one, so a broker
+    may be down (or restarting) while acks=all producers still write; at least one."""
+    return max(1, replication - 1)
+
+
 class KafkaSettings(BaseSettings):
     """Connection and naming settings every Kafka client of the project uses."""
 
@@ -46,7 +56,16 @@ class KafkaSettings(BaseSettings):
     )
     topic_prefix: str = Field("", description="Prefix for every topic name, e.g. 'staging.'.")
     topic_partitions: int = Field(6, ge=1, description="Partitions of topics we create.")
-    topic_replication: int = Field(1, ge=1, description="Replication factor of topics we create.")
+    topic_replication: int | None = Field(
+        None,
+        ge=1,
+        description="Replication factor of topics we create (default: min(3, brokers)).",
+    )
+
+    def replication_for(self, brokers: int) -> int:
+        """The replication factor of a topic created on a cluster of ``brokers``: the one
+        configured, else three copies (one per broker on smaller clusters)."""
+        return self.topic_replication or min(MAX_REPLICATION, max(1, brokers))
 
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism | None = None

@@ -91,7 +91,7 @@ def build_worker(
         store=settings.store,
         datadir=str(settings.data_dir / app_id),
         topic_partitions=partitions,
-        topic_replication_factor=kafka.topic_replication,
+        topic_replication_factor=kafka.topic_replication or 1,  # run.py sets it
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=settings.standby_replicas,
         broker_max_poll_records=settings.batch_size,

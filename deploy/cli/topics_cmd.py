@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -55,11 +55,14 @@ def describe(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Declared topics side by side with what the cluster has (partitions, configs)."""
+    """Declared topics side by side with what the cluster has: partitions, replication, the
+    smallest in-sync replica set against min.insync.replicas, configs; flags under-replicated
+    and leaderless partitions."""
     settings = kafka_settings(ctx)
     names = [settings.topic(spec.name) for spec in TOPICS]
     try:
         states = topic_admin.describe(settings, names)
+        brokers = topic_admin.cluster_brokers(settings)
     except NurtureError as exc:
         raise fail(exc) from exc
     rows = []
@@ -72,9 +75,15 @@ def describe(
                 "exists": state is not None,
                 "partitions": state.partitions if state else None,
                 "replication": state.replication if state else None,
+                "min.insync.replicas": state.min_insync if state else None,
+                "isr_min": state.min_isr_size if state else None,
+                "under_replicated": list(state.under_replicated) if state else [],
+                "offline": list(state.offline) if state else [],
                 "cleanup.policy": state.configs.get("cleanup.policy") if state else None,
                 "retention.ms": state.configs.get("retention.ms") if state else None,
-                "conflicts": topic_admin.differences(spec, settings, state) if state else [],
+                "conflicts": (
+                    topic_admin.differences(spec, settings, state, brokers) if state else []
+                ),
                 "written_by": spec.written_by,
                 "read_by": spec.read_by,
             }
@@ -82,15 +91,32 @@ def describe(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("topic", "partitions", "repl", "cleanup", "retention.ms", "status")
+    table = Table(
+        "topic", "partitions", "repl", "min isr", "isr", "cleanup", "retention.ms", "status"
+    )
     for row in rows:
-        status = "missing" if not row["exists"] else ("conflict" if row["conflicts"] else "ok")
         table.add_row(
             str(row["topic"]),
             str(row["partitions"] or "-"),
             str(row["replication"] or "-"),
+            str(row["min.insync.replicas"] or "-"),
+            "-" if row["isr_min"] is None else str(row["isr_min"]),
             str(row["cleanup.policy"] or "-"),
             str(row["retention.ms"] or "-"),
-            status,
+            _status(row),
         )
     console.print(table)
+
+
+def _status(row: dict[str, Any]) -> str:
+    """ok, missing, conflict, or the partitions that are offline / under-replicated."""
+    if not row["exists"]:
+        return "missing"
+    flags = []
+    if row["offline"]:
+        flags.append("OFFLINE " + ",".join(map(str, row["offline"])))
+    if row["under_replicated"]:
+        flags.append("under-replicated " + ",".join(map(str, row["under_replicated"])))
+    if row["conflicts"]:
+        flags.append("conflict")
+    return "; ".join(flags) or "ok"

@@ -48,7 +48,7 @@ def recreate_topic(kafka: KafkaSettings, name: str, *, partitions: int) -> None:
     state = topic_admin.describe(kafka, [name]).get(name)
     configs = dict(state.configs) if state else {"cleanup.policy": "compact"}
     count = state.partitions if state else partitions
-    replication = state.replication if state else kafka.topic_replication
+    replication = state.replication if state else topic_admin.cluster_replication(kafka)
     with topic_admin.admin_client(kafka) as admin:
         if state is not None:
             with contextlib.suppress(UnknownTopicOrPartitionError):

@@ -125,12 +125,13 @@ def prepare_sandbox(kafka: KafkaSettings, name: str, *, replace: bool) -> Output
             topics.engagement: specs[ENGAGEMENT],
             topics.action: specs[ACTION],
         }
+        replication = kafka.replication_for(topic_admin.broker_count(admin))
         admin.create_topics(
             {
                 topic: {
                     "num_partitions": kafka.topic_partitions,
-                    "replication_factor": kafka.topic_replication,
-                    "configs": spec.configs(),
+                    "replication_factor": replication,
+                    "configs": topic_admin.expected_configs(spec, replication),
                 }
                 for topic, spec in requests.items()
                 if topic is not None

@@ -27,7 +27,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from deploy import topics as topic_admin
 from schemas.errors import ConfigError
-from schemas.settings import KafkaSettings
+from schemas.settings import KafkaSettings, min_insync_replicas
 from streams.worker.liveness import EXIT_STALLED, crash_process
 
 #: How faust keeps a table's changelog (a compacted topic: the latest row per key).
@@ -40,8 +40,15 @@ def ensure_changelog(kafka: KafkaSettings, name: str, partitions: int) -> bool:
     with their candidates' events) or is not compacted (rows would expire)."""
     with topic_admin.admin_client(kafka) as admin:
         if name not in set(admin.list_topics()):
+            replication = kafka.replication_for(topic_admin.broker_count(admin))
             topic = NewTopic(
-                name, partitions, kafka.topic_replication, topic_configs=CHANGELOG_CONFIGS
+                name,
+                partitions,
+                replication,
+                topic_configs={
+                    **CHANGELOG_CONFIGS,
+                    "min.insync.replicas": str(min_insync_replicas(replication)),
+                },
             )
             created = True
             try:

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import faust
 
+from deploy import topics as topic_admin
 from schemas.settings import KafkaSettings
 from schemas.stack_dump import dump_tasks_on_sigusr1
 from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
@@ -36,6 +37,8 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
         else None
     )
     partitions = source_partitions(kafka)
+    # faust creates its own internal topics (the assignor's) with this: as many copies as ours.
+    kafka = kafka.model_copy(update={"topic_replication": topic_admin.cluster_replication(kafka)})
     outputs = [
         kafka.topic(ENGAGEMENT),
         kafka.topic(ACTION),

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean
+.PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean deploy-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ bench: $(STAMP)
 	$(BIN)/nurture bench gateway
 	$(BIN)/nurture bench worker
 	$(BIN)/nurture bench replay
+
+## deploy-check: lint the Dockerfile, render the Helm chart (default and SASL_SSL values) and
+## validate every manifest and deploy/docker-compose.yml offline (docs/deploy.md); the first
+## run builds helm into ~/.cache/candidate-nurture/tools (deploy/helm/ensure_helm.sh)
+deploy-check: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/python -m deploy.helm.check
 
 broker-start: $(STAMP)
 	$(BIN)/nurture broker start

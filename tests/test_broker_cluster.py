@@ -4,13 +4,18 @@ The rendered node configuration is checked as data; the cluster itself is starte
 (three JVMs on free ports beside the session's broker): the declared topics get three copies
 and min.insync.replicas 2, `topics describe` flags under-replicated partitions while a node is
 down, and an SDK publish that loses the broker leading the most partitions mid-stream finds
-every acknowledged event exactly once.
+every acknowledged event exactly once. Then the reduced broker-fault runs of `nurture chaos`
+(the whole pipeline: SDK publisher, two workers, e-mail delivery): the busiest leader killed
+mid-run, and a rolling restart of every broker, each compared with a fault-free run.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +29,7 @@ from deploy import topics as topic_admin
 from deploy.broker import config
 from deploy.broker.cluster import LocalCluster
 from deploy.broker.settings import BrokerSettings, default_cluster_data_dir
+from deploy.chaos.broker_faults import busiest_leader
 from deploy.cli.main import app as cli
 from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings
@@ -32,6 +38,7 @@ from schemas.errors import BrokerError, NurtureError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, TOPICS
 from tests.kafka_helpers import read_all, unique, wait_until
+from tests.test_gateway_support import auth, running_gateway
 
 NODES = 3
 
@@ -218,3 +225,96 @@ def _event(n: int) -> dict[str, Any]:
         "occurred_at": "2025-03-01T09:30:00Z",
         "payload": {"url": "https://careers.example.com/jobs/42", "page_type": "job"},
     }
+
+
+def test_gateway_ingest_loses_nothing_when_the_busiest_leader_is_killed(
+    cluster: LocalCluster, kafka: KafkaSettings
+) -> None:
+    """Fault (b): every event the gateway answered 202 for is in candidate.activity exactly
+    once; an event it could not get acknowledged is answered 503 (the client retries it, and
+    the retry comes back accepted or duplicate)."""
+    topic = kafka.topic(ACTIVITY)
+    victim = busiest_leader(kafka, topic)
+    accepted: list[str] = []
+    statuses: Counter[int] = Counter()
+
+    def post(client: Any, n: int) -> None:
+        event = _event(n)
+        for _ in range(10):  # a client that retries what was not acknowledged
+            response = client.post("/v1/events", json=event, headers=auth())
+            statuses[response.status_code] += 1
+            if response.status_code == 202:
+                accepted.append(event["event_id"])
+                return
+            assert response.status_code == 503, response.text
+        raise AssertionError(f"event {n} never accepted")
+
+    with running_gateway(kafka) as client:
+        for n in range(400):
+            post(client, n)
+        assert cluster.kill(victim)
+        for n in range(400, 1200):
+            post(client, n)
+    found = Counter(activity_codec().decode(r.value)["event_id"] for r in read_all(kafka, topic))
+    assert len(accepted) == 1200 and set(accepted) == set(found)
+    assert [eid for eid, count in found.items() if count > 1] == []
+    assert set(statuses) <= {202, 503}
+    cluster.restart(victim)
+    wait_until(lambda: _in_sync(kafka), timeout_s=90, what="every partition back in sync")
+
+
+NURTURE = str(Path(sys.executable).parent / "nurture")
+
+
+@pytest.mark.parametrize("mode", ["kill", "rolling"])
+def test_broker_faults_lose_nothing_and_send_nothing_twice(
+    cluster: LocalCluster, mode: str
+) -> None:
+    """Faults (a), (c), (d) at once, and the rolling restart: every acknowledged event in
+    candidate.activity exactly as often as published, the outcome equal to a fault-free run's,
+    no e-mail twice, no unexpected exit, every partition in sync at the end."""
+    prefix = unique("bfault") + "."
+    done = subprocess.run(
+        [
+            NURTURE,
+            "chaos",
+            "--broker-faults",
+            mode,
+            "--broker-down",
+            "5",
+            "--cluster-dir",
+            str(cluster.settings.data_dir),
+            "--prefix",
+            prefix,
+            "--events",
+            "1500",
+            "--candidates",
+            "150",
+            "--rate",
+            "100",
+            "--seed",
+            "31",
+            "--json",
+            "--timeout",
+            "400",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=460,
+        check=False,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-6000:]}"
+    figures = json.loads(done.stdout)
+    faults = figures["broker_faults"]
+    assert faults["mode"] == mode
+    restarted = {e["node"] for e in faults["events"] if e["what"] == "started again"}
+    assert restarted == ({1, 2, 3} if mode == "rolling" else {faults["events"][0]["node"]})
+    assert faults["acknowledged"] == faults["found"] == figures["input"]["events"]
+    assert faults["missing"] == 0 and faults["extra_copies"] == 0
+    assert faults["in_sync_at_end"] is True
+    comparison = figures["comparison"]
+    assert comparison["candidates_differing"] == 0
+    assert comparison["actions_missing"] == comparison["actions_extra"] == 0
+    assert figures["delivery"]["duplicate_sends"] == 0 and figures["delivery"]["emails"] > 0
+    assert figures["exits"]["unexpected"] == []
+    assert figures["clean"] is True

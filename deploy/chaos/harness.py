@@ -1,8 +1,9 @@
 """The two runs of `nurture chaos`: processes and timing (docs/chaos.md).
 
 1. **Set-up.** Every declared topic under the run's fresh prefix and under ``<prefix>ref-``
-   (6 partitions, replication 1); the seeded input (:mod:`deploy.chaos.inputs`) is generated once
-   and its profiles are published to both.
+   (6 partitions; replication as `nurture topics create` gives it: min(3, brokers)); the
+   seeded input (:mod:`deploy.chaos.inputs`) is generated once and its profiles are published
+   to both.
 2. **Reference run.** One worker, no faults: it takes the profiles, then every activity event at
    once, until the group's committed offsets reach the end of both source topics.
 3. **Chaos run.** ``workers`` workers of one group and one e-mail delivery consumer; once the
@@ -34,12 +35,14 @@ from kafka.errors import KafkaError
 from pydantic import SecretStr
 
 from deploy import topics as topic_admin
+from deploy.broker.cluster import LocalCluster
+from deploy.chaos.broker_faults import BrokerFaults, in_sync, publish_check
 from deploy.chaos.cleanup import delete_run, in_use
 from deploy.chaos.compare import compare
 from deploy.chaos.exits import meaning
 from deploy.chaos.inputs import ChaosInput, chaos_input, input_end, publish_events, publish_profiles
 from deploy.chaos.outbox import duplicate_sends, message_ids
-from deploy.chaos.outcome import Outcome, delivery_outcomes, read_outcome
+from deploy.chaos.outcome import Outcome, activity_event_ids, delivery_outcomes, read_outcome
 from deploy.chaos.processes import (
     DELIVERY_CHANNEL,
     ChildProcess,
@@ -50,7 +53,7 @@ from deploy.chaos.processes import (
     worker_env,
     worker_group,
 )
-from deploy.chaos.progress import recovery_time, stuck_partitions
+from deploy.chaos.progress import Snapshot, longest_stall, recovery_time, stuck_partitions
 from deploy.chaos.result import (
     ChaosError,
     ChaosOptions,
@@ -67,9 +70,8 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
 from streams.worker.probe import wait_caught_up
 
-#: Partitions and replication of the run's topics.
+#: Partitions of the run's topics.
 PARTITIONS = 6
-REPLICATION = 1
 #: Share of the events published at once when the schedule starts (the rest is paced).
 FIRST_SHARE = 0.3
 #: A partition is stuck when its committed offset stood still this long at the end.
@@ -90,6 +92,7 @@ class _Run:
     run_dir: Path
     deadline: float
     say: Say
+    cluster: LocalCluster | None = None
     started: float = field(default_factory=time.monotonic)
     kek: str = field(default_factory=new_kek_text)
     erasure_secret: str = field(default_factory=lambda: secrets.token_hex(32))
@@ -103,24 +106,27 @@ class _Run:
 
 
 def settings_for(kafka: KafkaSettings, prefix: str) -> KafkaSettings:
-    """``kafka`` with the run's topic prefix, partitions and replication."""
-    return kafka.model_copy(
-        update={
-            "topic_prefix": prefix,
-            "topic_partitions": PARTITIONS,
-            "topic_replication": REPLICATION,
-        }
-    )
+    """``kafka`` with the run's topic prefix and partitions (replication: as configured, else
+    min(3, brokers))."""
+    return kafka.model_copy(update={"topic_prefix": prefix, "topic_partitions": PARTITIONS})
 
 
-def run_chaos(kafka: KafkaSettings, options: ChaosOptions, say: Say) -> ChaosResult:
-    """Carry out both runs and compare them (see the module docstring).
+def run_chaos(
+    kafka: KafkaSettings,
+    options: ChaosOptions,
+    say: Say,
+    cluster: LocalCluster | None = None,
+) -> ChaosResult:
+    """Carry out both runs and compare them (see the module docstring); broker faults
+    (``options.broker_faults``) are applied to ``cluster``, whose brokers ``kafka`` reaches.
 
     Raises :class:`PrefixInUseError` before touching anything when the prefix is in use, and
     :class:`ChaosError` when a run cannot be carried out; problems the run *finds* are in the
     result. Processes are killed, and topics, groups and the run directory deleted (unless
     ``options.keep``), however it ends, Ctrl-C included.
     """
+    if options.broker_faults is not None and cluster is None:
+        raise ChaosError("broker faults need a local cluster (`nurture broker start --nodes 3`)")
     found = in_use(kafka, options.prefix)
     if found:
         raise PrefixInUseError(options.prefix, found)
@@ -132,6 +138,7 @@ def run_chaos(kafka: KafkaSettings, options: ChaosOptions, say: Say) -> ChaosRes
         run_dir,
         time.monotonic() + options.timeout_s,
         say,
+        cluster,
     )
     result = ChaosResult(options)
     try:
@@ -230,6 +237,11 @@ def _chaos_run(run: _Run, data: ChaosInput, result: ChaosResult) -> None:
             f"follow at {options.rate:g}/s"
         )
         supervisor.apply(schedule, seed=options.seed)
+        if options.broker_faults is not None and run.cluster is not None:
+            faults = BrokerFaults(
+                run.cluster, kafka, supervisor.until, run.note, options.broker_down_s
+            )
+            result.broker_events = faults.apply(options.broker_faults, kafka.topic(ACTIVITY))
         schedule_done = time.monotonic()
         supervisor.until("the input published", publisher.done.is_set)
         result.drained = supervisor.drain([sources, actions])
@@ -243,8 +255,19 @@ def _chaos_run(run: _Run, data: ChaosInput, result: ChaosResult) -> None:
         raise
     finally:
         watch.stop()
+    _collect(run, data, result, fleet, watch.snapshots())
+    result.chaos_s = time.monotonic() - started
+    run.note(f"chaos run done in {result.chaos_s:.1f}s; outcomes read and compared")
+
+
+def _collect(
+    run: _Run, data: ChaosInput, result: ChaosResult, fleet: Fleet, snapshots: list[Snapshot]
+) -> None:
+    """Read the chaos run's figures and outcome once it ended, and compare."""
+    options, kafka = run.options, run.chaos
+    sources = (kafka.topic(ACTIVITY), kafka.topic(PROFILE))
+    actions = (kafka.topic(ACTION),)
     result.kills, result.exits = list(fleet.kills), list(fleet.exits)
-    snapshots = watch.snapshots()
     if not result.drained:
         result.stuck = stuck_partitions(snapshots, STUCK_WINDOW_S)
     for kill in (k for k in result.kills if k.kind == "SIGKILL"):
@@ -252,6 +275,12 @@ def _chaos_run(run: _Run, data: ChaosInput, result: ChaosResult) -> None:
             result.worker_recovery_s.append(recovery_time(kill.at, snapshots, sources))
         else:
             result.delivery_recovery_s.append(recovery_time(kill.at, snapshots, actions))
+    result.longest_stall_s = longest_stall(snapshots)
+    if options.broker_faults is not None:
+        result.in_sync_at_end = in_sync(kafka)
+        # Every event was acknowledged (a failed publish ends the run with an error).
+        published = [str(event["event_id"]) for event in data.events]
+        result.publish = publish_check(published, activity_event_ids(kafka))
     result.chaos = read_outcome(kafka)
     sent = message_ids(run.run_dir / "delivery" / "outbox")
     result.emails = sum(sent.values())
@@ -259,8 +288,6 @@ def _chaos_run(run: _Run, data: ChaosInput, result: ChaosResult) -> None:
     result.delivery_outcomes = delivery_outcomes(kafka)
     assert result.reference is not None
     result.comparison = compare(result.reference, result.chaos)
-    result.chaos_s = time.monotonic() - started
-    run.note(f"chaos run done in {result.chaos_s:.1f}s; outcomes read and compared")
 
 
 def _fleet(run: _Run) -> Fleet:

@@ -21,11 +21,12 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from schemas.codec import codec_for
+from schemas.codec import activity_codec, codec_for
 from schemas.settings import KafkaSettings
 from schemas.topics import (
     ACTION,
     ACTION_DLQ,
+    ACTIVITY,
     ACTIVITY_DLQ,
     DELIVERY,
     ENGAGEMENT,
@@ -95,6 +96,19 @@ def delivery_outcomes(kafka: KafkaSettings) -> Counter[str]:
     finally:
         consumer.close()
     return Counter(last.values())
+
+
+def activity_event_ids(kafka: KafkaSettings) -> list[str]:
+    """The ``event_id`` of every record on ``candidate.activity``, repeats included."""
+    decode = activity_codec().decode
+    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    try:
+        return [
+            str(decode(record.value)["event_id"])
+            for record in read_topic(consumer, kafka.topic(ACTIVITY))
+        ]
+    finally:
+        consumer.close()
 
 
 def record_count(kafka: KafkaSettings, topic: str) -> int:

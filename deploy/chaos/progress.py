@@ -112,6 +112,23 @@ def stuck_partitions(
     return sorted(stuck)
 
 
+def longest_stall(snapshots: Sequence[Snapshot], topics: Collection[str] | None = None) -> float:
+    """The longest time (seconds) during which records waited on ``topics`` (None: all) and no
+    committed offset of them moved: how long the pipeline made no progress at all."""
+    longest, since, last = 0.0, None, None
+    for snapshot in snapshots:
+        committed = sum(
+            pos.committed
+            for pid, pos in snapshot.positions.items()
+            if topics is None or pid.topic in topics
+        )
+        if since is None or committed != last or snapshot.lag(topics) == 0:
+            since, last = snapshot.at, committed
+            continue
+        longest = max(longest, snapshot.at - since)
+    return longest
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q``-th percentile (0 < q <= 100) by nearest rank; None for no values."""
     if not 0 < q <= 100:

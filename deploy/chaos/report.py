@@ -77,6 +77,8 @@ def figures(result: ChaosResult) -> dict[str, Any]:
             "outcomes": dict(sorted(result.delivery_outcomes.items())),
         },
         "drained": result.drained,
+        "longest_stall_s": _round(result.longest_stall_s),
+        "broker_faults": _broker_faults(result),
         "stuck_partitions": [
             {"partition": str(pid), "committed": pos.committed, "end": pos.end, "lag": pos.lag}
             for pid, pos in result.stuck
@@ -101,6 +103,26 @@ def figures(result: ChaosResult) -> dict[str, Any]:
         "exit_status": exit_status(result),
         "kept_dir": None if result.kept_dir is None else str(result.kept_dir),
         "cleanup_problems": result.cleanup_problems,
+    }
+
+
+def _broker_faults(result: ChaosResult) -> dict[str, Any] | None:
+    if result.options.broker_faults is None:
+        return None
+    check = result.publish
+    start = result.broker_events[0].at if result.broker_events else 0.0
+    return {
+        "mode": result.options.broker_faults,
+        "events": [
+            {"at_s": _round(e.at - start), "node": e.node, "what": e.what}
+            for e in result.broker_events
+        ],
+        "acknowledged": None if check is None else check.acknowledged,
+        "found": None if check is None else check.found,
+        "missing": None if check is None else len(check.missing),
+        "missing_ids": [] if check is None else list(check.missing[:SHOWN_IDS]),
+        "extra_copies": None if check is None else check.extra_copies,
+        "in_sync_at_end": result.in_sync_at_end,
     }
 
 
@@ -159,7 +181,9 @@ def render_text(data: dict[str, Any]) -> list[str]:
     lines += [
         f"duplicate sends   {delivery['duplicate_sends']} ({delivery['emails']} e-mails in the "
         f"outbox; delivery outcomes: {outcomes})",
-        f"drained           {'yes' if data['drained'] else 'no'}",
+        f"drained           {'yes' if data['drained'] else 'no'}; longest time with records "
+        f"waiting and no commit: {_seconds(data['longest_stall_s'])}",
+        *_broker_lines(data["broker_faults"]),
         "stuck partitions  "
         + (
             ", ".join(
@@ -185,6 +209,26 @@ def render_text(data: dict[str, Any]) -> list[str]:
     lines += [f"clean-up          {problem}" for problem in data["cleanup_problems"]]
     verdict = "CLEAN" if data["clean"] else "FOUND: " + "; ".join(data["findings"])
     lines.append(f"result            {verdict} (exit {data['exit_status']})")
+    return lines
+
+
+def _broker_lines(faults: dict[str, Any] | None) -> list[str]:
+    if faults is None:
+        return []
+    lines = [f"broker faults     {faults['mode']}:"]
+    lines += [
+        f"                  +{event['at_s']:6.1f}s broker {event['node']}: {event['what']}"
+        for event in faults["events"]
+    ]
+    if faults["acknowledged"] is None:
+        lines.append("published         not checked (publishing failed)")
+    else:
+        lines.append(
+            f"published         {faults['acknowledged']:,} acknowledged, {faults['found']:,} "
+            f"found in candidate.activity: missing {faults['missing']}, extra copies "
+            f"{faults['extra_copies']}" + _ids(" missing e.g. ", faults["missing_ids"])
+        )
+    lines.append(f"in sync at end    {'yes' if faults['in_sync_at_end'] else 'NO'}")
     return lines
 
 

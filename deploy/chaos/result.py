@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.chaos.broker_faults import BrokerEvent, BrokerFaultMode, PublishCheck
 from deploy.chaos.compare import Comparison
 from deploy.chaos.outcome import Outcome
 from deploy.chaos.processes import ExitRecord, KillRecord
@@ -52,6 +53,10 @@ class ChaosOptions:
     keep: bool = False
     #: seconds for the whole run, set-up and clean-up included
     timeout_s: float = 900.0
+    #: broker faults on a local cluster after the kill schedule (None: none)
+    broker_faults: BrokerFaultMode | None = None
+    #: seconds a killed broker stays down
+    broker_down_s: float = 10.0
 
     @property
     def reference_prefix(self) -> str:
@@ -92,6 +97,14 @@ class ChaosResult:
     drain_s: float = 0.0
     #: the run directory, when kept (--keep)
     kept_dir: Path | None = None
+    #: the broker faults applied, in order
+    broker_events: list[BrokerEvent] = field(default_factory=list)
+    #: the chaos run's candidate.activity against the events published and acknowledged
+    publish: PublishCheck | None = None
+    #: the longest time records waited with no committed offset moving (seconds)
+    longest_stall_s: float = 0.0
+    #: after broker faults: every partition of the run's topics in sync at the end
+    in_sync_at_end: bool | None = None
     cleanup_problems: list[str] = field(default_factory=list)
 
     def kills_by_kind(self, member_kind: str | None = None) -> dict[KillKind, int]:
@@ -123,6 +136,10 @@ class ChaosResult:
             found.append("partitions are stuck")
         if self.unexpected_exits:
             found.append("processes exited unexpectedly")
+        if self.publish is not None and (self.publish.missing or self.publish.extra_copies):
+            found.append("acknowledged events are missing from or repeated in candidate.activity")
+        if self.in_sync_at_end is False:
+            found.append("partitions are under-replicated at the end")
         return found
 
     @property

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 0.25
 #: Failed snapshots in a row after which both clients are made anew.
 RECONNECT_AFTER = 8
+#: Longest wait of one snapshot's requests (seconds). kafka-python's own default (30 s for the
+#: end offsets) froze the run's view for minutes after a broker was killed: eight failures in a
+#: row, each one waiting out a request to the dead broker, before the clients were made anew.
+REQUEST_TIMEOUT_S = 5.0
 
 
 class OffsetWatch:
@@ -81,7 +85,7 @@ class OffsetWatch:
     def _watch_with_new_clients(self) -> None:
         consumer = KafkaConsumer(**self.kafka.kafka_python_config(), enable_auto_commit=False)
         try:
-            with topic_admin.admin_client(self.kafka) as admin:
+            with topic_admin.admin_client(self.kafka, timeout_s=REQUEST_TIMEOUT_S) as admin:
                 partitions = {
                     group: [
                         TopicPartition(topic, p)
@@ -123,7 +127,7 @@ class OffsetWatch:
     ) -> Snapshot:
         committed = admin.list_group_offsets({group: None for group in partitions})
         every = [tp for tps in partitions.values() for tp in tps]
-        ends = consumer.end_offsets(every)
+        ends = consumer.end_offsets(every, timeout_ms=int(REQUEST_TIMEOUT_S * 1000))
         at = time.monotonic()
         positions: dict[PartitionId, Position] = {}
         for group, tps in partitions.items():

@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -42,13 +43,13 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
         int | None, typer.Option(help="Seed of the input and the schedule (default: random).")
     ] = None,
     scale: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.0,
             help="Multiplies Faust's kill counts (100 SIGTERM-or-SIGINT, 50 SIGTERM, 30 "
-            "SIGKILL), rounded up; 0: no kills.",
+            "SIGKILL), rounded up; 0: no kills. Default 1, and 0 with --broker-faults.",
         ),
-    ] = 1.0,
+    ] = None,
     pause: Annotated[
         str,
         typer.Option(
@@ -69,6 +70,22 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     timeout: Annotated[
         float, typer.Option(min=30.0, help="Seconds for the whole run, clean-up included.")
     ] = 900.0,
+    broker_faults: Annotated[
+        str | None,
+        typer.Option(
+            "--broker-faults",
+            help="On the local cluster (`nurture broker start --nodes 3`; --cluster-dir): "
+            "'kill' SIGKILLs the broker leading the most activity partitions mid-run and "
+            "restarts it after --broker-down; 'rolling' restarts every broker in turn.",
+        ),
+    ] = None,
+    cluster_dir: Annotated[
+        Path | None,
+        typer.Option(help="Data dir of the local cluster (default: that of `--nodes 3`)."),
+    ] = None,
+    broker_down: Annotated[
+        float, typer.Option(min=0.0, help="Seconds a killed broker stays down.")
+    ] = 10.0,
 ) -> None:
     """Kill `nurture worker` processes (and now and then the e-mail delivery consumer) with
     SIGTERM, SIGINT and SIGKILL while they process a seeded input, restart each at once, and
@@ -83,6 +100,9 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     """
     # Imported here: every `nurture` process (workers, delivery) imports this module, and the
     # harness pulls in the replay readers, which only this command needs.
+    from deploy.broker.cluster import LocalCluster  # noqa: PLC0415
+    from deploy.broker.settings import BrokerSettings, default_cluster_data_dir  # noqa: PLC0415
+    from deploy.chaos.broker_faults import BROKER_FAULT_MODES  # noqa: PLC0415
     from deploy.chaos.harness import run_chaos  # noqa: PLC0415
     from deploy.chaos.report import figures, render_text  # noqa: PLC0415
     from deploy.chaos.result import ChaosOptions, PrefixInUseError  # noqa: PLC0415
@@ -91,6 +111,19 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     if not _TOPIC_CHARS.fullmatch(chosen_prefix):
         raise fail(f"--prefix {chosen_prefix!r}: use letters, digits, '.', '_' or '-'", EXIT_USAGE)
     pause_s = _pause_range(pause)
+    if broker_faults is not None and broker_faults not in BROKER_FAULT_MODES:
+        raise fail(f"--broker-faults: one of {', '.join(BROKER_FAULT_MODES)}", EXIT_USAGE)
+    kafka = kafka_settings(ctx)
+    cluster = None
+    if broker_faults is not None:
+        cluster = LocalCluster(BrokerSettings(data_dir=cluster_dir or default_cluster_data_dir()))
+        if not any(node.status.running for node in cluster.status()):
+            raise fail(
+                f"no local cluster runs in {cluster.settings.data_dir}: "
+                "`nurture broker start --nodes 3` first",
+                EXIT_NOT_RUN,
+            )
+        kafka = kafka.model_copy(update={"bootstrap_servers": cluster.bootstrap_servers})
     options = ChaosOptions(
         seed=seed if seed is not None else secrets.randbelow(1 << 31),
         prefix=chosen_prefix,
@@ -98,10 +131,12 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
         events=events,
         candidates=candidates,
         rate=rate,
-        scale=scale,
+        scale=scale if scale is not None else (0.0 if broker_faults else 1.0),
         pause_s=pause_s,
         keep=keep,
         timeout_s=timeout,
+        broker_faults=next((m for m in BROKER_FAULT_MODES if m == broker_faults), None),
+        broker_down_s=broker_down,
     )
 
     def say(line: str) -> None:
@@ -109,7 +144,7 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
 
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = run_chaos(kafka_settings(ctx), options, say)
+        result = run_chaos(kafka, options, say, cluster)
     except PrefixInUseError as exc:
         raise fail(exc, EXIT_USAGE) from exc
     except NurtureError as exc:

@@ -30,7 +30,7 @@ from consumers.handling import Handler
 from consumers.liveness import CommitWatch
 from consumers.retries import read_retry_headers
 from schemas.codec import codec_for
-from schemas.errors import ConfigError, SchemaError
+from schemas.errors import ConfigError, KafkaUnavailableError, SchemaError
 from schemas.models import parse_nurture_action
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION
@@ -90,9 +90,18 @@ class DeliveryLoop:
                 self._beat(progress=False)
                 continue
             self._batch_deadline = time.monotonic() + self._batch_budget_s
-            self.handler.profiles.catch_up()
-            self.handler.suppressions.catch_up()
-            self.handler.done_elsewhere.catch_up()
+            try:
+                self._catch_up()
+            except KafkaUnavailableError as exc:
+                if not exc.retriable:  # refused credentials: trying again will not help
+                    raise
+                # No action is decided without the latest consent and outcomes: the batch is
+                # read again by the next poll (the commit watch ends a wait that never ends).
+                log.warning("views of Kafka not caught up, the batch is read again: %s", exc)
+                for tp, records in batches.items():
+                    self.consumer.seek(tp, records[0].offset)
+                self._beat(progress=False)
+                continue
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}
             for tp, records in batches.items():
                 done = self._handle_partition(tp, records, stop)
@@ -101,6 +110,12 @@ class DeliveryLoop:
             self.handler.publisher.flush()
             self.handler.flushed()
             self._beat(progress=self._commit(offsets) if offsets else True)
+
+    def _catch_up(self) -> None:
+        """Bring the profile, suppression and outcome views up to what Kafka holds now."""
+        self.handler.profiles.catch_up()
+        self.handler.suppressions.catch_up()
+        self.handler.done_elsewhere.catch_up()
 
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> bool:
         """Commit ``offsets``; False when a rebalance took or is taking the partitions."""

@@ -17,6 +17,10 @@ from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import ConfigError, KafkaUnavailableError
 from schemas.settings import KafkaSettings
 
+#: Longest wait of one end-offsets request, and the pause before the next (seconds).
+END_OFFSETS_TRY_S = 5.0
+RETRY_BACKOFF_S = 0.5
+
 
 class TopicMirror:
     """Base of the in-memory views the delivery consumer keeps of a topic."""
@@ -46,14 +50,35 @@ class TopicMirror:
 
     def catch_up(self) -> None:
         """Apply every record written before this call (KafkaUnavailableError after timeout)."""
-        end = self._consumer.end_offsets(self._partitions)
         deadline = time.monotonic() + self._timeout_s
+        end = self._end_offsets(deadline)
         while any(self._consumer.position(tp) < end[tp] for tp in self._partitions):
             if time.monotonic() > deadline:
                 raise KafkaUnavailableError(f"could not read {self.topic} to its end in time")
             for records in self._consumer.poll(timeout_ms=200).values():
                 for record in records:
                     self.apply(record)
+
+    def _end_offsets(self, deadline: float) -> dict[TopicPartition, int]:
+        """The partitions' end offsets, asked again after a retriable error (a broker that
+        died keeps kafka-python's request waiting until its timeout, and a new request finds
+        the partitions' new leaders) until ``deadline``; then KafkaUnavailableError."""
+        while True:
+            remaining_s = deadline - time.monotonic()
+            try:
+                ends: dict[TopicPartition, int] = self._consumer.end_offsets(
+                    self._partitions,
+                    timeout_ms=int(1000 * max(0.1, min(remaining_s, END_OFFSETS_TRY_S))),
+                )
+                return ends
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise KafkaUnavailableError(
+                        f"could not read the end offsets of {self.topic}: {exc}"
+                    ) from exc
+                time.sleep(RETRY_BACKOFF_S)
 
     def close(self) -> None:
         self._consumer.close()

@@ -1,0 +1,101 @@
+"""Delivery through a Kafka outage: a view that cannot catch up (a broker died: its requests
+time out until the partitions have new leaders) makes the loop read the batch again instead
+of ending the process; nothing is decided on a stale view, nothing is sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import TopicPartition
+from kafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError
+
+from consumers.mirror import TopicMirror
+from consumers.suppression import SuppressionState
+from schemas.errors import KafkaUnavailableError
+from schemas.settings import KafkaSettings
+from tests.kafka_helpers import wait_until
+from tests.test_delivery_support import (
+    Receiver,
+    action,
+    http_receiver,
+    outcomes,
+    profile,
+    publish_actions,
+    publish_profile,
+    running_delivery,
+    settings_for,
+)
+
+TP0 = TopicPartition("candidate.profile", 0)
+
+
+class _Consumer:
+    """end_offsets answering from a script: an exception to raise, or the offsets."""
+
+    def __init__(self, answers: list[Any]) -> None:
+        self.answers = answers
+        self.calls = 0
+
+    def end_offsets(self, partitions: list[TopicPartition], timeout_ms: int) -> dict[Any, int]:
+        assert timeout_ms <= 5000
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+
+def _mirror(consumer: _Consumer, timeout_s: float) -> TopicMirror:
+    mirror = object.__new__(TopicMirror)  # the reading parts only: no broker needed here
+    mirror.topic = TP0.topic
+    mirror._timeout_s = timeout_s
+    mirror._consumer = consumer
+    mirror._partitions = [TP0]
+    return mirror
+
+
+def test_end_offsets_are_asked_again_after_a_timeout() -> None:
+    consumer = _Consumer([KafkaTimeoutError("dead leader"), {TP0: 7}])
+    assert _mirror(consumer, 10.0)._end_offsets(deadline=float("inf")) == {TP0: 7}
+    assert consumer.calls == 2
+
+
+def test_past_the_deadline_it_is_kafka_unavailable_and_a_refusal_is_not_retried() -> None:
+    late = _mirror(_Consumer([KafkaTimeoutError("dead leader")]), 0.0)
+    with pytest.raises(KafkaUnavailableError, match=r"end offsets of candidate\.profile"):
+        late._end_offsets(deadline=0.0)
+    refused = _mirror(_Consumer([TopicAuthorizationFailedError("no")]), 10.0)
+    with pytest.raises(TopicAuthorizationFailedError):
+        refused._end_offsets(deadline=float("inf"))
+
+
+@pytest.mark.kafka
+def test_a_view_that_cannot_catch_up_delays_the_batch_and_sends_it_once(
+    kafka: KafkaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original: Callable[[SuppressionState], None] = SuppressionState.catch_up
+    failures = [KafkaUnavailableError("could not read the end offsets: broker down")] * 2
+
+    def flaky(self: SuppressionState) -> None:
+        if failures:
+            raise failures.pop()
+        original(self)
+
+    monkeypatch.setattr(SuppressionState, "catch_up", flaky)
+    publish_profile(kafka, profile("cand-outage"))
+    receiver = Receiver()
+    the_action = action("cand-outage")
+    with http_receiver(receiver) as url:
+        settings = settings_for(tmp_path, webhooks={"crm": url + "/hook"})
+        with running_delivery(kafka, settings):  # fails the test if the loop raised
+            publish_actions(kafka, the_action)
+            wait_until(
+                lambda: any(o["action_id"] == the_action.action_id for o in outcomes(kafka)),
+                what="the action's outcome",
+            )
+    assert not failures, "both failed catch-ups happened before the send"
+    assert receiver.count() == 1
+    assert [o["outcome"] for o in outcomes(kafka)] == ["sent"]

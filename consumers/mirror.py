@@ -27,15 +27,11 @@ class TopicMirror:
 
     def __init__(self, kafka: KafkaSettings, topic: str, *, catch_up_timeout_s: float = 30.0):
         self.topic = kafka.topic(topic)
+        self._kafka = kafka
         self._timeout_s = catch_up_timeout_s
-        try:
-            with connection_failures() as failures:
-                self._consumer = KafkaConsumer(
-                    **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-                )
-        except KafkaError as exc:  # a refused login or TLS handshake is named, not a timeout
-            message = f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
-            raise unavailable(message, failures, kafka) from exc
+        #: Per partition, the offset after the last record applied (absent: none yet).
+        self._next: dict[TopicPartition, int] = {}
+        self._consumer = self._connect()
         partition_ids = self._consumer.partitions_for_topic(self.topic) or set()
         if not partition_ids:
             self._consumer.close()
@@ -43,6 +39,30 @@ class TopicMirror:
         self._partitions = [TopicPartition(self.topic, p) for p in sorted(partition_ids)]
         self._consumer.assign(self._partitions)
         self._consumer.seek_to_beginning(*self._partitions)
+
+    def _connect(self) -> KafkaConsumer:
+        kafka = self._kafka
+        try:
+            with connection_failures() as failures:
+                return KafkaConsumer(
+                    **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
+                )
+        except KafkaError as exc:  # a refused login or TLS handshake is named, not a timeout
+            message = f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
+            raise unavailable(message, failures, kafka) from exc
+
+    def _reconnect(self) -> None:
+        """A new client, reading on where the view stands. After a broker died and came back,
+        kafka-python 3.0's offset requests kept failing for a minute and more (a chaos run's
+        e-mail consumer stood still that long); a new client finds the current leaders."""
+        old, self._consumer = self._consumer, self._connect()
+        old.close()
+        self._consumer.assign(self._partitions)
+        for tp in self._partitions:
+            if tp in self._next:
+                self._consumer.seek(tp, self._next[tp])
+            else:
+                self._consumer.seek_to_beginning(tp)
 
     def apply(self, record: ConsumerRecord) -> None:
         """Take one record into the view."""
@@ -55,14 +75,16 @@ class TopicMirror:
         while any(self._consumer.position(tp) < end[tp] for tp in self._partitions):
             if time.monotonic() > deadline:
                 raise KafkaUnavailableError(f"could not read {self.topic} to its end in time")
-            for records in self._consumer.poll(timeout_ms=200).values():
+            for tp, records in self._consumer.poll(timeout_ms=200).items():
                 for record in records:
                     self.apply(record)
+                if records:
+                    self._next[tp] = records[-1].offset + 1
 
     def _end_offsets(self, deadline: float) -> dict[TopicPartition, int]:
-        """The partitions' end offsets, asked again after a retriable error (a broker that
-        died keeps kafka-python's request waiting until its timeout, and a new request finds
-        the partitions' new leaders) until ``deadline``; then KafkaUnavailableError."""
+        """The partitions' end offsets, asked again by a new client after a retriable error
+        (a broker that died keeps kafka-python's request waiting until its timeout) until
+        ``deadline``; then KafkaUnavailableError."""
         while True:
             remaining_s = deadline - time.monotonic()
             try:
@@ -79,6 +101,7 @@ class TopicMirror:
                         f"could not read the end offsets of {self.topic}: {exc}"
                     ) from exc
                 time.sleep(RETRY_BACKOFF_S)
+                self._reconnect()
 
     def close(self) -> None:
         self._consumer.close()

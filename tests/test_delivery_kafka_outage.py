@@ -48,19 +48,30 @@ class _Consumer:
         return dict(answer)
 
 
-def _mirror(consumer: _Consumer, timeout_s: float) -> TopicMirror:
-    mirror = object.__new__(TopicMirror)  # the reading parts only: no broker needed here
-    mirror.topic = TP0.topic
-    mirror._timeout_s = timeout_s
-    mirror._consumer = consumer
-    mirror._partitions = [TP0]
-    return mirror
+class _Mirror(TopicMirror):
+    """The reading parts of a mirror on a scripted consumer (no broker needed here)."""
+
+    def __init__(self, consumer: _Consumer, timeout_s: float) -> None:
+        self.topic = TP0.topic
+        self._timeout_s = timeout_s
+        self._consumer = consumer
+        self._partitions = [TP0]
+        self.reconnects = 0
+
+    def _reconnect(self) -> None:
+        self.reconnects += 1
 
 
-def test_end_offsets_are_asked_again_after_a_timeout() -> None:
+def _mirror(consumer: _Consumer, timeout_s: float) -> _Mirror:
+    return _Mirror(consumer, timeout_s)
+
+
+def test_end_offsets_are_asked_again_by_a_new_client_after_a_timeout() -> None:
     consumer = _Consumer([KafkaTimeoutError("dead leader"), {TP0: 7}])
-    assert _mirror(consumer, 10.0)._end_offsets(deadline=float("inf")) == {TP0: 7}
+    mirror = _mirror(consumer, 10.0)
+    assert mirror._end_offsets(deadline=float("inf")) == {TP0: 7}
     assert consumer.calls == 2
+    assert mirror.reconnects == 1, "asked again through a new client"
 
 
 def test_past_the_deadline_it_is_kafka_unavailable_and_a_refusal_is_not_retried() -> None:
@@ -99,3 +110,28 @@ def test_a_view_that_cannot_catch_up_delays_the_batch_and_sends_it_once(
     assert not failures, "both failed catch-ups happened before the send"
     assert receiver.count() == 1
     assert [o["outcome"] for o in outcomes(kafka)] == ["sent"]
+
+
+class _Counting(TopicMirror):
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.seen: list[int] = []
+        super().__init__(kafka, "candidate.profile")
+
+    def apply(self, record: Any) -> None:
+        self.seen.append(record.offset)
+
+
+@pytest.mark.kafka
+def test_a_new_client_reads_on_where_the_view_stood(kafka: KafkaSettings) -> None:
+    publish_profile(kafka, profile("cand-a"))
+    publish_profile(kafka, profile("cand-b"))
+    mirror = _Counting(kafka)
+    try:
+        mirror.catch_up()
+        assert len(mirror.seen) == 2
+        mirror._reconnect()
+        publish_profile(kafka, profile("cand-c"))
+        mirror.catch_up()
+        assert len(mirror.seen) == 3, "nothing applied twice, nothing missed"
+    finally:
+        mirror.close()

@@ -76,6 +76,11 @@ class Consumer:
 
     async def seek_wait(self, offsets: dict[TP, int]) -> None:
         self.seeks.append(offsets)
+        for tp, offset in offsets.items():  # as faust's: its read offset follows the seek
+            if offset > 0:
+                self._read_offset[tp] = offset
+            else:
+                self._read_offset.pop(tp, None)
 
     async def perform_seek(self) -> None:
         """faust's seek of every partition to its committed offset (here: none changes)."""
@@ -229,18 +234,35 @@ def test_without_a_commit_reading_starts_at_the_log_start() -> None:
     assert handler.processed == [0, 1, 2, 3, 4]
 
 
+async def fetch_during_the_seek(
+    batch_intake: BatchIntake, sought: dict[TP, int | None], flow_active: bool = True
+) -> None:
+    """A rebalance whose seek to the committed offsets is still running when a fetch returns
+    (faust seeks partition by partition while its consumer thread goes on fetching)."""
+    app: Any = batch_intake.app
+    consumer = app.consumer
+    await app.on_partitions_revoked.send(set())
+    app.consumer_generation_id += 1
+    await app.on_partitions_assigned.send(set())
+    consumer._read_offset.update(sought)
+    seek = asyncio.ensure_future(consumer.perform_seek())
+    await asyncio.sleep(0)  # the seek began
+    consumer.flow_active = flow_active
+    await fetch(batch_intake)  # returns before the seek completed: dropped
+    consumer.flow_active = True
+    await seek
+
+
 def test_a_dropped_last_record_is_read_again_without_a_later_one() -> None:
-    """faust seeks partition by partition while the consumer thread fetches: a record fetched
-    after its partition's seek but before the whole seek completed is dropped, and when it is
-    the partition's last, no later fetch shows the gap (a worker started after a rebuild once
-    left the one new event unprocessed, partition committed at 1139 of 1140, for good)."""
-    consumer = Consumer(fetches=[{P0: records(P0, 1139, 1139)}], _read_offset={P0: 1139})
+    """A record fetched after its partition's seek but before the whole seek completed is
+    dropped, and when it is the partition's last, no later fetch shows the gap (a worker
+    started after a rebuild once left the one new event unprocessed, partition committed at
+    1139 of 1140, for good)."""
+    consumer = Consumer(fetches=[{P0: records(P0, 1139, 1139)}, {}], _read_offset={P0: 1139})
     batch_intake, handler = intake(consumer, ready=False)
-    asyncio.run(fetch(batch_intake))  # the seek is still running: dropped
+    asyncio.run(fetch_during_the_seek(batch_intake, {P0: 1139}))
     assert handler.processed == [] and consumer.seeks == []
-    asyncio.run(rebalance(batch_intake, {P0: 1139}))  # the seek completes; nothing new follows
-    consumer.fetches.append({})
-    asyncio.run(fetch(batch_intake))
+    asyncio.run(fetch(batch_intake))  # nothing new follows: the intake seeks back itself
     assert consumer.seeks == [{P0: 1139}]
     consumer.fetches.append({P0: records(P0, 1139, 1139)})  # what the seek back reads
     asyncio.run(fetch(batch_intake))
@@ -250,65 +272,42 @@ def test_a_dropped_last_record_is_read_again_without_a_later_one() -> None:
     assert consumer.seeks == [{P0: 1139}], "read again once, not at every fetch"
 
 
-def test_a_fetch_dropped_during_a_rebalance_is_read_again_after_it() -> None:
-    """Also when the rebalance's own seek of the partition came before the drop."""
-    consumer = Consumer(fetches=[{P0: records(P0, 5, 6)}, {}], _read_offset={P0: 5})
+def test_a_fetch_dropped_while_the_flow_is_stopped_is_read_again_after_the_seek() -> None:
+    consumer = Consumer(fetches=[{P0: records(P0, 5, 6)}, {}, {}], _read_offset={P0: 5})
     batch_intake, handler = intake(consumer)
-    consumer.flow_active = False
-    asyncio.run(fetch(batch_intake))  # returns while the flow is stopped: dropped
-    asyncio.run(fetch(batch_intake))  # still stopped: no seek during a rebalance
-    assert consumer.seeks == []
-    consumer.flow_active = True
-    asyncio.run(rebalance(batch_intake, {P0: 5}))
-    consumer.fetches.append({})
+    asyncio.run(fetch_during_the_seek(batch_intake, {P0: 5}, flow_active=False))
     asyncio.run(fetch(batch_intake))
     assert consumer.seeks == [{P0: 5}] and handler.processed == []
 
 
-def test_profile_records_dropped_in_a_rebalance_are_read_again_from_the_read_offset() -> None:
+def test_a_drop_before_the_seek_began_is_left_to_it() -> None:
+    """faust's seek to the committed offset reads it again: no second seek (and no second
+    copy of a record the drain loop handed on meanwhile)."""
+    consumer = Consumer(fetches=[{P0: records(P0, 5, 6)}, {}], _read_offset={P0: 5})
+    batch_intake, _ = intake(consumer)
+    consumer.flow_active = False
+    asyncio.run(fetch(batch_intake))  # a rebalance began: dropped
+    consumer.flow_active = True
+    asyncio.run(rebalance(batch_intake, {P0: 5}))
+    asyncio.run(fetch(batch_intake))
+    assert consumer.seeks == []
+
+
+def test_profile_records_dropped_during_the_seek_are_read_again_from_the_read_offset() -> None:
     """faust's own stream path would count the skipped profile records as done at its next
     gap (its drain loop acknowledges the range between its read offset and the next record)."""
     changelog = TP("candidates-changelog", 0)
     consumer = Consumer(
         fetches=[{PROFILES: records(PROFILES, 7, 9), changelog: records(changelog, 3, 3)}, {}],
-        _read_offset={P0: 0, PROFILES: 6},
+        _read_offset={P0: 0},
     )
     consumer.assigned = {P0, PROFILES, changelog}
     consumer._buffered_partitions.update({PROFILES, changelog})
     batch_intake, _ = intake(consumer)
-    consumer.flow_active = False
-    handed_on: list[tuple[TP, int]] = []
-
-    async def take() -> None:
-        async for tp, message in batch_intake.getmany(1.0):
-            handed_on.append((tp, message.offset))
-
-    asyncio.run(take())
-    consumer.flow_active = True
-    asyncio.run(rebalance(batch_intake, {PROFILES: 6}))
-    asyncio.run(take())
+    asyncio.run(fetch_during_the_seek(batch_intake, {PROFILES: 7}, flow_active=False))
+    asyncio.run(fetch(batch_intake))
     # The changelog is faust's recovery's to position: never sought here.
-    assert handed_on == [] and consumer.seeks == [{PROFILES: 6}]
-
-
-def test_profile_records_left_when_a_rebalance_begins_mid_fetch_are_read_again() -> None:
-    consumer = Consumer(fetches=[{PROFILES: records(PROFILES, 7, 9)}, {}], _read_offset={P0: 0})
-    consumer.assigned = {P0, PROFILES}
-    consumer._buffered_partitions.add(PROFILES)
-    batch_intake, _ = intake(consumer)
-    handed_on: list[int] = []
-
-    async def take() -> None:
-        async for _, message in batch_intake.getmany(1.0):
-            handed_on.append(message.offset)
-            consumer._read_offset[PROFILES] = message.offset  # as faust's drain loop does
-            consumer.flow_active = False  # the rebalance begins after the first record
-
-    asyncio.run(take())
-    consumer.flow_active = True
-    asyncio.run(rebalance(batch_intake))
-    asyncio.run(take())
-    assert handed_on == [7] and consumer.seeks == [{PROFILES: 7}]
+    assert consumer.seeks == [{PROFILES: 7}]
 
 
 def test_a_partition_no_longer_assigned_is_not_sought() -> None:

@@ -125,6 +125,14 @@ def sought_offset(consumer: Any, tp: TP) -> int | None:
     return offset
 
 
+def read_offset(consumer: Any, tp: TP) -> int | None:
+    """faust's read offset of ``tp``: where its last seek put the consumer (the committed
+    offset; None without one), or, for a partition whose records pass through its drain loop,
+    the offset of the last record handed on."""
+    offset: int | None = consumer._read_offset.get(tp)
+    return offset
+
+
 def offsets_state(consumer: Any, tp: TP) -> dict[str, Any]:
     """faust's offset bookkeeping of ``tp`` (for a state dump): committed and read offsets, the
     acknowledged offsets not committed yet (count, lowest, highest) and the gaps."""

@@ -38,15 +38,15 @@ faust's own ``getmany`` hands them on.
    the last record as one acknowledged gap, the last record acked); faust then commits them.
 4. *A dropped fetch is read again, even when nothing follows it.* aiokafka's position moved
    past every record it handed out, processed or not. Rule 2 notices that only when a later
-   record arrives, and a rebalance's seek only when it seeks after the drop: faust's seek
-   runs partition by partition while the consumer thread goes on fetching, so a record
-   fetched just after its partition's seek, and dropped because the seek as a whole had not
+   record arrives, and a rebalance's seek covers only drops from before it began: faust seeks
+   partition by partition while the consumer thread goes on fetching, so a record fetched
+   just after its partition's seek, and dropped because the seek as a whole had not
    completed, was never read again when it was the partition's last (a worker started after
    `nurture replay rebuild` left the one new event unprocessed for good). So every partition
-   whose records were dropped unprocessed is sought back to where processing stands before
-   the next fetch, once seeking is safe (the flow runs and this membership's seek is done).
-   So are the profile partitions whose records were left unhanded when a rebalance began
-   (back to faust's read offset; faust's drain loop would count the skipped ones as done).
+   whose records were dropped unprocessed, and not covered by a later seek to a committed
+   offset, is sought back to where processing stands before the next fetch, once seeking is
+   safe (the flow runs and this membership's seek is done). So are the profile partitions
+   (back to faust's read offset; faust's drain loop would count a skipped range as done).
 
 The activity agent stays registered (so the topic is subscribed, with acks enabled); its stream
 simply never receives a record. Private members of faust used here go through ``faust_seam``.
@@ -123,7 +123,7 @@ class BatchIntake:
         lines = [
             f"-- intake {self.topic}: epoch {self._epoch}, ready {self.ready}, "
             f"flow active {consumer.flow_active}, generation {self.app.consumer_generation_id}, "
-            f"rebalancing {self.app.rebalancing} --"
+            f"rebalancing {self.app.rebalancing}, dropped {sorted(self._dropped)} --"
         ]
         for tp in sorted(t for t in consumer.assignment() if t.topic == self.topic):
             lines.append(
@@ -139,9 +139,16 @@ class BatchIntake:
         """Around faust's seek to the committed offsets: ready once it completed in the epoch
         it began in (a seek overtaken by a rebalance is not the one that counts)."""
         epoch = self._epoch
+        covered = set(self._dropped)  # dropped before this seek began: it reads them again
         await seek()
         if self._epoch == epoch:
             self._ready_epoch = epoch
+            # ... where it found a committed offset (without one faust does not move the
+            # consumer: rule 4 seeks those itself).
+            consumer = self.app.consumer
+            self._dropped -= {
+                tp for tp in covered if faust_seam.read_offset(consumer, tp) is not None
+            }
 
     @property
     def ready(self) -> bool:
@@ -195,7 +202,7 @@ class BatchIntake:
                 if tp.topic == self.topic
                 # faust's streams re-read from its read offset (the last record handed on, or
                 # where its seek put the consumer): at most that one record comes twice.
-                else faust_seam.sought_offset(consumer, tp) or 0
+                else faust_seam.read_offset(consumer, tp) or 0
             )
             for tp in self._dropped
             if tp in assigned

@@ -80,8 +80,19 @@ def admin_client(settings: KafkaSettings, timeout_s: float = 10.0) -> Iterator[K
 
 
 def broker_count(admin: KafkaAdminClient) -> int:
-    """Brokers the cluster's metadata lists now."""
-    return len(admin.describe_cluster()["brokers"])
+    """Brokers of the cluster, including one that is down right now: the live ones, and
+    every broker holding a copy of ``__consumer_offsets`` (a topic created while a broker is
+    down must still get the cluster's replication, not one copy less for good)."""
+    brokers = {int(b["broker_id"]) for b in admin.describe_cluster()["brokers"]}
+    if OFFSETS_TOPIC in admin.list_topics():
+        for partition in admin.describe_topics([OFFSETS_TOPIC])[0]["partitions"]:
+            brokers.update(int(node) for node in partition["replica_nodes"])
+    return len(brokers)
+
+
+#: Kafka's internal topic of committed offsets (replicated on every broker of a cluster up to
+#: offsets.topic.replication.factor).
+OFFSETS_TOPIC = "__consumer_offsets"
 
 
 def cluster_brokers(settings: KafkaSettings) -> int:

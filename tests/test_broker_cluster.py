@@ -28,7 +28,12 @@ from typer.testing import CliRunner
 from deploy import topics as topic_admin
 from deploy.broker import config
 from deploy.broker.cluster import LocalCluster
-from deploy.broker.settings import BrokerSettings, default_cluster_data_dir
+from deploy.broker.settings import (
+    CLUSTER_CONTROLLER_OFFSET,
+    CLUSTER_PORT,
+    BrokerSettings,
+    default_cluster_data_dir,
+)
 from deploy.chaos.broker_faults import busiest_leader
 from deploy.cli.main import app as cli
 from producers.producer import NurtureProducer
@@ -73,6 +78,9 @@ def test_replication_follows_the_cluster_size() -> None:
 
 def test_a_cluster_gets_its_own_data_dir_and_refuses_secure() -> None:
     assert BrokerSettings(nodes=3).data_dir == default_cluster_data_dir()
+    assert BrokerSettings(nodes=3).port == CLUSTER_PORT != BrokerSettings().port
+    with pytest.raises(ValueError, match="would pass 65535"):
+        BrokerSettings(nodes=3, port=65_500)
     assert BrokerSettings(nodes=3).heap == "512m"
     with pytest.raises(ValueError, match="secure cluster"):
         BrokerSettings(nodes=3, secure=True)
@@ -101,9 +109,9 @@ def _free(port: int) -> bool:
 def _free_base() -> int:
     """A listener base whose three listener and three controller ports are all free."""
     for _ in range(200):
-        base = random.randrange(20_000, 40_000)
+        base = random.randrange(20_000, 32_000)  # below the ephemeral ports (32768-)
         ports = [base + i for i in range(NODES)]
-        ports += [base + config.CLUSTER_CONTROLLER_OFFSET + i for i in range(NODES)]
+        ports += [base + CLUSTER_CONTROLLER_OFFSET + i for i in range(NODES)]
         if all(_free(port) for port in ports):
             return base
     raise AssertionError("no free port range for the cluster")
@@ -199,21 +207,32 @@ def test_sdk_publish_loses_nothing_when_the_busiest_leader_is_killed(
     publisher = threading.Thread(target=publish)
     publisher.start()
     assert in_flight.wait(60), "the first third was never acknowledged"
-    assert cluster.kill(victim)
-    killed.set()
+    try:
+        assert cluster.kill(victim)
+        killed.set()
+        _sdk_publish_checked(publisher, kafka, topic, acked, failed, 3 * third)
+    finally:
+        cluster.restart(victim)  # also when the checks failed: the next tests need 3 brokers
+    wait_until(lambda: _in_sync(kafka), timeout_s=90, what="every partition back in sync")
+
+
+def _sdk_publish_checked(
+    publisher: threading.Thread,
+    kafka: KafkaSettings,
+    topic: str,
+    acked: list[str],
+    failed: list[str],
+    total: int,
+) -> None:
     publisher.join(180)
     assert not publisher.is_alive()
     states = topic_admin.describe(kafka, [topic])
     assert states[topic].under_replicated, "a node is down: every partition lacks a copy"
-
     found = Counter(activity_codec().decode(r.value)["event_id"] for r in read_all(kafka, topic))
     assert not failed, f"{len(failed)} deliveries failed with two of three copies up"
-    assert len(acked) == 3 * third
+    assert len(acked) == total
     assert set(acked) <= set(found), "an acknowledged event is missing"
     assert [eid for eid, count in found.items() if count > 1] == []
-
-    cluster.restart(victim)
-    wait_until(lambda: _in_sync(kafka), timeout_s=90, what="every partition back in sync")
 
 
 def _event(n: int) -> dict[str, Any]:
@@ -249,17 +268,21 @@ def test_gateway_ingest_loses_nothing_when_the_busiest_leader_is_killed(
             assert response.status_code == 503, response.text
         raise AssertionError(f"event {n} never accepted")
 
-    with running_gateway(kafka) as client:
-        for n in range(400):
-            post(client, n)
-        assert cluster.kill(victim)
-        for n in range(400, 1200):
-            post(client, n)
-    found = Counter(activity_codec().decode(r.value)["event_id"] for r in read_all(kafka, topic))
-    assert len(accepted) == 1200 and set(accepted) == set(found)
-    assert [eid for eid, count in found.items() if count > 1] == []
-    assert set(statuses) <= {202, 503}
-    cluster.restart(victim)
+    try:
+        with running_gateway(kafka) as client:
+            for n in range(400):
+                post(client, n)
+            assert cluster.kill(victim)
+            for n in range(400, 1200):
+                post(client, n)
+        found = Counter(
+            activity_codec().decode(r.value)["event_id"] for r in read_all(kafka, topic)
+        )
+        assert len(accepted) == 1200 and set(accepted) == set(found)
+        assert [eid for eid, count in found.items() if count > 1] == []
+        assert set(statuses) <= {202, 503}
+    finally:
+        cluster.restart(victim)
     wait_until(lambda: _in_sync(kafka), timeout_s=90, what="every partition back in sync")
 
 

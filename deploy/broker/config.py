@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploy.broker.settings import BrokerSettings
+from deploy.broker.settings import CLUSTER_CONTROLLER_OFFSET, BrokerSettings
 
 
 def server_properties(settings: BrokerSettings, log_dir: Path) -> str:
@@ -99,10 +99,6 @@ def node_ports(settings: BrokerSettings, node_id: int) -> tuple[int, int]:
     BASE+1, ...; controllers on the controller base (BASE+100 unless set), +1, ..."""
     controller_base = settings.controller_port or settings.port + CLUSTER_CONTROLLER_OFFSET
     return settings.port + node_id - 1, controller_base + node_id - 1
-
-
-#: Where a cluster's controller ports start, past its listener ports (BASE+100).
-CLUSTER_CONTROLLER_OFFSET = 100
 
 
 def log4j2_properties(log_file: Path) -> str:

@@ -3,13 +3,16 @@
 =================================  =============================================================
 ``NURTURE_BROKER_SECURE``          SASL_SSL (SCRAM-SHA-512 + TLS) listener instead of PLAINTEXT
                                    (false); see ``deploy/broker/secure.py``
-``NURTURE_BROKER_PORT``            listener port (9092; 9094 when secure)
-``NURTURE_BROKER_CONTROLLER_PORT`` KRaft controller port (the listener port + 1 when unset)
+``NURTURE_BROKER_PORT``            listener port (9092; 9094 when secure; a cluster's first,
+                                   19092)
+``NURTURE_BROKER_CONTROLLER_PORT`` KRaft controller port (the listener port + 1 when unset; a
+                                   cluster's first: the listener port + 100)
 ``NURTURE_BROKER_DATA_DIR``        data, config, pid and log (``<user data dir>/kafka``;
                                    ``<user data dir>/kafka-secure`` when secure)
 ``NURTURE_BROKER_NODES``           brokers (1; up to 5): more than one is a KRaft cluster on this
                                    host, each node broker and controller, listeners on the port,
-                                   port+1, ...; controllers from port+100 (``cluster.py``)
+                                   port+1, ...; controllers from port+100 (``cluster.py``),
+                                   data in ``<user data dir>/kafka-cluster``
 ``NURTURE_BROKER_HEAP``            JVM heap (``1g``; ``512m`` per node of a cluster)
 ``NURTURE_KAFKA_CACHE``            where the jars are cached (``<user cache dir>/kafka``)
 =================================  =============================================================
@@ -27,6 +30,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 APP_DIR_NAME = "candidate-nurture"
 #: Where the secure broker listens unless told otherwise: beside the dev broker (9092, 9093).
 SECURE_PORT = 9094
+#: Where a cluster's first broker listens unless told otherwise (its controllers from 19192):
+#: beside the dev and the secure broker.
+CLUSTER_PORT = 19092
+#: Where a cluster's controller ports start, past its listener ports (BASE+100).
+CLUSTER_CONTROLLER_OFFSET = 100
+MAX_PORT = 65535
 
 
 def default_data_dir() -> Path:
@@ -68,7 +77,8 @@ class BrokerSettings(BaseSettings):
         if not isinstance(data, dict):
             return data
         if TypeAdapter(int).validate_python(data.get("nodes", 1)) > 1:
-            return {"data_dir": default_cluster_data_dir(), "heap": "512m", **data}
+            defaults = {"port": CLUSTER_PORT, "data_dir": default_cluster_data_dir()}
+            return {**defaults, "heap": "512m", **data}
         if not TypeAdapter(bool).validate_python(data.get("secure", False)):
             return data
         return {"port": SECURE_PORT, "data_dir": default_secure_data_dir(), **data}
@@ -77,6 +87,10 @@ class BrokerSettings(BaseSettings):
     def _one_kind(self) -> BrokerSettings:
         if self.secure and self.nodes > 1:
             raise ValueError("a secure cluster is not supported: --secure runs one node")
+        controllers = self.controller_port or self.port + CLUSTER_CONTROLLER_OFFSET
+        last = max(self.port, controllers) + (self.nodes - 1)
+        if self.nodes > 1 and last > MAX_PORT:
+            raise ValueError(f"--port {self.port}: the cluster's ports would pass {MAX_PORT}")
         return self
 
     @property

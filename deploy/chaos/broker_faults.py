@@ -14,17 +14,20 @@ it was published, no e-mail twice, the outcome equal to the fault-free reference
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from kafka.errors import KafkaError
 
 from deploy import topics as topic_admin
 from deploy.broker.cluster import ClusterNode, LocalCluster
 from deploy.broker.process import answers_metadata
+from schemas.errors import BrokerError, NurtureError
 from schemas.settings import KafkaSettings
-from schemas.topics import TOPICS
 
 BrokerFaultMode = Literal["kill", "rolling"]
 BROKER_FAULT_MODES: tuple[BrokerFaultMode, ...] = ("kill", "rolling")
@@ -72,14 +75,19 @@ def busiest_leader(kafka: KafkaSettings, topic: str) -> int:
     return min(leaders, key=lambda node: (-leaders[node], node))
 
 
-def in_sync(kafka: KafkaSettings) -> bool:
-    """True when every partition of the declared topics has all its replicas in sync."""
-    names = [kafka.topic(spec.name) for spec in TOPICS]
+def in_sync(kafka: KafkaSettings) -> bool | None:
+    """True when every partition of every topic of the cluster (the committed offsets and the
+    tables' changelogs included) has all its replicas in sync; None when the cluster did not
+    answer (a broker coming back may refuse a request: ask again)."""
     try:
-        states = topic_admin.describe(kafka, names)
-    except Exception:
-        return False
-    return all(not s.under_replicated and not s.offline for s in states.values())
+        with topic_admin.admin_client(kafka, timeout_s=5.0) as admin:
+            topics = admin.describe_topics()
+    except (KafkaError, NurtureError):
+        return None
+    partitions = [p for topic in topics for p in topic["partitions"]]
+    return bool(partitions) and all(
+        p["leader_id"] >= 0 and len(p["isr_nodes"]) == len(p["replica_nodes"]) for p in partitions
+    )
 
 
 Wait = Callable[[str, Callable[[], bool]], None]
@@ -105,12 +113,25 @@ class BrokerFaults:
         self.events: list[BrokerEvent] = []
 
     def apply(self, mode: BrokerFaultMode, topic: str) -> list[BrokerEvent]:
-        if mode == "kill":
-            self._kill_busiest(topic)
-        else:
-            for node in self.cluster.all_nodes():
-                self._restart(node)
+        """Apply the faults; BrokerError when a broker does not come back (the run cannot be
+        carried out). However it ends (an error, Ctrl-C), a broker stopped here is started
+        again."""
+        try:
+            if mode == "kill":
+                self._kill_busiest(topic)
+            else:
+                for node in self.cluster.all_nodes():
+                    self._restart(node)
+        finally:
+            self._revive_all()
         return self.events
+
+    def _revive_all(self) -> None:
+        """Start every node that is not running (a fault interrupted half-way)."""
+        for node in self.cluster.all_nodes():
+            if not node.status().running:
+                with contextlib.suppress(BrokerError):
+                    node.start()
 
     def _record(self, node: int, what: str) -> None:
         self.events.append(BrokerEvent(time.monotonic(), node, what))
@@ -139,14 +160,11 @@ class BrokerFaults:
 
         def answers() -> bool:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"broker {node.node_id} did not come back:\n{node.log_tail(15)}")
-            return answers_metadata(node.client_settings())
+                node.kill()
+                raise BrokerError(f"broker {node.node_id} did not come back:\n{node.log_tail(15)}")
+            return answers_metadata(node.client_settings(), timeout_s=1.0)
 
         self.wait(f"broker {node.node_id} to answer", answers)
         self._record(node.node_id, "answers")
-        self.wait("every partition in sync", lambda: in_sync(self.kafka))
+        self.wait("every partition of the cluster in sync", lambda: in_sync(self.kafka) is True)
         self._record(node.node_id, "every partition in sync again")
-
-
-def broker_event_rows(events: Sequence[BrokerEvent], start: float) -> list[dict[str, Any]]:
-    return [{"at_s": round(e.at - start, 2), "node": e.node, "what": e.what} for e in events]

@@ -277,7 +277,7 @@ def _collect(
             result.delivery_recovery_s.append(recovery_time(kill.at, snapshots, actions))
     result.longest_stall_s = longest_stall(snapshots)
     if options.broker_faults is not None:
-        result.in_sync_at_end = in_sync(kafka)
+        result.in_sync_at_end = _settled_in_sync(kafka)
         # Every event was acknowledged (a failed publish ends the run with an error).
         published = [str(event["event_id"]) for event in data.events]
         result.publish = publish_check(published, activity_event_ids(kafka))
@@ -288,6 +288,17 @@ def _collect(
     result.delivery_outcomes = delivery_outcomes(kafka)
     assert result.reference is not None
     result.comparison = compare(result.reference, result.chaos)
+
+
+def _settled_in_sync(kafka: KafkaSettings, wait_s: float = 30.0) -> bool | None:
+    """Whether every partition of the cluster is in sync, asked until it is (or ``wait_s``
+    passed: the last answer, None when the cluster did not answer)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        answer = in_sync(kafka)
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(1.0)
 
 
 def _fleet(run: _Run) -> Fleet:

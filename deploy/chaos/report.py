@@ -228,7 +228,8 @@ def _broker_lines(faults: dict[str, Any] | None) -> list[str]:
             f"found in candidate.activity: missing {faults['missing']}, extra copies "
             f"{faults['extra_copies']}" + _ids(" missing e.g. ", faults["missing_ids"])
         )
-    lines.append(f"in sync at end    {'yes' if faults['in_sync_at_end'] else 'NO'}")
+    settled = {True: "yes", False: "NO", None: "unknown (the cluster did not answer)"}
+    lines.append(f"in sync at end    {settled[faults['in_sync_at_end']]}")
     return lines
 
 

@@ -9,12 +9,16 @@ import secrets
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deploy.cli.context import console, err_console, fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.settings import KafkaSettings
+
+if TYPE_CHECKING:
+    from deploy.broker.cluster import LocalCluster
 
 #: Exit status when the prefix is taken or an option is invalid.
 EXIT_USAGE = 2
@@ -100,8 +104,6 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     """
     # Imported here: every `nurture` process (workers, delivery) imports this module, and the
     # harness pulls in the replay readers, which only this command needs.
-    from deploy.broker.cluster import LocalCluster  # noqa: PLC0415
-    from deploy.broker.settings import BrokerSettings, default_cluster_data_dir  # noqa: PLC0415
     from deploy.chaos.broker_faults import BROKER_FAULT_MODES  # noqa: PLC0415
     from deploy.chaos.harness import run_chaos  # noqa: PLC0415
     from deploy.chaos.report import figures, render_text  # noqa: PLC0415
@@ -113,17 +115,7 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     pause_s = _pause_range(pause)
     if broker_faults is not None and broker_faults not in BROKER_FAULT_MODES:
         raise fail(f"--broker-faults: one of {', '.join(BROKER_FAULT_MODES)}", EXIT_USAGE)
-    kafka = kafka_settings(ctx)
-    cluster = None
-    if broker_faults is not None:
-        cluster = LocalCluster(BrokerSettings(data_dir=cluster_dir or default_cluster_data_dir()))
-        if not any(node.status.running for node in cluster.status()):
-            raise fail(
-                f"no local cluster runs in {cluster.settings.data_dir}: "
-                "`nurture broker start --nodes 3` first",
-                EXIT_NOT_RUN,
-            )
-        kafka = kafka.model_copy(update={"bootstrap_servers": cluster.bootstrap_servers})
+    kafka, cluster = _with_cluster(kafka_settings(ctx), broker_faults, cluster_dir)
     options = ChaosOptions(
         seed=seed if seed is not None else secrets.randbelow(1 << 31),
         prefix=chosen_prefix,
@@ -163,6 +155,33 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
         for line in render_text(data):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(data["exit_status"])
+
+
+def _with_cluster(
+    kafka: KafkaSettings, broker_faults: str | None, cluster_dir: Path | None
+) -> tuple[KafkaSettings, LocalCluster | None]:
+    """The settings to run with and, for broker faults, the local cluster (every node must
+    run: a fault on a cluster already missing a broker could take a partition's last copy)."""
+    if broker_faults is None:
+        return kafka, None
+    from deploy.broker.cluster import LocalCluster  # noqa: PLC0415
+    from deploy.broker.settings import BrokerSettings, default_cluster_data_dir  # noqa: PLC0415
+
+    cluster = LocalCluster(BrokerSettings(data_dir=cluster_dir or default_cluster_data_dir()))
+    nodes = cluster.status()
+    if not any(node.status.running for node in nodes):
+        raise fail(
+            f"no local cluster runs in {cluster.settings.data_dir}: "
+            "`nurture broker start --nodes 3` first",
+            EXIT_NOT_RUN,
+        )
+    down = [node.node_id for node in nodes if not node.status.running]
+    if down:
+        raise fail(
+            f"cluster nodes {down} are not running: `nurture broker start` them first",
+            EXIT_NOT_RUN,
+        )
+    return kafka.model_copy(update={"bootstrap_servers": cluster.bootstrap_servers}), cluster
 
 
 def _pause_range(text: str) -> tuple[float, float]:

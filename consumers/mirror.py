@@ -7,6 +7,7 @@ Subclasses say what to keep of each record (:meth:`TopicMirror.apply`).
 
 from __future__ import annotations
 
+import logging
 import time
 
 from kafka import KafkaConsumer, TopicPartition
@@ -16,6 +17,8 @@ from kafka.errors import KafkaError
 from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import ConfigError, KafkaUnavailableError
 from schemas.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
 
 #: Longest wait of one end-offsets request, and the pause before the next (seconds).
 END_OFFSETS_TRY_S = 5.0
@@ -100,6 +103,9 @@ class TopicMirror:
                     raise KafkaUnavailableError(
                         f"could not read the end offsets of {self.topic}: {exc}"
                     ) from exc
+                log.warning(
+                    "%s: end offsets failed (%s); asking through a new client", self.topic, exc
+                )
                 time.sleep(RETRY_BACKOFF_S)
                 self._reconnect()
 

@@ -62,6 +62,9 @@ class DeliveryLoop:
         self._batch_budget_s = max_poll_interval_s / 2
         self._batch_deadline = 0.0
         self._paused_until: dict[TopicPartition, float] = {}
+        #: Offsets of work done whose commit was refused (a rebalance), committed again at the
+        #: next turn while the partition is still ours.
+        self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self.consumer = KafkaConsumer(
             **kafka.kafka_python_config(),
             group_id=group_id,
@@ -87,7 +90,7 @@ class DeliveryLoop:
             batches = self.consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._report_lag()
             if not batches:
-                self._beat(progress=False)
+                self._beat(progress=self._commit_pending())
                 continue
             self._batch_deadline = time.monotonic() + self._batch_budget_s
             try:
@@ -118,12 +121,26 @@ class DeliveryLoop:
         self.handler.done_elsewhere.catch_up()
 
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> bool:
-        """Commit ``offsets``; False when a rebalance took or is taking the partitions."""
-        try:
-            self.consumer.commit(offsets)
-        except (CommitFailedError, RebalanceInProgressError) as exc:
-            log.warning("commit refused (%s): the partitions' next owner skips what was done", exc)
+        """Commit ``offsets`` (and any refused before); False when a rebalance took or is
+        taking the partitions: the offsets are kept and committed again at the next turn."""
+        self._pending.update(offsets)
+        return self._commit_pending()
+
+    def _commit_pending(self) -> bool:
+        """Commit the offsets waiting for it, of the partitions still ours (a partition's next
+        owner redoes the rest: no-ops, its outcomes are known). After a broker restart moved
+        the group's coordinator, every commit was once refused for a minute while the work
+        was done; nothing retried them, so the group never committed it at all."""
+        owned = self.consumer.assignment()
+        self._pending = {tp: o for tp, o in self._pending.items() if tp in owned}
+        if not self._pending:
             return False
+        try:
+            self.consumer.commit(dict(self._pending))
+        except (CommitFailedError, RebalanceInProgressError) as exc:
+            log.warning("commit refused (%s): tried again at the next turn", exc)
+            return False
+        self._pending.clear()
         self.handler.metrics.committed()
         return True
 
@@ -132,13 +149,15 @@ class DeliveryLoop:
             self.watch.beat(progress=progress, waiting=self._waiting())
 
     def _waiting(self) -> int:
-        """Actions not consumed yet on the assigned action partitions (as far as known)."""
+        """Actions not consumed yet on the assigned action partitions (as far as known), and
+        at least one while done work waits for its commit (so a commit that is refused for
+        ever ends in a stall, not in a healthy-looking idle consumer)."""
         waiting = 0
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
             if tp.topic == self.action_topic and highwater is not None:
                 waiting += max(0, highwater - self.consumer.position(tp))
-        return waiting
+        return max(waiting, len(self._pending))
 
     def _report_lag(self) -> None:
         """Set the lag gauge of each assigned partition whose high watermark is known."""

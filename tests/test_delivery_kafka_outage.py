@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import TopicPartition
-from kafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import (
+    KafkaTimeoutError,
+    RebalanceInProgressError,
+    TopicAuthorizationFailedError,
+)
 
 from consumers.mirror import TopicMirror
+from consumers.run import group_id
 from consumers.suppression import SuppressionState
 from schemas.errors import KafkaUnavailableError
 from schemas.settings import KafkaSettings
+from schemas.topics import ACTION
+from streams.worker.probe import group_lag
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_support import (
     Receiver,
@@ -135,3 +142,35 @@ def test_a_new_client_reads_on_where_the_view_stood(kafka: KafkaSettings) -> Non
         assert len(mirror.seen) == 3, "nothing applied twice, nothing missed"
     finally:
         mirror.close()
+
+
+@pytest.mark.kafka
+def test_a_refused_commit_is_made_at_the_next_turn(
+    kafka: KafkaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebalance that refuses commits (a restarted broker moved the group's coordinator)
+    must not leave the done work uncommitted for good once the consumer is idle."""
+    original = KafkaConsumer.commit
+    refusals = [RebalanceInProgressError("the coordinator moved")] * 3
+
+    def refusing(self: KafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+        if refusals:
+            raise refusals.pop()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(KafkaConsumer, "commit", refusing)
+    publish_profile(kafka, profile("cand-commit"))
+    receiver = Receiver()
+    the_action = action("cand-commit")
+    with http_receiver(receiver) as url:
+        settings = settings_for(tmp_path, webhooks={"crm": url + "/hook"})
+        group = group_id(kafka, settings, "webhook")
+        with running_delivery(kafka, settings):
+            publish_actions(kafka, the_action)
+            wait_until(
+                lambda: not any(group_lag(kafka, group, kafka.topic(ACTION)).values()),
+                timeout_s=60,
+                what="the delivery group to commit the action",
+            )
+    assert not refusals
+    assert receiver.count() == 1

@@ -52,7 +52,7 @@ NODES = 3
 
 
 def test_nodes_get_their_own_ports_and_one_quorum_of_voters(tmp_path: Path) -> None:
-    settings = BrokerSettings(port=29092, nodes=NODES, data_dir=tmp_path)
+    settings = BrokerSettings(port=29092, nodes=NODES, cluster_data_dir=tmp_path)
     second = config.node_properties(settings, 2, NODES, tmp_path / "data")
     assert config.node_ports(settings, 1) == (29092, 29192)
     assert config.node_ports(settings, 3) == (29094, 29194)
@@ -76,8 +76,14 @@ def test_replication_follows_the_cluster_size() -> None:
     assert KafkaSettings(topic_replication=2).replication_for(5) == 2
 
 
-def test_a_cluster_gets_its_own_data_dir_and_refuses_secure() -> None:
+def test_a_cluster_gets_its_own_data_dir_and_refuses_secure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The single broker's data dir (CI sets it) is not the cluster's.
+    monkeypatch.setenv("NURTURE_BROKER_DATA_DIR", str(tmp_path / "single"))
+    monkeypatch.delenv("NURTURE_BROKER_CLUSTER_DATA_DIR", raising=False)
     assert BrokerSettings(nodes=3).data_dir == default_cluster_data_dir()
+    assert BrokerSettings().data_dir == tmp_path / "single"
     assert BrokerSettings(nodes=3).port == CLUSTER_PORT != BrokerSettings().port
     with pytest.raises(ValueError, match="would pass 65535"):
         BrokerSettings(nodes=3, port=65_500)
@@ -87,7 +93,7 @@ def test_a_cluster_gets_its_own_data_dir_and_refuses_secure() -> None:
 
 
 def test_commands_on_a_node_the_cluster_lacks_fail_clearly(tmp_path: Path) -> None:
-    cluster = LocalCluster(BrokerSettings(nodes=NODES, data_dir=tmp_path))
+    cluster = LocalCluster(BrokerSettings(nodes=NODES, cluster_data_dir=tmp_path))
     with pytest.raises(BrokerError, match="no cluster"):
         cluster.node(1)
     with pytest.raises(BrokerError, match=r"nodes 1\.\.3, not 4"):
@@ -120,7 +126,7 @@ def _free_base() -> int:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     data_dir = tmp_path_factory.mktemp("cluster")
-    made = LocalCluster(BrokerSettings(nodes=NODES, port=_free_base(), data_dir=data_dir))
+    made = LocalCluster(BrokerSettings(nodes=NODES, port=_free_base(), cluster_data_dir=data_dir))
     try:
         statuses, started = made.start()
         assert started and [s.node_id for s in statuses] == [1, 2, 3]

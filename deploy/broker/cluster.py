@@ -27,6 +27,20 @@ from schemas.settings import KafkaSettings
 _FIXED = ("host", "port", "controller_port")
 
 
+def formatted_nodes(data_dir: Path) -> int | None:
+    """The node count of the cluster formatted in ``data_dir`` (None: no cluster there)."""
+    try:
+        meta = json.loads((data_dir / META_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    nodes = meta.get("nodes") if isinstance(meta, dict) else None
+    return nodes if isinstance(nodes, int) else None
+
+
+#: The file of a cluster's data dir that holds its id, node count and ports.
+META_FILE = "cluster.json"
+
+
 class ClusterNode(LocalBroker):
     """One node of a :class:`LocalCluster`: its own ports and data dir, the cluster's id."""
 
@@ -75,7 +89,7 @@ class LocalCluster:
     def __init__(self, settings: BrokerSettings, cache: JarCacheSettings | None = None) -> None:
         self.settings = settings
         self.cache = cache or JarCacheSettings()
-        self.meta_file = settings.data_dir / "cluster.json"
+        self.meta_file = settings.data_dir / META_FILE
 
     @property
     def bootstrap_servers(self) -> str:

@@ -12,7 +12,8 @@
 ``NURTURE_BROKER_NODES``           brokers (1; up to 5): more than one is a KRaft cluster on this
                                    host, each node broker and controller, listeners on the port,
                                    port+1, ...; controllers from port+100 (``cluster.py``),
-                                   data in ``<user data dir>/kafka-cluster``
+                                   data in ``NURTURE_BROKER_CLUSTER_DATA_DIR``
+``NURTURE_BROKER_CLUSTER_DATA_DIR`` a cluster's data dir (``<user data dir>/kafka-cluster``)
 ``NURTURE_BROKER_HEAP``            JVM heap (``1g``; ``512m`` per node of a cluster)
 ``NURTURE_KAFKA_CACHE``            where the jars are cached (``<user cache dir>/kafka``)
 =================================  =============================================================
@@ -65,6 +66,9 @@ class BrokerSettings(BaseSettings):
     controller_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Field(default_factory=default_data_dir)
     nodes: int = Field(1, ge=1, le=5)
+    #: A cluster's data dir (its ``data_dir`` whenever ``nodes`` > 1): its own setting, so a
+    #: single broker's ``NURTURE_BROKER_DATA_DIR`` never lands a cluster in that broker's dir.
+    cluster_data_dir: Path = Field(default_factory=default_cluster_data_dir)
     heap: str = "1g"
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 60.0
@@ -77,8 +81,8 @@ class BrokerSettings(BaseSettings):
         if not isinstance(data, dict):
             return data
         if TypeAdapter(int).validate_python(data.get("nodes", 1)) > 1:
-            defaults = {"port": CLUSTER_PORT, "data_dir": default_cluster_data_dir()}
-            return {**defaults, "heap": "512m", **data}
+            cluster_dir = data.get("cluster_data_dir") or default_cluster_data_dir()
+            return {"port": CLUSTER_PORT, "heap": "512m", **data, "data_dir": cluster_dir}
         if not TypeAdapter(bool).validate_python(data.get("secure", False)):
             return data
         return {"port": SECURE_PORT, "data_dir": default_secure_data_dir(), **data}

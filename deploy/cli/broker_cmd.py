@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from deploy.broker.cluster import LocalCluster
+from deploy.broker.cluster import LocalCluster, formatted_nodes
 from deploy.broker.process import BrokerStatus, LocalBroker, status_dict
 from deploy.broker.secure import SecureLocalBroker, client_env, local_broker
 from deploy.broker.settings import BrokerSettings
@@ -61,8 +61,10 @@ def _settings(
         overrides["secure"] = secure
     if port is not None:
         overrides["port"] = port
+    if data_dir is not None and nodes is None:
+        nodes = formatted_nodes(data_dir)  # the data dir of a cluster: its node count
     if data_dir is not None:
-        overrides["data_dir"] = data_dir
+        overrides["cluster_data_dir" if (nodes or 1) > 1 else "data_dir"] = data_dir
     if nodes is not None:
         overrides["nodes"] = nodes
     try:
@@ -76,7 +78,7 @@ def _broker(
 ) -> LocalBroker | LocalCluster:
     """The single broker, or the cluster when --nodes is above one or the data dir holds one."""
     settings = _settings(port, data_dir, secure, nodes)
-    if settings.nodes > 1 or (settings.data_dir / "cluster.json").exists():
+    if settings.nodes > 1:
         return LocalCluster(settings)
     return local_broker(settings)
 

@@ -167,7 +167,8 @@ def _with_cluster(
     from deploy.broker.cluster import LocalCluster  # noqa: PLC0415
     from deploy.broker.settings import BrokerSettings, default_cluster_data_dir  # noqa: PLC0415
 
-    cluster = LocalCluster(BrokerSettings(data_dir=cluster_dir or default_cluster_data_dir()))
+    settings = BrokerSettings(nodes=3, cluster_data_dir=cluster_dir or default_cluster_data_dir())
+    cluster = LocalCluster(settings)
     nodes = cluster.status()
     if not any(node.status.running for node in nodes):
         raise fail(

@@ -42,8 +42,16 @@ from schemas.codec import activity_codec
 from schemas.errors import BrokerError, NurtureError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, TOPICS
+from streams.scoring.config import load_model
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.test_gateway_support import auth, running_gateway
+from tests.worker_support import (
+    WorkerHarness,
+    answering,
+    differences,
+    published,
+    reference,
+)
 
 NODES = 3
 
@@ -253,11 +261,12 @@ def _event(n: int) -> dict[str, Any]:
 
 
 def test_gateway_ingest_loses_nothing_when_the_busiest_leader_is_killed(
-    cluster: LocalCluster, kafka: KafkaSettings
+    cluster: LocalCluster, kafka: KafkaSettings, tmp_path: Path
 ) -> None:
     """Fault (b): every event the gateway answered 202 for is in candidate.activity exactly
-    once; an event it could not get acknowledged is answered 503 (the client retries it, and
-    the retry comes back accepted or duplicate)."""
+    once, and a worker on the cluster scores each once (its engagement records equal the
+    reference computed from the topic); an event the gateway could not get acknowledged is
+    answered 503 (the client retries it, and the retry comes back accepted or duplicate)."""
     topic = kafka.topic(ACTIVITY)
     victim = busiest_leader(kafka, topic)
     accepted: list[str] = []
@@ -290,6 +299,12 @@ def test_gateway_ingest_loses_nothing_when_the_busiest_leader_is_killed(
     finally:
         cluster.restart(victim)
     wait_until(lambda: _in_sync(kafka), timeout_s=90, what="every partition back in sync")
+    harness = WorkerHarness(kafka, tmp_path, unique("gw-score"))
+    try:
+        harness.wait_caught_up(alive=answering(harness.worker().start(), harness, 90))
+        assert differences(reference(load_model(), kafka), published(kafka)) == []
+    finally:
+        harness.close()
 
 
 NURTURE = str(Path(sys.executable).parent / "nurture")

@@ -146,6 +146,8 @@ def describe(settings: KafkaSettings, names: Iterable[str]) -> dict[str, TopicSt
         configs = _configs_by_topic(admin.describe_configs(resources))
     states: dict[str, TopicState] = {}
     for topic in metadata:
+        if topic.get("error_code", 0):
+            continue  # this broker's metadata does not have it (yet): as if absent
         partitions = topic["partitions"]
         replication = len(partitions[0]["replica_nodes"]) if partitions else 0
         name = topic["name"]
@@ -165,6 +167,27 @@ def describe(settings: KafkaSettings, names: Iterable[str]) -> dict[str, TopicSt
             offline=tuple(sorted(p["partition_index"] for p in partitions if p["leader_id"] < 0)),
         )
     return states
+
+
+def describe_visible(
+    settings: KafkaSettings, names: Iterable[str], timeout_s: float = 30.0
+) -> dict[str, TopicState]:
+    """:func:`describe` for topics known to exist. On a cluster each broker learns of a new
+    topic on its own time, and every admin request may go to another broker: a worker that
+    found the changelog (created by another worker a moment before) once asked a broker that
+    did not list it yet and exited. Asked again until every name is described."""
+    wanted = set(names)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = describe(settings, wanted)
+        missing = wanted - states.keys()
+        if not missing:
+            return states
+        if time.monotonic() > deadline:
+            raise TopicCreationError(
+                f"topics not visible after {timeout_s:.0f}s: {sorted(missing)}"
+            )
+        time.sleep(0.2)
 
 
 def _configs_by_topic(response: Any) -> dict[str, dict[str, str]]:
@@ -212,7 +235,7 @@ def create_all(settings: KafkaSettings, specs: Iterable[TopicSpec] = TOPICS) -> 
         if report.created:
             await_metadata(admin, set(report.created))
     present = [n for n in names if n in existing or n in report.created]
-    for name, state in describe(settings, present).items():
+    for name, state in describe_visible(settings, present).items():
         report.existing.append(name)
         diffs = differences(names[name], settings, state, brokers)
         if diffs:

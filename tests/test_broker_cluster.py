@@ -41,6 +41,7 @@ from schemas.codec import activity_codec
 from schemas.errors import BrokerError, NurtureError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, TOPICS
+from streams.worker.changelog_topic import ensure_changelog
 from tests.kafka_helpers import read_all, unique, wait_until
 
 NODES = 3
@@ -160,6 +161,41 @@ def test_status_lists_every_node_and_the_bootstrap_list(cluster: LocalCluster) -
         assert f"node {node}: running" in result.output
     assert f"bootstrap servers: {cluster.bootstrap_servers}" in result.output
     assert cluster.brokers_up() == NODES
+
+
+def _ensure_at_once(kafka: KafkaSettings, name: str) -> tuple[list[bool], list[BaseException]]:
+    """Two threads ensure the changelog ``name`` at the same moment: what each returned, and
+    what each raised."""
+    start = threading.Barrier(2)
+    created: list[bool] = []
+    failures: list[BaseException] = []
+
+    def ensure() -> None:
+        start.wait()
+        try:
+            created.append(ensure_changelog(kafka, name, 6))
+        except BaseException as exc:  # reported by the caller's assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=ensure) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return created, failures
+
+
+def test_workers_starting_together_both_find_the_changelog(kafka: KafkaSettings) -> None:
+    """Two workers of a fresh deployment ensure the table changelog at once: one creates it,
+    the other finds it, on whichever broker each request lands. Once the second asked a broker
+    that did not list the new topic yet and exited with a KeyError (seen under `nurture chaos`
+    on this cluster); the check is timing-dependent, so it runs a few rounds."""
+    for round_no in range(4):
+        name = kafka.topic(f"race-changelog-{round_no}")
+        created, failures = _ensure_at_once(kafka, name)
+        assert failures == [] and sorted(created) == [False, True]
+        state = topic_admin.describe_visible(kafka, [name])[name]
+        assert (state.partitions, state.replication) == (6, 3)
 
 
 def test_declared_topics_get_three_copies_and_min_insync_two(kafka: KafkaSettings) -> None:

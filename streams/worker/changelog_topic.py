@@ -60,7 +60,7 @@ def ensure_changelog(kafka: KafkaSettings, name: str, partitions: int) -> bool:
             topic_admin.await_metadata(admin, {name})
             if created:
                 return True
-    found = topic_admin.describe(kafka, [name])[name]
+    found = topic_admin.describe_visible(kafka, [name])[name]
     if found.partitions != partitions:
         raise ConfigError(
             f"the table changelog {name} has {found.partitions} partitions, the source topics "

@@ -28,6 +28,7 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers.handling import Handler
 from consumers.liveness import CommitWatch
+from consumers.loop_state import LoopSnapshot
 from consumers.retries import read_retry_headers
 from schemas.codec import codec_for
 from schemas.errors import ConfigError, KafkaUnavailableError, SchemaError
@@ -38,6 +39,19 @@ from schemas.topics import ACTION
 log = logging.getLogger(__name__)
 
 _ACTION_CODEC = codec_for("nurture_action")
+
+
+def still_ours(
+    pending: dict[TopicPartition, OffsetAndMetadata], owned: set[TopicPartition]
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The pending offsets worth keeping under assignment ``owned`` (pure). An empty
+    assignment is a rebalance under way, most often handing the partitions back to this
+    consumer: all are kept for then. Once the consumer owns partitions again, those it lost
+    are dropped (their new owner redoes the handled records: no-ops). Kept, they spare this
+    consumer redoing them when the partitions come back to it."""
+    if not owned:
+        return pending
+    return {tp: offset for tp, offset in pending.items() if tp in owned}
 
 
 class DeliveryLoop:
@@ -65,6 +79,9 @@ class DeliveryLoop:
         #: Offsets of work done whose commit was refused (a rebalance), committed again at the
         #: next turn while the partition is still ours.
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
+        #: What the state dump (SIGUSR1) prints, kept by the loop itself: a signal handler must
+        #: not call into the consumer, whose lock the interrupted loop may hold.
+        self._seen = LoopSnapshot()
         self.consumer = KafkaConsumer(
             **kafka.kafka_python_config(),
             group_id=group_id,
@@ -89,6 +106,7 @@ class DeliveryLoop:
             self._resume_due()
             batches = self.consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._report_lag()
+            self._seen.polled(self.consumer.group_metadata(), sum(map(len, batches.values())))
             if not batches:
                 self._beat(progress=self._commit_pending())
                 continue
@@ -132,17 +150,23 @@ class DeliveryLoop:
         the group's coordinator, every commit was once refused for a minute while the work
         was done; nothing retried them, so the group never committed it at all."""
         owned = self.consumer.assignment()
-        self._pending = {tp: o for tp, o in self._pending.items() if tp in owned}
-        if not self._pending:
+        self._pending = still_ours(self._pending, owned)
+        if not self._pending or not owned:
             return False
         try:
             self.consumer.commit(dict(self._pending))
         except (CommitFailedError, RebalanceInProgressError) as exc:
             log.warning("commit refused (%s): tried again at the next turn", exc)
+            self._seen.commit_refused(exc)
             return False
+        self._seen.committed(self._pending)
         self._pending.clear()
         self.handler.metrics.committed()
         return True
+
+    def describe_state(self) -> list[str]:
+        """The state dump's lines (SIGUSR1): membership, positions, commits."""
+        return self._seen.lines(self._pending)
 
     def _beat(self, *, progress: bool) -> None:
         if self.watch is not None:
@@ -162,11 +186,15 @@ class DeliveryLoop:
     def _report_lag(self) -> None:
         """Set the lag gauge of each assigned partition whose high watermark is known."""
         waiting: dict[tuple[str, int], int] = {}
+        positions: dict[TopicPartition, tuple[int, int | None]] = {}
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
+            position = self.consumer.position(tp)
+            positions[tp] = (position, highwater)
             if highwater is not None:
-                waiting[tp.topic, tp.partition] = max(0, highwater - self.consumer.position(tp))
+                waiting[tp.topic, tp.partition] = max(0, highwater - position)
         self.handler.metrics.lag(waiting)
+        self._seen.positions = positions
 
     def _handle_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord], stop: threading.Event

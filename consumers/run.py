@@ -32,6 +32,7 @@ from consumers.webhook import WebhookSender
 from schemas.errors import ConfigError
 from schemas.models import CHANNELS
 from schemas.settings import KafkaSettings
+from schemas.stack_dump import add_state_reporter, remove_state_reporter, report_state_on_sigusr1
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
             resources.callback(server.server_close)
             resources.callback(server.shutdown)
         loop = build_loop(resources, channel, settings, kafka, metrics, watch=watch)
+        add_state_reporter(loop.describe_state)
+        resources.callback(remove_state_reporter, loop.describe_state)
+        report_state_on_sigusr1()
         # The in-flight record may take a whole send timeout, then flush and commit.
         grace_s = 30.0 + max(settings.smtp_timeout_s, settings.http_timeout_s)
         watch.restart()

@@ -35,6 +35,12 @@ def add_state_reporter(report: Callable[[], Iterable[str]]) -> None:
     _reporters.append(report)
 
 
+def remove_state_reporter(report: Callable[[], Iterable[str]]) -> None:
+    """Stop printing ``report`` (its component closed)."""
+    with contextlib.suppress(ValueError):
+        _reporters.remove(report)
+
+
 def dump_stacks_on_sigusr1(*, chain: bool = False) -> None:
     """Print every thread's stack to stderr on SIGUSR1 (where stderr is a real file: not under
     a test runner that captures it in memory, nor with stderr closed); ``chain``: then call
@@ -72,11 +78,30 @@ def print_tasks(loop: asyncio.AbstractEventLoop, out: TextIO | None = None) -> N
             out.write(f"{task!r}\n")
             with contextlib.suppress(Exception):  # a dump must never take the process down
                 out.writelines(f"  {line}\n" for line in awaiting(task.get_coro()))
+    print_state(out)
+
+
+def print_state(out: TextIO | None = None) -> None:
+    """Write every state reporter's lines, then :data:`TASKS_DUMPED`."""
+    out = sys.stderr if out is None else out
     for report in _reporters:
         with contextlib.suppress(Exception):
             out.writelines(f"{line}\n" for line in report())
     out.write(f"{TASKS_DUMPED}\n")
     out.flush()
+
+
+def report_state_on_sigusr1() -> None:
+    """For a process without an event loop (the delivery consumer): on SIGUSR1 the thread
+    stacks (from the signal handler), then the state reporters' lines (from the main thread, as
+    soon as it runs Python again; a reporter must only read what its component keeps, never
+    call into a client whose lock the interrupted thread may hold)."""
+    # As in dump_tasks_on_sigusr1: unregistering puts back the handler from before faulthandler
+    # registered, so it comes before the Python handler is set, and registering again after.
+    with contextlib.suppress(RuntimeError):
+        faulthandler.unregister(signal.SIGUSR1)
+    signal.signal(signal.SIGUSR1, lambda _signum, _frame: print_state())
+    dump_stacks_on_sigusr1(chain=True)
 
 
 def awaiting(coro: object, limit: int = 40) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from schemas.settings import KafkaSettings
+from schemas.stack_dump import TASKS_DUMPED, request_dump
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_email import Inbox, smtp_server
 from tests.test_delivery_support import (
@@ -161,3 +162,36 @@ def test_webhook_killed_during_send_resends_with_the_same_key(
     keys = [r.headers["Idempotency-Key"] for r in receiver.receptions]
     assert keys == [the_action.action_id, the_action.action_id]
     assert [(o["outcome"], o["attempt"]) for o in found] == [("sent", 1)]
+
+
+def test_sigusr1_dumps_the_threads_and_the_loop_state(kafka: KafkaSettings, tmp_path: Path) -> None:
+    """What a chaos run that stopped committing asks each process for: the delivery consumer's
+    stacks, its membership and, per partition, its position and the offset it last committed."""
+    publish_profile(kafka, profile("cand-d"))
+    the_action = action("cand-d")
+    receiver = Receiver()
+    log_path = tmp_path / "deliver.log"
+    with http_receiver(receiver) as url, log_path.open("wb") as log:
+        env = {"NURTURE_DELIVERY_WEBHOOKS": f'{{"crm": "{url}"}}'}
+        with deliver_process(
+            kafka, "webhook", tmp_path / "data", env, stdout=log, stderr=subprocess.STDOUT
+        ) as process:
+            publish_actions(kafka, the_action)
+            wait_until(lambda: _outcome(kafka, the_action.action_id), what="the outcome")
+            dump = wait_until(
+                lambda: _committed_dump(process, log_path), what="a dump after the commit"
+            )
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+    assert "most recent call first" in dump and TASKS_DUMPED in dump  # the thread stacks
+    assert "group: ConsumerGroupMetadata(" in dump
+    action_lines = [line for line in dump.splitlines() if ".nurture.action[" in line]
+    assert len(action_lines) == kafka.topic_partitions  # one consumer: all action partitions
+    assert sum("committed here 1" in line for line in action_lines) == 1
+    assert "pending commits: -" in dump
+
+
+def _committed_dump(process: subprocess.Popen[bytes], log_path: Path) -> str | None:
+    """The process's state dump once it shows a commit, else None (asked again)."""
+    dump = request_dump(process, log_path)
+    return dump if "-- delivery loop --" in dump and "\ncommits 0," not in dump else None

@@ -8,8 +8,11 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+from kafka import TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from consumers.guards import refusal
+from consumers.loop import still_ours
 from consumers.profiles import ERASED
 from consumers.ratelimit import TokenBucket
 from consumers.retries import RetryInfo, backoff_s, read_retry_headers, retry_headers
@@ -114,3 +117,11 @@ def test_store_keeps_states_and_gone_endpoints(tmp_path: Path) -> None:
     reopened.mark_gone("crm")
     assert reopened.is_gone("crm")
     reopened.close()
+
+
+def test_pending_commits_survive_an_empty_assignment_and_leave_with_their_partition() -> None:
+    mine, other = TopicPartition("a", 0), TopicPartition("a", 1)
+    pending = {mine: OffsetAndMetadata(5, "", -1), other: OffsetAndMetadata(9, "", -1)}
+    assert still_ours(pending, set()) == pending  # mid-rebalance: kept
+    assert still_ours(pending, {mine}) == {mine: pending[mine]}  # `other` went elsewhere
+    assert still_ours({}, {mine}) == {}

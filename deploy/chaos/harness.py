@@ -53,7 +53,13 @@ from deploy.chaos.processes import (
     worker_env,
     worker_group,
 )
-from deploy.chaos.progress import Snapshot, longest_stall, recovery_time, stuck_partitions
+from deploy.chaos.progress import (
+    PartitionId,
+    Snapshot,
+    longest_stall,
+    recovery_time,
+    stuck_partitions,
+)
 from deploy.chaos.result import (
     ChaosError,
     ChaosOptions,
@@ -68,7 +74,7 @@ from schemas.privacy.kek import new_kek_text
 from schemas.privacy.settings import PrivacySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
-from streams.worker.probe import wait_caught_up
+from streams.worker.probe import group_offsets, wait_caught_up
 
 #: Partitions of the run's topics.
 PARTITIONS = 6
@@ -247,7 +253,10 @@ def _chaos_run(run: _Run, data: ChaosInput, result: ChaosResult) -> None:
         result.drained = supervisor.drain([sources, actions])
         result.drain_s = time.monotonic() - schedule_done
         if not result.drained:
-            result.stalled_workers = fleet.stacks()
+            result.stalled_processes = fleet.stacks()
+            result.committed_recheck = _committed_now(
+                kafka, {worker_group(kafka): sources, delivery_group(kafka): actions}
+            )
         fleet.stop()
     except BaseException:
         publisher.stop.set()
@@ -288,6 +297,22 @@ def _collect(
     result.delivery_outcomes = delivery_outcomes(kafka)
     assert result.reference is not None
     result.comparison = compare(result.reference, result.chaos)
+
+
+def _committed_now(
+    kafka: KafkaSettings, groups: Mapping[str, tuple[str, ...]]
+) -> dict[PartitionId, int]:
+    """Each group's committed offsets read by a fresh client, next to the watch's view of a
+    run that did not drain (a stale view and a group that does not commit look the same)."""
+    found: dict[PartitionId, int] = {}
+    for group, topics in groups.items():
+        for topic in topics:
+            try:
+                offsets = group_offsets(kafka, group, topic)
+            except KafkaError:
+                continue  # the report shows the watch's view alone
+            found.update({PartitionId(topic, p): c for p, (c, _end) in offsets.items()})
+    return found
 
 
 def _settled_in_sync(kafka: KafkaSettings, wait_s: float = 30.0) -> bool | None:

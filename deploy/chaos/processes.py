@@ -124,6 +124,7 @@ def delivery_env(
         "NURTURE_DELIVERY_RATE_BURST": "1000",
         "NURTURE_PRIVACY_KEK": kek,
         "NURTURE_PRIVACY_GENERATE_KEK": "false",
+        "NURTURE_DELIVERY_LOG_LEVEL": os.environ.get("NURTURE_CHAOS_LOG_LEVEL", "warning"),
     }
 
 
@@ -305,10 +306,10 @@ class Fleet:
         return self.tick()
 
     def stacks(self) -> dict[str, tuple[str, ...]]:
-        """Each running worker's log tail, ending with its thread stacks (SIGUSR1): what a run
-        that stopped committing leaves to go on."""
+        """Each running process's log tail, ending with its thread stacks and state (SIGUSR1):
+        what a run that stopped committing leaves to go on."""
         found = {}
-        for member in self.of_kind("worker"):
+        for member in self.members:
             if member.running and member.process is not None:
                 dump_stacks(member.process)
                 found[member.name] = member.log_tail(HUNG_TAIL_LINES)

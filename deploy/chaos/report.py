@@ -7,6 +7,7 @@ duplicate e-mail, a run that did not drain, a stuck partition, an unexpected exi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from deploy.chaos.outcome import Outcome
@@ -80,10 +81,16 @@ def figures(result: ChaosResult) -> dict[str, Any]:
         "longest_stall_s": _round(result.longest_stall_s),
         "broker_faults": _broker_faults(result),
         "stuck_partitions": [
-            {"partition": str(pid), "committed": pos.committed, "end": pos.end, "lag": pos.lag}
+            {
+                "partition": str(pid),
+                "committed": pos.committed,
+                "end": pos.end,
+                "lag": pos.lag,
+                "committed_recheck": result.committed_recheck.get(pid),
+            }
             for pid, pos in result.stuck
         ],
-        "stalled_workers": {name: list(tail) for name, tail in result.stalled_workers.items()},
+        "stalled_processes": {name: list(tail) for name, tail in result.stalled_processes.items()},
         "exits": {
             "total": len(result.exits),
             "unexpected": [
@@ -187,14 +194,14 @@ def render_text(data: dict[str, Any]) -> list[str]:
         "stuck partitions  "
         + (
             ", ".join(
-                f"{s['partition']} (lag {s['lag']}, committed {s['committed']})"
+                f"{s['partition']} (lag {s['lag']}, committed {s['committed']}" + _recheck(s) + ")"
                 for s in data["stuck_partitions"]
             )
             or "none"
         ),
         *(
             f"                  {name}: {line}"
-            for name, tail in data["stalled_workers"].items()
+            for name, tail in data["stalled_processes"].items()
             for line in tail
         ),
         f"dead letters      chaos {_dead_letters(chaos)}, reference {_dead_letters(ref)}",
@@ -265,3 +272,11 @@ def _dead_letters(outcome: dict[str, Any]) -> str:
 
 def _ids(label: str, ids: list[str]) -> str:
     return f";{label}{', '.join(ids)}" if ids else ""
+
+
+def _recheck(stuck: Mapping[str, Any]) -> str:
+    """A fresh client's reading of a stuck partition's committed offset, when it differs."""
+    again = stuck.get("committed_recheck")
+    if again is None or again == stuck["committed"]:
+        return ""
+    return f"; a fresh client reads {again}"

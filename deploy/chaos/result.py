@@ -89,8 +89,10 @@ class ChaosResult:
     delivery_outcomes: Counter[str] = field(default_factory=Counter)
     drained: bool = False
     stuck: list[tuple[PartitionId, Position]] = field(default_factory=list)
-    #: when the run did not drain: each running worker's log tail, its thread stacks last
-    stalled_workers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: when the run did not drain: each running process's log tail, its thread stacks and state last
+    stalled_processes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: when the run did not drain: committed offsets as a fresh client reads them at the end
+    committed_recheck: dict[PartitionId, int] = field(default_factory=dict)
     #: seconds
     reference_s: float = 0.0
     chaos_s: float = 0.0

@@ -34,7 +34,10 @@ def deliver(
         int | None,
         typer.Option("--metrics-port", help="Prometheus port (env NURTURE_DELIVERY_METRICS_PORT)."),
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="Python log level.")] = "WARNING",
+    log_level: Annotated[
+        str,
+        typer.Option("--log-level", envvar="NURTURE_DELIVERY_LOG_LEVEL", help="Python log level."),
+    ] = "WARNING",
 ) -> None:
     """Send each action of CHANNEL once; outcomes go to nurture.delivery.
 

@@ -29,6 +29,7 @@ from kafka.structs import OffsetAndMetadata
 from consumers.handling import Handler
 from consumers.liveness import CommitWatch
 from consumers.loop_state import LoopSnapshot
+from consumers.membership import RebalanceWatch
 from consumers.retries import read_retry_headers
 from schemas.codec import codec_for
 from schemas.errors import ConfigError, KafkaUnavailableError, SchemaError
@@ -67,6 +68,7 @@ class DeliveryLoop:
         max_poll_records: int = 100,
         max_poll_interval_s: float = 300.0,
         watch: CommitWatch | None = None,
+        rebalance_limit_s: float = 30.0,
     ) -> None:
         self.handler = handler
         self.action_topic = kafka.topic(ACTION)
@@ -82,6 +84,7 @@ class DeliveryLoop:
         #: What the state dump (SIGUSR1) prints, kept by the loop itself: a signal handler must
         #: not call into the consumer, whose lock the interrupted loop may hold.
         self._seen = LoopSnapshot()
+        self._rebalance = RebalanceWatch(rebalance_limit_s)
         self.consumer = KafkaConsumer(
             **kafka.kafka_python_config(),
             group_id=group_id,
@@ -106,7 +109,9 @@ class DeliveryLoop:
             self._resume_due()
             batches = self.consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._report_lag()
-            self._seen.polled(self.consumer.group_metadata(), sum(map(len, batches.values())))
+            if self._rejoined_if_stuck():
+                continue  # the batch's partitions are no longer assigned: read again later
+            self._seen.fetched(sum(map(len, batches.values())))
             if not batches:
                 self._beat(progress=self._commit_pending())
                 continue
@@ -131,6 +136,25 @@ class DeliveryLoop:
             self.handler.publisher.flush()
             self.handler.flushed()
             self._beat(progress=self._commit(offsets) if offsets else True)
+
+    def _rejoined_if_stuck(self) -> bool:
+        """Leave and join the group again when the membership stays in a rebalance (see
+        consumers/membership.py); True when it did. The offsets waiting for a commit are kept
+        and committed once the partitions are this consumer's again."""
+        group = self.consumer.group_metadata()
+        self._seen.polled(group)
+        if not self._rebalance.stuck(group.state, time.monotonic()):
+            return False
+        log.warning(
+            "group membership in a rebalance for over %.0fs (generation %s): joining again",
+            self._rebalance.limit_s,
+            group.generation_id,
+        )
+        self._seen.rejoined()
+        self._paused_until.clear()  # the assignment starts afresh: nothing is paused
+        self.consumer.unsubscribe()
+        self.consumer.subscribe([self.action_topic, self.retry_topic])
+        return True
 
     def _catch_up(self) -> None:
         """Bring the profile, suppression and outcome views up to what Kafka holds now."""

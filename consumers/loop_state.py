@@ -32,13 +32,20 @@ class LoopSnapshot:
     last_commit_at: float | None = None
     last_committed: dict[TopicPartition, int] = field(default_factory=dict)
     refused: int = 0
+    #: Times the loop left and joined the group again (a rebalance that did not end).
+    rejoins: int = 0
     last_refusal: str | None = None
 
-    def polled(self, group: Any, records: int) -> None:
+    def polled(self, group: Any) -> None:
         self.group = group
         self.polls += 1
-        self.records += records
         self.last_poll_at = time.monotonic()
+
+    def fetched(self, records: int) -> None:
+        self.records += records
+
+    def rejoined(self) -> None:
+        self.rejoins += 1
 
     def committed(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         self.commits += 1
@@ -54,7 +61,8 @@ class LoopSnapshot:
         lines = [
             "-- delivery loop --",
             f"group: {self.group!r}",
-            f"polls {self.polls}, records {self.records}, last poll {_ago(self.last_poll_at, now)}",
+            f"polls {self.polls}, records {self.records}, last poll {_ago(self.last_poll_at, now)}"
+            f", rejoins {self.rejoins}",
             f"commits {self.commits}, last {_ago(self.last_commit_at, now)}; "
             f"refused {self.refused}, last refusal: {self.last_refusal or '-'}",
             f"pending commits: {_offsets({tp: o.offset for tp, o in pending.items()}) or '-'}",

@@ -142,6 +142,7 @@ def build_loop(
         poll_timeout_ms=settings.poll_timeout_ms,
         max_poll_records=settings.max_poll_records,
         max_poll_interval_s=settings.max_poll_interval_s,
+        rebalance_limit_s=settings.rebalance_limit_s,
         watch=watch,
     )
     resources.callback(loop.close)

@@ -99,6 +99,9 @@ class DeliverySettings(BaseSettings):
     max_poll_records: int = Field(100, ge=1, description="Most actions per batch and commit.")
     max_poll_interval_s: float = Field(300.0, ge=2, description="Group's poll deadline (s).")
     stall_timeout_s: float = Field(300.0, gt=0, description="Exit 75 after no progress (s).")
+    rebalance_limit_s: float = Field(
+        30.0, gt=0, description="Leave and join the group again after a rebalance this long (s)."
+    )
     liveness_check_s: float = Field(10.0, gt=0, description="Commit progress check period (s).")
     retry_base_s: float = Field(30.0, gt=0, description="First retry delay (s), doubled.")
     retry_max_delay_s: float = Field(3600.0, gt=0, description="Longest retry delay (s).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,15 @@ from schemas.settings import KafkaSettings
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_crash import deliver_process
 from tests.test_delivery_email import Inbox, smtp_server
-from tests.test_delivery_support import action, outcomes, profile, publish_actions
+from tests.test_delivery_support import (
+    HoldingReceiver,
+    action,
+    http_receiver,
+    outcomes,
+    profile,
+    publish_actions,
+    publish_profile,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -36,9 +45,9 @@ def _sent_by(data_dir: Path) -> int:
     return int(row[0])
 
 
-def _members(kafka: KafkaSettings) -> int:
-    """Members of the e-mail delivery group that hold partitions."""
-    group_id = f"{kafka.topic_prefix}nurture-delivery-email"
+def _members(kafka: KafkaSettings, channel: str = "email") -> int:
+    """Members of the channel's delivery group that hold partitions (0 while it rebalances)."""
+    group_id = f"{kafka.topic_prefix}nurture-delivery-{channel}"
     with topic_admin.admin_client(kafka) as admin:
         group = admin.describe_groups([group_id])[group_id]
     if group["group_state"] != "Stable":
@@ -94,3 +103,49 @@ def test_two_processes_with_rebalances_send_each_email_once(
     by_first, by_second = _sent_by(first_dir), _sent_by(second_dir)
     assert by_first > 0 and by_second > 0
     assert by_first + by_second == len(actions)
+
+
+def test_a_rebalance_that_does_not_end_is_joined_again_and_nothing_is_sent_twice(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    """The first process holds a webhook send (it does not poll), so the rebalance the second
+    one starts cannot end; past NURTURE_DELIVERY_REBALANCE_LIMIT_S the second leaves and joins
+    again (the way out of kafka-python's stuck rebalance, consumers/membership.py). Once the
+    send is released the group settles, and every action is delivered once."""
+    for candidate in ("cand-r1", "cand-r2"):
+        publish_profile(kafka, profile(candidate))
+    held, *rest = [action(f"cand-r{1 + i % 2}") for i in range(6)]
+    receiver = HoldingReceiver()
+    second_log = tmp_path / "second.log"
+    with http_receiver(receiver) as url, second_log.open("wb") as log:
+        env = {
+            "NURTURE_DELIVERY_WEBHOOKS": f'{{"crm": "{url}"}}',
+            "NURTURE_DELIVERY_REBALANCE_LIMIT_S": "2",
+        }
+        with deliver_process(kafka, "webhook", tmp_path / "first", env) as first:
+            publish_actions(kafka, held)
+            wait_until(lambda: receiver.count() == 1, what="the first process's held send")
+            with deliver_process(
+                kafka,
+                "webhook",
+                tmp_path / "second",
+                {**env, "NURTURE_DELIVERY_LOG_LEVEL": "warning"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ) as second:
+                wait_until(
+                    lambda: "joining again" in second_log.read_text(errors="replace"),
+                    what="the second process joining again",
+                )
+                receiver.release.set()
+                publish_actions(kafka, *rest)
+                wait_until(lambda: len(outcomes(kafka)) >= 6, timeout_s=90, what="every outcome")
+                wait_until(
+                    lambda: _members(kafka, "webhook") == 2, timeout_s=60, what="a settled group"
+                )
+                for process in (second, first):
+                    process.send_signal(signal.SIGTERM)
+                    assert process.wait(timeout=30) == 0
+    keys = sorted(r.headers["Idempotency-Key"] for r in receiver.receptions)
+    assert keys == sorted(a.action_id for a in (held, *rest))
+    assert sorted(o["action_id"] for o in outcomes(kafka)) == keys

@@ -9,10 +9,11 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka import TopicPartition
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from consumers.guards import refusal
 from consumers.loop import still_ours
+from consumers.membership import RebalanceWatch
 from consumers.profiles import ERASED
 from consumers.ratelimit import TokenBucket
 from consumers.retries import RetryInfo, backoff_s, read_retry_headers, retry_headers
@@ -125,3 +126,15 @@ def test_pending_commits_survive_an_empty_assignment_and_leave_with_their_partit
     assert still_ours(pending, set()) == pending  # mid-rebalance: kept
     assert still_ours(pending, {mine}) == {mine: pending[mine]}  # `other` went elsewhere
     assert still_ours({}, {mine}) == {}
+
+
+def test_a_rebalance_counts_as_stuck_only_past_the_limit_and_only_once() -> None:
+    watch = RebalanceWatch(limit_s=30.0)
+    assert not watch.stuck(MemberState.REBALANCING, now=100.0)  # first seen
+    assert not watch.stuck(MemberState.REBALANCING, now=130.0)  # exactly the limit
+    assert watch.stuck(MemberState.REBALANCING, now=130.5)
+    assert not watch.stuck(MemberState.REBALANCING, now=131.0)  # starts over after a rejoin
+    assert not watch.stuck(MemberState.STABLE, now=170.0)
+    assert not watch.stuck(MemberState.REBALANCING, now=171.0)  # a new rebalance
+    assert not watch.stuck(MemberState.UNJOINED, now=250.0)
+    assert not watch.stuck(MemberState.REBALANCING, now=260.0)

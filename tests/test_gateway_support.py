@@ -63,6 +63,10 @@ def serving(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+        # A server that did not stop leaves the app's Kafka clients running into later tests
+        # (their threads once broke Hypothesis tests through the global random module): fail
+        # here, where it happened.
+        assert not thread.is_alive(), "uvicorn did not shut down within 30 s"
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 from deploy import topics as topic_admin
 from deploy.broker import config
-from deploy.broker.cluster import LocalCluster
+from deploy.broker.cluster import META_FILE, LocalCluster
 from deploy.broker.settings import (
     CLUSTER_CONTROLLER_OFFSET,
     CLUSTER_PORT,
@@ -103,6 +103,18 @@ def test_commands_on_a_node_the_cluster_lacks_fail_clearly(tmp_path: Path) -> No
         cluster.node(1)
     with pytest.raises(BrokerError, match=r"nodes 1\.\.3, not 4"):
         cluster.node(4)
+
+
+def test_a_cluster_refuses_another_port_than_it_was_made_with(tmp_path: Path) -> None:
+    (tmp_path / META_FILE).write_text(
+        json.dumps({"cluster_id": "x", "nodes": NODES, "host": "127.0.0.1", "port": 29092})
+    )
+    moved = LocalCluster(BrokerSettings(nodes=NODES, port=29500, cluster_data_dir=tmp_path))
+    with pytest.raises(BrokerError, match="from port 29092; start it without --port"):
+        moved.start()
+    # Without --port, the ports the cluster was made with are used.
+    unset = LocalCluster(BrokerSettings(nodes=NODES, cluster_data_dir=tmp_path))
+    assert unset.bootstrap_servers.startswith("127.0.0.1:29092,")
 
 
 # -- the real cluster ----------------------------------------------------------------------------

@@ -208,6 +208,12 @@ class LocalCluster:
                     f"{self.settings.data_dir} holds a {meta.get('nodes')}-node cluster; start "
                     f"it with --nodes {meta.get('nodes')}, or use another --data-dir"
                 )
+            if "port" in self.settings.model_fields_set and meta.get("port") != self.settings.port:
+                raise BrokerError(
+                    f"{self.settings.data_dir} holds a cluster listening from port "
+                    f"{meta.get('port')}; start it without --port (or with --port "
+                    f"{meta.get('port')}), or use another --data-dir for port {self.settings.port}"
+                )
             return
         jars.require_java()
         libs = jars.ensure_jars(self.cache.cache, quiet=True)

@@ -14,6 +14,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
+from tests.cloudevents_support import SENDERS
 from tests.test_gateway_support import auth, decoded, records_on, running_gateway
 
 pytestmark = pytest.mark.kafka
@@ -72,6 +73,24 @@ def test_binary_mode_reads_ce_headers_and_data_body(kafka: KafkaSettings) -> Non
     record = _on_topic(kafka)[sent.get_id()]
     assert record["type"] == "email_clicked"
     assert record["payload"]["campaign_id"] == "c1"
+    assert record["occurred_at"] == OCCURRED
+
+
+@pytest.mark.parametrize("sdk", sorted(SENDERS))
+def test_binary_mode_without_datacontenttype_has_no_content_type_and_is_json_data(
+    kafka: KafkaSettings, sdk: str
+) -> None:
+    event_id = f"ce-{uuid.uuid4().hex[:12]}"
+    headers, body = SENDERS[sdk](event_id, {"url": "https://x.example/b", "campaign_id": "c2"})
+    assert "content-type" not in {name.lower() for name in headers}
+    with running_gateway(kafka) as client:
+        response = client.post("/v1/events", content=body, headers={**headers, **auth()})
+    assert response.status_code == 202, response.text
+    assert response.json()["results"][0]["status"] == "accepted"
+    record = _on_topic(kafka)[event_id]
+    assert record["type"] == "page_viewed"
+    assert record["candidate_id"] == "cand-ce"
+    assert record["payload"]["campaign_id"] == "c2"
     assert record["occurred_at"] == OCCURRED
 
 

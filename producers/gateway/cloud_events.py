@@ -15,8 +15,10 @@ CloudEvents attribute  envelope field       note
 ``specversion`` must be ``1.0`` and ``datacontenttype``, when given, a JSON media type. Other
 extension attributes are ignored. Structured mode is ``application/cloudevents+json`` (one event)
 or ``application/cloudevents-batch+json`` (a JSON array); binary mode puts the attributes into
-``ce-*`` headers (percent-encoded) and the data into the body. Errors name the CloudEvents
-attribute (``subject``, ``data.url``), not the envelope field.
+``ce-*`` headers (percent-encoded) and the data into the body, whose Content-Type is the
+``datacontenttype``: a JSON type, or no Content-Type at all for an event without
+``datacontenttype`` (its data is then read as JSON). Errors name the CloudEvents attribute
+(``subject``, ``data.url``), not the envelope field.
 """
 
 from __future__ import annotations
@@ -65,15 +67,23 @@ def from_structured(event: Any) -> dict[str, Any] | Rejection:
 
 
 def from_binary(
-    headers: Mapping[str, str], data: Any, content_type: str
+    headers: Mapping[str, str], data: Any, content_type: str | None
 ) -> dict[str, Any] | Rejection:
-    """The envelope of a binary-mode CloudEvent: ``ce-*`` headers plus the JSON body as data."""
+    """The envelope of a binary-mode CloudEvent: ``ce-*`` headers plus the JSON body as data.
+
+    ``content_type`` (the Content-Type header) is the event's ``datacontenttype``; when it is
+    empty or None the event has none and its data is read as JSON.
+    """
     attributes: dict[str, Any] = {
         name[len(HEADER_PREFIX) :]: unquote(value)
         for name, value in headers.items()
         if name.lower().startswith(HEADER_PREFIX)
     }
-    attributes["datacontenttype"] = content_type
+    # Binary mode carries datacontenttype only as Content-Type; a ce-datacontenttype is no header
+    # of the spec and is ignored rather than let it stand in for a missing Content-Type.
+    attributes.pop("datacontenttype", None)
+    if content_type:
+        attributes["datacontenttype"] = content_type
     return _envelope(attributes, data, attributes.get("id"))
 
 

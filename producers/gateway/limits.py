@@ -54,18 +54,25 @@ def require_json_charset(content_type: str | None) -> None:
 
 
 def body_kind(content_type: str | None, has_ce_headers: bool) -> BodyKind:
-    """Which encoding a ``POST /v1/events`` body uses, from its headers; 415 if none fits."""
+    """Which encoding a ``POST /v1/events`` body uses, from its headers; 415 if none fits.
+
+    CloudEvents binary mode (``ce-specversion`` present) also takes a body without Content-Type
+    as JSON data: an event without ``datacontenttype`` has no Content-Type header in binary
+    mode, which is what the official SDK's HTTP helpers send for it.
+    """
     kind = media_type(content_type)
     require_json_charset(content_type)
     if kind == CE_JSON:
         return "ce-structured"
     if kind == CE_BATCH:
         return "ce-batch"
-    if kind == JSON or (has_ce_headers and kind.endswith("+json")):
-        return "ce-binary" if has_ce_headers else "envelope"
+    if has_ce_headers and (not kind or kind == JSON or kind.endswith("+json")):
+        return "ce-binary"
+    if kind == JSON:
+        return "envelope"
     raise UnsupportedMediaTypeError(
         f"Content-Type {kind or '(none)'!r} is not supported; send {JSON}, {CE_JSON} or "
-        f"{CE_BATCH} (or {JSON} data with ce-* headers for CloudEvents binary mode)"
+        f"{CE_BATCH} (or JSON data with ce-* headers for CloudEvents binary mode)"
     )
 
 

@@ -33,7 +33,8 @@ def _ce_header(name: str) -> dict[str, Any]:
         "in": "header",
         "required": False,
         "description": f"CloudEvents binary mode: the {name} attribute (percent-encoded). "
-        "ce-specversion switches a application/json body to binary mode.",
+        "ce-specversion switches an application/json body (or one without Content-Type, "
+        "read as JSON) to binary mode.",
         "schema": {"type": "string"},
     }
 

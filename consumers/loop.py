@@ -24,7 +24,7 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, RebalanceInProgressError
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from consumers.handling import Handler
 from consumers.liveness import CommitWatch
@@ -45,13 +45,10 @@ _ACTION_CODEC = codec_for("nurture_action")
 def still_ours(
     pending: dict[TopicPartition, OffsetAndMetadata], owned: set[TopicPartition]
 ) -> dict[TopicPartition, OffsetAndMetadata]:
-    """The pending offsets worth keeping under assignment ``owned`` (pure). An empty
-    assignment is a rebalance under way, most often handing the partitions back to this
-    consumer: all are kept for then. Once the consumer owns partitions again, those it lost
-    are dropped (their new owner redoes the handled records: no-ops). Kept, they spare this
-    consumer redoing them when the partitions come back to it."""
-    if not owned:
-        return pending
+    """The pending offsets of partitions in ``owned`` (pure): a partition's next owner, or
+    this consumer after it got the partition back from the committed offset, redoes the rest
+    (no-ops: the outcomes are on Kafka). Kept through an empty assignment, they would hold a
+    consumer left without partitions in "waiting" until its stall timeout."""
     return {tp: offset for tp, offset in pending.items() if tp in owned}
 
 
@@ -109,7 +106,7 @@ class DeliveryLoop:
             self._resume_due()
             batches = self.consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._report_lag()
-            if self._rejoined_if_stuck():
+            if self._rejoined_if_stuck(fetched=bool(batches)):
                 continue  # the batch's partitions are no longer assigned: read again later
             self._seen.fetched(sum(map(len, batches.values())))
             if not batches:
@@ -137,19 +134,27 @@ class DeliveryLoop:
             self.handler.flushed()
             self._beat(progress=self._commit(offsets) if offsets else True)
 
-    def _rejoined_if_stuck(self) -> bool:
-        """Leave and join the group again when the membership stays in a rebalance (see
-        consumers/membership.py); True when it did. The offsets waiting for a commit are kept
-        and committed once the partitions are this consumer's again."""
+    def _rejoined_if_stuck(self, *, fetched: bool) -> bool:
+        """Leave and join the group again when the membership is stuck in a rebalance (see
+        consumers/membership.py); True when it did, and the batch must not be handled.
+
+        Records fetched while ``<rebalancing>`` mean the stuck state (a join under way makes
+        ``poll()`` return nothing), and the other members may already hold this consumer's old
+        partitions under the new assignment: handling them could send twice, so it joins again
+        at once. An idle member stuck the same way fetches nothing: it joins again after
+        ``limit_s``. Offsets waiting for a commit go with the partitions; their next owner
+        redoes those records (no-ops: the outcomes are on Kafka)."""
         group = self.consumer.group_metadata()
         self._seen.polled(group)
-        if not self._rebalance.stuck(group.state, time.monotonic()):
+        now = time.monotonic()
+        if fetched and group.state == MemberState.REBALANCING:
+            why = "records fetched while the membership is rebalancing"
+        elif self._rebalance.stuck(group.state, now):
+            why = f"a rebalance lasting over {self._rebalance.limit_s:.0f}s"
+        else:
             return False
-        log.warning(
-            "group membership in a rebalance for over %.0fs (generation %s): joining again",
-            self._rebalance.limit_s,
-            group.generation_id,
-        )
+        log.warning("%s (generation %s): joining the group again", why, group.generation_id)
+        self._rebalance.since = None
         self._seen.rejoined()
         self._paused_until.clear()  # the assignment starts afresh: nothing is paused
         self.consumer.unsubscribe()
@@ -175,7 +180,7 @@ class DeliveryLoop:
         was done; nothing retried them, so the group never committed it at all."""
         owned = self.consumer.assignment()
         self._pending = still_ours(self._pending, owned)
-        if not self._pending or not owned:
+        if not self._pending:
             return False
         try:
             self.consumer.commit(dict(self._pending))
@@ -210,13 +215,14 @@ class DeliveryLoop:
     def _report_lag(self) -> None:
         """Set the lag gauge of each assigned partition whose high watermark is known."""
         waiting: dict[tuple[str, int], int] = {}
-        positions: dict[TopicPartition, tuple[int, int | None]] = {}
+        positions: dict[TopicPartition, tuple[int, int] | None] = {}
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
-            position = self.consumer.position(tp)
-            positions[tp] = (position, highwater)
+            # position() of a partition without a fetch yet asks the coordinator, with no end:
+            # only once its high watermark shows a fetch came back.
+            positions[tp] = None if highwater is None else (self.consumer.position(tp), highwater)
             if highwater is not None:
-                waiting[tp.topic, tp.partition] = max(0, highwater - position)
+                waiting[tp.topic, tp.partition] = max(0, highwater - self.consumer.position(tp))
         self.handler.metrics.lag(waiting)
         self._seen.positions = positions
 

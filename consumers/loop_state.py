@@ -22,8 +22,9 @@ from kafka.structs import OffsetAndMetadata
 class LoopSnapshot:
     """The delivery loop's own account of its last turns."""
 
-    #: Assigned partition -> (position, high watermark or None), as of the last poll.
-    positions: dict[TopicPartition, tuple[int, int | None]] = field(default_factory=dict)
+    #: Assigned partition -> (position, high watermark), None before its first fetch came
+    #: back, as of the last poll.
+    positions: dict[TopicPartition, tuple[int, int] | None] = field(default_factory=dict)
     group: Any = None
     polls: int = 0
     records: int = 0
@@ -67,10 +68,11 @@ class LoopSnapshot:
             f"refused {self.refused}, last refusal: {self.last_refusal or '-'}",
             f"pending commits: {_offsets({tp: o.offset for tp, o in pending.items()}) or '-'}",
         ]
-        for tp, (position, highwater) in sorted(self.positions.items()):
+        for tp, seen in sorted(self.positions.items()):
             committed = self.last_committed.get(tp)
+            where = "not fetched yet" if seen is None else f"position {seen[0]} highwater {seen[1]}"
             lines.append(
-                f"  {tp.topic}[{tp.partition}] position {position} highwater {highwater} "
+                f"  {tp.topic}[{tp.partition}] {where} "
                 f"committed here {committed if committed is not None else '-'}"
             )
         if not self.positions:

@@ -12,8 +12,9 @@ actions handled, no offset committed for a minute and more.
 :class:`RebalanceWatch` is fed the membership state after every poll (the public
 ``KafkaConsumer.group_metadata().state``) and says when one rebalance has lasted longer than
 ``limit_s``; the loop then leaves and joins the group again with public calls (unsubscribe,
-subscribe). A rebalance that is merely slow (another member finishing a long batch) is joined
-again too: harmless, the group still waits for that member.
+subscribe). It does so at once, without this watch, when a poll returned records in that state
+(only the stuck state fetches while rebalancing). A rebalance that is merely slow (another
+member finishing a long batch) is joined again too: harmless, the group still waits for it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import NurtureError
@@ -146,7 +146,7 @@ def describe(settings: KafkaSettings, names: Iterable[str]) -> dict[str, TopicSt
         configs = _configs_by_topic(admin.describe_configs(resources))
     states: dict[str, TopicState] = {}
     for topic in metadata:
-        if topic.get("error_code", 0):
+        if topic.get("error_code", 0) == UnknownTopicOrPartitionError.errno:
             continue  # this broker's metadata does not have it (yet): as if absent
         partitions = topic["partitions"]
         replication = len(partitions[0]["replica_nodes"]) if partitions else 0

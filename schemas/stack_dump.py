@@ -84,11 +84,12 @@ def print_tasks(loop: asyncio.AbstractEventLoop, out: TextIO | None = None) -> N
 def print_state(out: TextIO | None = None) -> None:
     """Write every state reporter's lines, then :data:`TASKS_DUMPED`."""
     out = sys.stderr if out is None else out
-    for report in _reporters:
-        with contextlib.suppress(Exception):
-            out.writelines(f"{line}\n" for line in report())
-    out.write(f"{TASKS_DUMPED}\n")
-    out.flush()
+    with contextlib.suppress(Exception):  # a dump must never take the process down
+        for report in _reporters:
+            with contextlib.suppress(Exception):
+                out.writelines(f"{line}\n" for line in report())
+        out.write(f"{TASKS_DUMPED}\n")
+        out.flush()
 
 
 def report_state_on_sigusr1() -> None:

@@ -120,11 +120,11 @@ def test_store_keeps_states_and_gone_endpoints(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_pending_commits_survive_an_empty_assignment_and_leave_with_their_partition() -> None:
+def test_pending_commits_leave_with_their_partition() -> None:
     mine, other = TopicPartition("a", 0), TopicPartition("a", 1)
     pending = {mine: OffsetAndMetadata(5, "", -1), other: OffsetAndMetadata(9, "", -1)}
-    assert still_ours(pending, set()) == pending  # mid-rebalance: kept
     assert still_ours(pending, {mine}) == {mine: pending[mine]}  # `other` went elsewhere
+    assert still_ours(pending, set()) == {}  # none left: nothing keeps it "waiting"
     assert still_ours({}, {mine}) == {}
 
 

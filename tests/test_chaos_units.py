@@ -485,3 +485,21 @@ def test_unexpected_exits_show_their_log() -> None:
 def test_schedule_counts_total() -> None:
     assert FAUST_COUNTS.total == 180
     assert math.isclose(sum(k.pause_s for k in kill_schedule(2, 0)), 0)
+
+
+def test_a_run_that_did_not_drain_shows_each_process_dump_and_a_fresh_reading() -> None:
+    data = figures(
+        _result(
+            drained=False,
+            stuck=[(A0, Position(0, 52))],
+            committed_recheck={A0: 52},
+            stalled_processes={"delivery": ("-- delivery loop --", "commits 0, last never")},
+        )
+    )
+    assert data["stuck_partitions"][0]["committed_recheck"] == 52
+    text = "\n".join(render_text(data))
+    assert f"{A0} (lag 52, committed 0; a fresh client reads 52)" in text
+    assert "                  delivery: commits 0, last never" in text
+    # The same reading as the watch's is not repeated.
+    same = render_text(figures(_result(stuck=[(A0, Position(3, 5))], committed_recheck={A0: 3})))
+    assert f"{A0} (lag 2, committed 3)" in "\n".join(same)

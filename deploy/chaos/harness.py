@@ -68,13 +68,13 @@ from deploy.chaos.result import (
 )
 from deploy.chaos.schedule import KillKind, count_kinds, kill_schedule
 from deploy.chaos.supervision import Publisher, Supervisor
-from deploy.chaos.watch import OffsetWatch
+from deploy.chaos.watch import REQUEST_TIMEOUT_S, OffsetWatch
 from schemas.errors import NurtureError
 from schemas.privacy.kek import new_kek_text
 from schemas.privacy.settings import PrivacySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
-from streams.worker.probe import group_offsets, wait_caught_up
+from streams.worker.probe import wait_caught_up
 
 #: Partitions of the run's topics.
 PARTITIONS = 6
@@ -303,16 +303,20 @@ def _committed_now(
     kafka: KafkaSettings, groups: Mapping[str, tuple[str, ...]]
 ) -> dict[PartitionId, int]:
     """Each group's committed offsets read by a fresh client, next to the watch's view of a
-    run that did not drain (a stale view and a group that does not commit look the same)."""
-    found: dict[PartitionId, int] = {}
-    for group, topics in groups.items():
-        for topic in topics:
-            try:
-                offsets = group_offsets(kafka, group, topic)
-            except KafkaError:
-                continue  # the report shows the watch's view alone
-            found.update({PartitionId(topic, p): c for p, (c, _end) in offsets.items()})
-    return found
+    run that did not drain (a stale watch and a group that does not commit looked the same).
+    Empty when the cluster does not answer within the request timeout: the report shows the
+    watch's view alone."""
+    try:
+        with topic_admin.admin_client(kafka, timeout_s=REQUEST_TIMEOUT_S) as admin:
+            committed = admin.list_group_offsets({group: None for group in groups})
+    except (KafkaError, NurtureError):
+        return {}
+    return {
+        PartitionId(tp.topic, tp.partition): found.offset
+        for group, topics in groups.items()
+        for tp, found in (committed.get(group) or {}).items()
+        if tp.topic in topics and found.offset >= 0
+    }
 
 
 def _settled_in_sync(kafka: KafkaSettings, wait_s: float = 30.0) -> bool | None:

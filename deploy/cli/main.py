@@ -8,6 +8,8 @@ from deploy.cli import early_interrupt  # isort: skip
 
 early_interrupt.install(__name__)
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from typing import Annotated
 
 import typer
@@ -43,9 +45,36 @@ app = typer.Typer(
 )
 
 
+#: The distribution whose version ``nurture --version`` prints.
+DISTRIBUTION = "candidate-nurture"
+
+
+def package_version() -> str:
+    """The installed version of candidate-nurture (its metadata, as pip reports it)."""
+    try:
+        return installed_version(DISTRIBUTION)
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "unknown (a source tree that is not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{DISTRIBUTION} {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed candidate-nurture version and exit.",
+        ),
+    ] = False,
     bootstrap: Annotated[
         str | None,
         typer.Option(

@@ -19,6 +19,7 @@ from deploy.cli.context import console, err_console, fail, kafka_settings
 from producers.producer import NurtureProducer
 from producers.simulate import SimRecord, generate
 from producers.simulate.output import Pacer, SimCounts, publish, write_jsonl
+from producers.simulate.run_ids import new_run_id
 from producers.simulate.via_gateway import (
     GatewayCounts,
     GatewaySender,
@@ -37,6 +38,22 @@ API_KEY_ENV = "NURTURE_SIMULATE_API_KEY"
 def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
     ctx: typer.Context,
     seed: Annotated[int, typer.Option(help="Seed: same seed and options, same records.")] = 42,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="Give the seed's records this run's own ids (events, candidates, actions, "
+            "applications, alerts); the same run id repeats the run.",
+        ),
+    ] = None,
+    fresh_ids: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-ids",
+            help="A new random --run-id (printed): the seed's content as new events, which a "
+            "pipeline that has seen this seed takes again instead of dropping as duplicates.",
+        ),
+    ] = False,
     candidates: Annotated[int, typer.Option(min=1, help="Population size.")] = 1000,
     events: Annotated[int | None, typer.Option(min=1, help="Stop after N activity events.")] = None,
     duration: Annotated[
@@ -96,17 +113,39 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
     --output to a JSON-lines file that `nurture publish` can send later. With the same --seed,
     --end and sizes the file is byte-identical (pass --end to reproduce a run on another day).
     Records of one candidate are in time order; candidates interleave.
+
+    The ids come from the seed too, so a pipeline that has this seed's events already (the
+    gateway de-duplicates for 24 h) drops a second run as duplicates: --fresh-ids (what
+    `nurture up --demo` does) or --run-id sends the same content under ids of its own.
     """
     if rate is not None and as_fast_as_possible:
         raise fail("choose either --rate or --as-fast-as-possible", code=2)
     if via == "gateway" and output is not None:
         raise fail("choose either --via gateway or --output", code=2)
+    if fresh_ids and run_id is not None:
+        raise fail("choose either --run-id or --fresh-ids", code=2)
+    if run_id == "":
+        raise fail("--run-id must not be empty", code=2)
+    scope = new_run_id() if fresh_ids else run_id
+    if scope is not None:
+        (err_console if output == "-" else console).print(
+            f"run id {scope}: the seed's content under ids of this run (--run-id {scope} "
+            f"repeats it)",
+            markup=False,
+            soft_wrap=True,
+        )
     end_utc = (end or _today()).replace(tzinfo=UTC)
     per_candidate = EVENTS_PER_CANDIDATE
     if events is not None:  # long enough journeys that N events are reached
         per_candidate = max(per_candidate, math.ceil(1.5 * events / candidates))
     records = generate(
-        seed, candidates, events=events, days=days, end=end_utc, events_per_candidate=per_candidate
+        seed,
+        candidates,
+        events=events,
+        days=days,
+        end=end_utc,
+        events_per_candidate=per_candidate,
+        run_id=scope,
     )
     pacer = Pacer(rate, duration) if rate is not None or duration is not None else None
     started = time.monotonic()
@@ -205,6 +244,13 @@ def _report_gateway(counts: GatewayCounts, url: str, elapsed_s: float) -> None:
     )
     for line in counts.rejections[:10]:
         console.print(f"  rejected {line}", markup=False, soft_wrap=True)
+    if counts.events and counts.duplicates == counts.events:
+        console.print(
+            "every event was a duplicate: the gateway has had these ids within its "
+            "de-duplication window; --fresh-ids sends the same content under new ids",
+            markup=False,
+            soft_wrap=True,
+        )
     if counts.rejected or counts.failed:
         raise typer.Exit(1)
 

@@ -140,6 +140,12 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
         f"logs in {state_dir / 'logs'}; gateway on http://127.0.0.1:{gateway_port} "
         f"(API keys: {state_dir / 'gateway-api-keys'} unless NURTURE_GATEWAY_API_KEYS is set)"
     )
+    if demo:
+        console.print(
+            f"demo input: the simulator's seeded candidates under run id {options.demo_run_id}, "
+            "new ids every `nurture up` (`nurture simulate --run-id` repeats a run)",
+            markup=False,
+        )
     if not os.environ.get("NURTURE_DELIVERY_SMTP_HOST"):
         console.print(f"no SMTP host set: e-mails go to the Maildir {outbox_dir(state_dir)}")
     webhooks = local_webhooks(options)

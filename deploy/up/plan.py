@@ -6,12 +6,13 @@ import json
 import os
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from consumers.settings import DeliverySettings
 from deploy.up.supervisor import ChildSpec
 from deploy.up.webhook_sink import sink_url
+from producers.simulate.run_ids import new_run_id
 from schemas.settings import KafkaSettings
 
 #: How children invoke the CLI: the same interpreter and package as the supervisor.
@@ -27,6 +28,10 @@ class UpOptions:
     worker_web_port: int = 6066
     demo_candidates: int = 2_000
     demo_rate: float = 50.0
+    #: The demo simulator's ``--run-id``: new for every `nurture up` (so the pipeline, which
+    #: de-duplicates event ids, takes each run's events as new), the same across restarts of
+    #: the simulator within one (a restart resends what was sent as duplicates).
+    demo_run_id: str = field(default_factory=new_run_id)
     #: One `nurture deliver` per channel, in this order: every channel the campaigns emit.
     delivery_channels: tuple[str, ...] = (
         "email",
@@ -144,10 +149,13 @@ def outbox_dir(state_dir: Path) -> Path:
 
 def demo_simulator(env: dict[str, str], options: UpOptions, state_dir: Path) -> ChildSpec:
     """The simulator of ``--demo``: through the local gateway (so the gateway's figures move)
-    when `nurture up` made the gateway's keys, else straight to Kafka with the SDK."""
+    when `nurture up` made the gateway's keys, else straight to Kafka with the SDK. Its content
+    is the default seed's, its ids are those of ``options.demo_run_id``."""
     argv = [
         *NURTURE,
         "simulate",
+        "--run-id",
+        options.demo_run_id,
         "--candidates",
         str(options.demo_candidates),
         "--rate",

@@ -7,7 +7,9 @@ events in event-time order. Event times lie in the ``days`` before ``end`` (back
 backfill), so the stream as a whole is not in time order.
 
 Everything comes from one :class:`random.Random` seeded with ``seed`` (event ids too), and no
-clock is read: the same arguments give the same records.
+clock is read: the same arguments give the same records. A ``run_id`` re-derives the
+identifiers only (:mod:`producers.simulate.run_ids`), so a live pipeline that already has the
+seed's events takes the same content again as new events.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Literal, NamedTuple
 
 from producers.simulate.journeys import career_events, journey, to_micros
 from producers.simulate.population import make_candidate
+from producers.simulate.run_ids import scope_record
 
 Subject = Literal["candidate_profile", "activity_event"]
 
@@ -42,6 +45,7 @@ def generate(
     end: datetime = DEFAULT_END,
     events_per_candidate: float = 12.0,
     concurrent: int = 64,
+    run_id: str | None = None,
 ) -> Iterator[SimRecord]:
     """Profiles and activity events of ``candidates`` synthetic people.
 
@@ -53,11 +57,15 @@ def generate(
         end: latest event time (aware datetime).
         events_per_candidate: mean journey length before engagement level and time cut-off.
         concurrent: journeys open at once, i.e. how finely candidates interleave.
+        run_id: scope every identifier to this run (None: the seed's own identifiers); the
+            records are otherwise the same, field for field.
     """
     if end.tzinfo is None:
         raise ValueError("end must be a timezone-aware datetime")
     if candidates < 0 or days <= 0 or events_per_candidate <= 0 or concurrent < 1:
         raise ValueError("candidates >= 0, days > 0, events_per_candidate > 0, concurrent >= 1")
+    if run_id == "":
+        raise ValueError("run_id must be None or a non-empty string")
     rng = random.Random(seed)
     span = timedelta(days=days)
     start = end - span
@@ -96,4 +104,6 @@ def generate(
             positions.pop()
         if record.subject == "activity_event":
             remaining -= 1
+        if run_id is not None:
+            record = SimRecord(record.subject, scope_record(record.record, run_id))
         yield record

@@ -101,6 +101,40 @@ def test_simulate_via_gateway_lands_what_the_file_holds(
 
 
 @pytest.mark.kafka
+def test_a_seed_sent_again_is_duplicate_but_new_with_fresh_ids(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    """Issue #16: a second demo run must move the pipeline, not be de-duplicated away."""
+    gateway_keys = keys_file(tmp_path / "gateway-keys", MORE_KEYS)
+    sim_keys = keys_file(tmp_path / "sim-keys", {**KEYS, **MORE_KEYS})
+    gateway = create_app(gateway_settings(api_keys_file=gateway_keys), kafka, CollectorRegistry())
+    flags = ["--bootstrap", kafka.bootstrap_servers, "--topic-prefix", kafka.topic_prefix]
+    outputs = []
+    with serving(gateway) as url:
+        via = ["--via", "gateway", "--gateway-url", url, "--api-keys-file", str(sim_keys)]
+        for extra in ([], [], ["--fresh-ids"]):
+            result = CliRunner().invoke(app, [*flags, *SIM, *via, *extra])
+            assert result.exit_code == 0, result.output
+            outputs.append(result.output)
+    assert "0 duplicates, 0 rejected, 0 failed" in outputs[0]
+    assert "150 duplicates, 0 rejected, 0 failed" in outputs[1]
+    assert "every event was a duplicate" in outputs[1]
+    assert "0 duplicates, 0 rejected, 0 failed" in outputs[2]
+    events = [decode(r.value).record for r in records_on(kafka, ACTIVITY)]
+    assert len(events) == len({e["event_id"] for e in events}) == 300
+    seed_ids = {e["event_id"] for e in expected_from_file(tmp_path)["activity_event"]}
+    first = [e for e in events if e["event_id"] in seed_ids]
+    fresh = [e for e in events if e["event_id"] not in seed_ids]
+    assert len(first) == len(fresh) == 150
+    assert not {e["candidate_id"] for e in first} & {e["candidate_id"] for e in fresh}
+
+    def shape(batch: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        return sorted((e["type"], e["occurred_at"].isoformat(), e["source"]) for e in batch)
+
+    assert shape(first) == shape(fresh)
+
+
+@pytest.mark.kafka
 def test_one_key_for_all_sources_stamps_the_keys_source(
     kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,10 +22,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from platformdirs import user_cache_path, user_data_path
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_DIR_NAME = "candidate-nurture"
@@ -37,6 +37,8 @@ CLUSTER_PORT = 19092
 #: Where a cluster's controller ports start, past its listener ports (BASE+100).
 CLUSTER_CONTROLLER_OFFSET = 100
 MAX_PORT = 65535
+
+_T = TypeVar("_T")
 
 
 def default_data_dir() -> Path:
@@ -53,6 +55,15 @@ def default_cluster_data_dir() -> Path:
 
 def default_cache_dir() -> Path:
     return user_cache_path(APP_DIR_NAME) / "kafka"
+
+
+def _parsed(kind: type[_T], value: object, invalid: _T) -> _T:
+    """``value`` as ``kind``, or ``invalid`` when it is not one: the field's own validation then
+    refuses it, naming the setting (an error raised here would name none)."""
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return invalid
 
 
 class BrokerSettings(BaseSettings):
@@ -80,10 +91,10 @@ class BrokerSettings(BaseSettings):
         own port) unless given, so each can run beside the others' data."""
         if not isinstance(data, dict):
             return data
-        if TypeAdapter(int).validate_python(data.get("nodes", 1)) > 1:
+        if _parsed(int, data.get("nodes", 1), 1) > 1:
             cluster_dir = data.get("cluster_data_dir") or default_cluster_data_dir()
             return {"port": CLUSTER_PORT, "heap": "512m", **data, "data_dir": cluster_dir}
-        if not TypeAdapter(bool).validate_python(data.get("secure", False)):
+        if not _parsed(bool, data.get("secure", False), False):
             return data
         return {"port": SECURE_PORT, "data_dir": default_secure_data_dir(), **data}
 

@@ -63,7 +63,7 @@ def test_validate_reports_every_problem_and_exits_1(tmp_path: Path) -> None:
 def test_simulate_needs_an_events_file_or_a_candidate() -> None:
     # --candidate alone reads Kafka: tests/test_campaigns_simulate_kafka.py
     result = runner.invoke(app, ["campaigns", "simulate"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert "pass --events FILE" in " ".join(result.output.split())
 
 

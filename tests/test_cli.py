@@ -67,8 +67,8 @@ def test_env_var_sets_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bad_bootstrap_is_a_clear_error() -> None:
     result = runner.invoke(app, ["--bootstrap", "no-port-here", "topics", "list"])
-    assert result.exit_code == 1
-    assert "invalid Kafka settings: bootstrap_servers" in result.output
+    assert result.exit_code == 2  # a configuration error; tests/test_cli_errors.py has them all
+    assert "invalid setting NURTURE_BOOTSTRAP_SERVERS: expected" in result.output
     assert "Traceback" not in result.output
 
 

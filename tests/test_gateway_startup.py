@@ -33,7 +33,7 @@ def test_missing_ca_file_is_a_config_error_when_the_app_is_made(
         )
 
 
-def test_nurture_gateway_exits_1_with_one_line(
+def test_nurture_gateway_exits_2_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def never_serve(*_: Any, **__: Any) -> None:
@@ -44,7 +44,7 @@ def test_nurture_gateway_exits_1_with_one_line(
     monkeypatch.setenv("NURTURE_SECURITY_PROTOCOL", "SSL")
     monkeypatch.setenv("NURTURE_SSL_CAFILE", str(tmp_path / "missing-ca.pem"))
     result = CliRunner().invoke(app, ["gateway"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # a configuration error
     [line] = result.output.strip().splitlines()
     assert "invalid Kafka TLS settings" in line
 

@@ -67,7 +67,7 @@ def test_a_missing_kafka_python_member_is_named(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.kafka
 def test_the_worker_refuses_to_start_on_a_faust_without_a_member(kafka: KafkaSettings) -> None:
     """A real `nurture worker` on a faust whose consumer lost ``_add_gap`` (deleted before the
-    CLI runs): exit 1 and one line naming it, before it joins the group."""
+    CLI runs): exit 2 (a configuration error) and one line naming it, before it joins the group."""
     script = (
         "import sys\n"
         "from faust.transport.consumer import Consumer\n"
@@ -80,6 +80,6 @@ def test_the_worker_refuses_to_start_on_a_faust_without_a_member(kafka: KafkaSet
         [sys.executable, "-c", script, kafka.topic_prefix],
         check=False, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "faust-streaming 0.15.3 lacks" in result.stderr and "_add_gap" in result.stderr

@@ -153,7 +153,7 @@ def test_one_key_for_all_sources_stamps_the_keys_source(
 def test_without_keys_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NURTURE_SIMULATE_API_KEY", raising=False)
     result = CliRunner().invoke(app, [*SIM, "--via", "gateway"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error
     assert "--api-keys-file or --api-key" in result.output
 
 

@@ -192,7 +192,7 @@ def test_invalid_model_fails_at_start_naming_the_field(
          "worker", "--model", str(model), "--store", "memory://"],
         check=False, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error
     assert "weights.page_viewed" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -67,10 +67,7 @@ def _settings(
         overrides["cluster_data_dir" if (nodes or 1) > 1 else "data_dir"] = data_dir
     if nodes is not None:
         overrides["nodes"] = nodes
-    try:
-        return BrokerSettings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:  # pydantic's ValidationError: one line per wrong setting
-        raise fail(str(exc)) from exc
+    return BrokerSettings(**overrides)  # type: ignore[arg-type]
 
 
 def _broker(

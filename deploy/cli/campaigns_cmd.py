@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from deploy.cli.context import console, fail, kafka_settings
+from deploy.cli.context import EXIT_USAGE, console, fail, kafka_settings
 from schemas.errors import NurtureError
 from schemas.timestamps import from_micros
 from streams.campaigns import Engine, StepOutcome, load_campaigns, load_catalog, validate_path
@@ -47,9 +47,10 @@ def validate(
     path: Annotated[Path, typer.Argument(help="A campaign file or a definitions folder.")],
     catalog: CatalogOption = None,
 ) -> None:
-    """Check campaign definitions (and a content catalog); exit 1 listing every problem."""
+    """Check campaign definitions (and a content catalog); exit 1 listing every problem, 2
+    when PATH does not exist."""
     if not path.exists():
-        raise fail(f"{path}: no such file or folder")
+        raise fail(f"{path}: no such file or folder", EXIT_USAGE)
     problems = [str(problem) for problem in validate_path(path)]
     if catalog is not None:
         try:
@@ -94,7 +95,7 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
     try:
         run_on_us = parse_duration(run_on)
     except ValueError as exc:
-        raise fail(f"--run-on: {exc}") from exc
+        raise fail(f"--run-on: {exc}", EXIT_USAGE) from exc
     try:
         scoring = load_model(model)
         engine = Engine(
@@ -131,7 +132,8 @@ def _records(
     if candidate is None:
         raise fail(
             "pass --events FILE (e.g. from `nurture simulate -o FILE`) or --candidate ID "
-            "(reads that candidate's records from Kafka)"
+            "(reads that candidate's records from Kafka)",
+            EXIT_USAGE,
         )
     history = read_candidate(kafka_settings(ctx), candidate)
     if not history.records:

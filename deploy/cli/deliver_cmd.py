@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError as SettingsError
 
 from consumers.liveness import EXIT_STALLED, StalledError
 from consumers.run import run_delivery
@@ -41,17 +40,15 @@ def deliver(
 ) -> None:
     """Send each action of CHANNEL once; outcomes go to nurture.delivery.
 
-    Exit status 1 on a configuration error or when Kafka is unreachable (restart it: redelivered
-    actions are no-ops); 75 when offsets stopped advancing while actions waited
-    (NURTURE_DELIVERY_STALL_TIMEOUT_S; restart it). SIGTERM finishes the record in flight,
-    commits what is done and exits 0. With --metrics-port, GET /health shows commit progress.
+    Exit status 2 on a configuration error (a setting, an unknown channel, a missing topic); 1
+    when Kafka is unreachable (restart it: redelivered actions are no-ops); 75 when offsets
+    stopped advancing while actions waited (NURTURE_DELIVERY_STALL_TIMEOUT_S; restart it).
+    SIGTERM finishes the record in flight, commits what is done and exits 0. With
+    --metrics-port, GET /health shows commit progress.
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     flags: dict[str, Any] = {"data_dir": data_dir, "metrics_port": metrics_port}
-    try:
-        settings = DeliverySettings(**{k: v for k, v in flags.items() if v is not None})
-    except SettingsError as exc:
-        raise fail(f"invalid delivery settings: {exc}") from exc
+    settings = DeliverySettings(**{k: v for k, v in flags.items() if v is not None})
     try:
         run_delivery(channel, settings, kafka_settings(ctx))
     except StalledError as exc:

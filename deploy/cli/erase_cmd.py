@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from consumers.settings import DeliverySettings
-from deploy.cli.context import console, fail, kafka_settings
+from deploy.cli.context import console, exit_status, fail, kafka_settings
 from deploy.erasure.findings import Report
 from deploy.erasure.verify import VerifyOptions, verify
 from producers.key_rotation import rewrap_keys
@@ -44,7 +44,9 @@ def erase(
         with NurtureProducer(kafka_settings(ctx)) as producer:
             receipt = producer.erase(candidate_id, source=source, reason=reason)
     except NurtureError as exc:
-        raise fail(f"{exc} (nothing or only part was done: run the command again)") from exc
+        raise fail(
+            f"{exc} (nothing or only part was done: run the command again)", exit_status(exc)
+        ) from exc
     typer.echo(
         f"erasure request {receipt.request_id} published; "
         f"{receipt.keys_deleted} data key(s) deleted. "

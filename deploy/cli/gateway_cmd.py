@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError as SettingsError
 
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
@@ -29,16 +28,14 @@ def gateway(
     """Accept activity events, CloudEvents, profile upserts and erasure requests over HTTP.
 
     API keys come from NURTURE_GATEWAY_API_KEYS ('career-site=KEY,ats=KEY') or
-    NURTURE_GATEWAY_API_KEYS_FILE. Exit status 1 on a configuration error.
+    NURTURE_GATEWAY_API_KEYS_FILE. Exit status 2 on a configuration error (one line naming the
+    setting), 1 when it cannot start otherwise.
     """
     from producers.gateway.server import serve  # noqa: PLC0415 - keeps `nurture --help` fast
     from producers.gateway.settings import GatewaySettings  # noqa: PLC0415
 
     flags: dict[str, Any] = {"host": host, "port": port}
-    try:
-        settings = GatewaySettings(**{k: v for k, v in flags.items() if v is not None})
-    except SettingsError as exc:
-        raise fail(f"invalid gateway settings: {exc}") from exc
+    settings = GatewaySettings(**{k: v for k, v in flags.items() if v is not None})
     try:
         serve(settings, kafka_settings(ctx), log_level=log_level.lower())
     except NurtureError as exc:

@@ -13,7 +13,6 @@ from importlib.metadata import version as installed_version
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError as PydanticValidationError
 
 from deploy.cli import (
     bench_cmd,
@@ -33,7 +32,8 @@ from deploy.cli import (
     up_cmd,
     worker_cmd,
 )
-from deploy.cli.context import CliContext, fail
+from deploy.cli.context import CliContext
+from deploy.cli.errors import ReportingGroup
 from schemas.settings import KafkaSettings
 from schemas.stack_dump import dump_stacks_on_sigusr1
 
@@ -42,6 +42,7 @@ app = typer.Typer(
     help="candidate-nurture: a Kafka-native pipeline that keeps candidates engaged.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ReportingGroup,  # settings, files, Kafka: one line each, exit 2 or 1 (no traceback)
 )
 
 
@@ -100,14 +101,8 @@ def main(
         overrides["bootstrap_servers"] = bootstrap
     if topic_prefix is not None:
         overrides["topic_prefix"] = topic_prefix
-    try:
-        ctx.obj = CliContext(kafka=KafkaSettings(**overrides))  # type: ignore[arg-type]
-    except PydanticValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise fail(f"invalid Kafka settings: {problems}") from None
+    # an invalid setting raises here, before any command runs: ReportingGroup reports it
+    ctx.obj = CliContext(kafka=KafkaSettings(**overrides))  # type: ignore[arg-type]
 
 
 app.add_typer(broker_cmd.app, name="broker")

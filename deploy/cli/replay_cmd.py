@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError as SettingsError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -59,10 +58,7 @@ SummaryDirOption = Annotated[
 
 
 def _worker_settings(**flags: Any) -> WorkerSettings:
-    try:
-        return WorkerSettings(**{k: v for k, v in flags.items() if v is not None})
-    except SettingsError as exc:
-        raise fail(f"invalid worker settings: {exc}") from exc
+    return WorkerSettings(**{k: v for k, v in flags.items() if v is not None})
 
 
 def _time(value: str | None, option: str) -> int | None:
@@ -281,9 +277,10 @@ def diff(
     from streams.replay.diff import diff_shadow  # noqa: PLC0415
 
     kafka = kafka_settings(ctx)
+    live = _worker_settings()
     try:
         summary = sandbox.load_summary(summary_dir or sandbox.SUMMARY_DIR, name)
-        result = diff_shadow(kafka, summary, _worker_settings(), processes=processes, top=top)
+        result = diff_shadow(kafka, summary, live, processes=processes, top=top)
     except NurtureError as exc:
         raise fail(exc) from exc
     if as_json:

@@ -158,8 +158,8 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
             _report_gateway(sent, gateway_url, time.monotonic() - started)
             return
         counts = _run(ctx, records, pacer, output, events)
-    except (NurtureError, OSError) as exc:
-        raise fail(str(exc)) from exc
+    except NurtureError as exc:  # an OSError (an --output path) is reported by the root group
+        raise fail(exc) from exc
     elapsed = time.monotonic() - started
     to_stdout = output == "-"
     report = err_console if to_stdout else console

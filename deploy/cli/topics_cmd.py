@@ -20,9 +20,12 @@ app = typer.Typer(help="Create and inspect the pipeline's topics.", no_args_is_h
 def create(ctx: typer.Context) -> None:
     """Create every declared topic that is missing; report (never alter) conflicting ones.
 
-    Exit status 2 when an existing topic differs from its declaration.
+    Exit status 2 when an existing topic differs from its declaration, or for a bad
+    NURTURE_RETENTION_* override (checked before Kafka is asked).
     """
     settings = kafka_settings(ctx)
+    for spec in TOPICS:
+        spec.configs()  # raises ConfigError naming a bad NURTURE_RETENTION_* override
     try:
         report = topic_admin.create_all(settings)
     except NurtureError as exc:

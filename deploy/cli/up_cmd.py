@@ -35,6 +35,26 @@ def _is_local_default(bootstrap: str, broker: BrokerSettings) -> bool:
     return bootstrap == broker.listener
 
 
+def _check_child_settings(gateway_port: int, worker_port: int, delivery_port: int) -> None:
+    """Build each child's settings from this environment (and the topics' retention) before
+    anything starts: a bad NURTURE_* setting ends `nurture up` with one line naming it (exit 2),
+    not with a child that fails at start and is restarted again and again."""
+    from consumers.settings import DeliverySettings  # noqa: PLC0415 - keeps `--help` fast
+    from producers.gateway.settings import GatewaySettings  # noqa: PLC0415
+    from producers.settings import ProducerSettings  # noqa: PLC0415
+    from schemas.privacy.settings import PrivacySettings  # noqa: PLC0415
+    from schemas.topics import TOPICS  # noqa: PLC0415
+    from streams.settings import WorkerSettings  # noqa: PLC0415
+
+    GatewaySettings(port=gateway_port)
+    WorkerSettings(web_port=worker_port)
+    DeliverySettings(metrics_port=delivery_port)
+    ProducerSettings()
+    PrivacySettings()
+    for spec in TOPICS:
+        spec.configs()
+
+
 def _status_table(supervisor: Supervisor) -> Table:
     table = Table(
         "process", "status", "pid", "restarts", "last exit", "metrics", "log", title="nurture up"
@@ -115,6 +135,7 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = kafka_settings(ctx)
     broker_settings = BrokerSettings()
+    _check_child_settings(gateway_port, worker_port, delivery_port)
     try:
         if not answers_metadata(settings, timeout_s=3.0):
             if not _is_local_default(settings.bootstrap_servers, broker_settings):

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError as SettingsError
 
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
@@ -61,8 +60,9 @@ def worker(
 ) -> None:
     """Keep one engagement score per candidate from candidate.activity and candidate.profile.
 
-    Exit status 1 on a configuration error (named field), 70 when an agent failed, 75 when
-    offsets stopped advancing (restart it: processing is at-least-once and idempotent).
+    Exit status 2 on a configuration error (named field), 1 when Kafka is unreachable, 70 when
+    an agent failed, 75 when offsets stopped advancing (restart it: processing is at-least-once
+    and idempotent).
     """
     flags: dict[str, Any] = {
         "model_path": model,
@@ -74,10 +74,7 @@ def worker(
         "data_dir": data_dir,
         "clock": clock,
     }
-    try:
-        settings = WorkerSettings(**{k: v for k, v in flags.items() if v is not None})
-    except SettingsError as exc:
-        raise fail(f"invalid worker settings: {exc}") from exc
+    settings = WorkerSettings(**{k: v for k, v in flags.items() if v is not None})
     try:
         run_worker(settings, kafka_settings(ctx))
     except NurtureError as exc:

@@ -13,7 +13,8 @@ process has installed its own handlers ends it otherwise, depending on where sta
   last line of output (click's ``Aborted!`` likewise);
 * SIGKILL: always ``-9``.
 
-Anything else is unexpected: ``1`` otherwise (a configuration error, or Kafka unreachable),
+Anything else is unexpected: ``1`` otherwise (Kafka unreachable, another failure), ``2`` (a
+configuration error),
 ``70`` (an agent failed on a batch, :mod:`streams.worker.liveness`), ``75`` (offsets stopped
 advancing while records waited, worker or delivery), death by another signal, and any exit the
 harness did not cause.
@@ -37,7 +38,8 @@ EXPLAINED: Mapping[KillKind, frozenset[int]] = {
 _MEANINGS: Mapping[int, str] = {
     0: "stopped cleanly",
     130: "interrupted during start-up",
-    1: "configuration error or Kafka unreachable",
+    1: "Kafka unreachable or another failure",
+    2: "configuration error",
     EXIT_AGENT_CRASHED: "an agent failed on a batch",
     EXIT_STALLED: "stalled: offsets stopped advancing",
     DELIVERY_STALLED: "stalled: offsets stopped advancing",

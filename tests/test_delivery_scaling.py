@@ -134,7 +134,7 @@ def test_a_rebalance_that_does_not_end_is_joined_again_and_nothing_is_sent_twice
                 stderr=subprocess.STDOUT,
             ) as second:
                 wait_until(
-                    lambda: "joining again" in second_log.read_text(errors="replace"),
+                    lambda: "joining the group again" in second_log.read_text(errors="replace"),
                     what="the second process joining again",
                 )
                 receiver.release.set()

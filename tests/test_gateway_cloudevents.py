@@ -81,7 +81,7 @@ def test_binary_mode_without_datacontenttype_has_no_content_type_and_is_json_dat
     kafka: KafkaSettings, sdk: str
 ) -> None:
     event_id = f"ce-{uuid.uuid4().hex[:12]}"
-    headers, body = SENDERS[sdk](event_id, {"url": "https://x.example/b", "campaign_id": "c2"})
+    headers, body = SENDERS[sdk](event_id, {"url": "https://x.example/b", "page_type": "job"})
     assert "content-type" not in {name.lower() for name in headers}
     with running_gateway(kafka) as client:
         response = client.post("/v1/events", content=body, headers={**headers, **auth()})
@@ -90,7 +90,7 @@ def test_binary_mode_without_datacontenttype_has_no_content_type_and_is_json_dat
     record = _on_topic(kafka)[event_id]
     assert record["type"] == "page_viewed"
     assert record["candidate_id"] == "cand-ce"
-    assert record["payload"]["campaign_id"] == "c2"
+    assert record["payload"]["page_type"] == "job"
     assert record["occurred_at"] == OCCURRED
 
 

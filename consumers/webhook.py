@@ -1,8 +1,10 @@
 """The webhook sender: channels ``webhook``, ``ad_audience`` and ``recruiter_alert``.
 
 Each action is POSTed as JSON to a named endpoint from the settings (``webhook``: the action's
-``endpoint``; the other two: a fixed name per channel), signed (:mod:`consumers.webhook_signature`)
-and with ``Idempotency-Key: <action_id>``, so a resend after a crash is recognisable. Answers:
+``endpoint``; the other two: a fixed name per channel), signed (:mod:`consumers.webhook_signature`:
+Standard Webhooks headers with ``webhook-id: <action_id>``, and the deprecated
+``Nurture-Signature``) and with ``Idempotency-Key: <action_id>``, so a resend after a crash is
+recognisable. Answers:
 
 * 2xx: sent;
 * 410: the endpoint is gone, remembered in the store and never called again (``endpoint_gone``);
@@ -23,8 +25,9 @@ import orjson
 from consumers.errors import EndpointGoneError, PermanentDeliveryError, RetriableDeliveryError
 from consumers.settings import DeliverySettings
 from consumers.store import DeliveryStore
-from consumers.tracking_secret import shared_secret
-from consumers.webhook_signature import HEADER, sign
+from consumers.tracking_secret import MIN_SECRET_CHARS, shared_secret
+from consumers.webhook_signature import signed_headers, standard_key
+from schemas.errors import ConfigError
 from schemas.models import CandidateProfile, NurtureAction
 
 USER_AGENT = "candidate-nurture-delivery/1"
@@ -79,13 +82,28 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
 
 
 def webhook_secret(settings: DeliverySettings) -> str:
-    """The signing key (variable, else its file, made on first use); ConfigError if weak."""
-    return shared_secret(
+    """The signing key (variable, else its file, made on first use); ConfigError if weak, or
+    if it is a ``whsec_`` Standard Webhooks secret whose base64 does not decode to at least
+    :data:`MIN_SECRET_CHARS` bytes."""
+    secret = shared_secret(
         settings.webhook_secret,
         settings.webhook_secret_file,
         variable="NURTURE_DELIVERY_WEBHOOK_SECRET",
         file_name="webhook-secret",
     )
+    try:
+        key = standard_key(secret)
+    except ValueError as exc:
+        raise ConfigError(
+            f"the webhook secret (NURTURE_DELIVERY_WEBHOOK_SECRET[_FILE]) starts with whsec_ "
+            f"but is not a Standard Webhooks secret: {exc}"
+        ) from exc
+    if len(key) < MIN_SECRET_CHARS:
+        raise ConfigError(
+            f"the webhook secret (NURTURE_DELIVERY_WEBHOOK_SECRET[_FILE]) is a whsec_ secret of "
+            f"{len(key)} bytes, fewer than {MIN_SECRET_CHARS}: anyone could forge what it signs"
+        )
+    return secret
 
 
 class WebhookSender:
@@ -112,7 +130,7 @@ class WebhookSender:
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": action.action_id,
-            HEADER: sign(self._secret, body),
+            **signed_headers(self._secret, action.action_id, body),
         }
         try:
             response = self._client.post(url, content=body, headers=headers)

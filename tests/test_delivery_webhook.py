@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from consumers.store import DeliveryStore
-from consumers.webhook_signature import HEADER, verify
+from consumers.webhook_signature import HEADER, ID_HEADER, standard_secret, verify
 from producers.producer import NurtureProducer
 from schemas.codec import codec_for
 from schemas.models import DeliveryOutcome
@@ -63,8 +64,16 @@ def test_fails_twice_then_delivers_exactly_once_signed(
     assert len(_outcome_of(kafka, the_action.action_id)) == 1
     keys = {r.headers["Idempotency-Key"] for r in receiver.receptions}
     assert keys == {the_action.action_id}
+    # Standard Webhooks, checked by its library as a receiver would: one webhook-id (the action
+    # id) on every attempt, each attempt's body signed; a changed body is refused.
+    library = Webhook(standard_secret(SECRET))
+    for attempt, reception in enumerate(receiver.receptions, start=1):
+        assert reception.headers[ID_HEADER] == the_action.action_id
+        assert library.verify(reception.body, reception.headers)["attempt"] == attempt
+        with pytest.raises(WebhookVerificationError):
+            library.verify(reception.body.replace(b"attempt", b"attempts"), reception.headers)
     last = receiver.receptions[-1]
-    assert verify(SECRET, last.headers[HEADER], last.body)
+    assert verify(SECRET, last.headers[HEADER], last.body)  # the deprecated header, still sent
     assert not verify("other-secret", last.headers[HEADER], last.body)
     body = orjson.loads(last.body)
     assert body["action_id"] == the_action.action_id

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, get_args
+from typing import Any
 
 from kafka.errors import KafkaError
-from pydantic import AliasChoices, SecretBytes, SecretStr
 from pydantic import ValidationError as PydanticValidationError
-from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsError
 from typer.core import TyperGroup
 
 from deploy.cli.context import EXIT_FAILURE, EXIT_USAGE, CliContext, fail
+from deploy.cli.settings_fields import all_settings_classes, env_var, is_secret
 from schemas.errors import NurtureError
 
 #: Inputs longer than this are not repeated in the message.
@@ -71,24 +70,7 @@ class ReportingGroup(TyperGroup):
 
 def settings_class(name: str) -> type[BaseSettings] | None:
     """The loaded settings model called ``name`` (a ``ValidationError``'s title), or None."""
-    return next((model for model in _all_settings_classes() if model.__name__ == name), None)
-
-
-def env_var(model: type[BaseSettings], field_name: str) -> str:
-    """The environment variable that sets ``field_name`` of ``model`` (``NURTURE_...``)."""
-    field = model.model_fields.get(field_name)
-    alias = field.validation_alias if field is not None else None
-    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
-        alias = alias.choices[0]
-    if isinstance(alias, str):
-        name = alias
-    elif field is not None and field.alias:
-        name = field.alias
-    elif field is not None:
-        name = f"{model.model_config.get('env_prefix', '')}{field_name}"
-    else:  # pydantic reported the alias itself
-        name = field_name
-    return name if model.model_config.get("case_sensitive") else name.upper()
+    return next((model for model in all_settings_classes() if model.__name__ == name), None)
 
 
 def settings_problems(exc: PydanticValidationError, model: type[BaseSettings]) -> list[str]:
@@ -110,21 +92,11 @@ def _problem(error: ErrorDetails, model: type[BaseSettings]) -> str:
     if (
         error["type"] != "missing"
         and isinstance(value, str | int | float)
-        and not (field is not None and _is_secret(field))
+        and not (field is not None and is_secret(field))
         and len(repr(value)) <= _SHOWN_INPUT_CHARS
     ):
         shown = f" (got {value!r})"
     return f"invalid setting {where}: {reason}{shown}"
-
-
-def _is_secret(field: FieldInfo) -> bool:
-    pending: list[Any] = [field.annotation]
-    while pending:
-        annotation = pending.pop()
-        if annotation in (SecretStr, SecretBytes):
-            return True
-        pending.extend(get_args(annotation))
-    return False
 
 
 def source_problem(exc: SettingsError) -> str:
@@ -137,20 +109,10 @@ def source_problem(exc: SettingsError) -> str:
     candidates = sorted(
         {
             env_var(model, found.group(1))
-            for model in _all_settings_classes()
+            for model in all_settings_classes()
             if found.group(1) in model.model_fields
         }
     )
     named = [name for name in candidates if name in os.environ] or candidates
     where = " or ".join(named) or found.group(1)
     return f"invalid setting {where}: cannot parse the value{cause}"
-
-
-def _all_settings_classes() -> list[type[BaseSettings]]:
-    found: list[type[BaseSettings]] = []
-    pending: list[type[BaseSettings]] = list(BaseSettings.__subclasses__())
-    while pending:
-        model = pending.pop()
-        found.append(model)
-        pending.extend(model.__subclasses__())
-    return found

@@ -144,6 +144,14 @@ CASES: dict[str, Case] = {
         only_global="its children's settings come from the harness, which drops "
         "NURTURE_WORKER_/DELIVERY_/PRIVACY_ from their environment"
     ),
+    "config": Case(  # reads every model: one of each kind here, all at once in test_config.py
+        bad=(
+            Bad("NURTURE_GATEWAY_API_KEYS", "ats=short"),
+            Bad("NURTURE_DELIVERY_WEBHOOKS", "{not json"),
+            Bad("NURTURE_PRIVACY_KEY_SCAN_TIMEOUT_S", "-1"),
+            Bad("NURTURE_RETENTION_CANDIDATE_PROFILE", "forever"),
+        )
+    ),
 }
 
 

@@ -72,7 +72,7 @@ class BrokerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NURTURE_BROKER_", frozen=True, extra="ignore")
 
     secure: bool = False
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", description="Address the listener binds and clients reach.")
     port: int = Field(9092, ge=1, le=65535)
     controller_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -81,8 +81,12 @@ class BrokerSettings(BaseSettings):
     #: single broker's ``NURTURE_BROKER_DATA_DIR`` never lands a cluster in that broker's dir.
     cluster_data_dir: Path = Field(default_factory=default_cluster_data_dir)
     heap: str = "1g"
-    start_timeout_s: float = 90.0
-    stop_timeout_s: float = 60.0
+    start_timeout_s: float = Field(
+        90.0, description="Longest wait for a started broker to answer metadata (s)."
+    )
+    stop_timeout_s: float = Field(
+        60.0, description="Longest wait for a stopped broker to exit before it is killed (s)."
+    )
 
     @model_validator(mode="before")
     @classmethod

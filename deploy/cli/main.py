@@ -19,6 +19,7 @@ from deploy.cli import (
     broker_cmd,
     campaigns_cmd,
     chaos_cmd,
+    config_cmd,
     deliver_cmd,
     dlq_cmd,
     erase_cmd,
@@ -101,6 +102,9 @@ def main(
         overrides["bootstrap_servers"] = bootstrap
     if topic_prefix is not None:
         overrides["topic_prefix"] = topic_prefix
+    ctx.meta[config_cmd.KAFKA_OVERRIDES] = overrides
+    if ctx.invoked_subcommand == config_cmd.NAME:
+        return  # it loads every setting itself, to report all the invalid ones at once
     # an invalid setting raises here, before any command runs: ReportingGroup reports it
     ctx.obj = CliContext(kafka=KafkaSettings(**overrides))  # type: ignore[arg-type]
 
@@ -125,6 +129,7 @@ app.command("gateway")(gateway_cmd.gateway)
 app.command("publish")(publish_cmd.publish)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("chaos")(chaos_cmd.chaos)
+app.command(config_cmd.NAME)(config_cmd.config)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean deploy-check
+.PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean deploy-check docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench: $(STAMP)
 deploy-check: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m deploy.helm.check
+
+## docs: regenerate docs/configuration.md from the settings models (tests/test_config.py
+## fails while it is stale)
+docs: $(STAMP)
+	$(BIN)/nurture config --docs > docs/configuration.md.tmp
+	mv docs/configuration.md.tmp docs/configuration.md
 
 broker-start: $(STAMP)
 	$(BIN)/nurture broker start

@@ -207,6 +207,7 @@ def test_masking_goes_by_type_and_by_name() -> None:
     assert is_masked("smtp_token", plain, "t")
     assert not is_masked("sasl_username", plain, "me")
     assert not is_masked("key_scan_timeout_s", plain, 60.0)  # a number carries no secret
+    assert is_masked("webhooks", plain, {"crm": "https://hooks.example/t/abc123"})  # URLs
 
 
 def test_json_has_every_model_and_its_readers(environment: Path) -> None:

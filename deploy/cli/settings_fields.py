@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings
 #: Parts of a field name that say its value is (or holds) a secret: ``sasl_password``,
 #: ``webhook_secret``, ``api_keys``, ``kek``.
 _SECRET_NAME_PARTS = frozenset({"password", "secret", "key", "keys", "kek", "keks", "token"})
+#: Fields whose values are URLs that may carry a token in their path or query (a webhook
+#: receiver's address often does): masked too.
+_URL_FIELDS = frozenset({"webhooks"})
 #: Values that cannot carry a secret whatever the name (``ssl_keyfile`` is where the key is,
 #: ``key_scan_timeout_s`` a duration): shown even when the name sounds secret.
 _PLAIN_VALUE_TYPES = (bool, int, float, Path)
@@ -56,7 +59,7 @@ def is_masked(field_name: str, field: FieldInfo, value: object) -> bool:
     """Whether ``value`` of the field must never be printed: a secret type, or a name with a
     part in :data:`_SECRET_NAME_PARTS` and a value that can carry text (not a number, a flag
     or a path)."""
-    if is_secret(field):
+    if is_secret(field) or field_name in _URL_FIELDS:
         return True
     parts = set(re.split(r"[_\W]+", field_name.lower()))
     return bool(parts & _SECRET_NAME_PARTS) and not isinstance(value, _PLAIN_VALUE_TYPES)

@@ -49,11 +49,16 @@ deploy-check: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m deploy.helm.check
 
-## docs: regenerate docs/configuration.md from the settings models (tests/test_config.py
-## fails while it is stale)
+## docs: regenerate docs/configuration.md from the settings models, docs/asyncapi.yaml from
+## schemas/ and docs/openapi.json from the gateway (tests/test_config.py and
+## tests/test_contract_docs.py fail while one is stale)
 docs: $(STAMP)
 	$(BIN)/nurture config --docs > docs/configuration.md.tmp
 	mv docs/configuration.md.tmp docs/configuration.md
+	$(BIN)/nurture spec asyncapi > docs/asyncapi.yaml.tmp
+	mv docs/asyncapi.yaml.tmp docs/asyncapi.yaml
+	$(BIN)/nurture spec openapi > docs/openapi.json.tmp
+	mv docs/openapi.json.tmp docs/openapi.json
 
 broker-start: $(STAMP)
 	$(BIN)/nurture broker start

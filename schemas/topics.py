@@ -49,6 +49,11 @@ class TopicSpec:
     purpose: str
     #: Extra topic configs, e.g. compaction tuning.
     extra_configs: dict[str, str] = field(default_factory=dict)
+    #: What the record key is (always a UTF-8 string); records of one key share a partition.
+    key: str = "candidate_id"
+    #: The Avro subjects (``schemas/registry``) of the values, single-object encoded; empty when
+    #: the values are not Avro (docs/asyncapi.yaml describes those).
+    subjects: tuple[str, ...] = ()
 
     def retention_ms(self) -> int | None:
         """Retention in milliseconds after any ``NURTURE_RETENTION_*`` override."""
@@ -101,6 +106,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         read_by="stream worker (scoring, campaigns), replay",
         purpose="candidate activity events (Avro ActivityEvent), key = candidate_id; kept "
         "400 days so a rebuild can replay more than a year of history",
+        subjects=("activity_event",),
     ),
     TopicSpec(
         ACTIVITY_DLQ,
@@ -110,6 +116,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         read_by="`nurture dlq`",
         purpose="activity records that could not be decoded or validated, original bytes, "
         "with headers naming origin topic/partition/offset and the error",
+        key="the original record's key (usually candidate_id)",
     ),
     TopicSpec(
         PROFILE,
@@ -120,6 +127,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         purpose="latest profile (contact, locale, time zone, interests, consent) or erasure "
         "marker per candidate, key = candidate_id",
         extra_configs=_COMPACTION,
+        subjects=("candidate_profile", "erasure_request"),
     ),
     TopicSpec(
         KEYS,
@@ -131,6 +139,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         purpose="per-candidate data keys that seal profile contacts (crypto-shredding), wrapped "
         "with the key-encryption key, key = <candidate_id>/<key_id>; erasure tombstones them",
         extra_configs=_KEY_COMPACTION,
+        key="<candidate_id>/<key_id>",
     ),
     TopicSpec(
         PROFILE_DLQ,
@@ -139,6 +148,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         written_by="stream worker",
         read_by="`nurture dlq`",
         purpose="profile records that could not be decoded or validated",
+        key="the original record's key (usually candidate_id)",
     ),
     TopicSpec(
         ENGAGEMENT,
@@ -148,6 +158,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         read_by="campaigns, dashboards, `nurture score`",
         purpose="latest engagement score, tier and contributions per candidate",
         extra_configs=_COMPACTION,
+        subjects=("engagement_record",),
     ),
     TopicSpec(
         SUPPRESSION,
@@ -159,6 +170,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         purpose="channels each candidate unsubscribed from and when (Avro "
         "CandidateSuppression, no PII), key = candidate_id; stops actions already decided",
         extra_configs=_COMPACTION,
+        subjects=("candidate_suppression",),
     ),
     TopicSpec(
         ACTION,
@@ -167,6 +179,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         written_by="stream worker (campaigns)",
         read_by="delivery consumers (one group per channel)",
         purpose="nurture actions with deterministic action_id, key = candidate_id",
+        subjects=("nurture_action",),
     ),
     TopicSpec(
         ACTION_DLQ,
@@ -175,6 +188,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         written_by="delivery consumers",
         read_by="`nurture dlq`",
         purpose="actions that could not be delivered (non-retriable or past the retry horizon)",
+        key="candidate_id (an undecodable action keeps its original key)",
+        subjects=("nurture_action",),
     ),
     TopicSpec(
         ACTION_RETRY,
@@ -184,6 +199,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         read_by="delivery consumers (when each record's not-before time has come)",
         purpose="actions waiting for a retry or for the end of quiet hours, with a not-before "
         "header; keeps the action partitions flowing while a receiver is down",
+        subjects=("nurture_action",),
     ),
     TopicSpec(
         DELIVERY,
@@ -192,6 +208,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         written_by="delivery consumers",
         read_by="dashboards, funnel metrics",
         purpose="delivery outcomes (sent, suppressed, failed, dead_lettered) per action_id",
+        subjects=("delivery_outcome",),
     ),
     TopicSpec(
         GATEWAY_ACCEPTED,
@@ -202,6 +219,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         purpose="event ids the gateways accepted, one JSON record per request, key = gateway "
         "instance; kept for the de-duplication window (1 day: keep NURTURE_GATEWAY_DEDUP_WINDOW_S "
         "within it)",
+        key="the gateway process's instance id",
     ),
 )
 

@@ -110,6 +110,13 @@ CASES: dict[str, Case] = {
     "dlq list": Case(only_global="reads the dead-letter topics: Kafka only"),
     "dlq show": Case(("candidate.activity.dlq:0:1",), only_global="reads a DLQ: Kafka only"),
     "dlq redrive": Case(only_global="reads and re-publishes dead letters: Kafka only"),
+    "spec asyncapi": Case(
+        only_global="prints the declared topics and schemas; reads no setting (retention "
+        "overrides are a deployment's, left out on purpose), connects to nothing"
+    ),
+    "spec openapi": Case(
+        only_global="prints the gateway's routes and models; reads no setting, connects to nothing"
+    ),
     "up": Case(
         bad=(
             Bad("NURTURE_GATEWAY_API_KEYS", "ats=short"),

@@ -28,6 +28,7 @@ from deploy.cli import (
     replay_cmd,
     score_cmd,
     simulate_cmd,
+    spec_cmd,
     topic_cmd,
     topics_cmd,
     up_cmd,
@@ -120,6 +121,7 @@ app.add_typer(erase_cmd.app, name="erasure")
 app.add_typer(erase_cmd.keys_app, name="keys")
 app.add_typer(replay_cmd.app, name="replay")
 app.add_typer(dlq_cmd.app, name="dlq")
+app.add_typer(spec_cmd.app, name="spec")
 app.command("up")(up_cmd.up)
 app.command("worker")(worker_cmd.worker)
 app.command("deliver")(deliver_cmd.deliver)

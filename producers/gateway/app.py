@@ -150,6 +150,15 @@ def create_app(
                 await shared_ids.close()
             await publisher.close()
 
+    app = _routes_app(lifespan)
+    app.state.gateway = gateway
+    app.add_exception_handler(GatewayError, _refusal)
+    app.add_middleware(_RequestMetrics, metrics=metrics)
+    return app
+
+
+def _routes_app(lifespan: Any = None) -> FastAPI:
+    """The gateway's routes and OpenAPI document, without keys, Kafka or state."""
     app = FastAPI(
         title="candidate-nurture gateway",
         version="1",
@@ -158,13 +167,16 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.gateway = gateway
     app.include_router(router)
     app.include_router(tracking_router)
-    app.add_exception_handler(GatewayError, _refusal)
-    app.add_middleware(_RequestMetrics, metrics=metrics)
     install_openapi(app)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The gateway's OpenAPI document as ``/openapi.json`` serves it, built without settings,
+    keys or Kafka (what ``nurture spec openapi`` prints into docs/openapi.json)."""
+    return _routes_app().openapi()
 
 
 async def _refusal(_: Request, exc: Exception) -> Response:

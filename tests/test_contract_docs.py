@@ -149,3 +149,13 @@ def test_the_committed_openapi_is_what_a_configured_gateway_serves(
     finally:
         load_privacy_settings.cache_clear()
     assert json.loads(OPENAPI_FILE.read_text(encoding="utf-8")) == served
+
+
+def test_integrations_md_names_the_current_activity_schema_and_its_fingerprint() -> None:
+    """docs/integrations.md tells other systems which version to write and its header bytes:
+    a new activity_event version must update it."""
+    text = (ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
+    current = default_catalog().subject("activity_event").current
+    assert f"activity_event/v{current.version}.avsc" in text
+    assert current.fingerprint.hex() in text
+    assert current.fingerprint.hex(" ") in text

@@ -10,15 +10,13 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.console import Group
-from rich.live import Live
-from rich.table import Table
 
 from deploy import topics as topic_admin
 from deploy.broker.process import answers_metadata
 from deploy.broker.secure import local_broker
 from deploy.broker.settings import BrokerSettings
 from deploy.cli.context import console, fail, kafka_settings
+from deploy.up.live import run_live_view
 from deploy.up.plan import (
     UpOptions,
     local_webhooks,
@@ -27,7 +25,6 @@ from deploy.up.plan import (
     webhook_sink_dir,
 )
 from deploy.up.supervisor import Supervisor
-from deploy.up.view import Row, Snapshot, snapshot, view_rows
 from schemas.errors import NurtureError
 
 
@@ -53,52 +50,6 @@ def _check_child_settings(gateway_port: int, worker_port: int, delivery_port: in
     PrivacySettings()
     for spec in TOPICS:
         spec.configs()
-
-
-def _status_table(supervisor: Supervisor) -> Table:
-    table = Table(
-        "process", "status", "pid", "restarts", "last exit", "metrics", "log", title="nurture up"
-    )
-    for child in supervisor.children:
-        pid = child.process.pid if child.process else None
-        table.add_row(
-            child.spec.name,
-            child.status,
-            str(pid or "-"),
-            str(child.restarts),
-            "-" if child.last_exit is None else str(child.last_exit),
-            child.spec.metrics_url or "-",
-            str(supervisor.log_file(child.spec.name)),
-        )
-    return table
-
-
-def _metrics_table(rows: list[Row]) -> Table:
-    table = Table("", "", "", title="pipeline (from the children's /metrics)")
-    section = None
-    for row in rows:
-        table.add_row(row.section if row.section != section else "", row.item, row.value)
-        section = row.section
-    return table
-
-
-class LiveView:
-    """The processes and the pipeline's figures, scraped at most every ``every_s`` seconds."""
-
-    def __init__(self, supervisor: Supervisor, every_s: float = 2.0) -> None:
-        self.supervisor = supervisor
-        self.every_s = every_s
-        self.urls = [c.spec.metrics_url for c in supervisor.children if c.spec.metrics_url]
-        self.previous: Snapshot | None = None
-        self.rows: list[Row] = []
-
-    def render(self) -> Group:
-        now = time.monotonic()
-        if self.previous is None or now - self.previous.at >= self.every_s:
-            current = snapshot(now, self.urls, timeout_s=0.5)
-            self.rows = view_rows(current, self.previous)
-            self.previous = current
-        return Group(_status_table(self.supervisor), _metrics_table(self.rows))
 
 
 def up(  # noqa: PLR0917 - typer takes each option as a parameter
@@ -191,12 +142,7 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
                 supervisor.poll()
                 time.sleep(0.5)
         else:
-            view = LiveView(supervisor)
-            with Live(view.render(), console=console, refresh_per_second=2) as live:
-                while not stop_requested and not supervisor.all_finished:
-                    supervisor.poll()
-                    live.update(view.render())
-                    time.sleep(0.5)
+            run_live_view(supervisor, console, lambda: stop_requested)
     finally:
         console.print("stopping the pipeline ...")
         supervisor.stop_all()

@@ -110,6 +110,7 @@ def build_worker(
         value_serializer="raw",
         monitor=LeanMonitor(),
     )
+    faust_seam.guard_recovery_seeks(app)
     metrics = WorkerMetrics(registry or CollectorRegistry())
 
     def source(name: str) -> Any:

@@ -1,14 +1,19 @@
 """The seams around faust's, aiokafka's and kafka-python's private members: their start-up
 checks pass on the pinned versions and fail in one line, naming library, version and member,
-when a member is gone (the worker then exits 1 before it starts, without a traceback)."""
+when a member is gone (the worker then exits 2 before it starts, without a traceback)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from collections import Counter
 from importlib.metadata import version
+from typing import Any
 
+import faust
 import pytest
+from faust.types import TP
 
 from producers import kafka_python_seam
 from schemas.errors import ConfigError
@@ -83,3 +88,31 @@ def test_the_worker_refuses_to_start_on_a_faust_without_a_member(kafka: KafkaSet
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "faust-streaming 0.15.3 lacks" in result.stderr and "_add_gap" in result.stderr
+
+
+def test_recovery_seeks_a_partition_whose_offset_was_never_built_to_its_start() -> None:
+    """faust's recovery can be asked to seek a standby partition a rebalance added while the
+    actives were restored (its offset still None): aiokafka refuses None and the worker
+    crashed. Guarded, it seeks that partition to 0, as faust does for -1."""
+    built, added = TP("changelog", 0), TP("changelog", 1)
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.sought: dict[TP, Any] = {}
+
+        async def seek_wait(self, offsets: dict[TP, Any]) -> None:
+            self.sought = dict(offsets)
+
+    async def seek(guarded: bool) -> dict[TP, Any]:
+        app = faust.App(f"seam-{guarded}", autodiscover=False)
+        if guarded:
+            faust_seam.guard_recovery_seeks(app)
+        consumer = Consumer()
+        offsets: Counter[TP] = Counter({built: 41})
+        offsets.setdefault(added, None)  # type: ignore[arg-type]  # as faust's Recovery._add
+        recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
+        await recovery._seek_offsets(consumer, {built, added}, offsets, "standby")
+        return consumer.sought
+
+    assert asyncio.run(seek(guarded=False)) == {built: 41, added: None}  # what crashed
+    assert asyncio.run(seek(guarded=True)) == {built: 41, added: 0}

@@ -96,7 +96,7 @@ def test_the_worker_makes_its_changelog_before_faust_and_refuses_a_mismatched_on
     worker = harness.worker()
     try:
         worker.start()
-        assert worker.wait(timeout_s=90) == 1
+        assert worker.wait(timeout_s=90) == 2  # a configuration error
         log = " ".join(worker.log_path.read_text(errors="replace").split())  # rewrapped
         wrong = kafka.topic_partitions + 1
         assert f"the table changelog {changelog} has {wrong} partitions, the source topics" in log

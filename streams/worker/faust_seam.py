@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from faust.stores.rocksdb import Store as RocksDBStore
+from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaDriverProducer
@@ -44,6 +45,7 @@ PRIVATE_MEMBERS: tuple[tuple[type, str, str], ...] = (
     (AIOKafkaDriverProducer, "_ensure_producer", "the outbox (whole record batches)"),
     (RocksDBStore, "_db_for_partition", "the row store (one WriteBatch per partition)"),
     (RocksDBStore, "_key_index", "the row store (key -> partition index)"),
+    (Recovery, "_seek_offsets", "the recovery guard (no seek to an offset never built)"),
 )
 
 #: Public members the worker relies on, checked too (a rename would break it the same way).
@@ -178,3 +180,29 @@ def partition_db(store: Any, partition: int) -> Any:
 def index_key(store: Any, key: bytes, partition: int) -> None:
     """Tell the store which partition holds ``key`` (faust's lookups use this index)."""
     store._key_index[key] = partition
+
+
+# -- table recovery ---------------------------------------------------------------------------
+
+
+def guard_recovery_seeks(app: Any) -> None:
+    """Make faust's recovery seek a changelog partition whose start offset was never built to
+    its beginning instead of crashing the worker.
+
+    faust 0.15.3 builds the standby offsets for the partitions assigned when a recovery starts,
+    but seeks the standby partitions of the moment the actives are restored: a rebalance while
+    they are restored adds partitions whose offset is still None (``Recovery._add``), and
+    aiokafka's ``seek`` refuses None ("Offset must be a positive integer"). Seen in CI as a
+    worker crash in ``tests/test_worker_group.py``. Offset -1 is what faust itself uses for
+    "nothing read yet" (it seeks to 0); the recovery that the rebalance restarts builds the
+    real offsets again."""
+    recovery = app.tables.recovery
+    original = recovery._seek_offsets
+
+    async def _seek_offsets(consumer: Any, tps: Any, offsets: Any, title: str) -> None:
+        for tp in tps:
+            if offsets.get(tp) is None:
+                offsets[tp] = -1
+        await original(consumer, tps, offsets, title)
+
+    recovery._seek_offsets = _seek_offsets

@@ -5,6 +5,7 @@ stops as before. A program that only imports the command line (a test run) is le
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -41,9 +42,22 @@ except KeyboardInterrupt:
 """
 
 
+def _deliverable_sigint() -> None:
+    """In the child, before Python starts: SIGINT at its default. A runner started in the
+    background of a shell without job control ignores SIGINT, every child inherits that, and
+    Python then installs no KeyboardInterrupt handler at all (these tests failed that way in a
+    CI run launched with `( ... &)`); a terminal's Ctrl-C is what they are about."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_deliverable_sigint,
     )
 
 

@@ -17,11 +17,12 @@ the field, e.g. ``weights.page_viewed: must be >= 0``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -29,9 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from schemas.catalog import default_catalog
 from schemas.errors import ConfigError
-
-if TYPE_CHECKING:
-    from streams.scoring.rules import CompiledModel
+from streams.scoring.rules import CompiledModel, TypeRule
 
 #: The model shipped with the package; ``load_model()`` reads it when no path is given.
 DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.yaml")
@@ -189,9 +188,25 @@ class ScoringModel(BaseModel):
     @cached_property
     def compiled(self) -> CompiledModel:
         """The model as plain lookup tables for the hot path (built once per model)."""
-        from streams.scoring.rules import CompiledModel  # noqa: PLC0415 (import cycle)
-
-        return CompiledModel.build(self)
+        rules: dict[str, TypeRule] = {}
+        for event_type, weight in self.weights.items():
+            refinement = self.payload_weights.get(event_type)
+            rules[event_type] = TypeRule(
+                event_type,
+                weight=weight,
+                half_life_days=self.half_life_of(event_type),
+                cap=self.daily_caps.get(event_type, math.inf),
+                field=refinement.field if refinement else None,
+                weight_by_value=refinement.weights if refinement else {},
+            )
+        return CompiledModel(
+            self.version,
+            rules=rules,
+            tiers=[(tier.name, tier.min_score) for tier in self.tiers],
+            hysteresis=self.hysteresis,
+            horizon_days=self.horizon_days,
+            recent_ids=self.recent_ids,
+        )
 
 
 def load_model(path: Path | None = None) -> ScoringModel:

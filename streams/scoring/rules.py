@@ -2,17 +2,15 @@
 
 Pydantic attribute access and nested models cost far more than a dict lookup, so
 ``apply_event`` reads these instead: one :class:`TypeRule` per weighted event type with its
-half-life already in reciprocal microseconds, and the tier thresholds as tuples.
+half-life already in reciprocal microseconds, and the tier thresholds as tuples. The model
+builds them (``ScoringModel.compiled``); this module does not know the model, so the two do not
+import each other.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from streams.scoring.config import ScoringModel
+from typing import Any
 
 #: Microseconds in a UTC day (buckets and the horizon count whole days since the epoch).
 DAY_US = 86_400_000_000
@@ -92,29 +90,6 @@ class CompiledModel:
         self.demote_below = tuple(value * (1.0 - hysteresis) for value in self.thresholds)
         self.horizon_days = horizon_days
         self.recent_ids = recent_ids
-
-    @classmethod
-    def build(cls, model: ScoringModel) -> CompiledModel:
-        """Compile a validated model."""
-        rules: dict[str, TypeRule] = {}
-        for event_type, weight in model.weights.items():
-            refinement = model.payload_weights.get(event_type)
-            rules[event_type] = TypeRule(
-                event_type,
-                weight=weight,
-                half_life_days=model.half_life_of(event_type),
-                cap=model.daily_caps.get(event_type, math.inf),
-                field=refinement.field if refinement else None,
-                weight_by_value=refinement.weights if refinement else {},
-            )
-        return cls(
-            model.version,
-            rules=rules,
-            tiers=[(tier.name, tier.min_score) for tier in model.tiers],
-            hysteresis=model.hysteresis,
-            horizon_days=model.horizon_days,
-            recent_ids=model.recent_ids,
-        )
 
     def tier_after(self, current: int, score: float) -> int:
         """Index of the tier for ``score`` when the candidate is in tier ``current`` now.

@@ -5,9 +5,14 @@ requests; ``nurture publish`` (:mod:`producers.publish`) sends JSON-lines files 
 ``nurture simulate`` (:mod:`producers.simulate`) generates synthetic candidates and journeys.
 """
 
-from producers.bulk import BulkResult, Rejection
-from producers.delivery import Delivery, RecordMetadata
-from producers.errors import DeliveryRejectedError, PublishTimeoutError
+from producers.delivery import (
+    BulkResult,
+    Delivery,
+    DeliveryRejectedError,
+    PublishTimeoutError,
+    RecordMetadata,
+    Rejection,
+)
 from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings, load_producer_settings
 

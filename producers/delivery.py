@@ -1,17 +1,59 @@
-"""What ``send`` returns: a handle on one record's acknowledgement, with typed errors.
+"""What sending returns and raises: a :class:`Delivery` per record (``send``), a
+:class:`BulkResult` per batch (``send_many``), and the SDK's two errors.
 
-kafka-python reports failures as its own exception classes; :func:`translate` maps them onto the
-project's hierarchy using their ``retriable`` attribute, never their messages.
+The errors refine :mod:`schemas.errors` with the record's context, so callers may catch the
+general ones: :class:`PublishTimeoutError` is a :class:`~schemas.errors.KafkaUnavailableError`
+(retriable), :class:`DeliveryRejectedError` a plain non-retriable
+:class:`~schemas.errors.NurtureError`. kafka-python reports failures as its own exception
+classes; :func:`translate` maps them onto these using their ``retriable`` attribute, never their
+messages.
+
+One module because the three refer to each other: a Delivery raises the errors, an error raised
+mid-batch carries the BulkResult of the records sent before it, and a BulkResult holds
+Deliveries (as three modules they imported each other in a cycle).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from kafka.errors import IllegalStateError, KafkaError
 
-from producers.errors import DeliveryRejectedError, PublishTimeoutError
-from schemas.errors import NurtureError
+from schemas.errors import KafkaUnavailableError, NurtureError
+
+
+class PublishTimeoutError(KafkaUnavailableError):
+    """Raised when Kafka could not be reached or did not acknowledge a record in time.
+
+    Retriable: the record was not (or not provably) written; sending it again with the same
+    ``event_id`` is safe, consumers deduplicate on it.
+    """
+
+    #: Set when raised by ``send_many`` mid-batch: the records sent before it (see BulkResult).
+    partial: BulkResult | None = None
+
+    def __init__(self, topic: str, detail: str, *, event_id: str | None = None) -> None:
+        self.topic = topic
+        self.event_id = event_id
+        where = f" (event {event_id})" if event_id else ""
+        super().__init__(f"Kafka unavailable for {topic}{where}: {detail}")
+
+
+class DeliveryRejectedError(NurtureError):
+    """Raised when Kafka refused a record for good: too large, not authorised, no such topic.
+
+    Not retriable: sending the same record again fails the same way.
+    """
+
+    #: Set when raised by ``send_many`` mid-batch: the records sent before it (see BulkResult).
+    partial: BulkResult | None = None
+
+    def __init__(self, topic: str, detail: str, *, event_id: str | None = None) -> None:
+        self.topic = topic
+        self.event_id = event_id
+        where = f" (event {event_id})" if event_id else ""
+        super().__init__(f"Kafka refused a record for {topic}{where}: {detail}")
 
 
 class RecordMetadata(NamedTuple):
@@ -40,10 +82,10 @@ class Delivery:
     """The pending acknowledgement of one record sent by the SDK.
 
     ``get(timeout)`` blocks until Kafka acknowledged the record (``acks=all``) and returns its
-    :class:`RecordMetadata`; it raises :class:`~producers.errors.PublishTimeoutError` (retriable)
+    :class:`RecordMetadata`; it raises :class:`PublishTimeoutError` (retriable)
     when the record failed to reach Kafka or ``timeout`` seconds passed first (default: the
     producer's delivery deadline, so it never blocks forever), and
-    :class:`~producers.errors.DeliveryRejectedError` when Kafka refused the record.
+    :class:`DeliveryRejectedError` when Kafka refused the record.
     """
 
     __slots__ = ("_deadline_s", "_future", "client", "event_id", "topic")
@@ -85,3 +127,43 @@ class Delivery:
     def __repr__(self) -> str:
         state = "done" if self.done() else "pending"
         return f"Delivery({self.topic}, event {self.event_id}, {state})"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input the SDK refused before sending: its position and the field at fault."""
+
+    #: 0-based position of the record in the input.
+    index: int
+    field: str
+    reason: str
+    event_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f" (event {self.event_id})" if self.event_id else ""
+        return f"#{self.index} {self.field}: {self.reason}{where}"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """Counts and details of a bulk send.
+
+    ``deliveries`` holds one :class:`Delivery` per accepted record, in input order; after
+    ``send_many(..., wait=True)`` every one of them is acknowledged. When a send failed
+    mid-batch, the error's ``partial`` is a BulkResult of the records sent before it (wait on
+    their deliveries) and ``unsent`` counts the valid records not sent.
+    """
+
+    accepted: int
+    rejected: tuple[Rejection, ...]
+    deliveries: tuple[Delivery, ...]
+    unsent: int = 0
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected."""
+        return not self.rejected

@@ -23,11 +23,16 @@ from typing import Any, NamedTuple, Self
 
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from producers.bulk import BulkResult, Rejection
 from producers.client import ack_deadline_s, connect, force_close, metadata_round_trip
 from producers.client import close as close_client
-from producers.delivery import Delivery, translate
-from producers.errors import DeliveryRejectedError, PublishTimeoutError
+from producers.delivery import (
+    BulkResult,
+    Delivery,
+    DeliveryRejectedError,
+    PublishTimeoutError,
+    Rejection,
+    translate,
+)
 from producers.key_shredding import shred_keys
 from producers.pii import ProfileSealer
 from producers.records import DictValidation, Encoded, EventInput, ProfileInput, RecordEncoder
@@ -103,7 +108,7 @@ class NurtureProducer:
         """Validate, encode and send one activity event (a model or a dict).
 
         Raises :class:`ValidationError` (nothing sent) or, when no metadata could be fetched
-        within ``max_block_ms``, :class:`~producers.errors.PublishTimeoutError`. A record that
+        within ``max_block_ms``, :class:`~producers.delivery.PublishTimeoutError`. A record that
         fails later fails its :class:`Delivery` at once and the next :meth:`flush`.
         """
         key, value, headers, event_id = self._event_parts(event)  # the hot path: bench sdk
@@ -290,7 +295,7 @@ class NurtureProducer:
         timeout), so a flush never hangs. Raises :class:`PublishTimeoutError` when records are
         still pending then (past the deadline the Kafka client is presumed wedged and replaced,
         see :mod:`producers.client`), or the first failure (retriable
-        :class:`PublishTimeoutError` or :class:`~producers.errors.DeliveryRejectedError`) when
+        :class:`PublishTimeoutError` or :class:`~producers.delivery.DeliveryRejectedError`) when
         records failed since the previous flush; its notes say how many.
         """
         client = self._client

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError as SettingsError
 
-from producers.errors import PublishTimeoutError
+from producers.delivery import PublishTimeoutError
 from producers.gateway.auth import ApiKeyAuth, Caller
 from producers.gateway.cloud_events import Rejection, attribute_of, from_binary
 from producers.gateway.dedup import AcceptedIds

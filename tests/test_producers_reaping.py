@@ -20,7 +20,7 @@ from kafka.errors import (
 from kafka.future import Future
 
 import producers.producer as producer_module
-from producers.errors import DeliveryRejectedError, PublishTimeoutError
+from producers.delivery import DeliveryRejectedError, PublishTimeoutError
 from producers.producer import REAP_EVERY, NurtureProducer
 from producers.settings import ProducerSettings
 from schemas.errors import NurtureError

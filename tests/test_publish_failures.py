@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from deploy import topics as topic_admin
 from deploy.cli import publish_cmd
 from deploy.cli.main import app
-from producers.errors import PublishTimeoutError
+from producers.delivery import PublishTimeoutError
 from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings, load_producer_settings
 from schemas.settings import KafkaSettings

@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaTimeoutError, RequestTimedOutError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from aiokafka.protocol.metadata import MetadataRequest
 
-from producers.errors import DeliveryRejectedError, PublishTimeoutError
+from producers.delivery import DeliveryRejectedError, PublishTimeoutError
 from producers.gateway.health import KafkaHealth
 from producers.gateway.kafka_config import aiokafka_producer_config
 from producers.gateway.publisher import AckTimeoutError, LateOutcome, OutgoingRecord

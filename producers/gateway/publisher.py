@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
 
-from producers.delivery import translate
-from producers.errors import PublishTimeoutError
+from producers.delivery import PublishTimeoutError, translate
 from producers.gateway.health import KafkaHealth
 from producers.gateway.kafka_config import kafka_python_connection
 from producers.producer import NurtureProducer

@@ -13,7 +13,6 @@ from faust.types import TP
 
 from schemas.errors import ConfigError, ValidationError
 from schemas.settings import KafkaSettings
-from streams.app import build_worker
 from streams.dlq import (
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
@@ -26,6 +25,7 @@ from streams.scoring.config import ScoringModel, load_model, parse_model
 from streams.scoring.update import apply_event
 from streams.settings import WorkerSettings
 from streams.worker import engagement
+from streams.worker.app import build_worker
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.liveness import CommitWatch
 from streams.worker.processor import check_key

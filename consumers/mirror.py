@@ -14,8 +14,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import ConfigError, KafkaUnavailableError
+from schemas.kafka_seam.connection_errors import connection_failures, unavailable
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from kafka.errors import KafkaError
 from producers import kafka_python_seam
 from producers.partitioner import MemoizedKeyPartitioner
 from producers.settings import ProducerSettings
-from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import ConfigError
+from schemas.kafka_seam.connection_errors import connection_failures, unavailable
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)

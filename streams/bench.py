@@ -36,8 +36,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from deploy import topics as topic_admin
 from schemas.codec import activity_codec, codec_for
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ENGAGEMENT
 from streams.loadgen import LoadSpec, encoded_events, publish

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from deploy import topics as topic_admin
 from deploy.broker.process import LocalBroker, answers_metadata
 from deploy.broker.settings import BrokerSettings
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from tests.kafka_helpers import ISSUED, unique
 

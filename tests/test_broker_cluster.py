@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from deploy import topics as topic_admin
 from deploy.broker import config
 from deploy.broker.cluster import META_FILE, LocalCluster
 from deploy.broker.settings import (
@@ -42,6 +41,7 @@ from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings
 from schemas.codec import activity_codec
 from schemas.errors import BrokerError, NurtureError
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, TOPICS
 from streams.scoring.config import load_model

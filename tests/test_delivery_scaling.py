@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import topics as topic_admin
 from producers.producer import NurtureProducer
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_crash import deliver_process

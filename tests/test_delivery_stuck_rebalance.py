@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from kafka.admin import NewPartitions
 
-from deploy import topics as topic_admin
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION
 from streams.worker.probe import group_offsets

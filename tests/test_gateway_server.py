@@ -19,8 +19,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from deploy import topics as topic_admin
 from producers.gateway.app import create_app
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 from tests.kafka_helpers import unique, wait_until

@@ -15,10 +15,10 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from deploy import topics as topic_admin
 from producers.gateway.app import create_app
 from producers.gateway.dedup import AcceptedIds
 from producers.gateway.shared_ids import decode_accepted, encode_accepted
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, GATEWAY_ACCEPTED
 from tests.kafka_helpers import wait_until

@@ -11,12 +11,12 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 from typer.testing import CliRunner
 
-from deploy import topics as topic_admin
 from deploy.cli import publish_cmd
 from deploy.cli.main import app
 from producers.delivery import PublishTimeoutError
 from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings, load_producer_settings
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 from tests.kafka_helpers import read_all, wait_until

@@ -21,11 +21,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from deploy import topics as topic_admin
 from deploy.broker import tls
 from deploy.broker.process import answers_metadata
 from producers import NurtureProducer, ProducerSettings
 from schemas.errors import KafkaAuthenticationError, KafkaUnavailableError
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, TOPICS
 from streams.worker.probe import free_port

@@ -21,8 +21,8 @@ from deploy.broker.secure import (
     secure_properties,
 )
 from deploy.broker.settings import SECURE_PORT, BrokerSettings, default_secure_data_dir
-from schemas.connection_errors import ConnectFailures, explain, unavailable
 from schemas.errors import KafkaAuthenticationError, KafkaUnavailableError
+from schemas.kafka_seam.connection_errors import ConnectFailures, explain, unavailable
 from schemas.settings import KafkaSettings
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from deploy import topics as topic_admin
 from schemas.codec import activity_codec, codec_for, decode, encode
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from streams.loadgen import START, LoadSpec, activity_events

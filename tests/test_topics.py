@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kafka.admin import NewTopic
 
-from deploy import topics as topic_admin
 from schemas.errors import ConfigError, KafkaUnavailableError
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import (
     ACTIVITY,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from kafka.admin import NewTopic
 
-from deploy import topics as topic_admin
 from schemas.errors import ConfigError
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from streams.worker.changelog_topic import ensure_changelog, unrestorable
 from streams.worker.liveness import EXIT_STALLED

@@ -31,10 +31,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError as SettingsError
 
-from deploy import topics as topic_admin
 from schemas import wire
 from schemas.codec import activity_codec, default_codec, encode
 from schemas.errors import SchemaError, TombstoneError
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from streams.dlq import (

@@ -238,7 +238,7 @@ class LocalCluster:
 
     def brokers_up(self) -> int:
         """How many brokers the cluster's metadata lists now."""
-        from deploy.topics import admin_client  # noqa: PLC0415 - kafka-python loads slowly
+        from schemas.kafka_seam.topic_admin import admin_client  # noqa: PLC0415 - kafka-python loads slowly
 
         with admin_client(self.client_settings()) as admin:
             return len(admin.describe_cluster()["brokers"])

@@ -23,10 +23,10 @@ from typing import Literal
 
 from kafka.errors import KafkaError
 
-from deploy import topics as topic_admin
 from deploy.broker.cluster import ClusterNode, LocalCluster
 from deploy.broker.process import answers_metadata
 from schemas.errors import BrokerError, NurtureError
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 
 BrokerFaultMode = Literal["kill", "rolling"]

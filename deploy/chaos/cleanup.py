@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kafka.errors import KafkaError
 
-from deploy import topics as topic_admin
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 
 #: How long to keep retrying the deletion of a group whose members have not left yet (a

@@ -34,7 +34,6 @@ from pathlib import Path
 from kafka.errors import KafkaError
 from pydantic import SecretStr
 
-from deploy import topics as topic_admin
 from deploy.broker.cluster import LocalCluster
 from deploy.chaos.broker_faults import BrokerFaults, in_sync, publish_check
 from deploy.chaos.cleanup import delete_run, in_use
@@ -70,6 +69,7 @@ from deploy.chaos.schedule import KillKind, count_kinds, kill_schedule
 from deploy.chaos.supervision import Publisher, Supervisor
 from deploy.chaos.watch import REQUEST_TIMEOUT_S, OffsetWatch
 from schemas.errors import NurtureError
+from schemas.kafka_seam import topic_admin
 from schemas.privacy.kek import new_kek_text
 from schemas.privacy.settings import PrivacySettings
 from schemas.settings import KafkaSettings

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from deploy import topics as topic_admin
 from deploy.chaos.progress import PartitionId, Position, Snapshot
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)

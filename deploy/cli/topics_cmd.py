@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from deploy import topics as topic_admin
 from deploy.cli.context import console, fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.kafka_seam import topic_admin
 from schemas.topics import TOPICS
 
 app = typer.Typer(help="Create and inspect the pipeline's topics.", no_args_is_help=True)

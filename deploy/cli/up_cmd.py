@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from deploy import topics as topic_admin
 from deploy.broker.process import answers_metadata
 from deploy.broker.secure import local_broker
 from deploy.broker.settings import BrokerSettings
@@ -26,6 +25,7 @@ from deploy.up.plan import (
 )
 from deploy.up.supervisor import Supervisor
 from schemas.errors import NurtureError
+from schemas.kafka_seam import topic_admin
 
 
 def _is_local_default(bootstrap: str, broker: BrokerSettings) -> bool:

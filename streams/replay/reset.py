@@ -19,7 +19,7 @@ from kafka import TopicPartition
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.structs import OffsetAndMetadata
 
-from deploy import topics as topic_admin
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from streams.replay.errors import GroupActiveError, ReplayError
 

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from platformdirs import user_data_path
 
-from deploy import topics as topic_admin
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ENGAGEMENT, TOPICS
 from streams.replay.counts import ReplayCounts

@@ -25,8 +25,8 @@ from typing import Any, cast
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from deploy import topics as topic_admin
 from schemas.errors import ConfigError
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings, min_insync_replicas
 from streams.worker.liveness import EXIT_STALLED, crash_process
 

@@ -8,8 +8,8 @@ import faust
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import ConfigError
+from schemas.kafka_seam.connection_errors import connection_failures, unavailable
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import faust
 
-from deploy import topics as topic_admin
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.stack_dump import dump_tasks_on_sigusr1
 from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION

@@ -1,4 +1,5 @@
-"""Create, list and describe the declared topics (`nurture topics ...`) through the admin API."""
+"""Create, list, describe and delete the declared topics through the admin API (`nurture topics`,
+the worker's changelog check, replay, the benches and the tests)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
-from schemas.connection_errors import connection_failures, unavailable
 from schemas.errors import NurtureError
+from schemas.kafka_seam.connection_errors import connection_failures, unavailable
 from schemas.settings import KafkaSettings, min_insync_replicas
 from schemas.topics import TOPICS, TopicSpec
 

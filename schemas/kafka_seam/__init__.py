@@ -1,0 +1,10 @@
+"""The Kafka client seam under producers, streams and consumers (kafka-python).
+
+* :mod:`schemas.kafka_seam.connection_errors`  why a client could not connect, in words
+* :mod:`schemas.kafka_seam.topic_admin`        create, describe and delete the declared topics
+
+It lives in ``schemas`` because every layer above the contract uses it (and the wheel ships the
+five top-level packages only). Within ``schemas`` it is a layer of its own: it may import the
+contract, the contract never imports it, and it is the only part of ``schemas`` that knows a
+Kafka client (both checked by ``.importlinter``).
+"""

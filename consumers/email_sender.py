@@ -2,7 +2,7 @@
 
 Each message is ``multipart/alternative`` (plain text and HTML), with ``Message-ID`` derived
 from the ``action_id``, RFC 8058 one-click unsubscribe headers, and tracked links carrying
-signed, expiring tokens (:mod:`consumers.tracking_tokens`). Without ``smtp_host`` the message is
+signed, expiring tokens (:mod:`schemas.tracking_tokens`). Without ``smtp_host`` the message is
 written to a local Maildir instead, so nothing reaches real people by accident.
 
 SMTP answers to a message: 4xx is retriable, 5xx permanent. A failure *before* the message
@@ -26,9 +26,9 @@ from consumers.errors import PermanentDeliveryError, RetriableDeliveryError
 from consumers.guards import CONSENT_CHANNEL
 from consumers.settings import DeliverySettings
 from consumers.smtp_connection import SmtpConnection
-from consumers.tracking_secret import tracking_secret
-from consumers.tracking_tokens import Purpose, make_token
 from schemas.models import CandidateProfile, NurtureAction
+from schemas.tracking_secret import tracking_secret
+from schemas.tracking_tokens import Purpose, make_token
 
 DAY_S = 86_400
 

@@ -58,7 +58,7 @@ Environment variables (all optional; `nurture deliver` flags override some):
                                         the key in the file below
 ``NURTURE_DELIVERY_TRACKING_SECRET_FILE`` file holding that key, made with a random key on
                                         first use (``~/.local/share/candidate-nurture/``
-                                        ``tracking-secret``); see consumers/tracking_secret.py
+                                        ``tracking-secret``); see schemas/tracking_secret.py
 ``NURTURE_DELIVERY_TOKEN_TTL_DAYS``     how long open-pixel and click links work, days (60)
 ``NURTURE_DELIVERY_UNSUBSCRIBE_TTL_DAYS`` how long unsubscribe links work, days (365: people
                                         unsubscribe from old mail, and must be able to)

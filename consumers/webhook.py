@@ -25,10 +25,10 @@ import orjson
 from consumers.errors import EndpointGoneError, PermanentDeliveryError, RetriableDeliveryError
 from consumers.settings import DeliverySettings
 from consumers.store import DeliveryStore
-from consumers.tracking_secret import MIN_SECRET_CHARS, shared_secret
 from consumers.webhook_signature import signed_headers, standard_key
 from schemas.errors import ConfigError
 from schemas.models import CandidateProfile, NurtureAction
+from schemas.tracking_secret import MIN_SECRET_CHARS, shared_secret
 
 USER_AGENT = "candidate-nurture-delivery/1"
 

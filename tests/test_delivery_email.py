@@ -18,10 +18,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from consumers.email_sender import EmailSender
-from consumers.tracking_tokens import InvalidTokenError, make_token, read_token
 from schemas.models import ContentChoice
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION_DLQ
+from schemas.tracking_tokens import InvalidTokenError, make_token, read_token
 from tests.kafka_helpers import read_all, wait_until
 from tests.test_delivery_support import (
     TRACKING_SECRET,

@@ -10,10 +10,10 @@ import pytest
 from pydantic import SecretStr
 
 from consumers.email_sender import EmailSender
-from consumers.tracking_secret import MIN_SECRET_CHARS, read_or_create, tracking_secret, weakness
-from consumers.tracking_tokens import read_token
 from consumers.webhook import webhook_secret
 from schemas.errors import ConfigError
+from schemas.tracking_secret import MIN_SECRET_CHARS, read_or_create, tracking_secret, weakness
+from schemas.tracking_tokens import read_token
 from tests.test_delivery_support import action, settings_for
 
 

@@ -15,13 +15,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from consumers.email_sender import EmailSender
-from consumers.tracking_tokens import InvalidTokenError, Purpose, make_token
 from producers.gateway.tracking import TRACKING_SOURCE, check_token
 from producers.gateway.tracking_routes import PIXEL
 from schemas.codec import Decoded
 from schemas.models import ContentChoice, NurtureAction
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
+from schemas.tracking_tokens import InvalidTokenError, Purpose, make_token
 from tests.kafka_helpers import wait_until
 from tests.test_delivery_support import action, settings_for
 from tests.test_gateway_support import decoded, running_gateway

@@ -200,8 +200,8 @@ def _no_check(_settings: Any) -> None:
 
 
 def _check_delivery(settings: DeliverySettings) -> None:
-    from consumers.tracking_secret import tracking_secret  # noqa: PLC0415 - only with --check
     from consumers.webhook import webhook_secret  # noqa: PLC0415
+    from schemas.tracking_secret import tracking_secret  # noqa: PLC0415 - only with --check
 
     if settings.tracking_secret is not None:  # else its file, made on first use
         tracking_secret(settings.tracking_secret, None)
@@ -210,7 +210,7 @@ def _check_delivery(settings: DeliverySettings) -> None:
 
 
 def _check_gateway(settings: GatewaySettings) -> None:
-    from consumers.tracking_secret import tracking_secret  # noqa: PLC0415 - only with --check
+    from schemas.tracking_secret import tracking_secret  # noqa: PLC0415 - only with --check
 
     if settings.tracking_secret is not None:
         tracking_secret(settings.tracking_secret, None)

@@ -19,7 +19,6 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from consumers.tracking_secret import tracking_secret
 from producers.gateway.aio_publisher import AioKafkaPublisher
 from producers.gateway.auth import ApiKeyAuth
 from producers.gateway.dedup import AcceptedIds
@@ -44,6 +43,7 @@ from schemas.errors import ConfigError
 from schemas.privacy.settings import load_privacy_settings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, GATEWAY_ACCEPTED, KEYS, PROFILE
+from schemas.tracking_secret import tracking_secret
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def create_app(
     producer_settings: ProducerSettings | None = None,
 ) -> FastAPI:
     """The gateway app. Raises :class:`ConfigError` when no API key is configured or the
-    tracking key is weak (see :mod:`consumers.tracking_secret`)."""
+    tracking key is weak (see :mod:`schemas.tracking_secret`)."""
     keys = settings.all_api_keys()
     if not keys:
         raise ConfigError(

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from consumers.tracking_tokens import REFUSALS
 from schemas.events import EVENT_TYPES
+from schemas.tracking_tokens import REFUSALS
 
 #: Why an event did not make it: broke the contract, Kafka did not ack in time, Kafka refused.
 REJECT_REASONS = ("invalid", "unavailable", "failed")

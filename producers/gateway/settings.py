@@ -43,7 +43,7 @@ Environment variables (all optional):
                                              it; weak keys refused); unset: the key in
 ``NURTURE_DELIVERY_TRACKING_SECRET_FILE``    (made with a random key on first use; default
                                              ``~/.local/share/candidate-nurture/tracking-secret``,
-                                             see consumers/tracking_secret.py)
+                                             see schemas/tracking_secret.py)
 ===========================================  ===================================================
 """
 
@@ -167,7 +167,7 @@ class GatewaySettings(BaseSettings):
     tracking_secret_file: Path | None = Field(
         None,
         validation_alias="NURTURE_DELIVERY_TRACKING_SECRET_FILE",
-        description="File of that key, made on first use (consumers.tracking_secret).",
+        description="File of that key, made on first use (schemas.tracking_secret).",
     )
 
     @field_validator("api_keys", mode="before")

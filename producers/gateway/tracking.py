@@ -1,6 +1,6 @@
 """E-mail tracking links -> activity events: opens, clicks and one-click unsubscribes.
 
-The delivery consumer puts signed, expiring tokens (:mod:`consumers.tracking_tokens`) into the
+The delivery consumer puts signed, expiring tokens (:mod:`schemas.tracking_tokens`) into the
 links of every e-mail; the token is the only credential of these endpoints. A valid token
 becomes one activity event on ``candidate.activity`` (source :data:`TRACKING_SOURCE`), published
 through the same path as ``POST /v1/events`` (validation, de-duplication window, metrics).
@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from consumers.tracking_tokens import InvalidTokenError, Purpose, Refusal, read_token
 from producers.gateway.ingest import EventIngest
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.models import EventStatus
+from schemas.tracking_tokens import InvalidTokenError, Purpose, Refusal, read_token
 
 #: ``source`` of the events published here (bounded metric label; not an API key's source).
 TRACKING_SOURCE = "gateway-tracking"

@@ -3,8 +3,9 @@
 A token is ``<base64url(JSON claims)>.<base64url(HMAC-SHA256(secret, purpose + "." + claims))>``:
 no database lookup to check one, nothing personal in clear beyond ids (the candidate id and the
 action id; a click token also carries its target URL). The purpose is part of the MAC, so an
-open token cannot be replayed as an unsubscribe. The gateway endpoints that accept them call
-:func:`read_token`.
+open token cannot be replayed as an unsubscribe. Delivery signs them (:func:`make_token`) and
+the gateway endpoints that accept them call :func:`read_token`: a rule of both, so it lives in
+the contract below them.
 """
 
 from __future__ import annotations

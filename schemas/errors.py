@@ -86,6 +86,24 @@ class InvalidKeyError(ValidationError):
         super().__init__("candidate_id", reason, event_id=event_id)
 
 
+class WrongPartitionError(SchemaError):
+    """Raised when a record is on a partition its key does not hash to: its producer partitions
+    keys otherwise than murmur2 (the Java client's and kafka-python's default), as librdkafka
+    based clients (confluent-kafka, Go, .NET) do unless set to ``partitioner=murmur2_random``.
+    Processing it there would split the candidate's state across two partitions."""
+
+    def __init__(self, partition: int, expected: int, partitions: int) -> None:
+        self.partition = partition
+        self.expected = expected
+        self.partitions = partitions
+        super().__init__(
+            f"the key hashes to partition {expected} of {partitions} (murmur2, as the Java client "
+            f"and kafka-python partition) but the record is on partition {partition}: its "
+            "producer uses another partitioner (librdkafka clients: partitioner=murmur2_random); "
+            "fix the producer, then `nurture dlq redrive` re-publishes the record to its partition"
+        )
+
+
 class KafkaUnavailableError(NurtureError):
     """Raised when the Kafka cluster cannot be reached or did not acknowledge in time."""
 

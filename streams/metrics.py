@@ -128,6 +128,13 @@ class WorkerMetrics:
             ["topic", "reason"],
             registry=registry,
         )
+        self.wrong_partition = Counter(
+            f"{prefix}_records_on_wrong_partition_total",
+            "Source records on a partition their key does not hash to (a producer with another "
+            "partitioner than murmur2), dead-lettered; by source topic and partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.event_types = Counter(
             f"{prefix}_events_by_type_total",
             "Activity events decoded and processed (any outcome), by event type of the contract.",

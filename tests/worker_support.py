@@ -17,6 +17,7 @@ from streams.scoring.config import ScoringModel
 from streams.scoring.state import EngagementState, new_state
 from streams.scoring.update import apply_event, engagement_record
 from streams.worker.engagement import ActivityItem, scoring_input
+from streams.worker.outbox import key_partition
 from streams.worker.probe import WorkerProcess, free_port, wait_caught_up
 from tests.kafka_helpers import read_all, wait_until
 
@@ -102,6 +103,8 @@ def reference(model: ScoringModel, kafka: KafkaSettings) -> dict[str, dict[str, 
 
     Applies every decodable event once per occurrence, in offset order per partition, with the
     same pure functions the worker uses; records then go through the codec, as the output does.
+    Records the worker dead-letters are left out: another key than the candidate id, or a
+    partition the key does not hash to.
     """
     decode = activity_codec().decode
     states: dict[str, EngagementState] = {}
@@ -113,6 +116,8 @@ def reference(model: ScoringModel, kafka: KafkaSettings) -> dict[str, dict[str, 
         except SchemaError:
             continue
         if message.key != record["candidate_id"].encode():
+            continue
+        if key_partition(message.key, kafka.topic_partitions) != message.partition:
             continue
         state = states.setdefault(record["candidate_id"], new_state())
         apply_event(

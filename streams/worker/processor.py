@@ -23,6 +23,7 @@ from schemas.errors import (
     RecordTooLargeError,
     SchemaError,
     ValidationError,
+    WrongPartitionError,
     WrongSubjectError,
 )
 from schemas.fast_writer import fast_encoder
@@ -35,7 +36,7 @@ from streams.settings import DEFAULT_MAX_RECORD_BYTES
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.erasure import ErasureMarks
-from streams.worker.outbox import Outbox
+from streams.worker.outbox import Outbox, key_partition
 from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
 from streams.worker.row_store import RowStore
 from streams.worker.rows import dump_row, load_row
@@ -71,6 +72,12 @@ class Outputs:
     def __post_init__(self) -> None:
         self.rows = RowStore(self.table)
 
+    @property
+    def source_partitions(self) -> int:
+        """Partition count of the source topics: the changelog's (they are co-partitioned with
+        the table, which the worker checks at start-up)."""
+        return self.partitions[self.changelog]
+
     def step(self) -> Step:
         """A new processing step writing to this table and these topics."""
         return Step(self.rows, Outbox(self.partitions), self.changelog)
@@ -94,6 +101,8 @@ class Outputs:
         topic = self.dlq[message.topic]
         outbox.add(topic, letter.key, letter.value, headers=letter.headers)
         self.metrics.dead_letters.labels(topic, dead_letter_reason(error)).inc()
+        if isinstance(error, WrongPartitionError):
+            self.metrics.wrong_partition.labels(message.topic, str(message.partition)).inc()
         log.warning(  # the message is bounded: it may quote ids, and a bad id can be long
             "%s[%d] offset=%d dead-lettered: %s: %.300s",
             message.topic,
@@ -120,6 +129,15 @@ def check_key(key: bytes | None, candidate_id: str, record_id: str | None) -> No
         )
     if key is None or key != candidate_id.encode():
         raise _key_problem(key, candidate_id, record_id)
+
+
+def check_partition(key: bytes, partition: int, partitions: int) -> None:
+    """Refuse a record that is not on the partition its key hashes to (murmur2, as every
+    producer of ours, the Java client and kafka-python partition): processed here, its
+    candidate's state would be split between two partitions (and two workers)."""
+    expected = key_partition(key, partitions)
+    if expected != partition:
+        raise WrongPartitionError(partition, expected, partitions)
 
 
 def _key_problem(key: bytes | None, candidate_id: str, record_id: str | None) -> ValidationError:
@@ -172,6 +190,7 @@ class ActivityProcessor:
         also returns the event times (for the event-time -> processed histogram)."""
         out, metrics = self.out, self.out.metrics
         decode, limit = self._decode, self.max_record_bytes
+        partitions = out.source_partitions
         groups: dict[bytes, list[tuple[ActivityItem, Record]]] = {}
         occurred_at: list[Any] = []
         for message in messages:
@@ -181,6 +200,7 @@ class ActivityProcessor:
                     raise RecordTooLargeError(len(value), limit)
                 record = decode(value)  # a null value raises TombstoneError
                 check_key(message.key, record["candidate_id"], record["event_id"])
+                check_partition(message.key, message.partition, partitions)
             except SchemaError as exc:
                 out.dead_letter(step.outbox, message, exc)
                 metrics.events.labels("dead_lettered").inc()
@@ -277,6 +297,7 @@ class ProfileProcessor:
                         f"{PROFILE_SUBJECT} or {ERASURE_SUBJECT}", decoded.subject, decoded.version
                     )
                 check_key(message.key, decoded.record["candidate_id"], None)
+                check_partition(message.key, message.partition, out.source_partitions)
             except SchemaError as exc:
                 out.dead_letter(step.outbox, message, exc)
                 profiles.labels("dead_lettered").inc()

@@ -23,9 +23,9 @@ from urllib.parse import quote
 
 from consumers.email_render import EmailRenderer, Links
 from consumers.errors import PermanentDeliveryError, RetriableDeliveryError
-from consumers.guards import CONSENT_CHANNEL
 from consumers.settings import DeliverySettings
 from consumers.smtp_connection import SmtpConnection
+from schemas.consent import CONSENT_CHANNEL
 from schemas.models import CandidateProfile, NurtureAction
 from schemas.tracking_secret import tracking_secret
 from schemas.tracking_tokens import Purpose, make_token

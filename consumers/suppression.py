@@ -20,10 +20,11 @@ from typing import Final
 
 from kafka.consumer.fetcher import ConsumerRecord
 
-from consumers.guards import CONSENT_CHANNEL, is_removal, refusal
+from consumers.guards import is_removal, refusal
 from consumers.mirror import TopicMirror
 from consumers.profiles import ProfileEntry
 from schemas.codec import codec_for
+from schemas.consent import CONSENT_CHANNEL
 from schemas.errors import SchemaError
 from schemas.models import CandidateProfile, NurtureAction
 from schemas.settings import KafkaSettings

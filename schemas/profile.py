@@ -17,6 +17,7 @@ from typing import Any, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from schemas.consent import ConsentView, consent_refusal
 from schemas.modelbase import (
     AvroModel,
     EmailAddress,
@@ -28,6 +29,7 @@ from schemas.modelbase import (
     UtcDatetime,
 )
 from schemas.modelbase import validate_model as _validate
+from schemas.timestamps import to_micros
 
 
 class Contact(AvroModel):
@@ -74,13 +76,18 @@ class Consent(AvroModel):
             raise ValueError("must not be before granted_at")
         return value
 
+    def view(self) -> ConsentView:
+        """This consent with its times in epoch µs, as :mod:`schemas.consent` reads it."""
+        return ConsentView(
+            self.granted,
+            to_micros(self.granted_at),
+            None if self.expires_at is None else to_micros(self.expires_at),
+            None if self.withdrawn_at is None else to_micros(self.withdrawn_at),
+        )
+
     def is_active(self, at: datetime) -> bool:
         """True when contact on this channel is allowed at event time ``at``."""
-        if not self.granted or at < self.granted_at:
-            return False
-        if self.expires_at is not None and at >= self.expires_at:
-            return False
-        return self.withdrawn_at is None or at < self.withdrawn_at
+        return consent_refusal(self.view(), to_micros(at)) is None
 
 
 class CandidateProfile(AvroModel):

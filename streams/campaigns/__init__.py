@@ -14,6 +14,7 @@ No Kafka, no faust, no clock (see docs/campaigns.md)::
     decision.timers_set / timers_cleared   # for the TimerIndex
 """
 
+from schemas.consent import ConsentView
 from streams.campaigns.actions import action_id, to_record
 from streams.campaigns.catalog import ContentCatalog, ContentItem, load_catalog
 from streams.campaigns.engine import Decision, Engine
@@ -31,7 +32,6 @@ from streams.campaigns.state import CampaignStateFormatError
 from streams.campaigns.timers import TimerIndex
 from streams.campaigns.view import (
     CandidateView,
-    ConsentView,
     EventView,
     TierChange,
     candidate_view,

@@ -7,9 +7,9 @@ unsubscribes, caps, quiet hours) and are checked at every step with a reason.
 
 from __future__ import annotations
 
+from schemas.consent import consent_refusal
 from streams.campaigns.catalog import ContentCatalog
 from streams.campaigns.definitions import Conditions
-from streams.campaigns.guards import consent_reason
 from streams.campaigns.personalise import pick_content
 from streams.campaigns.policy import Policy
 from streams.campaigns.state import CampaignState
@@ -36,7 +36,7 @@ def conditions_met(
 def _profile_matches(conditions: Conditions, candidate: CandidateView, at_us: int) -> bool:
     if conditions.tiers and candidate.tier not in conditions.tiers:
         return False
-    if any(consent_reason(candidate.consents.get(c), at_us) for c in conditions.consent):
+    if any(consent_refusal(candidate.consents.get(c), at_us) for c in conditions.consent):
         return False
     if conditions.locales and not _locale_matches(conditions.locales, candidate.locale):
         return False

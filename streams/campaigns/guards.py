@@ -1,7 +1,8 @@
 """Guards: checked for every step at its decision time; each refusal names a reason.
 
 Order: ``erased``, then ``unsubscribed``, then consent (``consent_missing`` /
-``consent_withdrawn`` / ``consent_expired``), then frequency caps (``cap_daily`` /
+``consent_withdrawn`` / ``consent_expired``: :mod:`schemas.consent`, the rule delivery applies
+again at send time), then frequency caps (``cap_daily`` /
 ``cap_weekly``), then quiet hours, which do not refuse but hold the action until the window
 opens. Removing someone from an ad audience is never refused for consent or unsubscribes (it
 honours them). Calendar days and times of day are the candidate's own (their IANA time zone).
@@ -13,12 +14,13 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from schemas.consent import consent_refusal
 from schemas.timestamps import from_micros, to_micros
 from streams.campaigns.definitions import AdAudienceAction, Step
 from streams.campaigns.durations import DAY_US
 from streams.campaigns.policy import Policy, clock_minutes
 from streams.campaigns.state import CampaignState
-from streams.campaigns.view import CandidateView, ConsentView
+from streams.campaigns.view import CandidateView
 
 #: Every reason a step can be suppressed for (metrics label values: a small, fixed set).
 REASONS = (
@@ -43,17 +45,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-def consent_reason(consent: ConsentView | None, at_us: int) -> str | None:
-    """Why ``consent`` does not allow contact at ``at_us`` (None: it does)."""
-    if consent is None or not consent.granted or at_us < consent.granted_us:
-        return "consent_missing"
-    if consent.withdrawn_us is not None and at_us >= consent.withdrawn_us:
-        return "consent_withdrawn"
-    if consent.expires_us is not None and at_us >= consent.expires_us:
-        return "consent_expired"
-    return None
 
 
 def consent_channel(policy: Policy, step: Step) -> str | None:
@@ -89,7 +80,7 @@ def channel_reason(
         # A consent granted after the unsubscribe is a new opt-in and lifts it.
         if when is not None and when <= at_us and (consent is None or consent.granted_us <= when):
             return "unsubscribed"
-    return consent_reason(consent, at_us)
+    return consent_refusal(consent, at_us)
 
 
 def cap_reason(

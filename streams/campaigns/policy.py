@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from schemas.consent import CONSENT_CHANNEL
 from schemas.models import CHANNELS
 
 Channel = Literal["email", "career_event_invite", "ad_audience", "recruiter_alert", "webhook"]
@@ -68,13 +69,7 @@ def _default_caps() -> tuple[FrequencyCap, ...]:
 
 
 def _default_consent_channels() -> dict[Channel, str | None]:
-    return {
-        "email": "email",
-        "career_event_invite": "events",
-        "ad_audience": "ads",
-        "recruiter_alert": None,
-        "webhook": None,
-    }
+    return dict(CONSENT_CHANNEL)
 
 
 class Policy(BaseModel):

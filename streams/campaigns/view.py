@@ -13,17 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from schemas.consent import ConsentView
 from schemas.timestamps import to_micros
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentView:
-    """Consent for one channel (see ``schemas.profile.Consent``), times in epoch µs."""
-
-    granted: bool
-    granted_us: int
-    expires_us: int | None = None
-    withdrawn_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

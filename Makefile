@@ -6,12 +6,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean deploy-check docs
+.PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean deploy-check docs \
+        lock
 
-$(STAMP): pyproject.toml
+# The venv holds exactly the locked versions (hashes checked), then the project itself.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 ## run: the whole pipeline on the local broker (starts Kafka when none is reachable)
@@ -59,6 +62,16 @@ docs: $(STAMP)
 	mv docs/asyncapi.yaml.tmp docs/asyncapi.yaml
 	$(BIN)/nurture spec openapi > docs/openapi.json.tmp
 	mv docs/openapi.json.tmp docs/openapi.json
+
+## lock: re-resolve the lock files from pyproject.toml, keeping each locked version its range
+## still allows: requirements-dev.lock (runtime + dev: make, CI) and requirements.lock (runtime
+## only, the same versions: the Dockerfile). `make lock LOCK_ARGS=--upgrade` moves every package
+## to the newest allowed, LOCK_ARGS="--upgrade-package NAME" one; then run `make test`.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes \
+              --python-version 3.11 --python-platform linux --custom-compile-command "make lock"
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev $(LOCK_ARGS) --output-file requirements-dev.lock
+	$(UV_COMPILE) --constraint requirements-dev.lock --output-file requirements.lock
 
 broker-start: $(STAMP)
 	$(BIN)/nurture broker start

@@ -3,8 +3,9 @@
 #   docker run IMAGE gateway | worker | deliver --channel email | topics create | ...
 # Build and run commands, and the settings each component needs: docs/deploy.md.
 #
-# Stage 1 builds the wheels (the project's own and every dependency's); stage 2 installs them
-# into a slim runtime with no compiler, no pip and no build backend, running as a non-root user.
+# Stage 1 builds the wheels (the project's own and every dependency's, at the versions and hashes
+# of requirements.lock: the ones CI tests); stage 2 installs them into a slim runtime with no
+# compiler, no pip and no build backend, running as a non-root user.
 
 # Python 3.11: the interpreter the test suite and the pinned faust/aiokafka seams run on.
 ARG PYTHON_IMAGE=python:3.11-slim-trixie
@@ -13,7 +14,7 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 # Only what the wheel is made of (.dockerignore keeps the rest of the clone out of the context).
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml README.md LICENSE requirements.lock ./
 COPY schemas ./schemas
 COPY producers ./producers
 COPY streams ./streams
@@ -21,7 +22,11 @@ COPY consumers ./consumers
 COPY deploy ./deploy
 # Every dependency ships manylinux wheels (rocksdict bundles RocksDB), so no compiler is needed
 # here either; a platform without a wheel fails in this stage, never in the runtime one.
-RUN pip wheel --wheel-dir /wheels .
+# The dependencies come from the lock alone (each file checked against its hash), the project
+# without its dependencies: /wheels then holds one version of each, the locked one, and the
+# runtime stage can install nothing else.
+RUN pip wheel --wheel-dir /wheels --require-hashes -r requirements.lock \
+ && pip wheel --wheel-dir /wheels --no-deps .
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

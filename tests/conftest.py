@@ -18,6 +18,14 @@ from schemas.settings import KafkaSettings
 from tests.kafka_helpers import ISSUED, unique
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the broker fixtures is a ``kafka`` test, marked or not, so that
+    ``pytest -m "not kafka"`` (``.ci/newest``) never reaches for a broker."""
+    for item in items:
+        if {"kafka", "kafka_base"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kafka)
+
+
 @pytest.fixture(scope="session")
 def kafka_base() -> Iterator[KafkaSettings]:
     """Settings of a reachable real broker for the whole test session."""

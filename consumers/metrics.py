@@ -11,6 +11,13 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from schemas.metric_names import (
+    CONSUMER_LAG_LABELS,
+    CONSUMER_LAG_METRIC,
+    FUNNEL_LABELS,
+    FUNNEL_METRIC,
+)
+
 #: Channels whose sends are e-mails that can be opened and clicked: the funnel's "sent".
 FUNNEL_CHANNELS = frozenset({"email", "career_event_invite"})
 
@@ -39,15 +46,15 @@ class DeliveryMetrics:
             registry=registry,
         )
         self.funnel = Counter(
-            "nurture_funnel_events_total",
+            FUNNEL_METRIC,
             "Marketing funnel by campaign and stage; this process counts 'sent' e-mails.",
-            ["campaign", "stage"],
+            FUNNEL_LABELS,
             registry=registry,
         )
         self.consumer_lag = Gauge(
-            "nurture_consumer_lag_records",
+            CONSUMER_LAG_METRIC,
             "Records on an assigned partition not yet consumed (high watermark - position).",
-            ["topic", "partition"],
+            CONSUMER_LAG_LABELS,
             registry=registry,
         )
         self._lag_labels: set[tuple[str, str]] = set()

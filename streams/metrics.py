@@ -23,13 +23,16 @@ from prometheus_client.utils import floatToGoString
 
 from schemas.errors import NurtureError
 from schemas.events import EVENT_TYPES
+from schemas.metric_names import (
+    CONSUMER_LAG_LABELS,
+    CONSUMER_LAG_METRIC,
+    FUNNEL_LABELS,
+    FUNNEL_METRIC,
+)
 
 _EVENT_TYPES = frozenset(EVENT_TYPES)
 #: Outcomes of an activity event: counted once each time the worker processes the event.
 OUTCOMES = ("scored", "duplicate", "too_late", "dead_lettered", "erased")
-#: One name across processes: delivery counts ``sent``, the gateway ``opened`` and ``clicked``,
-#: the worker ``applied`` (all with the campaign id as ``campaign``).
-FUNNEL_METRIC = "nurture_funnel_events_total"
 #: Event time -> processed: seconds for live traffic, up to days for backfills and replays.
 EVENT_LATENCY_BUCKETS = (
     0.05,
@@ -184,7 +187,7 @@ class WorkerMetrics:
             FUNNEL_METRIC,
             "Marketing funnel by campaign and stage; this process counts 'applied' (an "
             "application_submitted event ended an enrollment of the campaign).",
-            ["campaign", "stage"],
+            FUNNEL_LABELS,
             registry=registry,
         )
 
@@ -367,9 +370,9 @@ class LagCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
-            "nurture_consumer_lag_records",
+            CONSUMER_LAG_METRIC,
             "Records on an assigned partition not yet committed by this consumer group.",
-            labels=["topic", "partition"],
+            labels=CONSUMER_LAG_LABELS,
         )
         for where, records in sorted(self._lag().items()):
             topic, _, partition = where.rpartition(":")

@@ -15,6 +15,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from schemas.metric_names import CONSUMER_LAG_METRIC
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -77,7 +79,7 @@ def _section(section: str, values: Mapping[str, float], empty: str = "none yet")
 def view_rows(current: Snapshot, previous: Snapshot | None) -> list[Row]:
     """The rows of the live view (the metric names are those of docs/observability.md)."""
     samples = current.samples
-    lag = _by(samples, "nurture_consumer_lag_records", "topic")
+    lag = _by(samples, CONSUMER_LAG_METRIC, "topic")
     dead_letters = _by(samples, "nurture_worker_dead_letters_total", "topic", "reason")
     delivery_dead = {
         f"delivery {channel}": value

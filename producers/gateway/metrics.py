@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from schemas.events import EVENT_TYPES
+from schemas.metric_names import FUNNEL_LABELS, FUNNEL_METRIC
 from schemas.tracking_tokens import REFUSALS
 
 #: Why an event did not make it: broke the contract, Kafka did not ack in time, Kafka refused.
@@ -94,10 +95,10 @@ class GatewayMetrics:
             registry=registry,
         )
         self.funnel = Counter(
-            f"{prefix}_funnel_events_total",
+            FUNNEL_METRIC,
             "Marketing funnel by campaign and stage; this process counts 'opened' and 'clicked' "
             "(first open of an e-mail, first click of each link: repeats are duplicates).",
-            ["campaign", "stage"],
+            FUNNEL_LABELS,
             registry=registry,
         )
         for reason in REJECT_REASONS:  # every reason shows from the start (at 0)

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from producers.gateway.ingest import EventIngest
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.models import EventStatus
+from schemas.metric_names import FunnelStage
 from schemas.tracking_tokens import InvalidTokenError, Purpose, Refusal, read_token
 
 #: ``source`` of the events published here (bounded metric label; not an API key's source).
@@ -45,8 +46,8 @@ EVENT_TYPE: dict[Purpose, str] = {
     "unsubscribe": "unsubscribed",
 }
 
-#: The marketing funnel stage (``nurture_funnel_events_total``) of each kind of link.
-FUNNEL_STAGE: dict[Purpose, str] = {"open": "opened", "click": "clicked"}
+#: The marketing funnel stage (:data:`~schemas.metric_names.FUNNEL_METRIC`) of each kind of link.
+FUNNEL_STAGE: dict[Purpose, FunnelStage] = {"open": "opened", "click": "clicked"}
 
 
 class Claims:

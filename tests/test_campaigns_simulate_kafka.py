@@ -1,5 +1,5 @@
 """`nurture campaigns simulate --candidate ID` without `--events`: a live candidate's records,
-read from the real broker (streams/campaigns/history.py), dry-run through the shipped campaigns.
+read from the real broker (streams/candidate_reader.py), dry-run through the shipped campaigns.
 
 The same records written to a simulator file must give the same report with `--events`, other
 candidates (also those on the same partition) must not appear, and nothing may be written to

@@ -4,7 +4,7 @@
 of the simulator (`nurture simulate -o FILE`) and prints, per candidate, campaign and step, what
 would be emitted, held for quiet hours or suppressed (and why). ``simulate --candidate ID``
 without ``--events`` reads that candidate's profile and activity records from Kafka instead
-(only the partition its id hashes to, ``streams/campaigns/history.py``) and prints the same
+(only the partition its id hashes to, ``streams/candidate_reader.py``) and prints the same
 report. Nothing is sent to Kafka either way.
 """
 
@@ -23,9 +23,10 @@ from schemas.errors import NurtureError
 from schemas.timestamps import from_micros
 from streams.campaigns import Engine, StepOutcome, load_campaigns, load_catalog, validate_path
 from streams.campaigns.durations import parse_duration
-from streams.campaigns.history import CandidateHistory, read_candidate
+from streams.campaigns.history import CandidateHistory
 from streams.campaigns.simulation import SimulationResult, read_records
 from streams.campaigns.simulation import simulate as run_engine
+from streams.candidate_reader import read_candidate
 from streams.scoring import load_model
 
 app = typer.Typer(

@@ -1,34 +1,21 @@
-"""One candidate's records from Kafka, as the offline simulation takes them.
+"""One candidate's records, as the offline simulation takes them (pure).
 
 ``nurture campaigns simulate --candidate ID`` (without ``--events``) dry-runs the campaigns over
-what the topics hold for one live candidate. Producers key every record by candidate id with the
-default murmur2 partitioner, so the candidate's profiles, erasure requests and activity events
-are all on one partition of ``candidate.profile`` and of ``candidate.activity``: only that
-partition is read (:func:`~streams.worker.outbox.key_partition`), from its start to the end
-offset taken when reading starts, with a group-less kafka-python consumer that commits nothing
-and writes nothing.
-
-:func:`history_records` (pure) turns the raw records into the ``(subject, record)`` pairs of
-:func:`streams.campaigns.simulation.simulate`; :func:`read_candidate` is the small Kafka adapter
-around it. This is the only module of ``streams/campaigns`` that touches Kafka; the engine never
-does.
+what the topics hold for one live candidate. :func:`history_records` turns the raw records of
+the candidate's partitions into the ``(subject, record)`` pairs of
+:func:`streams.campaigns.simulation.simulate`; reading them from Kafka is
+:func:`streams.candidate_reader.read_candidate`, outside this package, which touches no Kafka.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
-
 from schemas.codec import Codec, default_codec
-from schemas.errors import KafkaUnavailableError, SchemaError
-from schemas.settings import KafkaSettings
+from schemas.errors import SchemaError
 from schemas.topics import ACTIVITY, PROFILE
-from streams.worker.outbox import key_partition
 
 #: Subjects the simulation understands, per source topic (anything else is skipped).
 _SUBJECTS = {
@@ -92,59 +79,3 @@ def history_records(
             continue
         history.records.append((decoded.subject, decoded.record))
     return history
-
-
-def read_candidate(
-    kafka: KafkaSettings, candidate_id: str, *, timeout_s: float = 30.0
-) -> CandidateHistory:
-    """The candidate's records on ``candidate.profile`` and ``candidate.activity``.
-
-    Reads only the partition the candidate id hashes to, from the start to the end offsets
-    taken at the call. Raises :class:`KafkaUnavailableError` when Kafka does not answer, a topic
-    does not exist, or the partitions cannot be read to their end within ``timeout_s``.
-    """
-    try:
-        consumer = KafkaConsumer(
-            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-        )
-    except KafkaError as exc:
-        raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
-    try:
-        raw, partitions = _read_partitions(consumer, kafka, candidate_id.encode(), timeout_s)
-    except KafkaError as exc:
-        raise KafkaUnavailableError(f"reading from Kafka failed: {type(exc).__name__}") from exc
-    finally:
-        consumer.close()
-    history = history_records(candidate_id, raw)
-    history.partitions = partitions
-    return history
-
-
-def _read_partitions(
-    consumer: KafkaConsumer, kafka: KafkaSettings, key: bytes, timeout_s: float
-) -> tuple[list[RawRecord], dict[str, int]]:
-    """The records of ``key``'s partition of each topic, profiles first."""
-    chosen: dict[TopicPartition, str] = {}
-    for name in (PROFILE, ACTIVITY):
-        topic = kafka.topic(name)
-        ids = consumer.partitions_for_topic(topic)
-        if not ids:
-            raise KafkaUnavailableError(f"topic {topic} does not exist (nurture topics create)")
-        chosen[TopicPartition(topic, key_partition(key, len(ids)))] = name
-    consumer.assign(list(chosen))
-    consumer.seek_to_beginning(*chosen)
-    end = consumer.end_offsets(list(chosen))
-    found: dict[str, list[RawRecord]] = {name: [] for name in chosen.values()}
-    deadline = time.monotonic() + timeout_s
-    while any(consumer.position(tp) < end[tp] for tp in chosen):
-        if time.monotonic() > deadline:
-            raise KafkaUnavailableError(
-                f"could not read the candidate's partitions to their end in {timeout_s}s"
-            )
-        for tp, messages in consumer.poll(timeout_ms=200).items():
-            name = chosen[tp]
-            for message in messages:
-                if message.offset < end[tp] and message.key == key:
-                    found[name].append(RawRecord(name, message.key, message.value))
-    partitions = {name: tp.partition for tp, name in chosen.items()}
-    return found[PROFILE] + found[ACTIVITY], partitions

@@ -10,6 +10,10 @@ Read top-down:
 * :mod:`schemas.models`    pydantic models of every record, for the edges (SDK, gateway)
 * :mod:`schemas.bench`     ``bench_codec()``: what encoding, decoding and validation cost
 
-``errors``, ``settings`` and ``topics`` are shared by every layer. Importing this package loads
-nothing else: the registry is read on first use.
+``errors``, ``settings`` and ``topics`` are shared by every layer, and so are the rules more than
+one layer applies: ``consent`` (may a candidate be contacted), ``tracking_tokens`` and
+``tracking_secret`` (e-mail link tokens: delivery signs, the gateway checks), ``metric_names``
+(metrics several processes write). :mod:`schemas.kafka_seam` (topic admin, connection
+diagnostics) is the only part that knows a Kafka client; the rest never imports it
+(``.importlinter``). Importing this package loads nothing else: the registry is read on first use.
 """

@@ -4,8 +4,8 @@
 without an ``await`` in between, so the steps that share the candidate rows (the activity and
 profile agents, the campaign timer) never interleave inside one row's read-modify-write. Every
 record a step causes (changelog, engagement, actions, dead letters) goes to its
-:class:`~streams.worker.step.Step`; the runner (``streams/app.py``) publishes it, waits for the
-acknowledgements, and only then applies the rows to the local store. faust commits an offset
+:class:`~streams.worker.step.Step`; the runner (``streams/worker/app.py``) publishes it, waits
+for the acknowledgements, and only then applies the rows to the local store. faust commits an offset
 only after the batch holding it went through all of that (at-least-once, no lost output).
 """
 

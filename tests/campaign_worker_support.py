@@ -17,7 +17,7 @@ from typing import Any
 from schemas.codec import activity_codec, codec_for, encode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
-from streams.loadgen import publish
+from streams.bench.loadgen import publish
 from streams.scoring import load_model
 from streams.worker.outbox import key_partition
 from streams.worker.probe import WorkerProcess, wait_caught_up

@@ -10,7 +10,7 @@ from typer.testing import CliRunner, Result
 
 from deploy.cli.main import app
 from schemas.settings import KafkaSettings
-from streams.loadgen import START
+from streams.bench.loadgen import START
 from tests.kafka_helpers import read_all
 
 

@@ -22,8 +22,8 @@ from deploy.cli.main import app
 from schemas.codec import activity_codec, encode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE, TOPICS
+from streams.bench.loadgen import publish
 from streams.campaigns.history import RawRecord, history_records
-from streams.loadgen import publish
 from tests.campaign_worker_support import (
     T0,
     applications_to_hot,

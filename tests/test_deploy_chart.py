@@ -30,7 +30,7 @@ from producers.gateway.settings import GatewaySettings
 from producers.settings import ProducerSettings
 from schemas.privacy.settings import PrivacySettings
 from schemas.settings import KafkaSettings
-from streams.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

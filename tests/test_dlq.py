@@ -1,6 +1,6 @@
 """`nurture dlq list|show|redrive` against the real broker.
 
-Dead letters are made with the worker's own function (streams.dlq.dead_letter) and published
+Dead letters are made with the worker's own function (streams.worker.dlq.dead_letter) and published
 where the worker publishes them; redrive must put the original key, value and headers back on
 the origin topic once, and a second redrive must publish nothing.
 """
@@ -17,9 +17,9 @@ from schemas.codec import activity_codec
 from schemas.errors import CorruptPayloadError, RecordTooLargeError, ValidationError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION_DLQ, ACTIVITY, ACTIVITY_DLQ
-from streams.dlq import dead_letter
-from streams.loadgen import START
+from streams.bench.loadgen import START
 from streams.replay.dead_letters import HEADER_REDRIVEN
+from streams.worker.dlq import dead_letter
 from tests.kafka_helpers import read_all
 from tests.replay_support import nurture
 

@@ -13,7 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from producers.records import RecordEncoder
 from schemas.errors import SchemaError, ValidationError
-from streams.metrics import (
+from streams.replay.processing import ReplayMessage
+from streams.scoring.config import load_model
+from streams.worker.campaigns import CampaignOutput, build_engine
+from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.metrics import (
     EVENT_LATENCY_BUCKETS,
     SCORE_BUCKETS,
     BulkHistogram,
@@ -24,10 +28,6 @@ from streams.metrics import (
     event_type_label,
     population,
 )
-from streams.replay.processing import ReplayMessage
-from streams.scoring.config import load_model
-from streams.worker.campaigns import CampaignOutput, build_engine
-from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.outbox import Outbox
 from streams.worker.processor import ActivityProcessor, Outputs
 from streams.worker.profile import with_profile
@@ -159,7 +159,7 @@ def test_application_ending_an_enrollment_counts_applied_per_campaign() -> None:
 
 def test_a_slow_count_is_repeated_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("streams.metrics.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("streams.worker.metrics.time.monotonic", lambda: clock[0])
     scans = []
 
     def slow_rows() -> list[bytes]:

@@ -26,7 +26,7 @@ import yaml
 from schemas.codec import activity_codec, codec_for, encode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE, SUPPRESSION
-from streams.loadgen import (
+from streams.bench.loadgen import (
     START,
     LoadSpec,
     activity_events,

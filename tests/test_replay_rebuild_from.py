@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from schemas.codec import activity_codec, codec_for
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ENGAGEMENT, PROFILE
-from streams.loadgen import START
+from streams.bench.loadgen import START
 from streams.replay.rebuild import changelog_topic
 from streams.scoring.config import load_model
 from streams.scoring.state import new_state

@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from schemas.codec import activity_codec, codec_for, encode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE
-from streams.loadgen import START
+from streams.bench.loadgen import START
 from tests.kafka_helpers import read_all
 from tests.replay_support import nurture, profile
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from schemas.codec import activity_codec, codec_for, encode
+from streams.bench.loadgen import START, LoadSpec, activity_events, candidate_id
 from streams.campaigns import load_campaigns, load_catalog
 from streams.campaigns.engine import Engine
-from streams.loadgen import START, LoadSpec, activity_events, candidate_id
 from streams.replay.counts import ReplayCounts
 from streams.replay.diff import ActionSide, compare
 from streams.replay.errors import TimeFormatError

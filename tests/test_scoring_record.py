@@ -8,6 +8,7 @@ import pytest
 
 from schemas.catalog import default_catalog
 from schemas.codec import decode_as, encode
+from streams.bench.scoring import make_events
 from streams.scoring import (
     ScoringInput,
     apply_event,
@@ -16,7 +17,6 @@ from streams.scoring import (
     new_state,
     score_at,
 )
-from streams.scoring.bench import make_events
 from streams.scoring.rules import DAY_US
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.bench.scoring import busiest_state, make_events
 from streams.scoring import (
     EngagementState,
     ScoringInput,
@@ -15,7 +16,6 @@ from streams.scoring import (
     load_model,
     new_state,
 )
-from streams.scoring.bench import busiest_state, make_events
 from streams.scoring.rules import DAY_US
 from streams.scoring.state import ID_TOKEN_WIDTH, StateFormatError, id_token
 

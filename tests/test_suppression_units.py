@@ -21,11 +21,11 @@ from schemas.codec import codec_for, encode
 from schemas.models import CandidateProfile, NurtureAction
 from schemas.timestamps import to_micros
 from schemas.topics import SUPPRESSION
-from streams.metrics import WorkerMetrics
 from streams.replay.processing import ReplayMessage
 from streams.scoring.config import load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
 from streams.worker.engagement import ActivityItem
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.processor import ActivityProcessor, Outputs, ProfileProcessor
 from streams.worker.rows import CAMPAIGNS, dump_row
 from streams.worker.suppression import (

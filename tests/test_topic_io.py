@@ -16,7 +16,7 @@ from schemas.codec import activity_codec, codec_for, decode, encode
 from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
-from streams.loadgen import START, LoadSpec, activity_events
+from streams.bench.loadgen import START, LoadSpec, activity_events
 from streams.replay.json_form import from_json, to_json
 from streams.replay.topic_io import line_to_record, record_to_json
 from tests.kafka_helpers import read_all, unique

@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from schemas.errors import ConfigError
 from streams.campaigns import Engine
-from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel, load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
 from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import Outbox
 from streams.worker.profile import with_profile
 from streams.worker.rows import CAMPAIGNS, dump_row

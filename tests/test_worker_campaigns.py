@@ -17,6 +17,7 @@ import pytest
 from schemas.codec import activity_codec, codec_for, default_codec, encode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
+from streams.bench.loadgen import START, publish
 from streams.campaigns import (
     Engine,
     TierChange,
@@ -25,7 +26,6 @@ from streams.campaigns import (
     load_campaigns,
     load_catalog,
 )
-from streams.loadgen import START, publish
 from streams.scoring.config import ScoringModel, load_model
 from streams.scoring.state import EngagementState, new_state
 from streams.scoring.update import apply_event

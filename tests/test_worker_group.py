@@ -19,7 +19,7 @@ from deploy.chaos.exits import explained
 from deploy.chaos.schedule import KILL_KINDS, SIGNALS
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
-from streams.loadgen import LoadSpec, encoded_events
+from streams.bench.loadgen import LoadSpec, encoded_events
 from streams.scoring.config import load_model
 from streams.worker.probe import WorkerProcess, group_offsets
 from tests.kafka_helpers import unique, wait_until

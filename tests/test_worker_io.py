@@ -18,15 +18,15 @@ from schemas import wire
 from schemas.codec import activity_codec, encode
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ACTIVITY_DLQ, PROFILE, PROFILE_DLQ
-from streams.dlq import (
+from streams.bench.loadgen import START, LoadSpec, activity_events, encoded_events, publish
+from streams.scoring.config import load_model
+from streams.worker.dlq import (
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
     HEADER_OFFSET,
     HEADER_PARTITION,
     HEADER_TOPIC,
 )
-from streams.loadgen import START, LoadSpec, activity_events, encoded_events, publish
-from streams.scoring.config import load_model
 from streams.worker.probe import WorkerProcess
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.worker_support import WorkerHarness, differences, published, reference

@@ -16,10 +16,10 @@ from prometheus_client import CollectorRegistry
 from producers.records import RecordEncoder
 from schemas.codec import encode
 from schemas.errors import SchemaError, WrongPartitionError
-from streams.dlq import HEADER_ERROR_CLASS, HEADER_PARTITION
-from streams.metrics import WorkerMetrics
 from streams.replay.processing import ReplayMessage
 from streams.scoring.config import load_model
+from streams.worker.dlq import HEADER_ERROR_CLASS, HEADER_PARTITION
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import key_partition
 from streams.worker.processor import (
     ActivityProcessor,

@@ -25,9 +25,9 @@ from schemas.codec import activity_codec
 from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ACTIVITY_DLQ
-from streams.dlq import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_PARTITION
-from streams.loadgen import LoadSpec, activity_events
+from streams.bench.loadgen import LoadSpec, activity_events
 from streams.scoring.config import load_model
+from streams.worker.dlq import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_PARTITION
 from streams.worker.outbox import key_partition
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.replay_support import nurture

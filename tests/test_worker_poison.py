@@ -37,7 +37,9 @@ from schemas.errors import SchemaError, TombstoneError
 from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
-from streams.dlq import (
+from streams.bench.loadgen import START, LoadSpec, activity_events
+from streams.scoring.config import load_model
+from streams.worker.dlq import (
     DLQ_FOR,
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
@@ -50,13 +52,11 @@ from streams.dlq import (
     dead_letter,
     letter_bytes,
 )
-from streams.loadgen import START, LoadSpec, activity_events
-from streams.metrics import WorkerMetrics
-from streams.scoring.config import load_model
-from streams.settings import DEFAULT_MAX_RECORD_BYTES, WorkerSettings
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import key_partition
 from streams.worker.probe import WorkerProcess
 from streams.worker.processor import ActivityProcessor, Outputs
+from streams.worker.settings import DEFAULT_MAX_RECORD_BYTES, WorkerSettings
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.worker_support import WorkerHarness, answering, metric_value, published
 

@@ -22,7 +22,7 @@ import pytest
 from schemas.codec import activity_codec
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
-from streams.loadgen import LoadSpec, encoded_events, publish
+from streams.bench.loadgen import LoadSpec, encoded_events, publish
 from streams.scoring.config import load_model
 from streams.worker.probe import WorkerProcess, group_offsets
 from tests.kafka_helpers import unique, wait_until

@@ -18,7 +18,7 @@ import pytest
 from schemas.codec import encode
 from schemas.settings import KafkaSettings
 from schemas.topics import PROFILE
-from streams.loadgen import publish
+from streams.bench.loadgen import publish
 from tests.campaign_worker_support import (
     T0,
     TimerRun,

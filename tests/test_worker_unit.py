@@ -13,7 +13,11 @@ from faust.types import TP
 
 from schemas.errors import ConfigError, ValidationError
 from schemas.settings import KafkaSettings
-from streams.dlq import (
+from streams.scoring.config import ScoringModel, load_model, parse_model
+from streams.scoring.update import apply_event
+from streams.worker import engagement
+from streams.worker.app import build_worker
+from streams.worker.dlq import (
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
     HEADER_OFFSET,
@@ -21,16 +25,12 @@ from streams.dlq import (
     HEADER_TOPIC,
     dead_letter,
 )
-from streams.scoring.config import ScoringModel, load_model, parse_model
-from streams.scoring.update import apply_event
-from streams.settings import WorkerSettings
-from streams.worker import engagement
-from streams.worker.app import build_worker
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.liveness import CommitWatch
 from streams.worker.processor import check_key
 from streams.worker.profile import with_profile
 from streams.worker.rows import ENGAGEMENT, PROFILE, dump_row, load_row
+from streams.worker.settings import WorkerSettings
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

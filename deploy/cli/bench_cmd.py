@@ -108,7 +108,7 @@ def worker(
     latency < 100 ms at 2,000 events/s. Fresh topic prefix (deleted afterwards); needs the broker.
     With --processes N (N > 1), also N scoring workers sharing the partitions (scale-out).
     """
-    from streams.bench import BenchOptions, bench_worker  # noqa: PLC0415 - only this command
+    from streams.bench.worker import BenchOptions, bench_worker  # noqa: PLC0415 - only this command
 
     options = BenchOptions(
         events=events,
@@ -130,7 +130,7 @@ def processor(
 ) -> None:
     """CPU per event of the worker's processing alone (no Kafka, no faust), with and without
     the campaign engine: isolates the hot path from the broker and the machine's noise."""
-    from streams.bench_processor import bench_processor  # noqa: PLC0415 - only this command
+    from streams.bench.processor import bench_processor  # noqa: PLC0415 - only this command
 
     bench_processor(events, candidates, report=typer.echo)
 
@@ -150,7 +150,7 @@ def replay(
     Target: rebuild >= 2x the live single-worker rate. Fresh topic prefix (deleted
     afterwards); needs the broker.
     """
-    from streams.replay.bench import bench_replay  # noqa: PLC0415 - only this command
+    from streams.bench.replay import bench_replay  # noqa: PLC0415 - only this command
 
     try:
         bench_replay(

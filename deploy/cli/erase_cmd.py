@@ -24,7 +24,7 @@ from producers.key_rotation import rewrap_keys
 from producers.producer import NurtureProducer
 from schemas.errors import NurtureError
 from schemas.privacy.settings import load_privacy_settings
-from streams.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings
 
 app = typer.Typer(help="Check erasures (docs/privacy.md).", no_args_is_help=True)
 

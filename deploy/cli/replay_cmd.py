@@ -23,7 +23,7 @@ from deploy.cli.context import console, err_console, fail, kafka_settings
 from schemas.errors import NurtureError
 from streams.replay.runner import PartitionJob
 from streams.replay.times import format_time, parse_time
-from streams.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings
 
 app = typer.Typer(
     help="Rebuild the worker's state from the topics, or rehearse a new config in a sandbox.",

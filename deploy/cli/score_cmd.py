@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from deploy.cli.context import console, fail
-from streams.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings
 
 
 def score(

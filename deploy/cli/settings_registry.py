@@ -20,7 +20,7 @@ from producers.gateway.settings import GatewaySettings
 from producers.settings import ProducerSettings
 from schemas.privacy.settings import PrivacySettings
 from schemas.settings import KafkaSettings
-from streams.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings
 
 #: The producer SDK (``producers.NurtureProducer``) in any Python program, not only `nurture`.
 SDK = "producer SDK"

@@ -41,7 +41,7 @@ def _check_child_settings(gateway_port: int, worker_port: int, delivery_port: in
     from producers.settings import ProducerSettings  # noqa: PLC0415
     from schemas.privacy.settings import PrivacySettings  # noqa: PLC0415
     from schemas.topics import TOPICS  # noqa: PLC0415
-    from streams.settings import WorkerSettings  # noqa: PLC0415
+    from streams.worker.settings import WorkerSettings  # noqa: PLC0415
 
     GatewaySettings(port=gateway_port)
     WorkerSettings(web_port=worker_port)

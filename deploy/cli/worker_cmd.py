@@ -9,8 +9,8 @@ import typer
 
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
-from streams.settings import WorkerSettings
 from streams.worker.run import run_worker
+from streams.worker.settings import WorkerSettings
 
 
 def worker(

@@ -28,7 +28,7 @@ from schemas.topics import (
     PROFILE,
     PROFILE_DLQ,
 )
-from streams import dlq
+from streams.worker import dlq
 
 JsonSchema = dict[str, Any]
 

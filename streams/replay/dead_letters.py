@@ -1,7 +1,7 @@
 """`nurture dlq list|show|redrive`: the dead-letter topics, read and re-published.
 
 Dead letters of the worker (``candidate.activity.dlq``, ``candidate.profile.dlq``) carry their
-origin and error in ``nurture.dlq.*`` headers (streams/dlq.py); those of delivery
+origin and error in ``nurture.dlq.*`` headers (streams/worker/dlq.py); those of delivery
 (``nurture.action.dlq``) carry ``nurture-reason`` (and ``nurture-origin`` for undecodable ones).
 
 **Redrive** re-publishes a worker dead letter's original key, value and headers (the
@@ -19,7 +19,7 @@ re-publish a letter once more on the next run; the worker's de-duplication absor
 ``nurture.action.dlq`` is listed and shown but not redriven: delivery recorded those actions
 as final (``dead_lettered``) under their ``action_id``, so a re-published action would be a
 no-op by design. Nor is a *truncated* letter (header ``nurture.dlq.truncated``: the worker kept
-only the start of a record over its size limit, streams/dlq.py): re-publishing the cut copy
+only the start of a record over its size limit, streams/worker/dlq.py): re-publishing the cut copy
 would publish a record nobody sent. It is listed and shown; the original is still at its origin
 offset within the source topic's retention.
 """
@@ -34,7 +34,9 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY_DLQ, PROFILE_DLQ
-from streams.dlq import (
+from streams.replay.errors import ReplayError
+from streams.replay.reader import read_topic
+from streams.worker.dlq import (
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
     HEADER_OFFSET,
@@ -42,8 +44,6 @@ from streams.dlq import (
     HEADER_TOPIC,
     HEADER_TRUNCATED,
 )
-from streams.replay.errors import ReplayError
-from streams.replay.reader import read_topic
 
 HEADER_REDRIVEN = "nurture.dlq.redriven"
 HEADER_REDRIVEN_AT = "nurture.dlq.redriven_at"

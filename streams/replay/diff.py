@@ -29,7 +29,7 @@ from streams.replay.processing import trigger_key
 from streams.replay.reader import read_topic
 from streams.replay.runner import OutputTopics, replay_spec, run_jobs
 from streams.replay.shadow import ShadowSummary, plan_shadow, sandbox_topics
-from streams.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings
 
 Engagement = dict[str, dict[str, Any]]
 

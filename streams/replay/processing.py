@@ -29,11 +29,11 @@ from schemas.codec import activity_codec, default_codec
 from schemas.errors import SchemaError
 from schemas.timestamps import to_micros
 from streams.campaigns import Engine
-from streams.metrics import WorkerMetrics
 from streams.replay.counts import ReplayCounts
 from streams.scoring.config import ScoringModel
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.erasure import ErasureMarks
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.processor import (
     ActivityProcessor,
     Outputs,

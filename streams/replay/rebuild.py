@@ -29,8 +29,8 @@ from streams.replay.counts import ReplayCounts
 from streams.replay.planning import end_offsets, plan_jobs
 from streams.replay.reset import clear_local_store, commit_offsets, ensure_idle, recreate_topic
 from streams.replay.runner import OutputTopics, PartitionJob, Progress, replay_spec, run_jobs
-from streams.settings import WorkerSettings
 from streams.worker.app import TABLE_NAME
+from streams.worker.settings import WorkerSettings
 
 
 def changelog_topic(app_id: str) -> str:

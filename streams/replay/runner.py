@@ -28,11 +28,11 @@ from streams.replay.offsets import PartitionRange
 from streams.replay.processing import DEFAULT_BATCH, ReplayProcessor, Topics
 from streams.replay.reader import merged, read_range
 from streams.scoring.config import load_model
-from streams.settings import WorkerSettings
 from streams.worker.campaigns import build_engine
 from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.gc_tuning import tune_gc
 from streams.worker.kafka_config import topic_partitions
+from streams.worker.settings import WorkerSettings
 
 #: How replay processes start: ``fork`` shares the parent's imports (faust, the codecs), which
 #: ``spawn`` would spend seconds per process re-importing; the parent holds no Kafka client

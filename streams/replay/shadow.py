@@ -30,7 +30,7 @@ from streams.replay.counts import ReplayCounts
 from streams.replay.errors import ReplayError
 from streams.replay.planning import plan_jobs
 from streams.replay.runner import OutputTopics, PartitionJob, Progress, replay_spec, run_jobs
-from streams.settings import WorkerSettings
+from streams.worker.settings import WorkerSettings
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SUMMARY_DIR = user_data_path("candidate-nurture") / "replay"

@@ -21,18 +21,17 @@ from prometheus_client import CollectorRegistry
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE, SUPPRESSION
 from streams.campaigns import Engine
-from streams.dlq import DLQ_FOR
-from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
-from streams.settings import WorkerSettings
 from streams.worker import aiokafka_seam, faust_seam
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.changelog_topic import require_changelog_partitions
+from streams.worker.dlq import DLQ_FOR
 from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.fetch_tuning import tune_fetcher
 from streams.worker.intake import BatchIntake
 from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.monitor import LeanMonitor
 from streams.worker.processor import (
     ActivityProcessor,
@@ -42,6 +41,7 @@ from streams.worker.processor import (
     TimerProcessor,
 )
 from streams.worker.runner import StepRunner
+from streams.worker.settings import WorkerSettings
 from streams.worker.web import register_views
 
 log = logging.getLogger(__name__)

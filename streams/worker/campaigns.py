@@ -24,8 +24,8 @@ from streams.campaigns import (
     load_catalog,
 )
 from streams.campaigns.timers import TimerIndex
-from streams.metrics import WorkerMetrics
 from streams.scoring.config import ScoringModel
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import Outbox
 from streams.worker.rows import CAMPAIGNS, ENGAGEMENT, PROFILE, Row
 

@@ -64,8 +64,8 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from faust.types import TP
 
 from schemas.stack_dump import add_state_reporter
-from streams.metrics import WorkerMetrics
 from streams.worker import faust_seam
+from streams.worker.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A faust Monitor without per-event bookkeeping.
 
 faust's default Monitor updates counters and deques on every message and stream event (four
-calls per event); the worker's own metrics (streams/metrics.py) count per batch instead. This
+calls per event); the worker's own metrics (streams/worker/metrics.py) count per batch instead. This
 subclass keeps everything per commit, rebalance and web request (``tp_committed_offsets`` feeds
 the liveness check) and drops the per-event hooks.
 """

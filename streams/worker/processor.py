@@ -29,17 +29,17 @@ from schemas.errors import (
 from schemas.fast_writer import fast_encoder
 from schemas.timestamps import to_micros
 from streams.campaigns.timers import TimerIndex
-from streams.dlq import dead_letter
-from streams.metrics import WorkerMetrics, dead_letter_reason
 from streams.scoring.config import ScoringModel
-from streams.settings import DEFAULT_MAX_RECORD_BYTES
 from streams.worker.campaigns import CampaignOutput
+from streams.worker.dlq import dead_letter
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.erasure import ErasureMarks
+from streams.worker.metrics import WorkerMetrics, dead_letter_reason
 from streams.worker.outbox import Outbox, key_partition
 from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
 from streams.worker.row_store import RowStore
 from streams.worker.rows import dump_row, load_row
+from streams.worker.settings import DEFAULT_MAX_RECORD_BYTES
 from streams.worker.step import INTERNAL_PREFIX, Step
 from streams.worker.suppression import changed_suppression, encode_suppression
 

@@ -14,14 +14,14 @@ from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.stack_dump import dump_tasks_on_sigusr1
 from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
-from streams.dlq import DLQ_FOR
 from streams.scoring.config import load_model
-from streams.settings import WorkerSettings
 from streams.worker.app import build_worker
 from streams.worker.campaigns import build_engine
 from streams.worker.changelog_topic import ensure_changelog
+from streams.worker.dlq import DLQ_FOR
 from streams.worker.gc_tuning import tune_gc
 from streams.worker.kafka_config import source_partitions, topic_partitions
+from streams.worker.settings import WorkerSettings
 
 
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:

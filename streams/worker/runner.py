@@ -17,8 +17,8 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.metrics import WorkerMetrics
 from streams.worker.liveness import crash_process
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import Publisher
 from streams.worker.processor import Outputs, TimerProcessor
 from streams.worker.step import Step

@@ -1,6 +1,6 @@
 """`nurture bench replay`: rebuild throughput against the live single worker's rate.
 
-On a fresh topic prefix (deleted afterwards): publish synthetic activity (streams.loadgen),
+On a fresh topic prefix (deleted afterwards): publish synthetic activity (streams.bench.loadgen),
 then
 
 a. **live**: one `nurture worker` process (faust, RocksDB, campaigns, stream clock) from its
@@ -26,10 +26,10 @@ from pathlib import Path
 from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
-from streams.loadgen import LoadSpec, encoded_events, publish
+from streams.bench.loadgen import LoadSpec, encoded_events, publish
 from streams.replay.rebuild import plan_rebuild, rebuild
-from streams.settings import WorkerSettings
 from streams.worker.probe import WorkerProcess, free_port, wait_caught_up
+from streams.worker.settings import WorkerSettings
 
 TARGET_FACTOR = 2.0
 

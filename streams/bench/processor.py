@@ -16,12 +16,12 @@ from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
 
-from streams.bench import live_spec
-from streams.loadgen import encoded_events
-from streams.metrics import WorkerMetrics
+from streams.bench.loadgen import encoded_events
+from streams.bench.worker import live_spec
 from streams.scoring.config import load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
 from streams.worker.erasure import ErasureMarks
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import key_partition
 from streams.worker.processor import ActivityProcessor, Outputs
 

@@ -1,6 +1,6 @@
 """Micro-benchmark of the scoring hot path on a realistic, deterministic event mix.
 
-Run ``python -m streams.scoring.bench [n]``. The mix: activity per candidate is log-normal (a few
+Run ``python -m streams.bench.scoring [n]``. The mix: activity per candidate is log-normal (a few
 candidates do much of it), page views and e-mail opens dominate, 5% of events arrive late (up to
 30 days) and 1% are duplicates of a recent event. Timings are per event / per row, in µs of CPU
 time (other processes on the machine skew wall time), the best of a few runs, with the garbage

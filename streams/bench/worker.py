@@ -40,7 +40,7 @@ from schemas.codec import activity_codec, codec_for
 from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ENGAGEMENT
-from streams.loadgen import LoadSpec, encoded_events, publish
+from streams.bench.loadgen import LoadSpec, encoded_events, publish
 from streams.worker.probe import (
     WorkerGroup,
     WorkerProcess,

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean deploy-check docs \
-        lock
+        lock newest
 
 # The venv holds exactly the locked versions (hashes checked), then the project itself.
 $(STAMP): pyproject.toml requirements-dev.lock
@@ -73,6 +73,11 @@ lock: $(STAMP)
 	$(UV_COMPILE) --extra dev $(LOCK_ARGS) --output-file requirements-dev.lock
 	$(UV_COMPILE) --constraint requirements-dev.lock --output-file requirements.lock
 
+## newest: install the newest versions pyproject.toml allows into .venv-newest and report what
+## breaks there (tests without a broker, ruff, mypy); never fails (CI runs it after make test)
+newest: $(STAMP)
+	.ci/newest
+
 broker-start: $(STAMP)
 	$(BIN)/nurture broker start
 
@@ -80,4 +85,4 @@ broker-stop: $(STAMP)
 	$(BIN)/nurture broker stop
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-newest build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -20,10 +20,10 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producers import kafka_python_seam
-from producers.partitioner import MemoizedKeyPartitioner
 from producers.settings import ProducerSettings
 from schemas.errors import ConfigError
 from schemas.kafka_seam.connection_errors import connection_failures, unavailable
+from schemas.kafka_seam.partitioner import KafkaPythonPartitioner
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def connect(kafka: KafkaSettings, settings: ProducerSettings) -> Any:
     config = {
         **kafka.kafka_python_config(),
         **settings.kafka_python_config(),
-        "partitioner": MemoizedKeyPartitioner(),
+        "partitioner": KafkaPythonPartitioner(),
     }
     servers = kafka.bootstrap_servers
     kafka_python_seam.check()

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from kafka.partitioner.default import DefaultPartitioner
 
 from producers import ProducerSettings
-from producers.partitioner import MemoizedKeyPartitioner
 from producers.publish import parse_line
 from producers.records import RecordEncoder
 from schemas.codec import decode_as
 from schemas.errors import ValidationError
+from schemas.kafka_seam.partitioner import KafkaPythonPartitioner
 from schemas.models import parse_event
 from tests.test_producers_sdk import page_view
 
@@ -41,7 +41,7 @@ class _Cluster:
 
 @given(keys=st.lists(st.binary(min_size=1, max_size=40), min_size=1), partitions=st.integers(1, 64))
 def test_memoized_partitioner_agrees_with_kafka_python(keys: list[bytes], partitions: int) -> None:
-    cluster, memo, default = _Cluster(partitions), MemoizedKeyPartitioner(4), DefaultPartitioner()
+    cluster, memo, default = _Cluster(partitions), KafkaPythonPartitioner(), DefaultPartitioner()
     for key in keys + keys:  # the second round comes from the memo
         expected = default.partition("t", key, key, None, None, cluster)
         assert memo.partition("t", key, key, None, None, cluster) == expected

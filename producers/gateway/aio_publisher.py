@@ -20,7 +20,6 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError as AioKafkaError
 from aiokafka.errors import KafkaTimeoutError, RequestTimedOutError
-from aiokafka.partitioner import DefaultPartitioner, murmur2
 from aiokafka.protocol.metadata import MetadataRequest
 
 from producers.delivery import DeliveryRejectedError, PublishTimeoutError
@@ -29,6 +28,7 @@ from producers.gateway.kafka_config import aiokafka_producer_config
 from producers.gateway.publisher import AckTimeoutError, LateOutcome, OutgoingRecord
 from producers.settings import ProducerSettings
 from schemas.errors import KafkaUnavailableError, NurtureError
+from schemas.kafka_seam.partitioner import AioKafkaPartitioner
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class AioKafkaPublisher(KafkaHealth):
         self.reconnect_every_s = reconnect_every_s
         self._producer: Any = None
         self._connector: asyncio.Task[None] | None = None
-        self._partitioner = _KeyHashCache()
+        self._partitioner = AioKafkaPartitioner()
         #: Built now, so bad settings raise ConfigError at start-up (see .kafka_config).
         self._config = aiokafka_producer_config(kafka, producer_settings, self._partitioner)
 
@@ -176,34 +176,6 @@ async def _stop_quietly(producer: Any) -> None:
         await producer.stop()
     except Exception:
         log.exception("stopping a producer that failed to connect")
-
-
-class _KeyHashCache:
-    """aiokafka's default partitioner (Java's murmur2) with the hash of each key remembered.
-
-    aiokafka hashes in pure Python (~5 µs per key); candidates send many events, so their
-    hashes repeat. Same partitions as every other producer of the project. Bounded: the cache
-    starts over once it holds ``max_keys`` keys.
-    """
-
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._hashes: dict[bytes, int] = {}
-        self._max_keys = max_keys
-        self._fallback = DefaultPartitioner()
-
-    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-        if key is None:
-            return int(self._fallback(key, all_partitions, available))
-        return self.partition_of(key, all_partitions)
-
-    def partition_of(self, key: bytes, all_partitions: list[int]) -> int:
-        """The partition of ``key`` among the topic's partitions (sorted ids)."""
-        hashed = self._hashes.get(key)
-        if hashed is None:
-            if len(self._hashes) >= self._max_keys:
-                self._hashes.clear()
-            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
-        return all_partitions[hashed % len(all_partitions)]
 
 
 def _late(on_late: LateOutcome, index: int, record: OutgoingRecord) -> Any:

@@ -16,29 +16,18 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-from aiokafka.partitioner import murmur2
-
+from schemas.kafka_seam.partitioner import key_partition
 from streams.worker import faust_seam
 from streams.worker.liveness import crash_process
+
+__all__ = ["Outbox", "Publisher", "key_partition"]
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
 Record = tuple[bytes | None, bytes | None, Headers | None]
-
-
-@lru_cache(maxsize=1 << 17)
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2, as kafka-python and the Java
-    client use) gives ``key`` on a topic of ``partitions`` partitions.
-
-    Cached: murmur2 is pure Python (~5 µs) and the same candidates come back again and again.
-    """
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class Outbox:

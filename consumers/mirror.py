@@ -1,7 +1,9 @@
 """Read a whole topic into process memory and keep up with it, without a consumer group.
 
 Every partition is assigned and read from the beginning; :meth:`TopicMirror.catch_up` reads up
-to the end offsets taken *at the call*, so whatever was acknowledged before the call is seen.
+to the end offsets taken *at the call* (the seam's
+:class:`~schemas.kafka_seam.reader.KafkaTopicReader`), so whatever was acknowledged before the
+call is seen.
 Subclasses say what to keep of each record (:meth:`TopicMirror.apply`).
 """
 
@@ -16,6 +18,7 @@ from kafka.errors import KafkaError
 
 from schemas.errors import ConfigError, KafkaUnavailableError
 from schemas.kafka_seam.connection_errors import connection_failures, unavailable
+from schemas.kafka_seam.reader import KafkaTopicReader
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -75,14 +78,10 @@ class TopicMirror:
         """Apply every record written before this call (KafkaUnavailableError after timeout)."""
         deadline = time.monotonic() + self._timeout_s
         end = self._end_offsets(deadline)
-        while any(self._consumer.position(tp) < end[tp] for tp in self._partitions):
-            if time.monotonic() > deadline:
-                raise KafkaUnavailableError(f"could not read {self.topic} to its end in time")
-            for tp, records in self._consumer.poll(timeout_ms=200).items():
-                for record in records:
-                    self.apply(record)
-                if records:
-                    self._next[tp] = records[-1].offset + 1
+        reader = KafkaTopicReader(self._consumer)
+        for record in reader.read_to(end, max(0.0, deadline - time.monotonic())):
+            self.apply(record)
+            self._next[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
     def _end_offsets(self, deadline: float) -> dict[TopicPartition, int]:
         """The partitions' end offsets, asked again by a new client after a retriable error

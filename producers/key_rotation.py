@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.consumer.fetcher import ConsumerRecord
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from producers.key_topic import read_from_beginning, read_to_end
+from producers.key_topic import read_from_beginning, read_on
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam.proto import Record
+from schemas.kafka_seam.reader import open_reader
 from schemas.privacy.data_keys import decode_key_record, encode_key_record, wrapped_kek_id
 from schemas.privacy.errors import KeyRecordError
 from schemas.privacy.kek import KeyEncryptionKeys
@@ -40,24 +41,20 @@ class RewrapReport(NamedTuple):
 def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: float) -> RewrapReport:
     """Rewrap every live key of ``candidate.keys`` not wrapped with ``keks.current``."""
     topic = kafka.topic(KEYS)
-    try:
-        consumer = KafkaConsumer(
-            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-        )
-    except KafkaError as exc:
-        raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
+    reader = open_reader(kafka)
     try:
         producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
     except KafkaError as exc:
-        consumer.close()
+        reader.close()
         raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
     try:
         latest: dict[bytes, bytes | None] = {}
 
-        def remember(record: ConsumerRecord) -> None:
-            latest[record.key] = record.value
+        def remember(record: Record) -> None:
+            if record.key is not None:  # key records always have one
+                latest[record.key] = record.value
 
-        partitions = read_from_beginning(consumer, topic, timeout_s, remember)
+        partitions = read_from_beginning(reader, topic, timeout_s, remember)
         live = {name: value for name, value in latest.items() if value is not None}
         written: dict[bytes, tuple[int, int]] = {}
         unusable = 0
@@ -74,12 +71,17 @@ def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: flo
             written[name] = (meta.partition, meta.offset)
         erased: set[bytes] = set()
 
-        def check(record: ConsumerRecord) -> None:
-            mine = written.get(record.key)
-            if mine is not None and record.value is None and record.offset < mine[1]:
+        def check(record: Record) -> None:
+            mine = written.get(record.key) if record.key is not None else None
+            if (
+                mine is not None
+                and record.key is not None
+                and record.value is None
+                and record.offset < mine[1]
+            ):
                 erased.add(record.key)
 
-        read_to_end(consumer, partitions, timeout_s, check)
+        read_on(reader, partitions, timeout_s, check)
         for name in erased:
             producer.send(topic, key=name, value=None).get(timeout=timeout_s)
         return RewrapReport(len(live), len(written), unusable, len(erased))
@@ -89,4 +91,4 @@ def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: flo
         ) from exc
     finally:
         producer.close(timeout=5)
-        consumer.close()
+        reader.close()

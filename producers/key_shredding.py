@@ -12,12 +12,13 @@ suppression drops that profile, and ``nurture erasure verify`` reports the key; 
 
 from __future__ import annotations
 
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.consumer.fetcher import ConsumerRecord
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producers.key_topic import read_from_beginning
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam.proto import Record
+from schemas.kafka_seam.reader import open_reader
 from schemas.privacy.data_keys import owns
 from schemas.settings import KafkaSettings
 from schemas.topics import KEYS
@@ -26,23 +27,18 @@ from schemas.topics import KEYS
 def live_key_names(kafka: KafkaSettings, candidate_id: str, *, timeout_s: float) -> list[bytes]:
     """Record keys of the candidate's data keys whose latest record is not a tombstone."""
     topic = kafka.topic(KEYS)
-    try:
-        consumer = KafkaConsumer(
-            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-        )
-    except KafkaError as exc:
-        raise KafkaUnavailableError(f"cannot read {topic}: {type(exc).__name__}") from exc
+    reader = open_reader(kafka)
     try:
         live: dict[bytes, bool] = {}
 
-        def remember(record: ConsumerRecord) -> None:
-            if owns(candidate_id, record.key):
+        def remember(record: Record) -> None:
+            if record.key is not None and owns(candidate_id, record.key):
                 live[record.key] = record.value is not None
 
-        read_from_beginning(consumer, topic, timeout_s, remember)
+        read_from_beginning(reader, topic, timeout_s, remember)
         return sorted(name for name, alive in live.items() if alive)
     finally:
-        consumer.close()
+        reader.close()
 
 
 def shred_keys(kafka: KafkaSettings, candidate_id: str, *, timeout_s: float) -> int:

@@ -3,8 +3,8 @@
 Producers key every record by candidate id with the default murmur2 partitioner, so the
 candidate's profiles, erasure requests and activity events are all on one partition of
 ``candidate.profile`` and of ``candidate.activity``: only that partition is read
-(:func:`~streams.worker.outbox.key_partition`), from its start to the end offset taken when
-reading starts, with a group-less kafka-python consumer that commits nothing and writes nothing.
+(:func:`~schemas.kafka_seam.partitioner.key_partition`), from its start to the end offset taken when
+reading starts, with the seam's group-less reader that commits nothing and writes nothing.
 :func:`~streams.campaigns.history.history_records` (pure) turns the records into the
 simulation's input; this module is the small Kafka adapter around it, kept out of
 ``streams/campaigns`` so that the engine's package stays free of Kafka.
@@ -12,16 +12,15 @@ simulation's input; this module is the small Kafka adapter around it, kept out o
 
 from __future__ import annotations
 
-import time
-
-from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam.partitioner import key_partition
+from schemas.kafka_seam.proto import TopicPartition, TopicReader
+from schemas.kafka_seam.reader import open_reader, read_to_end
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from streams.campaigns.history import CandidateHistory, RawRecord, history_records
-from streams.worker.outbox import key_partition
 
 
 def read_candidate(
@@ -33,48 +32,33 @@ def read_candidate(
     taken at the call. Raises :class:`KafkaUnavailableError` when Kafka does not answer, a topic
     does not exist, or the partitions cannot be read to their end within ``timeout_s``.
     """
+    reader = open_reader(kafka)
     try:
-        consumer = KafkaConsumer(
-            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-        )
-    except KafkaError as exc:
-        raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
-    try:
-        raw, partitions = _read_partitions(consumer, kafka, candidate_id.encode(), timeout_s)
+        raw, partitions = read_partitions(reader, kafka, candidate_id.encode(), timeout_s)
     except KafkaError as exc:
         raise KafkaUnavailableError(f"reading from Kafka failed: {type(exc).__name__}") from exc
     finally:
-        consumer.close()
+        reader.close()
     history = history_records(candidate_id, raw)
     history.partitions = partitions
     return history
 
 
-def _read_partitions(
-    consumer: KafkaConsumer, kafka: KafkaSettings, key: bytes, timeout_s: float
+def read_partitions(
+    reader: TopicReader, kafka: KafkaSettings, key: bytes, timeout_s: float
 ) -> tuple[list[RawRecord], dict[str, int]]:
     """The records of ``key``'s partition of each topic, profiles first."""
     chosen: dict[TopicPartition, str] = {}
     for name in (PROFILE, ACTIVITY):
         topic = kafka.topic(name)
-        ids = consumer.partitions_for_topic(topic)
-        if not ids:
+        found_partitions = reader.partitions_for(topic)
+        if not found_partitions:
             raise KafkaUnavailableError(f"topic {topic} does not exist (nurture topics create)")
-        chosen[TopicPartition(topic, key_partition(key, len(ids)))] = name
-    consumer.assign(list(chosen))
-    consumer.seek_to_beginning(*chosen)
-    end = consumer.end_offsets(list(chosen))
+        chosen[found_partitions[key_partition(key, len(found_partitions))]] = name
     found: dict[str, list[RawRecord]] = {name: [] for name in chosen.values()}
-    deadline = time.monotonic() + timeout_s
-    while any(consumer.position(tp) < end[tp] for tp in chosen):
-        if time.monotonic() > deadline:
-            raise KafkaUnavailableError(
-                f"could not read the candidate's partitions to their end in {timeout_s}s"
-            )
-        for tp, messages in consumer.poll(timeout_ms=200).items():
-            name = chosen[tp]
-            for message in messages:
-                if message.offset < end[tp] and message.key == key:
-                    found[name].append(RawRecord(name, message.key, message.value))
+    for record in read_to_end(reader, list(chosen), timeout_s=timeout_s):
+        if record.key == key:
+            name = chosen[TopicPartition(record.topic, record.partition)]
+            found[name].append(RawRecord(name, record.key, record.value))
     partitions = {name: tp.partition for tp, name in chosen.items()}
     return found[PROFILE] + found[ACTIVITY], partitions

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
-
 from deploy.erasure.classify import ScannedRecord
-from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam.proto import TopicPartition
+from schemas.kafka_seam.reader import open_reader, read_to_end
 from schemas.settings import KafkaSettings
 
 #: ``(full topic name, record key) -> keep?``
@@ -23,39 +20,23 @@ def scan_topics(
     offsets taken at the call. :class:`KafkaUnavailableError` when Kafka does not answer or a
     topic cannot be read to its end in ``timeout_s``.
     """
-    try:
-        consumer = KafkaConsumer(
-            **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-        )
-    except KafkaError as exc:
-        raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc
+    reader = open_reader(kafka)
     try:
         missing: list[str] = []
         partitions: list[TopicPartition] = []
         for topic in topics:
-            ids = consumer.partitions_for_topic(topic)
-            if not ids:
+            found_partitions = reader.partitions_for(topic)
+            if not found_partitions:
                 missing.append(topic)
-                continue
-            partitions.extend(TopicPartition(topic, p) for p in sorted(ids))
+            partitions.extend(found_partitions)
         found: dict[str, list[ScannedRecord]] = {t: [] for t in topics if t not in missing}
         if not partitions:
             return found, missing
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise KafkaUnavailableError(
-                    f"could not read the topics to their end in {timeout_s}s"
+        for record in read_to_end(reader, partitions, timeout_s=timeout_s):
+            if record.key is not None and keep(record.topic, record.key):
+                found[record.topic].append(
+                    ScannedRecord(record.partition, record.offset, record.key, record.value)
                 )
-            for tp, records in consumer.poll(timeout_ms=200).items():
-                for record in records:
-                    if record.offset < end[tp] and keep(tp.topic, record.key):
-                        found[tp.topic].append(
-                            ScannedRecord(record.partition, record.offset, record.key, record.value)
-                        )
         return found, missing
     finally:
-        consumer.close()
+        reader.close()

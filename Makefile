@@ -25,13 +25,14 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/nurture up --demo
 
-## test: lint, type-check and the full test suite against a real Kafka broker
+## test: lint (ruff, import contracts), type-check and the full test suite against a real Kafka broker
 test: lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy .

@@ -24,10 +24,11 @@ from consumers.guards import is_removal, refusal
 from consumers.mirror import TopicMirror
 from consumers.profiles import ProfileEntry
 from schemas.codec import codec_for
-from schemas.consent import CONSENT_CHANNEL
+from schemas.consent import CONSENT_CHANNEL, unsubscribe_applies
 from schemas.errors import SchemaError
 from schemas.models import CandidateProfile, NurtureAction
 from schemas.settings import KafkaSettings
+from schemas.timestamps import to_micros
 from schemas.topics import SUPPRESSION
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,12 @@ def unsubscribe_refusal(
     if channel is None or not unsubscribed or is_removal(action):
         return None
     consent = profile.consents.get(channel) if isinstance(profile, CandidateProfile) else None
+    view = None if consent is None else consent.view()
+    at_us = to_micros(now)
     for key in (channel, ALL_CHANNELS):
         when = unsubscribed.get(key)
-        if when is None or when > now:
-            continue
-        if consent is not None and consent.granted and consent.granted_at > when:
-            continue  # opted in again since
-        return "unsubscribed"
+        if unsubscribe_applies(None if when is None else to_micros(when), view, at_us):
+            return "unsubscribed"
     return None
 
 

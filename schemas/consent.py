@@ -54,3 +54,17 @@ def consent_refusal(consent: ConsentView | None, at_us: int) -> ConsentRefusal |
     if consent.expires_us is not None and at_us >= consent.expires_us:
         return "consent_expired"
     return None
+
+
+def unsubscribe_applies(
+    unsubscribed_us: int | None, consent: ConsentView | None, at_us: int
+) -> bool:
+    """True when an unsubscribe at ``unsubscribed_us`` (None: none) is in force at ``at_us``.
+
+    It is once it happened, at or before ``at_us``, unless consent was *granted* after it: that
+    is a new opt-in and lifts it. A consent record that grants nothing lifts nothing. The
+    campaign engine and delivery both ask this (one answer, one reason: ``unsubscribed``).
+    """
+    if unsubscribed_us is None or unsubscribed_us > at_us:
+        return False
+    return consent is None or not consent.granted or consent.granted_us <= unsubscribed_us

@@ -21,6 +21,9 @@ from schemas.codec import codec_for, encode
 from schemas.models import CandidateProfile, NurtureAction
 from schemas.timestamps import to_micros
 from schemas.topics import SUPPRESSION
+from streams.campaigns.guards import channel_reason
+from streams.campaigns.state import CampaignState
+from streams.campaigns.view import CandidateView
 from streams.replay.processing import ReplayMessage
 from streams.scoring.config import load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
@@ -253,3 +256,29 @@ def test_send_refusal_checks_profile_unsubscribes_then_consent() -> None:
     assert send_refusal(email, _profile(email=withdrawn), unsub, NOW) == "unsubscribed"
     assert send_refusal(email, _profile(email=withdrawn), {}, NOW) == "consent_withdrawn"
     assert send_refusal(email, _profile(), {}, NOW) is None
+
+
+@pytest.mark.parametrize(
+    "consent",
+    [
+        None,
+        {"granted": True, "granted_at": HOUR_AGO - timedelta(minutes=1)},  # before: no opt-in
+        {"granted": False, "granted_at": HOUR_AGO + timedelta(minutes=1)},  # grants nothing
+        {"granted": True, "granted_at": HOUR_AGO + timedelta(minutes=1)},  # a new opt-in
+        {"granted": True, "granted_at": HOUR_AGO},  # at the same moment: not after it
+    ],
+)
+def test_the_campaign_engine_and_delivery_apply_one_unsubscribe_rule(
+    consent: dict[str, Any] | None,
+) -> None:
+    # Both sides ask schemas.consent.unsubscribe_applies: a consent record after the
+    # unsubscribe that grants nothing used to lift it in the engine (which then said
+    # consent_missing) but not in delivery (unsubscribed).
+    profile = _profile() if consent is None else _profile(email=consent)
+    delivery = unsubscribe_refusal(_action("email"), profile, {"email": HOUR_AGO}, NOW)
+    views = {} if consent is None else {"email": profile.consents["email"].view()}
+    state = CampaignState(unsub={"email": to_micros(HOUR_AGO)})
+    engine = channel_reason("email", CandidateView("cand-1", consents=views), state, to_micros(NOW))
+    lifted = consent is not None and consent["granted"] and consent["granted_at"] > HOUR_AGO
+    assert delivery == (None if lifted else "unsubscribed")
+    assert engine == (None if lifted else "unsubscribed")

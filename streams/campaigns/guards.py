@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from schemas.consent import consent_refusal
+from schemas.consent import consent_refusal, unsubscribe_applies
 from schemas.timestamps import from_micros, to_micros
 from streams.campaigns.definitions import AdAudienceAction, Step
 from streams.campaigns.durations import DAY_US
@@ -76,9 +76,7 @@ def channel_reason(
     for key in (channel, "all"):
         if key in candidate.unsubscribed:
             return "unsubscribed"
-        when = state.unsub.get(key)
-        # A consent granted after the unsubscribe is a new opt-in and lifts it.
-        if when is not None and when <= at_us and (consent is None or consent.granted_us <= when):
+        if unsubscribe_applies(state.unsub.get(key), consent, at_us):
             return "unsubscribed"
     return consent_refusal(consent, at_us)
 

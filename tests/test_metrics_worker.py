@@ -147,9 +147,9 @@ def test_application_ending_an_enrollment_counts_applied_per_campaign() -> None:
 
     joined = event(0, "talent_pool_joined", {"pool_id": "p"})
     applied = event(2, "application_submitted", {"job_id": "j1"})
-    outcome = score_candidate(model, "c1", stored, [joined, applied], engine)
+    outcome = score_candidate(model, "c1", stored, [joined, applied])
     outbox = Outbox({"nurture.action": 3})
-    for decision in outcome.decisions:
+    for decision in output.on_scored("c1", outcome.row, outcome.events):
         output.add(outbox, b"c1", decision)
     sample = metrics.registry.get_sample_value
     stage = {"campaign": "welcome-series", "stage": "applied"}

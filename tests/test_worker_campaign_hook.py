@@ -1,4 +1,4 @@
-"""The campaign hook of the worker without a broker: score_candidate with an engine, profiles."""
+"""The campaign hook of the worker without a broker: scored events to the engine, profiles."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas.errors import ConfigError
-from streams.campaigns import Engine
+from streams.campaigns import Decision, Engine
 from streams.scoring.config import ScoringModel, load_model
-from streams.worker.campaigns import CampaignOutput, build_engine
-from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.campaigns import CampaignOutput, build_engine, decide_on_scored
+from streams.worker.engagement import ActivityItem, CandidateOutcome, score_candidate
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import Outbox
 from streams.worker.profile import with_profile
@@ -49,25 +49,37 @@ def joined(n: int) -> ActivityItem:
     return ActivityItem(record, partition=0, offset=n)
 
 
+def scored_and_decided(
+    model: ScoringModel, engine: Engine, stored: bytes | None, items: list[ActivityItem]
+) -> tuple[CandidateOutcome, list[Decision]]:
+    """Score the items, then route what scoring returned to the engine (as the processor)."""
+    outcome = score_candidate(model, "c1", stored, items)
+    return outcome, decide_on_scored(engine, "c1", outcome.row, outcome.events, model.version)
+
+
 def test_applied_events_reach_the_engine_and_duplicates_do_not(
     model: ScoringModel, engine: Engine
 ) -> None:
     stored = dump_row(with_profile({}, profile(email_consent=True)))
-    outcome = score_candidate(model, "c1", stored, [joined(1), joined(1)], engine)
+    outcome, decisions = scored_and_decided(model, engine, stored, [joined(1), joined(1)])
     assert outcome.duplicates == 1
-    [decision] = outcome.decisions
+    [decision] = decisions
     [action] = decision.actions
     assert (action["campaign_id"], action["step_id"]) == ("welcome-series", "welcome")
     assert outcome.row[CAMPAIGNS] == decision.state
 
-    again = score_candidate(model, "c1", dump_row(outcome.row), [joined(1)], engine)
-    assert again.decisions == []  # a redelivered event decides nothing new
+    again, decisions = scored_and_decided(model, engine, dump_row(outcome.row), [joined(1)])
+    assert decisions == []  # a redelivered event decides nothing new
     assert again.row[CAMPAIGNS] == decision.state
 
 
-def test_without_an_engine_the_row_has_no_campaigns(model: ScoringModel) -> None:
-    outcome = score_candidate(model, "c1", None, [joined(1)])
-    assert outcome.decisions == []
+def test_scoring_returns_the_events_and_leaves_campaigns_alone(model: ScoringModel) -> None:
+    outcome = score_candidate(model, "c1", None, [joined(1), joined(1)])
+    [(record, update)] = outcome.events  # the duplicate is not an event for campaigns
+    assert record["event_id"] == "e1"
+    assert outcome.record is not None
+    assert update.tier == outcome.record["tier"]
+    assert outcome.scored == 1
     assert CAMPAIGNS not in outcome.row
 
 
@@ -77,7 +89,7 @@ def test_outputs_and_counters(model: ScoringModel, engine: Engine) -> None:
     outbox = Outbox({"nurture.action": 3})
     for consent in (True, False):
         stored = dump_row(with_profile({}, profile(email_consent=consent)))
-        for decision in score_candidate(model, "c1", stored, [joined(1)], engine).decisions:
+        for decision in scored_and_decided(model, engine, stored, [joined(1)])[1]:
             output.add(outbox, b"c1", decision)
     assert len(outbox) == 1
     sample = metrics.registry.get_sample_value

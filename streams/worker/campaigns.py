@@ -1,15 +1,17 @@
-"""The campaign engine inside the worker: its decisions as outbox records and metrics.
+"""The campaign engine inside the worker: what reaches it, its decisions as outbox records.
 
-The engine (``streams/campaigns``) is pure; this module only turns a :class:`Decision` into
-``nurture.action`` records (key = candidate id, Avro ``nurture_action``) in the same outbox as
-the row that holds the decision's new state, and counts its outcomes. Action ids are
-deterministic, so a batch processed again after a crash re-emits the same ids, which delivery
-drops as repeats (at-least-once output, exactly-once effect).
+The one place the worker's inputs are routed to the engine (``streams/campaigns``, pure):
+scored activity events (:func:`decide_on_scored`, fed from what scoring returned), profile
+changes, timers and erasures. A :class:`Decision` becomes ``nurture.action`` records (key =
+candidate id, Avro ``nurture_action``) in the same outbox as the row that holds the decision's
+new state, and its outcomes are counted. Action ids are deterministic, so a batch processed
+again after a crash re-emits the same ids, which delivery drops as repeats (at-least-once
+output, exactly-once effect).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,15 @@ from streams.campaigns import (
     CandidateView,
     Decision,
     Engine,
+    TierChange,
     candidate_view,
+    event_view,
     load_campaigns,
     load_catalog,
 )
 from streams.campaigns.timers import TimerIndex
 from streams.scoring.config import ScoringModel
+from streams.worker.engagement import ScoredEvent
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import Outbox
 from streams.worker.rows import CAMPAIGNS, ENGAGEMENT, PROFILE, Row
@@ -37,6 +42,38 @@ def build_engine(
     ``model``. Raises :class:`~schemas.errors.ConfigError` when a file is invalid."""
     tiers = [tier.name for tier in model.tiers]
     return Engine(load_campaigns(campaigns_path, tiers=tiers), load_catalog(catalog_path))
+
+
+def decide_on_scored(
+    engine: Engine,
+    candidate_id: str,
+    row: Row,
+    events: Sequence[ScoredEvent],
+    model_version: str,
+) -> list[Decision]:
+    """The engine's decision on each of the candidate's scored events, in order (each sees the
+    campaign state the one before left), the candidate in the tier the event left it in.
+
+    Stores the last campaign state in ``row`` (unchanged when ``events`` is empty). Scoring
+    leaves the row's profile and campaigns alone, so the decisions are those made while scoring.
+    """
+    cstate: dict[str, Any] | None = row.get(CAMPAIGNS)
+    profile = row.get(PROFILE)
+    decisions: list[Decision] = []
+    for record, update in events:
+        decision = engine.on_event(
+            cstate,
+            candidate_view(candidate_id, profile, tier=update.tier, model_version=model_version),
+            event_view(record),
+            tier_change=(
+                TierChange(update.previous_tier, update.tier) if update.tier_changed else None
+            ),
+        )
+        cstate = decision.state
+        decisions.append(decision)
+    if cstate is not None:
+        row[CAMPAIGNS] = cstate
+    return decisions
 
 
 #: Why an enrollment ended when the candidate applied (``Decision.exited``).
@@ -59,6 +96,13 @@ class CampaignOutput:
     def __post_init__(self) -> None:
         self._encode = codec_for("nurture_action").encode
         self.metrics.know_campaigns(c.id for c in self.engine.campaigns.campaigns)
+
+    def on_scored(
+        self, candidate_id: str, row: Row, events: Sequence[ScoredEvent]
+    ) -> list[Decision]:
+        """The decisions on the candidate's scored events (:func:`decide_on_scored`); stores
+        the new campaign state in ``row``."""
+        return decide_on_scored(self.engine, candidate_id, row, events, self.model_version)
 
     def on_profile(self, candidate_id: str, row: Row, new_row: Row) -> Decision | None:
         """The decision on ``new_row``'s profile replacing ``row``'s (None: no update time).

@@ -3,21 +3,24 @@
 The agent groups a batch by candidate and calls :func:`score_candidate` once per candidate, so
 each row is read and written once per batch however many events the candidate had in it. Tests
 and the reference computation of the crash tests call the same functions.
+
+Scoring only scores: it returns the events that moved the score (:class:`ScoredEvent`, with the
+tier each left the candidate in) and the processor hands them to the campaign engine
+(:meth:`streams.worker.campaigns.CampaignOutput.on_scored`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.errors import ConfigError
 from schemas.timestamps import to_micros
-from streams.campaigns import Decision, Engine, TierChange, candidate_view, event_view
 from streams.scoring.config import ScoringModel
 from streams.scoring.state import EngagementState, new_state
-from streams.scoring.update import ScoringInput, apply_event, engagement_record
-from streams.worker.rows import CAMPAIGNS, ENGAGEMENT, PROFILE, Row, load_row
+from streams.scoring.update import ScoringInput, Update, apply_event, engagement_record
+from streams.worker.rows import ENGAGEMENT, Row, load_row
 
 
 @dataclass(slots=True)
@@ -37,6 +40,15 @@ class RejectedItem:
     error: Exception
 
 
+class ScoredEvent(NamedTuple):
+    """An applied event that was neither a duplicate nor too late: what campaigns react to."""
+
+    #: The decoded activity event.
+    record: dict[str, Any]
+    #: What it did: the tier it left the candidate in, the tier before, whether that changed.
+    update: Update
+
+
 @dataclass(slots=True)
 class CandidateOutcome:
     """What scoring a candidate's events of one batch produced."""
@@ -45,15 +57,26 @@ class CandidateOutcome:
     #: The engagement record (Avro dict, times in epoch µs) to publish: the current score, also
     #: after duplicates.
     record: dict[str, Any] | None
-    scored: int = 0
     duplicates: int = 0
     too_late: int = 0
     rejected: list[RejectedItem] = field(default_factory=list)
-    #: The campaign engine's decision on each applied, new event (in order).
-    decisions: list[Decision] = field(default_factory=list)
-    #: (tier before, tier after) of each applied event that moved the candidate (before is
-    #: None for a candidate's first event), for the tier transition metric.
-    tier_changes: list[tuple[str | None, str]] = field(default_factory=list)
+    #: Each applied, new event (in order): the campaign engine's input.
+    events: list[ScoredEvent] = field(default_factory=list)
+
+    @property
+    def scored(self) -> int:
+        """Events that changed the score (neither duplicates nor too late)."""
+        return len(self.events)
+
+    @property
+    def tier_changes(self) -> list[tuple[str | None, str]]:
+        """(tier before, tier after) of each scored event that moved the candidate (before is
+        None for a candidate's first event), for the tier transition metric."""
+        return [
+            (update.previous_tier, update.tier)
+            for _, update in self.events
+            if update.previous_tier != update.tier
+        ]
 
 
 def scoring_input(item: ActivityItem) -> ScoringInput:
@@ -81,7 +104,6 @@ def score_candidate(
     candidate_id: str,
     stored: bytes | None,
     items: Iterable[ActivityItem],
-    engine: Engine | None = None,
 ) -> CandidateOutcome:
     """Apply ``items`` (in offset order) to the candidate's stored row; return the new row.
 
@@ -90,14 +112,11 @@ def score_candidate(
     An event the model raises on (other than a :class:`ConfigError`, e.g. a state of another
     model version, which must stop the worker) is rejected for the dead-letter topic without
     its half-applied effects. ``record`` is None only when no event of a new candidate applied.
-
-    With an ``engine``, each applied event that is neither a duplicate nor too late also goes
-    to the campaign engine; its decisions are in ``decisions`` and the campaign state in the
-    row's ``campaigns`` key.
+    Each applied event that is neither a duplicate nor too late is in ``events``, for the
+    campaign engine; the row's other parts (profile, campaigns) are left as they were.
     """
     row = load_row(stored)
     state = load_state(row)
-    campaigns: dict[str, Any] | None = row.get(CAMPAIGNS)
     outcome = CandidateOutcome(row=row, record=None)
     applied: list[ActivityItem] = []
     for item in items:
@@ -116,32 +135,10 @@ def score_candidate(
         elif update.too_late:
             outcome.too_late += 1
         else:
-            outcome.scored += 1
-            if update.previous_tier != update.tier:
-                outcome.tier_changes.append((update.previous_tier, update.tier))
-            if engine is not None:
-                decision = engine.on_event(
-                    campaigns,
-                    candidate_view(
-                        candidate_id,
-                        row.get(PROFILE),
-                        tier=update.tier,
-                        model_version=model.version,
-                    ),
-                    event_view(item.record),
-                    tier_change=(
-                        TierChange(update.previous_tier, update.tier)
-                        if update.tier_changed
-                        else None
-                    ),
-                )
-                campaigns = decision.state
-                outcome.decisions.append(decision)
+            outcome.events.append(ScoredEvent(item.record, update))
     if state.last_activity_us is None:  # nothing applied to a new candidate
         return outcome
     row[ENGAGEMENT] = state.to_dict()
-    if campaigns is not None:
-        row[CAMPAIGNS] = campaigns
     outcome.row = row
     outcome.record = engagement_record(model, candidate_id, state, micros=True)
     return outcome

@@ -177,7 +177,6 @@ class ActivityProcessor:
         self.max_record_bytes = max_record_bytes
         #: The campaign engine and its output (None: scoring only).
         self.campaigns = campaigns
-        self._engine = None if campaigns is None else campaigns.engine
         #: With a stream clock, timers fire on each partition's stream time after every batch.
         self.stream_clock = stream_clock
         self._decode = activity_codec().micros_decoder()  # occurred_at as epoch µs
@@ -226,18 +225,17 @@ class ActivityProcessor:
             if stored is None and out.erased(step, partition, candidate_id):
                 erased += len(group)  # erased: dropped and counted, never stored
                 continue
-            outcome = score_candidate(
-                self.model, candidate_id, stored, [i for i, _ in group], self._engine
-            )
+            outcome = score_candidate(self.model, candidate_id, stored, [i for i, _ in group])
             for rejected in outcome.rejected:
                 message = next(m for i, m in group if i is rejected.item)
                 out.dead_letter(outbox, message, rejected.error)
                 metrics.events.labels("dead_lettered").inc()
             if outcome.record is None:  # a new candidate whose every event was rejected
                 continue
-            if campaigns is not None and outcome.decisions:
+            if campaigns is not None and outcome.events:
+                decisions = campaigns.on_scored(candidate_id, outcome.row, outcome.events)
                 index = TimerIndex(step.index_store(partition), partition=partition)
-                for decision in outcome.decisions:
+                for decision in decisions:
                     campaigns.add(outbox, key, decision)
                     campaigns.schedule(index, candidate_id, decision)
                 if out.suppression is not None:  # an unsubscribe stops actions already decided

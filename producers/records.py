@@ -32,7 +32,7 @@ from typing import Any, Literal, NamedTuple
 
 from schemas.codec import activity_codec, codec_for
 from schemas.errors import ValidationError
-from schemas.fast_writer import activity_writer
+from schemas.fast_writer.builders import activity_writer
 from schemas.models import (
     ActivityEvent,
     CandidateProfile,

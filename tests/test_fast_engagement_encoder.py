@@ -10,7 +10,7 @@ import pytest
 from producers.simulate import generate
 from schemas.codec import codec_for
 from schemas.errors import ValidationError
-from schemas.fast_writer import FastWriter, fast_encoder
+from schemas.fast_writer.builders import FastWriter, fast_encoder
 from schemas.subject_codec import REQUIRED_TEXT
 from schemas.timestamps import to_micros
 from streams.scoring import ScoringInput, apply_event, load_model, new_state

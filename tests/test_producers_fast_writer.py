@@ -1,4 +1,4 @@
-"""The compiled activity writer (schemas/fast_writer.py) against the full codec it stands in for.
+"""The compiled activity writer (schemas/fast_writer/) against the full codec it stands in for.
 
 Its promise: whatever it encodes is byte-for-byte what the codec writes, and it never accepts a
 record the codec refuses (it answers None instead, and the SDK asks the codec, which names the
@@ -19,7 +19,7 @@ from producers.records import RecordEncoder
 from producers.simulate import generate
 from schemas.codec import activity_codec
 from schemas.errors import ValidationError
-from schemas.fast_writer import activity_writer
+from schemas.fast_writer.builders import activity_writer
 from schemas.timestamps import to_micros
 
 CODEC = activity_codec()

@@ -26,7 +26,7 @@ from schemas.errors import (
     WrongPartitionError,
     WrongSubjectError,
 )
-from schemas.fast_writer import fast_encoder
+from schemas.fast_writer.builders import fast_encoder
 from schemas.timestamps import to_micros
 from streams.campaigns.timers import TimerIndex
 from streams.scoring.config import ScoringModel

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import MemberState, OffsetAndMetadata
@@ -33,6 +33,7 @@ from consumers.membership import RebalanceWatch
 from consumers.retries import read_retry_headers
 from schemas.codec import codec_for
 from schemas.errors import ConfigError, KafkaUnavailableError, SchemaError
+from schemas.kafka_seam import clients
 from schemas.models import parse_nurture_action
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION
@@ -82,8 +83,8 @@ class DeliveryLoop:
         #: not call into the consumer, whose lock the interrupted loop may hold.
         self._seen = LoopSnapshot()
         self._rebalance = RebalanceWatch(rebalance_limit_s)
-        self.consumer = KafkaConsumer(
-            **kafka.kafka_python_config(),
+        self.consumer = clients.consumer(
+            kafka,
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

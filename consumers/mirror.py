@@ -17,7 +17,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
 from schemas.errors import ConfigError, KafkaUnavailableError
-from schemas.kafka_seam.connection_errors import connection_failures, unavailable
+from schemas.kafka_seam import clients
 from schemas.kafka_seam.reader import KafkaTopicReader
 from schemas.settings import KafkaSettings
 
@@ -47,15 +47,11 @@ class TopicMirror:
         self._consumer.seek_to_beginning(*self._partitions)
 
     def _connect(self) -> KafkaConsumer:
-        kafka = self._kafka
-        try:
-            with connection_failures() as failures:
-                return KafkaConsumer(
-                    **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None
-                )
-        except KafkaError as exc:  # a refused login or TLS handshake is named, not a timeout
-            message = f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
-            raise unavailable(message, failures, kafka) from exc
+        with clients.explained(self._kafka):  # a refused login or TLS handshake is named
+            consumer: KafkaConsumer = clients.consumer(
+                self._kafka, enable_auto_commit=False, group_id=None
+            )
+        return consumer
 
     def _reconnect(self) -> None:
         """A new client, reading on where the view stands. After a broker died and came back,

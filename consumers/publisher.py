@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from consumers.retries import ACTION_RETRY
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION_DLQ, DELIVERY
 
@@ -27,8 +27,8 @@ class Publisher:
         self.retry_topic = kafka.topic(ACTION_RETRY)
         self.dlq_topic = kafka.topic(ACTION_DLQ)
         self._flush_timeout_s = flush_timeout_s
-        self._producer = KafkaProducer(
-            **kafka.kafka_python_config(),
+        self._producer = clients.producer(
+            kafka,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from producers.producer import NurtureProducer
 from producers.records import DictValidation, RecordEncoder, headers_for
 from producers.settings import ProducerSettings
 from producers.simulate import generate
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 
@@ -105,7 +105,7 @@ def bench_sdk(
     gc.collect()
     gc.freeze()
     _create_topic(kafka, topic)
-    raw = KafkaProducer(**kafka.kafka_python_config(), **settings.kafka_python_config())
+    raw = clients.producer(kafka, **settings.kafka_python_config())
     sdk = NurtureProducer(kafka, settings, dict_validation=dict_validation)
     try:
         raw.send(topic, b"warm-up", key=b"warm-up").get(timeout=30)
@@ -175,7 +175,7 @@ def _events(n: int) -> list[Any]:
 
 
 def _create_topic(kafka: KafkaSettings, topic: str) -> None:
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    admin = clients.admin(kafka)
     try:
         replication = kafka.replication_for(len(admin.describe_cluster()["brokers"]))
         admin.create_topics([NewTopic(topic, kafka.topic_partitions, replication)])
@@ -184,7 +184,7 @@ def _create_topic(kafka: KafkaSettings, topic: str) -> None:
 
 
 def _delete_topic(kafka: KafkaSettings, topic: str) -> None:
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    admin = clients.admin(kafka)
     try:
         admin.delete_topics([topic])
     finally:

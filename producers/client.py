@@ -16,12 +16,12 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producers import kafka_python_seam
 from producers.settings import ProducerSettings
 from schemas.errors import ConfigError
+from schemas.kafka_seam import clients
 from schemas.kafka_seam.connection_errors import connection_failures, unavailable
 from schemas.kafka_seam.partitioner import KafkaPythonPartitioner
 from schemas.settings import KafkaSettings
@@ -37,16 +37,12 @@ def connect(kafka: KafkaSettings, settings: ProducerSettings) -> Any:
     credentials or the TLS handshake fails, and
     :class:`ConfigError` when Kafka or kafka-python refuse the settings.
     """
-    config = {
-        **kafka.kafka_python_config(),
-        **settings.kafka_python_config(),
-        "partitioner": KafkaPythonPartitioner(),
-    }
+    config = {**settings.kafka_python_config(), "partitioner": KafkaPythonPartitioner()}
     servers = kafka.bootstrap_servers
     kafka_python_seam.check()
     try:
         with connection_failures() as failures:
-            client = KafkaProducer(**config)
+            client = clients.producer(kafka, **config)
     except KafkaError as exc:
         if exc.retriable:
             raise unavailable(

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producers.key_topic import read_from_beginning, read_on
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam import clients
 from schemas.kafka_seam.proto import Record
 from schemas.kafka_seam.reader import open_reader
 from schemas.privacy.data_keys import decode_key_record, encode_key_record, wrapped_kek_id
@@ -43,7 +43,7 @@ def rewrap_keys(kafka: KafkaSettings, keks: KeyEncryptionKeys, *, timeout_s: flo
     topic = kafka.topic(KEYS)
     reader = open_reader(kafka)
     try:
-        producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+        producer = clients.producer(kafka, acks="all")
     except KafkaError as exc:
         reader.close()
         raise KafkaUnavailableError(f"cannot reach Kafka: {type(exc).__name__}") from exc

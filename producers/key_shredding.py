@@ -12,11 +12,11 @@ suppression drops that profile, and ``nurture erasure verify`` reports the key; 
 
 from __future__ import annotations
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producers.key_topic import read_from_beginning
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam import clients
 from schemas.kafka_seam.proto import Record
 from schemas.kafka_seam.reader import open_reader
 from schemas.privacy.data_keys import owns
@@ -48,9 +48,7 @@ def shred_keys(kafka: KafkaSettings, candidate_id: str, *, timeout_s: float) -> 
         return 0
     topic = kafka.topic(KEYS)
     try:
-        producer = KafkaProducer(
-            **kafka.kafka_python_config(), acks="all", client_id="nurture-erasure"
-        )
+        producer = clients.producer(kafka, acks="all", client_id="nurture-erasure")
     except KafkaError as exc:
         raise KafkaUnavailableError(f"cannot write {topic}: {type(exc).__name__}") from exc
     try:

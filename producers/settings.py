@@ -98,7 +98,7 @@ class ProducerSettings(BaseSettings):
         return next((name for name in _AUTO_ORDER if available[name]()), None)
 
     def kafka_python_config(self) -> dict[str, object]:
-        """Producer keyword arguments (add ``KafkaSettings.kafka_python_config()`` for the rest)."""
+        """Producer keyword arguments (:func:`schemas.kafka_seam.clients.producer` adds more)."""
         return {
             "client_id": self.client_id,
             "acks": "all",

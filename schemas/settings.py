@@ -27,7 +27,7 @@ from __future__ import annotations
 import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,38 +118,6 @@ class KafkaSettings(BaseSettings):
                 password,
             )
         return context
-
-    def kafka_python_config(self) -> dict[str, Any]:
-        """Keyword arguments for every kafka-python client (producer, consumer, admin)."""
-        config: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_list,
-            "security_protocol": self.security_protocol,
-        }
-        if self.uses_sasl:
-            config["sasl_mechanism"] = self.sasl_mechanism or "SCRAM-SHA-512"
-            config["sasl_plain_username"] = self.sasl_username
-            config["sasl_plain_password"] = (
-                self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
-        if self.uses_tls:
-            config["ssl_context"] = self.ssl_context()
-        return config
-
-    def aiokafka_config(self) -> dict[str, Any]:
-        """Keyword arguments for aiokafka clients (what faust uses underneath)."""
-        config: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "security_protocol": self.security_protocol,
-        }
-        if self.uses_sasl:
-            config["sasl_mechanism"] = self.sasl_mechanism or "SCRAM-SHA-512"
-            config["sasl_plain_username"] = self.sasl_username
-            config["sasl_plain_password"] = (
-                self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
-        if self.uses_tls:
-            config["ssl_context"] = self.ssl_context()
-        return config
 
 
 @lru_cache(maxsize=1)

@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 
 T = TypeVar("T")
@@ -46,7 +47,7 @@ def unique(prefix: str = "t") -> str:
 
 def read_all(settings: KafkaSettings, topic: str, timeout_s: float = 30.0) -> list[ConsumerRecord]:
     """Every record currently in ``topic`` (all partitions, from the beginning to the end)."""
-    consumer = KafkaConsumer(**settings.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(settings, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         if not partitions:

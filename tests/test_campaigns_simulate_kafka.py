@@ -15,11 +15,12 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from typer.testing import CliRunner
 
 from deploy.cli.main import app
 from schemas.codec import activity_codec, encode
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE, TOPICS
 from streams.bench.loadgen import publish
@@ -48,7 +49,7 @@ def _cli(kafka: KafkaSettings, *args: str) -> Any:
 
 def _end_offsets(kafka: KafkaSettings) -> dict[str, int]:
     """Records per declared topic (summed over partitions)."""
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         totals = {}
         for spec in TOPICS:

@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from deploy.cli.main import app
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from tests.kafka_helpers import unique
 
@@ -90,9 +91,9 @@ def test_security_settings_reach_client_config(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("NURTURE_SASL_USERNAME", "nurture")
     monkeypatch.setenv("NURTURE_SASL_PASSWORD", "s3cret-value")
     settings = KafkaSettings()
-    config = settings.kafka_python_config()
+    config = clients.kafka_python_options(settings)
     assert config["security_protocol"] == "SASL_PLAINTEXT"
     assert config["sasl_mechanism"] == "SCRAM-SHA-512"
     assert config["sasl_plain_password"] == "s3cret-value"
     assert "s3cret-value" not in repr(settings)
-    assert settings.aiokafka_config()["sasl_plain_username"] == "nurture"
+    assert clients.aiokafka_options(settings)["sasl_plain_username"] == "nurture"

@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaProducer
-
 from schemas import codec
+from schemas.kafka_seam import clients
 from schemas.models import parse_erasure_request, parse_event, parse_profile
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
@@ -43,7 +42,7 @@ def test_every_event_type_crosses_kafka_and_decodes_equal(kafka: KafkaSettings) 
         "unsubscribed",
     }
     topic = kafka.topic(ACTIVITY)
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all", enable_idempotence=True)
+    producer = clients.producer(kafka, acks="all", enable_idempotence=True)
     for event in events:
         producer.send(
             topic,
@@ -70,7 +69,7 @@ def test_profile_topic_carries_profiles_and_erasure_markers(kafka: KafkaSettings
     profile = parse_profile(_examples("candidate_profile")[0])
     erasure = parse_erasure_request(_examples("erasure_request")[0])
     topic = kafka.topic(PROFILE)
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+    producer = clients.producer(kafka, acks="all")
     producer.send(topic, key=b"p", value=codec.encode("candidate_profile", profile.to_avro()))
     producer.send(topic, key=b"p", value=codec.encode("erasure_request", erasure.to_avro()))
     producer.flush(30)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from consumers.metrics import DeliveryMetrics
@@ -25,6 +24,7 @@ from consumers.run import build_loop
 from consumers.settings import DeliverySettings
 from producers.producer import NurtureProducer
 from schemas.codec import codec_for
+from schemas.kafka_seam import clients
 from schemas.models import CandidateProfile, NurtureAction, parse_delivery_outcome
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, DELIVERY
@@ -150,7 +150,7 @@ def action(candidate_id: str, channel: str = "webhook", **extra: Any) -> Nurture
 
 
 def publish_actions(kafka: KafkaSettings, *actions: NurtureAction) -> None:
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+    producer = clients.producer(kafka, acks="all")
     try:
         codec = codec_for("nurture_action")
         for each in actions:

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
 from schemas.codec import activity_codec
 from schemas.errors import CorruptPayloadError, RecordTooLargeError, ValidationError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION_DLQ, ACTIVITY, ACTIVITY_DLQ
 from streams.bench.loadgen import START
@@ -69,7 +69,7 @@ def _publish_letters(kafka: KafkaSettings) -> bytes:
             max_bytes=2048,
         ),
     ]
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+    producer = clients.producer(kafka, acks="all")
     try:
         for letter in letters:
             producer.send(

@@ -11,10 +11,11 @@ from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
 from deploy.cli.main import app
-from producers.gateway import aio_publisher, kafka_config, publisher
+from producers.gateway import kafka_config, publisher
 from producers.gateway.app import create_app
 from producers.settings import ProducerSettings
 from schemas.errors import ConfigError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from tests.test_gateway_support import auth, event, gateway_settings, running_gateway
 
@@ -52,7 +53,7 @@ def test_nurture_gateway_exits_2_with_one_line(
 def test_compression_aiokafka_cannot_write_is_refused_or_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(kafka_config.AIOKAFKA_CODECS, "lz4", lambda: False)
+    monkeypatch.setitem(clients.AIOKAFKA_CODECS, "lz4", lambda: False)
     with pytest.raises(ConfigError, match="lz4"):
         kafka_config.aiokafka_producer_config(
             KafkaSettings(), ProducerSettings(compression="lz4"), None
@@ -71,8 +72,8 @@ def test_connector_logs_an_unexpected_error_and_keeps_trying(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    module: Any = aio_publisher if producer == "aiokafka" else publisher
-    name = "AIOKafkaProducer" if producer == "aiokafka" else "NurtureProducer"
+    module: Any = clients if producer == "aiokafka" else publisher
+    name = "aio_producer" if producer == "aiokafka" else "NurtureProducer"
     real = getattr(module, name)
     calls = [0]
 

@@ -22,6 +22,7 @@ from producers import (
 from producers.client import ack_deadline_s
 from producers.producer import REAP_EVERY
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 from tests.kafka_helpers import read_all, wait_until
@@ -66,7 +67,7 @@ def test_missing_topic_times_out_as_kafka_unavailable(kafka: KafkaSettings) -> N
 @pytest.mark.kafka
 def test_refused_record_fails_its_delivery_and_the_flush(kafka: KafkaSettings) -> None:
     topic = kafka.topic(ACTIVITY)
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    admin = clients.admin(kafka)
     try:  # the topic now accepts no batch as large as one event
         admin.alter_configs(
             [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": "64"})]
@@ -94,7 +95,7 @@ def test_topic_lost_mid_stream_fails_in_time_and_the_producer_recovers(
     kafka: KafkaSettings,
 ) -> None:
     topic = kafka.topic(ACTIVITY)
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    admin = clients.admin(kafka)
     sdk = NurtureProducer(kafka, SHORT)
     try:
         sdk.send(page_view("cand-before")).get(timeout=10)

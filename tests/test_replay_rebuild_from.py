@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
 from schemas.codec import activity_codec, codec_for
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ENGAGEMENT, PROFILE
 from streams.bench.loadgen import START
@@ -45,7 +45,7 @@ def _viewed(cid: str, n: int) -> dict[str, Any]:
 def test_rebuild_from_a_time_starts_the_state_there(kafka: KafkaSettings, tmp_path: Path) -> None:
     t = int(time.time() * 1000) - HOUR_MS
     encode = activity_codec().encode
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+    producer = clients.producer(kafka, acks="all")
     try:
         for cid, n, at in (("before", 1, t - 10), ("both", 2, t - 5), ("both", 3, t + 5)):
             producer.send(

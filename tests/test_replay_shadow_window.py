@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
 from schemas.codec import activity_codec, codec_for, encode
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE
 from streams.bench.loadgen import START
@@ -40,7 +40,7 @@ def test_warm_up_window_and_stop(kafka: KafkaSettings, tmp_path: Path) -> None:
     now_ms = int(time.time() * 1000)
     t1, t2 = now_ms - 2 * HOUR_MS, now_ms - HOUR_MS
     encode_activity = activity_codec().encode
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+    producer = clients.producer(kafka, acks="all")
     try:
         for cid in ("early", "inside", "late"):
             value = encode("candidate_profile", profile(cid, email_consent=True))

@@ -25,7 +25,7 @@ from deploy.broker import tls
 from deploy.broker.process import answers_metadata
 from producers import NurtureProducer, ProducerSettings
 from schemas.errors import KafkaAuthenticationError, KafkaUnavailableError
-from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam import clients, topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, TOPICS
 from streams.worker.probe import free_port
@@ -341,7 +341,7 @@ def test_passwords_never_appear_in_settings_repr_or_str(secure: SecureBroker) ->
     assert "**********" in repr(settings)
     secure.assert_no_password(repr(secure.broker.users()), "the repr of the SCRAM users")
     # the password is there where it must be: in the client configuration
-    assert settings.kafka_python_config()["sasl_plain_password"] in secure.passwords
+    assert clients.kafka_python_options(settings)["sasl_plain_password"] in secure.passwords
 
 
 def test_passwords_stay_in_the_private_files_only(secure: SecureBroker) -> None:

@@ -10,10 +10,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
 from schemas.codec import activity_codec, codec_for, decode, encode
-from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam import clients, topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from streams.bench.loadgen import START, LoadSpec, activity_events
@@ -63,7 +62,7 @@ def other(kafka_base: KafkaSettings) -> Iterator[KafkaSettings]:
 def _publish_timed(kafka: KafkaSettings) -> list[bytes]:
     encode_activity = activity_codec().encode
     values = []
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all")
+    producer = clients.producer(kafka, acks="all")
     try:
         for n in range(4):
             event = {

@@ -34,7 +34,7 @@ from pydantic import ValidationError as SettingsError
 from schemas import wire
 from schemas.codec import activity_codec, default_codec, encode
 from schemas.errors import SchemaError, TombstoneError
-from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam import clients, topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from streams.bench.loadgen import START, LoadSpec, activity_events
@@ -273,9 +273,7 @@ def running(
         store="memory://",
         env={"NURTURE_WORKER_MAX_RECORD_BYTES": str(WORKER_LIMIT)},
     )
-    producer = KafkaProducer(
-        **module_kafka.kafka_python_config(), acks="all", max_request_size=2 * 1024 * 1024
-    )
+    producer = clients.producer(module_kafka, acks="all", max_request_size=2 * 1024 * 1024)
     try:
         worker = answering(harness.worker().start(), harness)
         partitions = module_kafka.topic_partitions

@@ -341,12 +341,13 @@ def _alive(pid: int) -> bool:
 
 def answers_metadata(settings: KafkaSettings, timeout_s: float = 2.0) -> bool:
     """True when the cluster in ``settings`` answers a metadata request within about timeout_s."""
-    from kafka import KafkaConsumer  # noqa: PLC0415 - imported lazily, slow module
     from kafka.errors import KafkaConfigurationError, KafkaError  # noqa: PLC0415
 
+    from schemas.kafka_seam import clients  # noqa: PLC0415 - imports kafka: slow module
+
     try:
-        consumer = KafkaConsumer(
-            **settings.kafka_python_config(),
+        consumer = clients.consumer(
+            settings,
             request_timeout_ms=int(timeout_s * 1000) + 1000,
             bootstrap_timeout_ms=int(timeout_s * 1000),
             connections_max_idle_ms=int(timeout_s * 1000) + 5000,

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer
-
 from schemas.codec import activity_codec, codec_for
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import (
     ACTION,
@@ -71,7 +70,7 @@ def latest_suppression(kafka: KafkaSettings) -> dict[str, dict[str, Any] | None]
     """The last ``candidate.suppression`` record per candidate (None: a tombstone)."""
     decode = codec_for("candidate_suppression").decode
     latest: dict[str, dict[str, Any] | None] = {}
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         for record in read_topic(consumer, kafka.topic(SUPPRESSION)):
             latest[record.key.decode()] = None if record.value is None else decode(record.value)
@@ -85,7 +84,7 @@ def delivery_outcomes(kafka: KafkaSettings) -> Counter[str]:
     consent_expired``, ...): the last outcome of each action id counts."""
     decode = codec_for("delivery_outcome").decode
     last: dict[str, str] = {}
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         for record in read_topic(consumer, kafka.topic(DELIVERY)):
             outcome = decode(record.value)
@@ -101,7 +100,7 @@ def delivery_outcomes(kafka: KafkaSettings) -> Counter[str]:
 def activity_event_ids(kafka: KafkaSettings) -> list[str]:
     """The ``event_id`` of every record on ``candidate.activity``, repeats included."""
     decode = activity_codec().decode
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         return [
             str(decode(record.value)["event_id"])
@@ -113,7 +112,7 @@ def activity_event_ids(kafka: KafkaSettings) -> list[str]:
 
 def record_count(kafka: KafkaSettings, topic: str) -> int:
     """Records currently in ``topic`` (end minus beginning offsets, all partitions)."""
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         tps = partitions_of(consumer, topic)
         ends = consumer.end_offsets(tps)

@@ -17,7 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from deploy.chaos.progress import PartitionId, Position, Snapshot
-from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam import clients, topic_admin
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class OffsetWatch:
                 self._stop.wait(self.interval_s)
 
     def _watch_with_new_clients(self) -> None:
-        consumer = KafkaConsumer(**self.kafka.kafka_python_config(), enable_auto_commit=False)
+        consumer = clients.consumer(self.kafka, enable_auto_commit=False)
         try:
             with topic_admin.admin_client(self.kafka, timeout_s=REQUEST_TIMEOUT_S) as admin:
                 partitions = {

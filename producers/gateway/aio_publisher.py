@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError as AioKafkaError
 from aiokafka.errors import KafkaTimeoutError, RequestTimedOutError
 from aiokafka.protocol.metadata import MetadataRequest
@@ -28,6 +27,7 @@ from producers.gateway.kafka_config import aiokafka_producer_config
 from producers.gateway.publisher import AckTimeoutError, LateOutcome, OutgoingRecord
 from producers.settings import ProducerSettings
 from schemas.errors import KafkaUnavailableError, NurtureError
+from schemas.kafka_seam import clients
 from schemas.kafka_seam.partitioner import AioKafkaPartitioner
 from schemas.settings import KafkaSettings
 
@@ -79,7 +79,7 @@ class AioKafkaPublisher(KafkaHealth):
         while self._producer is None:
             producer: Any = None
             try:
-                producer = AIOKafkaProducer(**self._config)
+                producer = clients.aio_producer(self.kafka, **self._config)
                 await producer.start()
             except (AioKafkaError, OSError) as exc:
                 log.warning("cannot connect to Kafka yet (%s); retrying", type(exc).__name__)

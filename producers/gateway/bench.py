@@ -30,6 +30,7 @@ from kafka.admin import NewTopic
 
 from producers.simulate import generate
 from schemas.errors import KafkaUnavailableError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, GATEWAY_ACCEPTED
 
@@ -223,7 +224,7 @@ def _free_port() -> int:
 
 
 def _admin(kafka: KafkaSettings, action: Callable[[KafkaAdminClient], object]) -> None:
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    admin = clients.admin(kafka)
     try:
         action(admin)
     finally:

@@ -24,10 +24,10 @@ from typing import Any, NamedTuple, Protocol
 
 from producers.delivery import PublishTimeoutError, translate
 from producers.gateway.health import KafkaHealth
-from producers.gateway.kafka_config import kafka_python_connection
 from producers.producer import NurtureProducer
 from producers.settings import ProducerSettings
 from schemas.errors import KafkaUnavailableError, NurtureError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class KafkaPublisher(KafkaHealth):
         producer_factory: Callable[[], NurtureProducer] | None = None,
     ) -> None:
         super().__init__(kafka, probe_timeout_s)
-        kafka_python_connection(kafka)  # bad TLS settings: ConfigError now, not in the connector
+        clients.checked(clients.kafka_python_options, kafka)  # bad TLS: ConfigError now
         self.ack_timeout_s = ack_timeout_s
         self.reconnect_every_s = reconnect_every_s
         self._factory = producer_factory or (lambda: NurtureProducer(kafka, producer_settings))

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError as AioKafkaError
 
 from producers.gateway.dedup import AcceptedIds
-from producers.gateway.kafka_config import aiokafka_connection
 from producers.gateway.publisher import OutgoingRecord, Publisher
 from schemas.errors import NurtureError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ class SharedAcceptedIds:
         #: False until the topic is known to exist (nothing is shared before).
         self.sharing = False
         self._wall_clock = wall_clock
-        self._connection = aiokafka_connection(kafka)
+        clients.checked(clients.aiokafka_options, kafka)  # bad TLS: ConfigError now
+        self._kafka = kafka
         self._reader: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -142,8 +143,8 @@ class SharedAcceptedIds:
             consumer: Any = None
             try:
                 await self._require_topic()
-                consumer = AIOKafkaConsumer(
-                    self.topic, **self._connection, group_id=None, enable_auto_commit=False
+                consumer = clients.aio_consumer(
+                    self._kafka, self.topic, group_id=None, enable_auto_commit=False
                 )
                 await consumer.start()
                 await self._follow(consumer)
@@ -159,7 +160,7 @@ class SharedAcceptedIds:
     async def _require_topic(self) -> None:
         """Raise LookupError when the topic does not exist (a subscribed consumer would wait for
         it for the whole request timeout, keeping the gateway unready)."""
-        probe: Any = AIOKafkaConsumer(**self._connection, group_id=None, enable_auto_commit=False)
+        probe: Any = clients.aio_consumer(self._kafka, group_id=None, enable_auto_commit=False)
         try:
             await probe.start()
             exists = self.topic in await probe.topics()

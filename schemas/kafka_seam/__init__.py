@@ -1,5 +1,6 @@
-"""The Kafka client seam under producers, streams and consumers (kafka-python).
+"""The Kafka seam under producers, streams and consumers (kafka-python and aiokafka).
 
+* :mod:`schemas.kafka_seam.clients`            the one factory of Kafka clients (both libraries)
 * :mod:`schemas.kafka_seam.connection_errors`  why a client could not connect, in words
 * :mod:`schemas.kafka_seam.topic_admin`        create, describe and delete the declared topics
 * :mod:`schemas.kafka_seam.partitioner`        the key partitioner (murmur2, memoised)

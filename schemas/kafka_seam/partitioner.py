@@ -14,7 +14,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from aiokafka.partitioner import DefaultPartitioner as AioDefaultPartitioner
 from kafka.partitioner.default import DefaultPartitioner, murmur2
 from typing_extensions import override
 
@@ -60,7 +59,10 @@ class AioKafkaPartitioner:
     (unkeyed ones go where aiokafka's default puts them)."""
 
     def __init__(self) -> None:
-        self._unkeyed = AioDefaultPartitioner()
+        # aiokafka is imported when used: the SDK (kafka-python) does not load it.
+        from aiokafka.partitioner import DefaultPartitioner  # noqa: PLC0415
+
+        self._unkeyed = DefaultPartitioner()
 
     def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
         if key is None:

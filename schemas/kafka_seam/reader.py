@@ -14,12 +14,10 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
-from kafka.errors import KafkaError
 
 from schemas.errors import KafkaUnavailableError
-from schemas.kafka_seam.connection_errors import connection_failures, unavailable
+from schemas.kafka_seam import clients
 from schemas.kafka_seam.proto import Record, TopicPartition, TopicReader
 from schemas.settings import KafkaSettings
 
@@ -104,14 +102,8 @@ def open_reader(kafka: KafkaSettings, **options: Any) -> KafkaTopicReader:
     :class:`~schemas.errors.KafkaUnavailableError` (with the cause in words: refused login,
     TLS, nobody listening) when Kafka cannot be reached.
     """
-    try:
-        with connection_failures() as failures:
-            consumer = KafkaConsumer(
-                **kafka.kafka_python_config(), enable_auto_commit=False, group_id=None, **options
-            )
-    except KafkaError as exc:
-        message = f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
-        raise unavailable(message, failures, kafka) from exc
+    with clients.explained(kafka):
+        consumer = clients.consumer(kafka, enable_auto_commit=False, group_id=None, **options)
     return KafkaTopicReader(consumer)
 
 

@@ -14,6 +14,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from schemas.errors import NurtureError
+from schemas.kafka_seam import clients
 from schemas.kafka_seam.connection_errors import connection_failures, unavailable
 from schemas.settings import KafkaSettings, min_insync_replicas
 from schemas.topics import TOPICS, TopicSpec
@@ -65,8 +66,8 @@ def admin_client(settings: KafkaSettings, timeout_s: float = 10.0) -> Iterator[K
     """A kafka-python admin client; raises KafkaUnavailableError when the cluster is down."""
     try:
         with connection_failures() as failures:
-            client = KafkaAdminClient(
-                **settings.kafka_python_config(),
+            client = clients.admin(
+                settings,
                 request_timeout_ms=int(timeout_s * 1000),
                 bootstrap_timeout_ms=int(timeout_s * 1000),
                 client_id="nurture-admin",

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kafka import KafkaProducer
-
 from schemas.codec import activity_codec
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 
 #: Event time of the first synthetic event.
@@ -126,9 +125,7 @@ def encoded_events(spec: LoadSpec) -> list[tuple[bytes, bytes]]:
 def publish(kafka: KafkaSettings, topic: str, pairs: Iterable[tuple[bytes, bytes | None]]) -> int:
     """Produce ``(key, value)`` pairs to ``topic`` with kafka-python (default murmur2 partitioner,
     as the SDK uses), wait until all are acknowledged, return how many were sent."""
-    producer = KafkaProducer(
-        **kafka.kafka_python_config(), acks="all", linger_ms=20, batch_size=256 * 1024
-    )
+    producer = clients.producer(kafka, acks="all", linger_ms=20, batch_size=256 * 1024)
     count = 0
     try:
         for key, value in pairs:

@@ -33,11 +33,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 
 from schemas.codec import activity_codec, codec_for
-from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam import clients, topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ENGAGEMENT
 from streams.bench.loadgen import LoadSpec, encoded_events, publish
@@ -146,9 +145,9 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
 
 async def _ceiling(kafka: KafkaSettings, topic: str, expected: int) -> float:
     decode = activity_codec().decode
-    consumer = AIOKafkaConsumer(
+    consumer = clients.aio_consumer(
+        kafka,
         topic,
-        **kafka.aiokafka_config(),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -289,7 +288,7 @@ def _latency(
 ) -> tuple[float, float, int]:
     """p50 and p99 (ms) from send to engagement record, at a steady rate, and the sample size."""
     engagement = kafka.topic(ENGAGEMENT)
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), fetch_max_wait_ms=5)
+    consumer = clients.consumer(kafka, fetch_max_wait_ms=5)
     partitions = [TopicPartition(engagement, p) for p in consumer.partitions_for_topic(engagement)]
     consumer.assign(partitions)
     consumer.seek_to_end(*partitions)
@@ -300,7 +299,7 @@ def _latency(
     pairs = encoded_events(spec)
     event_ids = [activity_codec().decode(value)["event_id"] for _, value in pairs]
     sent_at: dict[str, float] = {}
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all", linger_ms=0)
+    producer = clients.producer(kafka, acks="all", linger_ms=0)
 
     def send_paced() -> None:
         start = time.perf_counter()

@@ -30,8 +30,9 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY_DLQ, PROFILE_DLQ
 from streams.replay.errors import ReplayError
@@ -135,7 +136,7 @@ def read_letters(
 ) -> Iterator[DeadLetter]:
     """The dead letters of ``topics`` (markers applied, then filtered), oldest first per
     partition."""
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         for topic in topics:
             letters: list[DeadLetter] = []
@@ -206,7 +207,7 @@ def redrive(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> RedriveRepor
             todo.append(letter)
     if not todo:
         return report
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all", linger_ms=10)
+    producer = clients.producer(kafka, acks="all", linger_ms=10)
     try:
         _send_all(
             producer,

@@ -20,9 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer
-
 from schemas.codec import codec_for
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ENGAGEMENT
 from streams.replay.processing import trigger_key
@@ -108,7 +107,7 @@ def latest_engagement(kafka: KafkaSettings, topic: str) -> Engagement:
     """The last engagement record per candidate on ``topic`` (tombstones remove it)."""
     decode = codec_for("engagement_record").decode
     latest: Engagement = {}
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         for record in read_topic(consumer, topic):
             cid = record.key.decode()
@@ -125,7 +124,7 @@ def actions_on(kafka: KafkaSettings, topic: str, triggers: set[str] | None = Non
     """Distinct actions on ``topic`` (only those with a trigger in ``triggers`` when given)."""
     decode = codec_for("nurture_action").decode
     by_id: dict[str, tuple[str, str]] = {}
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         for record in read_topic(consumer, topic):
             action = decode(record.value)

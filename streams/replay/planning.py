@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from streams.replay.errors import ReplayError
@@ -23,7 +24,7 @@ def plan_jobs(
     kafka: KafkaSettings, *, from_ms: int | None, to_ms: int | None, warm_up: bool
 ) -> list[PartitionJob]:
     """One job per partition of ``candidate.activity`` (co-partitioned with the profiles)."""
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         window = plan_ranges(consumer, kafka.topic(ACTIVITY), from_ms, to_ms)
         profiles = plan_ranges(consumer, kafka.topic(PROFILE), None, to_ms)

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ACTIVITY_DLQ, ENGAGEMENT, PROFILE, PROFILE_DLQ
 from streams.replay.counts import ReplayCounts
@@ -235,15 +236,13 @@ def _run_group(spec: ReplaySpec, jobs: list[PartitionJob], report: Progress) -> 
     model = load_model(spec.model_path)
     engine = build_engine(model, spec.campaigns_path, spec.catalog_path) if spec.campaigns else None
     kafka = spec.kafka
-    consumer = KafkaConsumer(
-        **kafka.kafka_python_config(),
+    consumer = clients.consumer(
+        kafka,
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 << 20,
         fetch_max_bytes=16 << 20,
     )
-    producer = KafkaProducer(
-        **kafka.kafka_python_config(), acks="all", linger_ms=20, batch_size=512 * 1024
-    )
+    producer = clients.producer(kafka, acks="all", linger_ms=20, batch_size=512 * 1024)
     result = ReplayResult()
     sends = SendTracker()
     topics = spec.topics()

@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from schemas.codec import default_codec
 from schemas.errors import SchemaError
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from streams.replay.errors import ReplayError
 from streams.replay.json_form import from_json, to_json
@@ -40,7 +40,7 @@ def export_lines(
     kafka: KafkaSettings, topic: str, from_ms: int | None, to_ms: int | None
 ) -> Iterator[bytes]:
     """JSON lines (without newline) of ``topic``'s records with ``from_ms <= ts < to_ms``."""
-    consumer = KafkaConsumer(**kafka.kafka_python_config(), enable_auto_commit=False)
+    consumer = clients.consumer(kafka, enable_auto_commit=False)
     try:
         for record in read_topic(consumer, topic, from_ms, to_ms):
             yield orjson.dumps(record_to_json(record))
@@ -106,7 +106,7 @@ def import_lines(kafka: KafkaSettings, topic: str, lines: Iterable[str | bytes])
             records.append(line_to_record(orjson.loads(text)))
         except (orjson.JSONDecodeError, SchemaError, ReplayError, ValueError) as exc:
             raise ReplayError(f"line {number}: {exc}") from exc
-    producer = KafkaProducer(**kafka.kafka_python_config(), acks="all", linger_ms=20)
+    producer = clients.producer(kafka, acks="all", linger_ms=20)
     try:
         futures = [
             producer.send(topic, key=key, value=value, headers=headers, timestamp_ms=ts)

@@ -1,15 +1,14 @@
-"""Adapter: the project's :class:`KafkaSettings` as faust ``App`` options."""
+"""Adapter: the project's :class:`KafkaSettings` as faust ``App`` options, and the partition
+counts the worker checks before faust starts (clients from :mod:`schemas.kafka_seam.clients`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import faust
-from kafka import KafkaConsumer
-from kafka.errors import KafkaError
 
 from schemas.errors import ConfigError
-from schemas.kafka_seam.connection_errors import connection_failures, unavailable
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 
@@ -39,14 +38,8 @@ def topic_partitions(
     KafkaUnavailableError when the cluster does not answer, KafkaAuthenticationError when it
     refuses the credentials or TLS (checked here, before faust starts, so the cause is clear).
     """
-    try:
-        with connection_failures() as failures:
-            consumer = KafkaConsumer(
-                **kafka.kafka_python_config(), request_timeout_ms=int(timeout_s * 1000)
-            )
-    except KafkaError as exc:
-        message = f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}"
-        raise unavailable(message, failures, kafka) from exc
+    with clients.explained(kafka):
+        consumer = clients.consumer(kafka, request_timeout_ms=int(timeout_s * 1000))
     try:
         counts = {}
         for name in names:

@@ -15,8 +15,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.stack_dump import request_dump
 
@@ -31,9 +32,7 @@ def free_port() -> int:
 
 def group_offsets(kafka: KafkaSettings, group: str, topic: str) -> dict[int, tuple[int, int]]:
     """``(committed, end)`` offsets of consumer group ``group`` on each partition of ``topic``."""
-    consumer = KafkaConsumer(
-        **kafka.kafka_python_config(), group_id=group, enable_auto_commit=False
-    )
+    consumer = clients.consumer(kafka, group_id=group, enable_auto_commit=False)
     try:
         partitions = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())

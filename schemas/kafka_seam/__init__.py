@@ -6,6 +6,10 @@
 * :mod:`schemas.kafka_seam.partitioner`        the key partitioner (murmur2, memoised)
 * :mod:`schemas.kafka_seam.proto`              what components use of Kafka, as Protocols
 * :mod:`schemas.kafka_seam.reader`             read topics or partitions to their end offsets
+* :mod:`schemas.kafka_seam.broker`             record sink and topic admin on the real broker
+* :mod:`schemas.kafka_seam.memory`             the in-memory twin of every role, for pure tests
+
+``tests/test_kafka_seam_conformance.py`` runs one behaviour suite on the twin and on the broker.
 
 It lives in ``schemas`` because every layer above the contract uses it (and the wheel ships the
 five top-level packages only). Within ``schemas`` it is a layer of its own: it may import the

@@ -1,0 +1,146 @@
+"""One behaviour suite for the Kafka seam's roles (schemas/kafka_seam/proto.py), run against the
+in-memory twin (schemas/kafka_seam/memory.py) and against the real broker.
+
+What a pure test learns from the twin holds on the broker because both pass these tests: topic
+admin (create, describe, delete), keyed records on the murmur2 partition, and reading to the end
+offsets taken when the read starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam.broker import KafkaRecordSink, KafkaTopicAdmin
+from schemas.kafka_seam.memory import MemoryCluster
+from schemas.kafka_seam.partitioner import key_partition
+from schemas.kafka_seam.proto import Record, RecordSink, TopicAdmin, TopicPartition, TopicReader
+from schemas.kafka_seam.reader import open_reader, read_to_end
+from tests.kafka_helpers import unique
+
+PARTITIONS = 3
+TIMEOUT_S = 30.0
+
+
+@dataclass
+class Seam:
+    """One implementation of every role, and the full name of a topic of this test."""
+
+    admin: TopicAdmin
+    sink: RecordSink
+    reader: Callable[[], TopicReader]
+    topic: Callable[[str], str]
+
+    def new_topic(self, name: str = "t", partitions: int = PARTITIONS) -> str:
+        full = self.topic(name)
+        assert self.admin.create_topic(full, partitions, {"retention.ms": "3600000"})
+        return full
+
+    def write(self, topic: str, *pairs: tuple[bytes | None, bytes]) -> None:
+        for key, value in pairs:
+            self.sink.send(topic, key, value)
+        self.sink.flush(TIMEOUT_S)
+
+
+@pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.kafka)])
+def seam(request: pytest.FixtureRequest) -> Iterator[Seam]:
+    if request.param == "memory":
+        cluster = MemoryCluster()
+        yield Seam(cluster.admin(), cluster.sink(), cluster.reader, lambda name: name)
+        return
+    base = request.getfixturevalue("kafka_base")
+    kafka = base.model_copy(update={"topic_prefix": unique("seam") + "."})
+    sink = KafkaRecordSink(kafka, linger_ms=0)
+    readers: list[TopicReader] = []
+
+    def reader() -> TopicReader:
+        readers.append(open_reader(kafka))
+        return readers[-1]
+
+    try:
+        yield Seam(KafkaTopicAdmin(kafka), sink, reader, kafka.topic)
+    finally:
+        for each in readers:
+            each.close()
+        sink.close()
+        topic_admin.delete_prefixed(kafka)
+
+
+def _pairs(records: list[Record]) -> list[tuple[bytes | None, bytes | None]]:
+    return [(r.key, r.value) for r in records]
+
+
+def test_a_created_topic_is_described_listed_and_deleted(seam: Seam) -> None:
+    name = seam.new_topic()
+    assert seam.admin.partition_count(name) == PARTITIONS
+    assert name in seam.admin.list_topics()
+    assert not seam.admin.create_topic(name, PARTITIONS + 1, {}), "exists: left as it is"
+    assert seam.admin.partition_count(name) == PARTITIONS
+    seam.admin.delete_topics([name, seam.topic("never-created")])
+    assert seam.admin.partition_count(name) is None
+    assert name not in seam.admin.list_topics()
+
+
+def test_a_missing_topic_has_no_partitions(seam: Seam) -> None:
+    assert seam.admin.partition_count(seam.topic("missing")) is None
+    assert seam.reader().partitions_for(seam.topic("missing")) == []
+
+
+def test_keyed_records_land_on_the_murmur2_partition_in_order(seam: Seam) -> None:
+    topic = seam.new_topic()
+    keys = [f"cand-{n}".encode() for n in range(12)]
+    seam.write(topic, *((key, b"v-" + key) for key in keys), *((key, b"w-" + key) for key in keys))
+    reader = seam.reader()
+    partitions = reader.partitions_for(topic)
+    assert partitions == [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    records = list(read_to_end(reader, partitions, timeout_s=TIMEOUT_S))
+    assert len(records) == 2 * len(keys)
+    for record in records:
+        assert record.key is not None
+        assert record.topic == topic
+        assert record.partition == key_partition(record.key, PARTITIONS)
+    for tp in partitions:
+        mine = [r for r in records if r.partition == tp.partition]
+        assert [r.offset for r in mine] == list(range(len(mine))), "offsets 0.. in order"
+        # each key's first value before its second one
+        assert [r.value for r in mine if r.value.startswith(b"v-")] == [  # type: ignore[union-attr]
+            b"v-" + k for k in keys if key_partition(k, PARTITIONS) == tp.partition
+        ]
+
+
+def test_a_read_stops_at_the_end_offsets_taken_when_it_starts(seam: Seam) -> None:
+    topic = seam.new_topic()
+    seam.write(topic, (b"cand-1", b"one"), (b"cand-2", b"two"))
+    reader = seam.reader()
+    partitions = reader.partitions_for(topic)
+    reading = read_to_end(reader, partitions, timeout_s=TIMEOUT_S)
+    first = next(reading)  # the end offsets are taken now
+    seam.write(topic, (b"cand-1", b"later"), (b"cand-3", b"later"))
+    rest = list(reading)
+    assert sorted(_pairs([first, *rest])) == [(b"cand-1", b"one"), (b"cand-2", b"two")]
+    # the later records are left for the next read, none lost
+    later = list(reader.read_to(reader.end_offsets(partitions, TIMEOUT_S), TIMEOUT_S))
+    assert sorted(_pairs(later)) == [(b"cand-1", b"later"), (b"cand-3", b"later")]
+    assert list(reader.read_to(reader.end_offsets(partitions, TIMEOUT_S), TIMEOUT_S)) == []
+
+
+def test_only_the_assigned_partitions_are_read_from_a_sought_offset(seam: Seam) -> None:
+    topic = seam.new_topic()
+    keys = [f"cand-{n}".encode() for n in range(20)]
+    seam.write(topic, *((key, key) for key in keys))
+    chosen = TopicPartition(topic, key_partition(b"cand-7", PARTITIONS))
+    expected = [k for k in keys if key_partition(k, PARTITIONS) == chosen.partition]
+    reader = seam.reader()
+    assert [r.key for r in read_to_end(reader, [chosen], timeout_s=TIMEOUT_S)] == expected
+    reader.seek(chosen, 1)
+    again = reader.read_to(reader.end_offsets([chosen], TIMEOUT_S), TIMEOUT_S)
+    assert [r.key for r in again] == expected[1:]
+
+
+def test_an_empty_topic_reads_as_nothing(seam: Seam) -> None:
+    topic = seam.new_topic(partitions=2)
+    reader = seam.reader()
+    assert list(read_to_end(reader, reader.partitions_for(topic), timeout_s=TIMEOUT_S)) == []

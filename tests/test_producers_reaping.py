@@ -1,4 +1,4 @@
-"""How send() tracks failures without an errback per record (producers/producer.py, _reap).
+"""How send() tracks failures without an errback per record (producers/sending.py, _reap).
 
 A fake kafka-python client whose futures the test completes by hand: what is checked here is the
 SDK's own bookkeeping (the broker-backed tests are in test_producers_failures.py)."""
@@ -19,7 +19,7 @@ from kafka.errors import (
 )
 from kafka.future import Future
 
-import producers.producer as producer_module
+import producers.sending as sending_module
 from producers.delivery import DeliveryRejectedError, PublishTimeoutError
 from producers.producer import REAP_EVERY, NurtureProducer
 from producers.settings import ProducerSettings
@@ -57,8 +57,8 @@ def sdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[NurtureProducer]:
             if not future.is_done:
                 future.failure(KafkaTimeoutError("closed forcefully"))
 
-    monkeypatch.setattr(producer_module, "connect", lambda kafka, settings: FakeClient())
-    monkeypatch.setattr(producer_module, "force_close", force_close)
+    monkeypatch.setattr(sending_module, "connect", lambda kafka, settings: FakeClient())
+    monkeypatch.setattr(sending_module, "force_close", force_close)
     yield NurtureProducer(KafkaSettings(), ProducerSettings())
 
 
@@ -103,12 +103,12 @@ def test_a_slow_sender_gets_its_failures_counted_within_a_second(
 ) -> None:
     clock = [1000.0]
     monkeypatch.setattr("producers.producer.time.monotonic", lambda: clock[0])
-    sdk._next_reap = clock[0] + producer_module.REAP_INTERVAL_S
+    sdk._next_reap = clock[0] + sending_module.REAP_INTERVAL_S
     first_client = sdk._client
     sdk.send(event(0)).kafka_future.failure(KafkaTimeoutError("expired"))
     sdk.send(event(1))  # within the interval: not checked yet
     assert not restarting(sdk)
-    clock[0] += producer_module.REAP_INTERVAL_S
+    clock[0] += sending_module.REAP_INTERVAL_S
     sdk.send(event(2))  # the first send after a second checks, and sees the timeout
     assert restarting(sdk)
     sdk.send(event(3))

@@ -29,7 +29,8 @@ from streams.worker.metrics import (
     population,
 )
 from streams.worker.outbox import Outbox
-from streams.worker.processor import ActivityProcessor, Outputs
+from streams.worker.outputs import Outputs
+from streams.worker.processor import ActivityProcessor
 from streams.worker.profile import with_profile
 from streams.worker.rows import dump_row
 

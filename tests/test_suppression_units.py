@@ -29,7 +29,8 @@ from streams.scoring.config import load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
 from streams.worker.engagement import ActivityItem
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.processor import ActivityProcessor, Outputs, ProfileProcessor
+from streams.worker.outputs import Outputs
+from streams.worker.processor import ActivityProcessor, ProfileProcessor
 from streams.worker.rows import CAMPAIGNS, dump_row
 from streams.worker.suppression import (
     changed_suppression,

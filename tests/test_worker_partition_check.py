@@ -21,12 +21,9 @@ from streams.scoring.config import load_model
 from streams.worker.dlq import HEADER_ERROR_CLASS, HEADER_PARTITION
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import key_partition
-from streams.worker.processor import (
-    ActivityProcessor,
-    Outputs,
-    ProfileProcessor,
-    check_partition,
-)
+from streams.worker.outputs import Outputs
+from streams.worker.processor import ActivityProcessor, ProfileProcessor
+from streams.worker.record_checks import check_partition
 
 PARTITIONS = 6
 ACTIVITY, PROFILE = "candidate.activity", "candidate.profile"

@@ -54,8 +54,9 @@ from streams.worker.dlq import (
 )
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import key_partition
+from streams.worker.outputs import Outputs
 from streams.worker.probe import WorkerProcess
-from streams.worker.processor import ActivityProcessor, Outputs
+from streams.worker.processor import ActivityProcessor
 from streams.worker.settings import DEFAULT_MAX_RECORD_BYTES, WorkerSettings
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.worker_support import WorkerHarness, answering, metric_value, published

@@ -27,8 +27,8 @@ from streams.worker.dlq import (
 )
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.liveness import CommitWatch
-from streams.worker.processor import check_key
 from streams.worker.profile import with_profile
+from streams.worker.record_checks import check_key
 from streams.worker.rows import ENGAGEMENT, PROFILE, dump_row, load_row
 from streams.worker.settings import WorkerSettings
 

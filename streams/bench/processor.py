@@ -23,7 +23,8 @@ from streams.worker.campaigns import CampaignOutput, build_engine
 from streams.worker.erasure import ErasureMarks
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import key_partition
-from streams.worker.processor import ActivityProcessor, Outputs
+from streams.worker.outputs import Outputs
+from streams.worker.processor import ActivityProcessor
 
 PARTITIONS = 3
 

@@ -34,14 +34,10 @@ from streams.scoring.config import ScoringModel
 from streams.worker.campaigns import CampaignOutput
 from streams.worker.erasure import ErasureMarks
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.processor import (
-    ActivityProcessor,
-    Outputs,
-    ProfileProcessor,
-    StreamClock,
-    TimerProcessor,
-)
+from streams.worker.outputs import Outputs
+from streams.worker.processor import ActivityProcessor, ProfileProcessor
 from streams.worker.step import Step
+from streams.worker.timers import StreamClock, TimerProcessor
 
 #: Records per processing step. Larger than the worker's batches (``BATCH_SIZE``, or a whole
 #: fetch): a candidate's row is then read and written once for more of its events (about a

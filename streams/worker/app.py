@@ -33,15 +33,11 @@ from streams.worker.kafka_config import faust_broker_options
 from streams.worker.liveness import EXIT_STALLED, CommitWatch, crash_process
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.monitor import LeanMonitor
-from streams.worker.processor import (
-    ActivityProcessor,
-    Outputs,
-    ProfileProcessor,
-    StreamClock,
-    TimerProcessor,
-)
+from streams.worker.outputs import Outputs
+from streams.worker.processor import ActivityProcessor, ProfileProcessor
 from streams.worker.runner import StepRunner
 from streams.worker.settings import WorkerSettings
+from streams.worker.timers import StreamClock, TimerProcessor
 from streams.worker.web import register_views
 
 log = logging.getLogger(__name__)

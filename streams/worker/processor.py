@@ -1,4 +1,4 @@
-"""What the agents and the timer do with a batch: decode, dead-letter, score, decide, write.
+"""What the agents do with a batch: decode, check, dead-letter, score, decide, write.
 
 ``process`` is synchronous on purpose: a batch is read, scored and written to the row overlay
 without an ``await`` in between, so the steps that share the candidate rows (the activity and
@@ -7,156 +7,33 @@ record a step causes (changelog, engagement, actions, dead letters) goes to its
 :class:`~streams.worker.step.Step`; the runner (``streams/worker/app.py``) publishes it, waits
 for the acknowledgements, and only then applies the rows to the local store. faust commits an offset
 only after the batch holding it went through all of that (at-least-once, no lost output).
+
+Beside it: where the results go (``outputs.py``), the checks each record passes
+(``record_checks.py``) and the campaign timers (``timers.py``).
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from schemas.codec import activity_codec, codec_for, default_codec
-from schemas.errors import (
-    InvalidKeyError,
-    RecordTooLargeError,
-    SchemaError,
-    ValidationError,
-    WrongPartitionError,
-    WrongSubjectError,
-)
+from schemas.errors import RecordTooLargeError, SchemaError, WrongSubjectError
 from schemas.fast_writer.builders import fast_encoder
 from schemas.timestamps import to_micros
 from streams.campaigns.timers import TimerIndex
 from streams.scoring.config import ScoringModel
 from streams.worker.campaigns import CampaignOutput
-from streams.worker.dlq import dead_letter
 from streams.worker.engagement import ActivityItem, score_candidate
-from streams.worker.erasure import ErasureMarks
-from streams.worker.metrics import WorkerMetrics, dead_letter_reason
-from streams.worker.outbox import Outbox, key_partition
+from streams.worker.outputs import Outputs, Record
 from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
-from streams.worker.row_store import RowStore
+from streams.worker.record_checks import check_key, check_partition, check_size
 from streams.worker.rows import dump_row, load_row
 from streams.worker.settings import DEFAULT_MAX_RECORD_BYTES
-from streams.worker.step import INTERNAL_PREFIX, Step
+from streams.worker.step import Step
 from streams.worker.suppression import changed_suppression, encode_suppression
-
-log = logging.getLogger(__name__)
-
-#: A consumed record: faust's ``Message`` or aiokafka's ``ConsumerRecord`` (both have ``topic``,
-#: ``partition``, ``offset``, ``key``, ``value`` and ``headers``).
-Record = Any
-
-
-@dataclass
-class Outputs:
-    """Where a processor's results go: the table's store, and the output topics (full names)."""
-
-    #: The faust table; rows are written to ``table.data`` (the local store) directly.
-    table: Any
-    changelog: str
-    engagement: str
-    #: Dead-letter topic per source topic.
-    dlq: Mapping[str, str]
-    #: Partition count of every output topic.
-    partitions: Mapping[str, int]
-    metrics: WorkerMetrics
-    #: Markers of erased candidates (None: erasure requests only delete the row).
-    erasure: ErasureMarks | None = None
-    #: ``candidate.suppression`` (full name): each candidate's unsubscribes, for delivery
-    #: (None: not published).
-    suppression: str | None = None
-
-    def __post_init__(self) -> None:
-        self.rows = RowStore(self.table)
-
-    @property
-    def source_partitions(self) -> int:
-        """Partition count of the source topics: the changelog's (they are co-partitioned with
-        the table, which the worker checks at start-up)."""
-        return self.partitions[self.changelog]
-
-    def step(self) -> Step:
-        """A new processing step writing to this table and these topics."""
-        return Step(self.rows, Outbox(self.partitions), self.changelog)
-
-    def erased(self, step: Step, partition: int, candidate_id: str) -> bool:
-        """True when ``candidate_id`` was erased (a marker is in the table)."""
-        marks = self.erasure
-        return marks is not None and step.get(partition, marks.key(candidate_id)) is not None
-
-    def dead_letter(self, outbox: Outbox, message: Record, error: BaseException) -> None:
-        """Queue the original record for its dead-letter topic and log why."""
-        letter = dead_letter(
-            key=message.key,
-            value=message.value,
-            headers=message.headers,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            error=error,
-        )
-        topic = self.dlq[message.topic]
-        outbox.add(topic, letter.key, letter.value, headers=letter.headers)
-        self.metrics.dead_letters.labels(topic, dead_letter_reason(error)).inc()
-        if isinstance(error, WrongPartitionError):
-            self.metrics.wrong_partition.labels(message.topic, str(message.partition)).inc()
-        log.warning(  # the message is bounded: it may quote ids, and a bad id can be long
-            "%s[%d] offset=%d dead-lettered: %s: %.300s",
-            message.topic,
-            message.partition,
-            message.offset,
-            type(error).__name__,
-            error,
-        )
-
-
-def check_size(value: bytes | None, limit: int) -> None:
-    """Refuse a value over ``limit`` bytes before it is decoded (None is left to the decoder,
-    which says it is a tombstone)."""
-    if value is not None and len(value) > limit:
-        raise RecordTooLargeError(len(value), limit)
-
-
-def check_key(key: bytes | None, candidate_id: str, record_id: str | None) -> None:
-    """Refuse a record whose Kafka key is not its candidate id (its row would be misplaced),
-    and ids starting with a NUL byte (the table's own bookkeeping keys do)."""
-    if key is not None and key.startswith(INTERNAL_PREFIX):
-        raise ValidationError(
-            "candidate_id", "a candidate id may not start with a NUL byte", event_id=record_id
-        )
-    if key is None or key != candidate_id.encode():
-        raise _key_problem(key, candidate_id, record_id)
-
-
-def check_partition(key: bytes, partition: int, partitions: int) -> None:
-    """Refuse a record that is not on the partition its key hashes to (murmur2, as every
-    producer of ours, the Java client and kafka-python partition): processed here, its
-    candidate's state would be split between two partitions (and two workers)."""
-    expected = key_partition(key, partitions)
-    if expected != partition:
-        raise WrongPartitionError(partition, expected, partitions)
-
-
-def _key_problem(key: bytes | None, candidate_id: str, record_id: str | None) -> ValidationError:
-    """Why ``key`` cannot be the key of ``candidate_id``'s record. The key is shown only as its
-    size and first bytes in hex (it may hold anything a producer put there)."""
-    shown_id = candidate_id if len(candidate_id) <= 80 else f"{candidate_id[:80]}..."
-    rule = f"the key must be the candidate id {shown_id!r} (partitioning)"
-    if key is None:
-        return InvalidKeyError(f"record has no key (null); {rule}", event_id=record_id)
-    shown = f"{len(key)} bytes, starts {key[:8].hex(' ')}"
-    try:
-        key.decode()
-    except UnicodeDecodeError as exc:
-        return InvalidKeyError(
-            f"not UTF-8 text ({shown}; invalid byte at {exc.start}); {rule}", event_id=record_id
-        )
-    return ValidationError(
-        "candidate_id", f"record has another key ({shown}); {rule}", event_id=record_id
-    )
+from streams.worker.timers import StreamClock
 
 
 class ActivityProcessor:
@@ -344,65 +221,3 @@ class ProfileProcessor:
             step.outbox.add(out.suppression, key, None)
         if out.erasure is not None:
             step.put_internal(partition, out.erasure.key(candidate_id), out.erasure.marker(at_us))
-
-
-class StreamClock:
-    """Campaign timers driven by each partition's stream time (the latest event time seen).
-
-    Replays and rebuilds use it: the same events give the same actions at the same decision
-    times, whenever and however fast they are processed. The stream time of a partition is kept
-    in the table (``\\x00clock/<partition>``), so it survives restarts.
-    """
-
-    def __init__(self, timers: TimerProcessor) -> None:
-        self.timers = timers
-
-    def advance(self, step: Step, groups: Iterable[list[tuple[ActivityItem, Record]]]) -> None:
-        """Move each partition's stream time to the latest event time of the batch and run
-        the timers due by then."""
-        latest: dict[int, int] = {}
-        for group in groups:
-            for item, _ in group:
-                occurred = item.record["occurred_at"]
-                at = occurred if type(occurred) is int else to_micros(occurred)
-                if at > latest.get(item.partition, at - 1):
-                    latest[item.partition] = at
-        for partition, at in sorted(latest.items()):
-            store = step.index_store(partition)
-            key = f"clock/{partition}"
-            known = store.get(key)
-            if known is not None and known >= at:
-                continue
-            store[key] = at
-            self.timers.tick(step, partition, at)
-
-
-class TimerProcessor:
-    """Wakes the candidates whose campaign wake-up is due: steps after waits, held actions
-    whose quiet hours ended, inactivity deadlines (streams/campaigns/timers.py)."""
-
-    def __init__(self, outputs: Outputs, campaigns: CampaignOutput) -> None:
-        self.out = outputs
-        self.campaigns = campaigns
-
-    def tick(self, step: Step, partition: int, now_us: int) -> int:
-        """Run everything due by ``now_us`` on ``partition``; returns the candidates woken."""
-        campaigns = self.campaigns
-        index = TimerIndex(step.index_store(partition), partition=partition)
-        woken = 0
-        while True:
-            for candidate_id in index.take_due(now_us):
-                key = candidate_id.encode()
-                stored = step.get(partition, key)
-                if stored is None:  # erased since: nothing to do
-                    continue
-                row = load_row(stored)
-                decision = campaigns.on_timer(candidate_id, row, now_us)
-                campaigns.add(step.outbox, key, decision)
-                campaigns.schedule(index, candidate_id, decision)
-                step.put(partition, key, dump_row(row))
-                woken += 1
-            if not index.behind(now_us):
-                break
-        self.out.metrics.timer_wakeups.inc(woken)
-        return woken

@@ -20,8 +20,9 @@ from faust.types import TP
 from streams.worker.liveness import crash_process
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import Publisher
-from streams.worker.processor import Outputs, TimerProcessor
+from streams.worker.outputs import Outputs
 from streams.worker.step import Step
+from streams.worker.timers import TimerProcessor
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -26,6 +27,7 @@ from deploy.up.plan import (
 from deploy.up.supervisor import Supervisor
 from schemas.errors import NurtureError
 from schemas.kafka_seam import topic_admin
+from schemas.settings import KafkaSettings
 
 
 def _is_local_default(bootstrap: str, broker: BrokerSettings) -> bool:
@@ -87,6 +89,23 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     settings = kafka_settings(ctx)
     broker_settings = BrokerSettings()
     _check_child_settings(gateway_port, worker_port, delivery_port)
+    _broker_and_topics(settings, broker_settings)
+    options = UpOptions(
+        demo=demo,
+        gateway_port=gateway_port,
+        worker_web_port=worker_port,
+        delivery_metrics_port=delivery_port,
+        webhook_sink_port=webhook_sink_port,
+    )
+    state_dir = broker_settings.data_dir.parent
+    supervisor = Supervisor(pipeline_children(settings, options, state_dir), state_dir / "logs")
+    _print_where_things_go(options, state_dir)
+    _supervise(supervisor, live_view=not no_ui)
+
+
+def _broker_and_topics(settings: KafkaSettings, broker_settings: BrokerSettings) -> None:
+    """Check the cluster; start the local broker when nothing answers at its default address
+    (never against another address), then create the topics and show any conflicts."""
     try:
         if not answers_metadata(settings, timeout_s=3.0):
             if not _is_local_default(settings.bootstrap_servers, broker_settings):
@@ -99,20 +118,14 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     for name, diffs in report.conflicts.items():
         console.print(f"[yellow]topic {name} differs from its declaration:[/] {'; '.join(diffs)}")
 
-    options = UpOptions(
-        demo=demo,
-        gateway_port=gateway_port,
-        worker_web_port=worker_port,
-        delivery_metrics_port=delivery_port,
-        webhook_sink_port=webhook_sink_port,
-    )
-    state_dir = broker_settings.data_dir.parent
-    supervisor = Supervisor(pipeline_children(settings, options, state_dir), state_dir / "logs")
+
+def _print_where_things_go(options: UpOptions, state_dir: Path) -> None:
+    """Where the logs, the gateway's API keys, the demo input, e-mails and webhooks are."""
     console.print(
-        f"logs in {state_dir / 'logs'}; gateway on http://127.0.0.1:{gateway_port} "
+        f"logs in {state_dir / 'logs'}; gateway on http://127.0.0.1:{options.gateway_port} "
         f"(API keys: {state_dir / 'gateway-api-keys'} unless NURTURE_GATEWAY_API_KEYS is set)"
     )
-    if demo:
+    if options.demo:
         console.print(
             f"demo input: the simulator's seeded candidates under run id {options.demo_run_id}, "
             "new ids every `nurture up` (`nurture simulate --run-id` repeats a run)",
@@ -124,9 +137,14 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     if webhooks is not None:
         console.print(
             f"no NURTURE_DELIVERY_WEBHOOKS set: webhooks ({', '.join(webhooks)}) go to the local "
-            f"sink on port {webhook_sink_port}, one JSON line each in "
+            f"sink on port {options.webhook_sink_port}, one JSON line each in "
             f"{webhook_sink_dir(state_dir)}/<endpoint>.jsonl"
         )
+
+
+def _supervise(supervisor: Supervisor, *, live_view: bool) -> None:
+    """Start every child and watch them (the live view, or plain logs) until SIGTERM or
+    Ctrl-C, or until all finished; then stop them in order."""
     stop_requested = False
 
     def _request_stop(signum: int, frame: FrameType | None) -> None:
@@ -137,12 +155,12 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     signal.signal(signal.SIGINT, _request_stop)
     supervisor.start_all()
     try:
-        if no_ui:
+        if live_view:
+            run_live_view(supervisor, console, lambda: stop_requested)
+        else:
             while not stop_requested and not supervisor.all_finished:
                 supervisor.poll()
                 time.sleep(0.5)
-        else:
-            run_live_view(supervisor, console, lambda: stop_requested)
     finally:
         console.print("stopping the pipeline ...")
         supervisor.stop_all()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,7 +32,7 @@ from producers.gateway.profiles import ProfileIngest, kafka_shredder
 from producers.gateway.publisher import KafkaPublisher, Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
-from producers.gateway.settings import GatewaySettings
+from producers.gateway.settings import ApiKey, GatewaySettings
 from producers.gateway.shared_ids import SharedAcceptedIds
 from producers.gateway.state import REQUEST_ID_KEY, Gateway
 from producers.gateway.tracking import TrackingIngest
@@ -63,6 +64,32 @@ def create_app(
 ) -> FastAPI:
     """The gateway app. Raises :class:`ConfigError` when no API key is configured or the
     tracking key is weak (see :mod:`schemas.tracking_secret`)."""
+    keys = _api_keys(settings)
+    metrics = GatewayMetrics(registry)
+    live = publisher is None
+    if publisher is None:
+        publisher = _live_publisher(settings, kafka, producer_settings)
+    gateway = _gateway(_Wiring(settings, kafka, publisher, metrics), keys, live=live)
+    app = _routes_app(_lifespan(gateway, kafka, live=live))
+    app.state.gateway = gateway
+    app.add_exception_handler(GatewayError, _refusal)
+    app.add_middleware(_RequestMetrics, metrics=metrics)
+    return app
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What every part of the gateway is built from."""
+
+    settings: GatewaySettings
+    kafka: KafkaSettings
+    publisher: Publisher
+    metrics: GatewayMetrics
+
+
+def _api_keys(settings: GatewaySettings) -> list[ApiKey]:
+    """The configured API keys; a :class:`ConfigError` when there are none, or when a rate
+    limit names a source without a key."""
     keys = settings.all_api_keys()
     if not keys:
         raise ConfigError(
@@ -72,17 +99,28 @@ def create_app(
     unknown = sorted(set(settings.rate_limits) - {key.source for key in keys})
     if unknown:
         raise ConfigError(f"NURTURE_GATEWAY_RATE_LIMITS names sources without a key: {unknown}")
-    metrics = GatewayMetrics(registry)
-    live = publisher is None
-    if publisher is None:
-        client = AioKafkaPublisher if settings.producer == "aiokafka" else KafkaPublisher
-        publisher = client(
-            kafka,
-            producer_settings or load_producer_settings(),
-            ack_timeout_s=settings.ack_timeout_s,
-            probe_timeout_s=settings.readiness_timeout_s,
-            reconnect_every_s=float(settings.retry_after_s),
-        )
+    return keys
+
+
+def _live_publisher(
+    settings: GatewaySettings, kafka: KafkaSettings, producer_settings: ProducerSettings | None
+) -> Publisher:
+    """The Kafka publisher of the configured client (``NURTURE_GATEWAY_PRODUCER``)."""
+    client = AioKafkaPublisher if settings.producer == "aiokafka" else KafkaPublisher
+    return client(
+        kafka,
+        producer_settings or load_producer_settings(),
+        ack_timeout_s=settings.ack_timeout_s,
+        probe_timeout_s=settings.readiness_timeout_s,
+        reconnect_every_s=float(settings.retry_after_s),
+    )
+
+
+def _gateway(wiring: _Wiring, keys: list[ApiKey], *, live: bool) -> Gateway:
+    """The gateway's state: auth, limits, de-duplication and the three ingests. The shared
+    de-duplication topic is used by a live gateway only (tests pass their own publisher)."""
+    settings, kafka = wiring.settings, wiring.kafka
+    publisher, metrics = wiring.publisher, wiring.metrics
     encoder = RecordEncoder(dict_validation=settings.validation)
     privacy = load_privacy_settings()  # the KEK is read (or made, locally) now: fail at start
     dedup = AcceptedIds(settings.dedup_window_s, settings.dedup_max_ids)
@@ -104,7 +142,7 @@ def create_app(
         ack_timeout_s=settings.ack_timeout_s,
         on_accepted=shared_ids.share if shared_ids is not None else None,
     )
-    gateway = Gateway(
+    return Gateway(
         settings=settings,
         limits=Limits(
             settings.max_event_bytes, settings.max_batch_bytes, settings.max_batch_events
@@ -132,6 +170,13 @@ def create_app(
         ),
     )
 
+
+def _lifespan(
+    gateway: Gateway, kafka: KafkaSettings, *, live: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the live publisher and the shared de-duplication reader; close both at the end."""
+    publisher, shared_ids = gateway.publisher, gateway.shared_ids
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if live and isinstance(publisher, KafkaPublisher | AioKafkaPublisher):
@@ -150,11 +195,7 @@ def create_app(
                 await shared_ids.close()
             await publisher.close()
 
-    app = _routes_app(lifespan)
-    app.state.gateway = gateway
-    app.add_exception_handler(GatewayError, _refusal)
-    app.add_middleware(_RequestMetrics, metrics=metrics)
-    return app
+    return lifespan
 
 
 def _routes_app(lifespan: Any = None) -> FastAPI:

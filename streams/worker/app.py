@@ -35,7 +35,7 @@ from streams.worker.metrics import WorkerMetrics
 from streams.worker.monitor import LeanMonitor
 from streams.worker.outputs import Outputs
 from streams.worker.processor import ActivityProcessor, ProfileProcessor
-from streams.worker.runner import StepRunner
+from streams.worker.runner import Process, StepRunner
 from streams.worker.settings import WorkerSettings
 from streams.worker.timers import StreamClock, TimerProcessor
 from streams.worker.web import register_views
@@ -79,8 +79,50 @@ def build_worker(
     """
     faust_seam.check()  # fail in one line, before anything starts, if faust or aiokafka changed
     aiokafka_seam.check()
+    app = _faust_app(settings, kafka, partitions)
+    faust_seam.guard_recovery_seeks(app)
+    wiring = _Wiring(app, settings, kafka, WorkerMetrics(registry or CollectorRegistry()))
+    table = _candidate_table(app, settings, partitions)
+    outputs = _outputs(wiring, table, output_partitions, partitions, campaigns=engine is not None)
+    processing = _processing(wiring, model, outputs, engine)
+    runner = StepRunner(app, outputs, wiring.metrics)
+    _install_agents(wiring, partitions, runner, processing, outputs.changelog)
+    watch = watch_liveness(app, kafka, settings, wiring.metrics)
+    if processing.timers is not None and settings.clock == "wall":
+        _install_wall_clock_timers(wiring, runner, processing.timers, watch)
+
+    async def tune_fetches() -> None:
+        await tune_fetcher(app, settings.fetch_min_bytes, settings.fetch_max_wait_ms)
+
+    app.task(tune_fetches)
+    register_views(app, table, model, watch, wiring.metrics.registry)
+    return Worker(app=app, table=table, watch=watch, metrics=wiring.metrics)
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What the worker's parts are built from and installed on."""
+
+    app: Any
+    settings: WorkerSettings
+    kafka: KafkaSettings
+    metrics: WorkerMetrics
+
+
+@dataclass(frozen=True)
+class _Processing:
+    """The steps the agents and timers run: scoring, profiles, campaign timers (None: no
+    campaigns, or timers on the stream clock inside the scoring steps only)."""
+
+    score: Process
+    keep_profile: Process
+    timers: TimerProcessor | None
+
+
+def _faust_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) -> Any:
+    """The faust app: broker and store options, one batch per poll, the lean monitor."""
     app_id = settings.faust_app_id(kafka.topic_prefix)
-    app = faust.App(
+    return faust.App(
         app_id,
         **faust_broker_options(kafka),
         autodiscover=False,
@@ -106,15 +148,11 @@ def build_worker(
         value_serializer="raw",
         monitor=LeanMonitor(),
     )
-    faust_seam.guard_recovery_seeks(app)
-    metrics = WorkerMetrics(registry or CollectorRegistry())
 
-    def source(name: str) -> Any:
-        return app.topic(kafka.topic(name), partitions=partitions, internal=False)
 
-    activity, profile = source(ACTIVITY), source(PROFILE)
-    activity_topic = kafka.topic(ACTIVITY)
-    table = app.Table(
+def _candidate_table(app: Any, settings: WorkerSettings, partitions: int) -> Any:
+    """The candidate table: one row per candidate, keyed by the candidate id's bytes."""
+    return app.Table(
         TABLE_NAME,
         partitions=partitions,
         key_type=bytes,  # raw key bytes = the candidate id, as producers key the events
@@ -122,34 +160,63 @@ def build_worker(
         options={"driver": "rocksdict"} if settings.store.startswith("rocksdb") else None,
         help="One row per candidate: engagement state and profile (streams/worker/rows.py).",
     )
-    changelog = table.changelog_topic.get_topic_name()
-    outputs = Outputs(
+
+
+def _outputs(
+    wiring: _Wiring,
+    table: Any,
+    output_partitions: Mapping[str, int],
+    partitions: int,
+    *,
+    campaigns: bool,
+) -> Outputs:
+    """The table and the output topics; candidate.suppression only with campaigns."""
+    kafka, changelog = wiring.kafka, table.changelog_topic.get_topic_name()
+    return Outputs(
         table=table,
         changelog=changelog,
         engagement=kafka.topic(ENGAGEMENT),
         dlq={kafka.topic(src): kafka.topic(dlq) for src, dlq in DLQ_FOR.items()},
         partitions={changelog: partitions, **output_partitions},
-        metrics=metrics,
-        erasure=ErasureMarks(_erasure_secret(settings)),
-        suppression=None if engine is None else kafka.topic(SUPPRESSION),
+        metrics=wiring.metrics,
+        erasure=ErasureMarks(_erasure_secret(wiring.settings)),
+        suppression=kafka.topic(SUPPRESSION) if campaigns else None,
     )
 
+
+def _processing(
+    wiring: _Wiring, model: ScoringModel, outputs: Outputs, engine: Engine | None
+) -> _Processing:
+    """The processors over ``outputs``, with the campaign engine when there is one."""
+    settings, metrics = wiring.settings, wiring.metrics
     campaigns = (
         None
         if engine is None
-        else CampaignOutput(engine, kafka.topic(ACTION), metrics, model.version)
+        else CampaignOutput(engine, wiring.kafka.topic(ACTION), metrics, model.version)
     )
     timers = None if campaigns is None else TimerProcessor(outputs, campaigns)
     stream_clock = (
         StreamClock(timers) if timers is not None and settings.clock == "stream" else None
     )
     limit = settings.max_record_bytes
-    score = ActivityProcessor(
-        model, outputs, campaigns, stream_clock=stream_clock, max_record_bytes=limit
-    ).process
-    keep_profile = ProfileProcessor(outputs, campaigns, max_record_bytes=limit).process
+    return _Processing(
+        score=ActivityProcessor(
+            model, outputs, campaigns, stream_clock=stream_clock, max_record_bytes=limit
+        ).process,
+        keep_profile=ProfileProcessor(outputs, campaigns, max_record_bytes=limit).process,
+        timers=timers,
+    )
+
+
+def _install_agents(
+    wiring: _Wiring, partitions: int, runner: StepRunner, processing: _Processing, changelog: str
+) -> None:
+    """The two agents (activity in batches, profiles), the batch intake and the rebalance
+    hooks that keep steps and changelog partitions safe."""
+    app, settings, kafka = wiring.app, wiring.settings, wiring.kafka
+    activity_topic, profile_topic = kafka.topic(ACTIVITY), kafka.topic(PROFILE)
     batch, within = settings.batch_size, settings.batch_within_s
-    runner = StepRunner(app, outputs, metrics)
+    score, keep_profile = processing.score, processing.keep_profile
 
     async def score_activity(stream: Any) -> None:
         async for events in stream.take_events(batch, within=within):
@@ -165,38 +232,37 @@ def build_worker(
             app,
             activity_topic,
             partial(runner.run_batch, score, check_owned=False),
-            metrics,
-            streamed=frozenset({kafka.topic(PROFILE)}),
+            wiring.metrics,
+            streamed=frozenset({profile_topic}),
         ).install()
     # A revocation waits for the step in flight (a timer tick is not a tracked message): no
     # row of a partition may reach the changelog once its next owner may be restoring it.
     app.on_partitions_revoked.connect(cast(Any, runner.on_partitions_revoked))  # mode: untyped
     # No partition is processed without its changelog partition (its rows' only source).
-    require_changelog_partitions(app, (activity_topic, kafka.topic(PROFILE)), changelog)
+    require_changelog_partitions(app, (activity_topic, profile_topic), changelog)
     # Decorators applied as calls: faust is untyped, and mypy --strict refuses untyped decorators.
+    activity = app.topic(activity_topic, partitions=partitions, internal=False)
+    profile = app.topic(profile_topic, partitions=partitions, internal=False)
     app.agent(activity, name="score-activity", concurrency=1)(score_activity)
     app.agent(profile, name="keep-profiles", concurrency=1)(keep_profiles)
 
-    watch = watch_liveness(app, kafka, settings, metrics)
+
+def _install_wall_clock_timers(
+    wiring: _Wiring, runner: StepRunner, timers: TimerProcessor, watch: CommitWatch
+) -> None:
+    """Campaign timers on the wall clock, every ``timer_interval_s``, unless the worker is
+    rebalancing or recovering (the stream clock runs inside the activity batches instead)."""
+    app, activity_topic = wiring.app, wiring.kafka.topic(ACTIVITY)
 
     def paused() -> bool:
         consumer: Any = app.consumer
         return watch.busy() or not consumer.flow_active
 
     async def tick_timers() -> None:
-        """Wall-clock campaign timers (the stream clock runs inside the activity batches)."""
-        if timers is not None and not paused():
+        if not paused():
             await runner.run_timers(timers, activity_topic, time.time_ns() // 1000, paused)
 
-    if timers is not None and settings.clock == "wall":
-        app.timer(interval=settings.timer_interval_s)(tick_timers)
-
-    async def tune_fetches() -> None:
-        await tune_fetcher(app, settings.fetch_min_bytes, settings.fetch_max_wait_ms)
-
-    app.task(tune_fetches)
-    register_views(app, table, model, watch, metrics.registry)
-    return Worker(app=app, table=table, watch=watch, metrics=metrics)
+    app.timer(interval=wiring.settings.timer_interval_s)(tick_timers)
 
 
 def _erasure_secret(settings: WorkerSettings) -> bytes:

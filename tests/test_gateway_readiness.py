@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import kafka as kafka_python
 import pytest
 from aiokafka.protocol.metadata import MetadataRequest
 
 from producers.gateway import aio_publisher
 from producers.producer import NurtureProducer
+from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, KEYS, PROFILE
 from tests.test_gateway_support import running_gateway
@@ -38,7 +38,8 @@ def test_readyz_asks_the_live_producer_about_our_topics_only(
         asked.append(sorted(self._topics.values()))
         return real_probe(self, timeout_s)
 
-    monkeypatch.setattr(kafka_python, "KafkaConsumer", _NoThrowAwayClient)
+    # kafka-python clients are built by the seam's factory: no throw-away consumer for a probe
+    monkeypatch.setattr(clients, "consumer", _NoThrowAwayClient)
     monkeypatch.setattr(aio_publisher, "MetadataRequest", recording_request)
     monkeypatch.setattr(NurtureProducer, "answers_metadata", recording_probe)
     with running_gateway(kafka, producer=producer) as client:

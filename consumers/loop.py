@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -53,6 +54,18 @@ def still_ours(
     return {tp: offset for tp, offset in pending.items() if tp in owned}
 
 
+@dataclass(frozen=True)
+class PollSettings:
+    """How the loop polls (the ``DeliverySettings`` fields of the same names)."""
+
+    poll_timeout_ms: int
+    max_poll_records: int = 100
+    #: Kafka drops a member that has not polled for this long; a batch gets half of it.
+    max_poll_interval_s: float = 300.0
+    #: A rebalance waiting longer than this for its assignment is stuck (membership.py).
+    rebalance_limit_s: float = 30.0
+
+
 class DeliveryLoop:
     """Consumes ``action_topic`` and ``retry_topic`` for one channel until ``stop`` is set."""
 
@@ -61,19 +74,16 @@ class DeliveryLoop:
         kafka: KafkaSettings,
         group_id: str,
         handler: Handler,
+        poll: PollSettings,
         *,
-        poll_timeout_ms: int,
-        max_poll_records: int = 100,
-        max_poll_interval_s: float = 300.0,
         watch: CommitWatch | None = None,
-        rebalance_limit_s: float = 30.0,
     ) -> None:
         self.handler = handler
         self.action_topic = kafka.topic(ACTION)
         self.retry_topic = handler.publisher.retry_topic
         self.watch = watch
-        self._poll_timeout_ms = poll_timeout_ms
-        self._batch_budget_s = max_poll_interval_s / 2
+        self._poll_timeout_ms = poll.poll_timeout_ms
+        self._batch_budget_s = poll.max_poll_interval_s / 2
         self._batch_deadline = 0.0
         self._paused_until: dict[TopicPartition, float] = {}
         #: Offsets of work done whose commit was refused (a rebalance), committed again at the
@@ -82,14 +92,14 @@ class DeliveryLoop:
         #: What the state dump (SIGUSR1) prints, kept by the loop itself: a signal handler must
         #: not call into the consumer, whose lock the interrupted loop may hold.
         self._seen = LoopSnapshot()
-        self._rebalance = RebalanceWatch(rebalance_limit_s)
+        self._rebalance = RebalanceWatch(poll.rebalance_limit_s)
         self.consumer = clients.consumer(
             kafka,
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=max_poll_records,
-            max_poll_interval_ms=int(max_poll_interval_s * 1000),
+            max_poll_records=poll.max_poll_records,
+            max_poll_interval_ms=int(poll.max_poll_interval_s * 1000),
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
         )

@@ -18,7 +18,7 @@ from consumers.email_sender import EmailSender
 from consumers.handling import Handler
 from consumers.health import serve_health
 from consumers.liveness import CommitWatch, StalledError
-from consumers.loop import DeliveryLoop
+from consumers.loop import DeliveryLoop, PollSettings
 from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ProfileState
@@ -101,7 +101,7 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
         raise StalledError(watch.stalled)
 
 
-def build_loop(
+def build_loop(  # noqa: PLR0913 - composition of one channel's loop from its process's parts
     resources: ExitStack,
     channel: str,
     settings: DeliverySettings,
@@ -139,10 +139,12 @@ def build_loop(
         kafka,
         group_id(kafka, settings, channel),
         handler,
-        poll_timeout_ms=settings.poll_timeout_ms,
-        max_poll_records=settings.max_poll_records,
-        max_poll_interval_s=settings.max_poll_interval_s,
-        rebalance_limit_s=settings.rebalance_limit_s,
+        PollSettings(
+            settings.poll_timeout_ms,
+            settings.max_poll_records,
+            settings.max_poll_interval_s,
+            settings.rebalance_limit_s,
+        ),
         watch=watch,
     )
     resources.callback(loop.close)

@@ -82,16 +82,27 @@ class BenchResult:
         )
 
 
+@dataclass(frozen=True)
+class SdkBenchOptions:
+    """What `nurture bench sdk` measures (its options)."""
+
+    #: Events per side and round.
+    n: int = 50_000
+    #: Alternating raw/SDK rounds.
+    rounds: int = 5
+    #: Dict validation (None: the SDK setting).
+    dict_validation: DictValidation | None = None
+
+
 def bench_sdk(
     kafka: KafkaSettings,
     settings: ProducerSettings | None = None,
+    options: SdkBenchOptions = SdkBenchOptions(),
     *,
-    n: int = 50_000,
-    rounds: int = 5,
-    dict_validation: DictValidation | None = None,
     report: Callable[[str], None] = print,
 ) -> BenchResult:
     """Measure raw vs SDK events/s on a fresh topic and ``report`` the figures."""
+    n, rounds, dict_validation = options.n, options.rounds, options.dict_validation
     settings = settings or ProducerSettings()
     kafka = kafka.model_copy(update={"topic_prefix": f"bench-{uuid.uuid4().hex[:8]}."})
     topic = kafka.topic(ACTIVITY)

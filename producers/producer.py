@@ -203,7 +203,7 @@ class NurtureProducer(ClientSender):
             log.info("bulk send: %d accepted, %d rejected", len(encoded), len(rejected))
         return BulkResult(len(encoded), tuple(rejected), tuple(deliveries))
 
-    def _partial(
+    def _partial(  # noqa: PLR0913 - private: the state of one send_many where it failed
         self,
         error: NurtureError,
         encoded: list[Encoded],

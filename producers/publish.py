@@ -107,7 +107,7 @@ def parse_line(text: bytes, default_subject: str) -> tuple[str, dict[str, Any]]:
     return default_subject, data
 
 
-def publish_lines(
+def publish_lines(  # noqa: PLR0913 - keyword-only options and callbacks of one public function
     lines: Iterable[bytes],
     producer: NurtureProducer,
     *,

@@ -11,6 +11,7 @@ from producers.simulate import generate
 from schemas.codec import codec_for
 from schemas.errors import ValidationError
 from schemas.fast_writer.builders import FastWriter, fast_encoder
+from schemas.fast_writer.templates import RecordChecks
 from schemas.subject_codec import REQUIRED_TEXT
 from schemas.timestamps import to_micros
 from streams.scoring import ScoringInput, apply_event, load_model, new_state
@@ -21,7 +22,7 @@ ENCODE = fast_encoder(CODEC)
 WRITER = FastWriter(
     CODEC.reader.schema,
     CODEC.reader.fingerprint,
-    required_text=REQUIRED_TEXT["engagement_record"],
+    checks=RecordChecks(required_text=frozenset(REQUIRED_TEXT["engagement_record"])),
 )
 
 

@@ -16,7 +16,7 @@ from streams.campaigns.engine import Engine
 from streams.replay.counts import ReplayCounts
 from streams.replay.diff import ActionSide, compare
 from streams.replay.errors import TimeFormatError
-from streams.replay.processing import ReplayProcessor, Topics
+from streams.replay.processing import ReplayOptions, ReplayProcessor, Topics
 from streams.replay.reader import merged
 from streams.replay.times import format_time, parse_time
 from streams.scoring.config import load_model
@@ -166,7 +166,9 @@ def _one_day_records(candidates: int) -> list[tuple[str, Record]]:
 def _replay(records: list[tuple[str, Record]], batch: int) -> ReplayProcessor:
     model = load_model()
     engine = Engine(load_campaigns(tiers=[t.name for t in model.tiers]), load_catalog())
-    processor = ReplayProcessor(model, engine, TOPICS, ErasureMarks(b"k" * 32), batch=batch)
+    processor = ReplayProcessor(
+        model, engine, TOPICS, ErasureMarks(b"k" * 32), ReplayOptions(batch=batch)
+    )
     for source, record in records:
         processor.add(source, record, emit=True)
     processor.flush()

@@ -40,19 +40,14 @@ def sdk(
     Target: the SDK (dict events, validated and encoded) keeps >= 80% of the raw producer's
     throughput. Needs the broker (--bootstrap).
     """
-    from producers.bench import bench_sdk  # noqa: PLC0415 - only this command needs it
+    from producers.bench import SdkBenchOptions, bench_sdk  # noqa: PLC0415 - only this command
 
     choices: dict[str, DictValidation | None] = {"": None, "codec": "codec", "model": "model"}
     if validation not in choices:
         raise fail("--validation must be codec or model", code=2)
     try:
-        bench_sdk(
-            kafka_settings(ctx),
-            n=events,
-            rounds=rounds,
-            dict_validation=choices[validation],
-            report=typer.echo,
-        )
+        options = SdkBenchOptions(n=events, rounds=rounds, dict_validation=choices[validation])
+        bench_sdk(kafka_settings(ctx), options=options, report=typer.echo)
     except NurtureError as exc:
         raise fail(exc) from exc
 
@@ -73,19 +68,18 @@ def gateway(
     fresh topic prefix (deleted afterwards); the load client runs in this process. Needs the
     broker (--bootstrap).
     """
-    from producers.gateway.bench import bench_gateway  # noqa: PLC0415 - only this command
+    from producers.gateway.bench import (  # noqa: PLC0415 - only this command
+        GatewayBenchOptions,
+        bench_gateway,
+    )
 
     if validation not in ("codec", "model"):
         raise fail("--validation must be codec or model", code=2)
     try:
-        bench_gateway(
-            kafka_settings(ctx),
-            seconds=seconds,
-            batch=batch,
-            connections=connections,
-            validation=validation,
-            report=typer.echo,
+        options = GatewayBenchOptions(
+            seconds=seconds, batch=batch, connections=connections, validation=validation
         )
+        bench_gateway(kafka_settings(ctx), options, report=typer.echo)
     except NurtureError as exc:
         raise fail(exc) from exc
 
@@ -150,16 +144,13 @@ def replay(
     Target: rebuild >= 2x the live single-worker rate. Fresh topic prefix (deleted
     afterwards); needs the broker.
     """
-    from streams.bench.replay import bench_replay  # noqa: PLC0415 - only this command
+    from streams.bench.replay import (  # noqa: PLC0415 - only this command
+        ReplayBenchOptions,
+        bench_replay,
+    )
 
     try:
-        bench_replay(
-            kafka_settings(ctx),
-            events=events,
-            candidates=candidates,
-            processes=processes,
-            live_rate=live_rate,
-            report=typer.echo,
-        )
+        options = ReplayBenchOptions(events, candidates, processes, live_rate)
+        bench_replay(kafka_settings(ctx), options, report=typer.echo)
     except NurtureError as exc:
         raise fail(exc) from exc

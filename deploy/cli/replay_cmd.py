@@ -21,7 +21,7 @@ from rich.table import Table
 
 from deploy.cli.context import console, err_console, fail, kafka_settings
 from schemas.errors import NurtureError
-from streams.replay.runner import PartitionJob
+from streams.replay.runner import ConfigFiles, PartitionJob
 from streams.replay.times import format_time, parse_time
 from streams.worker.settings import WorkerSettings
 
@@ -217,9 +217,11 @@ def shadow(
                 live,
                 from_ms=from_ms,
                 to_ms=to_ms,
-                model_path=paths.get("model", live.model_path),
-                campaigns_path=paths.get("campaigns", live.campaigns_path),
-                catalog_path=paths.get("catalog", live.catalog_path),
+                files=ConfigFiles(
+                    paths.get("model", live.model_path),
+                    paths.get("campaigns", live.campaigns_path),
+                    paths.get("catalog", live.catalog_path),
+                ),
                 summary_dir=summary_dir or sandbox.SUMMARY_DIR,
                 processes=processes,
                 progress=advance,

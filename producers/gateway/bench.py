@@ -60,16 +60,30 @@ class GatewayBenchResult:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
+@dataclass(frozen=True)
+class GatewayBenchOptions:
+    """What `nurture bench gateway` measures (its options)."""
+
+    #: Measured load duration.
+    seconds: float = 15.0
+    #: Events per request.
+    batch: int = 100
+    #: Concurrent connections.
+    connections: int = 8
+    #: The gateway's validation: codec or model.
+    validation: str = "codec"
+
+
 def bench_gateway(
     kafka: KafkaSettings,
+    options: GatewayBenchOptions = GatewayBenchOptions(),
     *,
-    seconds: float = 15.0,
-    batch: int = 100,
-    connections: int = 8,
-    validation: str = "codec",
     report: Callable[[str], None] = print,
 ) -> GatewayBenchResult:
-    """Run the gateway as a process, load it for ``seconds`` and ``report`` the figures."""
+    """Run the gateway as a process, load it for ``options.seconds`` and ``report`` the
+    figures."""
+    seconds, batch = options.seconds, options.batch
+    connections, validation = options.connections, options.validation
     kafka = kafka.model_copy(update={"topic_prefix": f"bench-gw-{uuid.uuid4().hex[:8]}."})
     topic = kafka.topic(ACTIVITY)
     topics = [topic, kafka.topic(GATEWAY_ACCEPTED)]  # the gateway shares accepted ids there

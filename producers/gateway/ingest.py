@@ -78,7 +78,7 @@ class _Batch:
 class EventIngest:
     """Validates, de-duplicates and publishes the events of one request after another."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - wired once by gateway/app.py; keyword-only setting and test seams
         self,
         encoder: RecordEncoder,
         publisher: Publisher,

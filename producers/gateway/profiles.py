@@ -47,7 +47,7 @@ def kafka_shredder(kafka: KafkaSettings, *, timeout_s: float) -> Shredder:
 class ProfileIngest:
     """Validates and publishes single profile-topic records; raises GatewayErrors otherwise."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - wired once by gateway/app.py; keyword-only settings and test seam
         self,
         encoder: RecordEncoder,
         publisher: Publisher,

@@ -121,7 +121,7 @@ class _Acks:
 class KafkaPublisher(KafkaHealth):
     """The live :class:`Publisher` on the SDK's kafka-python producer, built in the background."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only timeouts and a test seam (producer_factory)
         self,
         kafka: KafkaSettings,
         producer_settings: ProducerSettings,

@@ -74,7 +74,7 @@ class SharedAcceptedIds:
     gateway stays available with a per-process window, and says so every ``retry_every_s``.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - wired once by gateway/app.py; keyword-only setting and test clock
         self,
         kafka: KafkaSettings,
         topic: str,

@@ -36,7 +36,7 @@ class SimRecord(NamedTuple):
     record: dict[str, Any]
 
 
-def generate(
+def generate(  # noqa: PLR0913 - keyword-only knobs of the simulator, one per CLI option
     seed: int,
     candidates: int,
     *,

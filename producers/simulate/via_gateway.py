@@ -97,7 +97,7 @@ class _Batch:
 class GatewaySender:
     """Posts simulated records to one gateway; use as a context manager."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only retry settings and test seams (sleep, transport)
         self,
         base_url: str,
         keys: SourceKeys,

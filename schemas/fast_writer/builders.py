@@ -19,21 +19,26 @@ from schemas.fast_writer.primitives import (
     write_timestamp_micros,
     zigzag,
 )
-from schemas.fast_writer.templates import RecordSource
+from schemas.fast_writer.templates import RecordChecks, RecordSource
 from schemas.subject_codec import REQUIRED_TEXT, ActivityCodec, SubjectCodec
+
+#: No checks beyond the schema.
+TOP_LEVEL_NONE = RecordChecks()
 
 
 class FastWriter:
     """Single-object Avro bytes of records of one version, or None (see :mod:`schemas.fast_writer`).
 
-    ``fingerprint`` is the version's 8-byte fingerprint (the frame header). ``required_text``
-    names top-level string fields that must not be empty (the codec's ``REQUIRED_TEXT``).
-    ``union_by`` handles a union of records whose branch is named by another field, as activity
-    events do: ``("payload", "type", {event type: branch record full name})``. The bytes of
-    ``repeated_text`` fields (required top-level strings with few values, such as ``type`` and
-    ``source``) are remembered, up to :data:`~schemas.fast_writer.primitives.MEMO_SIZE` values each.
+    ``fingerprint`` is the version's 8-byte fingerprint (the frame header). ``checks``
+    (:class:`~schemas.fast_writer.templates.RecordChecks`) apply to top-level fields:
+    ``required_text`` names string fields that must not be empty (the codec's
+    ``REQUIRED_TEXT``); the bytes of ``repeated_text`` fields (required strings with few values,
+    such as ``type`` and ``source``) are remembered, up to
+    :data:`~schemas.fast_writer.primitives.MEMO_SIZE` values each. ``union_by`` handles a union
+    of records whose branch is named by another field, as activity events do:
+    ``("payload", "type", {event type: branch record full name})``.
 
-    Three options serve producers that hand over the caller's own mapping, uncopied:
+    Three checks serve producers that hand over the caller's own mapping, uncopied:
     ``now_field`` names a top-level timestamp written as the ``now`` given to :meth:`encode`
     when the record lacks it (``received_at``); ``max_lead`` = ``(later, earlier, micros)``
     refuses a record whose ``later`` timestamp lies more than ``micros`` after ``earlier``
@@ -50,19 +55,11 @@ class FastWriter:
         schema: Mapping[str, Any],
         fingerprint: bytes,
         *,
-        required_text: tuple[str, ...] = (),
+        checks: RecordChecks = TOP_LEVEL_NONE,
         union_by: tuple[str, str, Mapping[str, str]] | None = None,
-        repeated_text: frozenset[str] = frozenset(),
-        now_field: str | None = None,
-        max_lead: tuple[str, str, int] | None = None,
-        datetimes_only: bool = False,
     ) -> None:
         self._header = wire.header(fingerprint)
-        self._now_field = now_field
-        self._max_lead = max_lead
-        self._datetimes_only = datetimes_only
-        self._repeated_text = repeated_text
-        self._required_text = required_text
+        self._checks = checks
         self._named: dict[str, Mapping[str, Any]] = {}
         self._union_by = union_by
         #: Compiled with an extra ``now`` argument (see RecordSource.build).
@@ -130,14 +127,7 @@ class FastWriter:
         full_name = _full_name(schema, namespace)
         self._named[full_name] = schema
         inner = full_name.rpartition(".")[0]
-        source = RecordSource(
-            full_name,
-            repeated_text=self._repeated_text if top else frozenset(),
-            required_text=frozenset(self._required_text if top else ()),
-            now_field=self._now_field if top else None,
-            max_lead=self._max_lead if top else None,
-            datetimes_only=self._datetimes_only,
-        )
+        source = RecordSource(full_name, self._checks if top else self._checks.nested())
         for field in schema["fields"]:
             name = field["name"]
             if top and self._union_by is not None and name == self._union_by[0]:
@@ -180,15 +170,18 @@ def activity_writer(codec: ActivityCodec, *, max_future_skew_us: int | None = No
     max_lead = (
         None if max_future_skew_us is None else ("occurred_at", "received_at", max_future_skew_us)
     )
-    return FastWriter(
-        codec.reader.schema,
-        codec.reader.fingerprint,
-        required_text=REQUIRED_TEXT[codec.subject],
-        union_by=("payload", "type", codec.branch_by_type),
+    checks = RecordChecks(
+        required_text=frozenset(REQUIRED_TEXT[codec.subject]),
         repeated_text=frozenset({"type", "source"}),
         now_field="received_at" if producer else None,
         max_lead=max_lead,
         datetimes_only=producer,
+    )
+    return FastWriter(
+        codec.reader.schema,
+        codec.reader.fingerprint,
+        checks=checks,
+        union_by=("payload", "type", codec.branch_by_type),
     )
 
 
@@ -199,7 +192,7 @@ def fast_encoder(codec: SubjectCodec) -> Callable[[Mapping[str, Any]], bytes]:
     writer = FastWriter(
         codec.reader.schema,
         codec.reader.fingerprint,
-        required_text=REQUIRED_TEXT.get(codec.subject, ()),
+        checks=RecordChecks(required_text=frozenset(REQUIRED_TEXT.get(codec.subject, ()))),
     )
     fast, checked = writer.encode, codec.encode
 

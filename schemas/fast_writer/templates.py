@@ -10,6 +10,7 @@ their ``_``-prefixed names (the namespace it runs in maps them to :mod:`.primiti
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,28 @@ from schemas.fast_writer.primitives import (
 from schemas.timestamps import EPOCH
 
 
+@dataclass(frozen=True)
+class RecordChecks:
+    """What a record's writer checks and fills beyond its schema (see
+    :class:`~schemas.fast_writer.builders.FastWriter`): top-level fields only, a nested record
+    keeps ``datetimes_only`` alone (:meth:`nested`)."""
+
+    #: String fields that must not be empty (the codec's ``REQUIRED_TEXT``).
+    required_text: frozenset[str] = frozenset()
+    #: Required strings with few values whose bytes are remembered.
+    repeated_text: frozenset[str] = frozenset()
+    #: A timestamp written as the writer's ``now`` when the record lacks it.
+    now_field: str | None = None
+    #: ``(later, earlier, micros)``: refuse ``later`` more than ``micros`` after ``earlier``.
+    max_lead: tuple[str, str, int] | None = None
+    #: Refuse timestamps given as integers.
+    datetimes_only: bool = False
+
+    def nested(self) -> RecordChecks:
+        """The checks of a record inside this one."""
+        return RecordChecks(datetimes_only=self.datetimes_only)
+
+
 class RecordSource:
     """Writes the source of one record's writer function, field by field, then compiles it.
 
@@ -45,22 +68,13 @@ class RecordSource:
     ``strict_allow_default``.
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        repeated_text: frozenset[str],
-        required_text: frozenset[str],
-        now_field: str | None = None,
-        max_lead: tuple[str, str, int] | None = None,
-        datetimes_only: bool = False,
-    ) -> None:
+    def __init__(self, name: str, checks: RecordChecks) -> None:
         self._name = name
-        self._repeated_text = repeated_text
-        self._required_text = required_text
-        self._now_field = now_field
-        self._max_lead = max_lead
-        self._timestamp_lines = _DATETIME_LINES if datetimes_only else _TIMESTAMP_LINES
+        self._repeated_text = checks.repeated_text
+        self._required_text = checks.required_text
+        self._now_field = checks.now_field
+        self._max_lead = checks.max_lead
+        self._timestamp_lines = _DATETIME_LINES if checks.datetimes_only else _TIMESTAMP_LINES
         self._names: list[str] = []
         self._lines: list[str] = []
         self._constants: dict[str, Any] = {

@@ -21,6 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.kafka_seam import topic_admin
@@ -36,16 +37,24 @@ TARGET_FACTOR = 2.0
 Report = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class ReplayBenchOptions:
+    """What `nurture bench replay` measures (its options)."""
+
+    events: int = 200_000
+    candidates: int = 20_000
+    #: Rebuild processes of the second measurement.
+    processes: int = 2
+    #: Live worker events/s to compare with (None: measure it).
+    live_rate: float | None = None
+
+
 def bench_replay(
-    kafka: KafkaSettings,
-    *,
-    events: int,
-    candidates: int,
-    processes: int,
-    live_rate: float | None,
-    report: Report,
+    kafka: KafkaSettings, options: ReplayBenchOptions, *, report: Report
 ) -> dict[str, float]:
     """Run (a) and (b); print and return the figures."""
+    events, candidates = options.events, options.candidates
+    processes, live_rate = options.processes, options.live_rate
     settings = kafka.model_copy(update={"topic_prefix": f"bench-{uuid.uuid4().hex[:8]}."})
     created = topic_admin.create_all(settings)
     if not created.ok:

@@ -168,7 +168,7 @@ async def _ceiling(kafka: KafkaSettings, topic: str, expected: int) -> float:
         await consumer.stop()
 
 
-def _worker_run(
+def _worker_run(  # noqa: PLR0913 - private: one bench run, its kind as keyword flags
     kafka: KafkaSettings,
     tmp: Path,
     options: BenchOptions,

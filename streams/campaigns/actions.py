@@ -35,7 +35,7 @@ def action_id(candidate_id: str, campaign_id: str, step_id: str, trigger_id: str
     return str(uuid.uuid5(ACTION_NAMESPACE, name))
 
 
-def build_action(  # noqa: PLR0917 - every argument is part of the decision
+def build_action(  # noqa: PLR0913, PLR0917 - every argument is part of the decision
     campaign: Campaign,
     step: Step,
     candidate: CandidateView,

@@ -16,7 +16,7 @@ from streams.campaigns.state import CampaignState
 from streams.campaigns.view import CandidateView
 
 
-def conditions_met(
+def conditions_met(  # noqa: PLR0913 - a pure rule over the candidate, its state, the time and the config
     conditions: Conditions,
     candidate: CandidateView,
     state: CampaignState,
@@ -60,7 +60,7 @@ def _history_matches(conditions: Conditions, state: CampaignState, at_us: int) -
     return True
 
 
-def _content_available(  # noqa: PLR0917 - private helper of conditions_met
+def _content_available(  # noqa: PLR0913, PLR0917 - private helper of conditions_met
     conditions: Conditions,
     candidate: CandidateView,
     state: CampaignState,

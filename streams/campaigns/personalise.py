@@ -20,7 +20,7 @@ from streams.campaigns.definitions import ContentSpec
 from streams.campaigns.view import CandidateView
 
 
-def pick_content(
+def pick_content(  # noqa: PLR0913 - a pure rule: the candidate, what it was sent, time and fallback
     catalog: ContentCatalog,
     spec: ContentSpec,
     candidate: CandidateView,

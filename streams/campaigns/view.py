@@ -61,7 +61,7 @@ class TierChange:
     tier: str
 
 
-def candidate_view(
+def candidate_view(  # noqa: PLR0913 - keyword-only fields of the view it builds
     candidate_id: str,
     profile: Mapping[str, Any] | None,
     *,

@@ -26,7 +26,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ENGAGEMENT
 from streams.replay.processing import trigger_key
 from streams.replay.reader import read_topic
-from streams.replay.runner import OutputTopics, replay_spec, run_jobs
+from streams.replay.runner import ConfigFiles, OutputTopics, replay_spec, run_jobs
 from streams.replay.shadow import ShadowSummary, plan_shadow, sandbox_topics
 from streams.worker.settings import WorkerSettings
 
@@ -70,7 +70,7 @@ class ShadowDiff:
         )
 
 
-def compare(  # noqa: PLR0917 - both sides of three comparisons
+def compare(  # noqa: PLR0913, PLR0917 - both sides of three comparisons
     live: Engagement,
     shadow: Engagement,
     live_actions: ActionSide,
@@ -159,9 +159,7 @@ def diff_shadow(
         kafka,
         OutputTopics(engagement=None, action=None),
         live,
-        model_path=live.model_path,
-        campaigns_path=live.campaigns_path,
-        catalog_path=live.catalog_path,
+        ConfigFiles.of(live),
     )
     jobs = plan_shadow(kafka, summary.from_ms, summary.to_ms)
     recomputed = run_jobs(baseline, jobs, processes=processes).counts

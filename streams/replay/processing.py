@@ -45,6 +45,22 @@ from streams.worker.timers import StreamClock, TimerProcessor
 DEFAULT_BATCH = 10_000
 
 
+@dataclass(frozen=True)
+class ReplayOptions:
+    """How a replay processes records; none of it changes the state it computes."""
+
+    #: Mark every action ``replay: true`` (delivery never sends them).
+    replay_flag: bool = True
+    #: Remember the trigger of every replayed record (the shadow diff matches actions on them).
+    collect_triggers: bool = False
+    #: Records per processing step.
+    batch: int = DEFAULT_BATCH
+
+
+#: A rebuild's options: actions marked as replayed, no triggers, ``DEFAULT_BATCH`` per step.
+REBUILD_OPTIONS = ReplayOptions()
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayMessage:
     """The parts of a Kafka record the worker's processors read."""
@@ -95,14 +111,11 @@ class ReplayProcessor:
         engine: Engine | None,
         topics: Topics,
         erasure: ErasureMarks,
-        *,
-        replay_flag: bool = True,
-        collect_triggers: bool = False,
-        batch: int = DEFAULT_BATCH,
+        options: ReplayOptions = REBUILD_OPTIONS,
     ) -> None:
         self.topics = topics
-        self.batch = batch
-        self.collect_triggers = collect_triggers
+        self.batch = options.batch
+        self.collect_triggers = options.collect_triggers
         self.metrics = WorkerMetrics(CollectorRegistry())
         self.outputs = Outputs(
             table=_DictTable(),
@@ -119,7 +132,7 @@ class ReplayProcessor:
             None
             if engine is None
             else CampaignOutput(
-                engine, topics.action, self.metrics, model.version, replay=replay_flag
+                engine, topics.action, self.metrics, model.version, replay=options.replay_flag
             )
         )
         clock = None if campaigns is None else StreamClock(TimerProcessor(self.outputs, campaigns))

@@ -28,7 +28,14 @@ from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
 from streams.replay.counts import ReplayCounts
 from streams.replay.planning import end_offsets, plan_jobs
 from streams.replay.reset import clear_local_store, commit_offsets, ensure_idle, recreate_topic
-from streams.replay.runner import OutputTopics, PartitionJob, Progress, replay_spec, run_jobs
+from streams.replay.runner import (
+    ConfigFiles,
+    OutputTopics,
+    PartitionJob,
+    Progress,
+    replay_spec,
+    run_jobs,
+)
 from streams.worker.app import TABLE_NAME
 from streams.worker.settings import WorkerSettings
 
@@ -82,9 +89,7 @@ def rebuild(
             suppression=kafka.topic(SUPPRESSION),
         ),
         worker,
-        model_path=worker.model_path,
-        campaigns_path=worker.campaigns_path,
-        catalog_path=worker.catalog_path,
+        ConfigFiles.of(worker),
     )
     started = time.perf_counter()
     result = run_jobs(spec, jobs, processes=processes, progress=progress)

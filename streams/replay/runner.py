@@ -26,7 +26,7 @@ from schemas.topics import ACTION, ACTIVITY, ACTIVITY_DLQ, ENGAGEMENT, PROFILE, 
 from streams.replay.counts import ReplayCounts
 from streams.replay.errors import ReplayError
 from streams.replay.offsets import PartitionRange
-from streams.replay.processing import DEFAULT_BATCH, ReplayProcessor, Topics
+from streams.replay.processing import REBUILD_OPTIONS, ReplayOptions, ReplayProcessor, Topics
 from streams.replay.reader import merged, read_range
 from streams.scoring.config import load_model
 from streams.worker.campaigns import build_engine
@@ -58,6 +58,20 @@ class OutputTopics:
 
 
 @dataclass(frozen=True)
+class ConfigFiles:
+    """The scoring model, campaigns and catalog a replay runs (None: the packaged ones)."""
+
+    model: Path | None = None
+    campaigns: Path | None = None
+    catalog: Path | None = None
+
+    @classmethod
+    def of(cls, worker: WorkerSettings) -> ConfigFiles:
+        """The files of a worker with these settings."""
+        return cls(worker.model_path, worker.campaigns_path, worker.catalog_path)
+
+
+@dataclass(frozen=True)
 class ReplaySpec:
     """Everything a replay process needs (picklable, so any start method works)."""
 
@@ -67,14 +81,10 @@ class ReplaySpec:
     erasure_secret: bytes
     #: Partition count of every topic the processors write to (full names).
     partitions: dict[str, int]
-    model_path: Path | None = None
-    campaigns_path: Path | None = None
-    catalog_path: Path | None = None
+    files: ConfigFiles = ConfigFiles()
     #: False: score only, like a worker without campaigns.
     campaigns: bool = True
-    replay_flag: bool = True
-    collect_triggers: bool = False
-    batch: int = DEFAULT_BATCH
+    options: ReplayOptions = REBUILD_OPTIONS
 
     def topics(self) -> Topics:
         """The names the processors write to (placeholders for outputs not published)."""
@@ -100,12 +110,8 @@ def replay_spec(
     kafka: KafkaSettings,
     outputs: OutputTopics,
     worker: WorkerSettings,
-    *,
-    model_path: Path | None,
-    campaigns_path: Path | None,
-    catalog_path: Path | None,
-    collect_triggers: bool = False,
-    batch: int = DEFAULT_BATCH,
+    files: ConfigFiles,
+    options: ReplayOptions = REBUILD_OPTIONS,
 ) -> ReplaySpec:
     """A spec for replaying into ``outputs`` with the given configuration, and the erasure
     secret and campaigns switch (``NURTURE_WORKER_CAMPAIGNS``) of ``worker``; partition counts
@@ -121,12 +127,9 @@ def replay_spec(
         outputs=outputs,
         erasure_secret=erasure_secret(worker),
         partitions=partitions,
-        model_path=model_path,
-        campaigns_path=campaigns_path,
-        catalog_path=catalog_path,
+        files=files,
         campaigns=worker.campaigns,
-        batch=batch,
-        collect_triggers=collect_triggers,
+        options=options,
     )
 
 
@@ -233,8 +236,9 @@ def _child(spec: ReplaySpec, jobs: list[PartitionJob], messages: Any) -> None:
 
 
 def _run_group(spec: ReplaySpec, jobs: list[PartitionJob], report: Progress) -> ReplayResult:
-    model = load_model(spec.model_path)
-    engine = build_engine(model, spec.campaigns_path, spec.catalog_path) if spec.campaigns else None
+    files = spec.files
+    model = load_model(files.model)
+    engine = build_engine(model, files.campaigns, files.catalog) if spec.campaigns else None
     kafka = spec.kafka
     consumer = clients.consumer(
         kafka,
@@ -249,15 +253,7 @@ def _run_group(spec: ReplaySpec, jobs: list[PartitionJob], report: Progress) -> 
     erasure = ErasureMarks(spec.erasure_secret)
     try:
         for job in jobs:
-            processor = ReplayProcessor(
-                model,
-                engine,
-                topics,
-                erasure,
-                replay_flag=spec.replay_flag,
-                collect_triggers=spec.collect_triggers,
-                batch=spec.batch,
-            )
+            processor = ReplayProcessor(model, engine, topics, erasure, spec.options)
             _run_partition(consumer, sends.wrap(producer), spec.outputs, job, processor, report)
             result.counts.add(processor.counts)
             result.triggers.update(processor.triggers)
@@ -302,7 +298,7 @@ class _TrackedProducer:
         self.tracker.check()
 
 
-def _run_partition(  # noqa: PLR0917 - the parts of one partition's run
+def _run_partition(  # noqa: PLR0913, PLR0917 - the parts of one partition's run
     consumer: KafkaConsumer,
     producer: _TrackedProducer,
     outputs: OutputTopics,

@@ -29,7 +29,15 @@ from schemas.topics import ACTION, ENGAGEMENT, TOPICS
 from streams.replay.counts import ReplayCounts
 from streams.replay.errors import ReplayError
 from streams.replay.planning import plan_jobs
-from streams.replay.runner import OutputTopics, PartitionJob, Progress, replay_spec, run_jobs
+from streams.replay.processing import ReplayOptions
+from streams.replay.runner import (
+    ConfigFiles,
+    OutputTopics,
+    PartitionJob,
+    Progress,
+    replay_spec,
+    run_jobs,
+)
 from streams.worker.settings import WorkerSettings
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -159,7 +167,7 @@ def plan_shadow(kafka: KafkaSettings, from_ms: int | None, to_ms: int | None) ->
     return plan_jobs(kafka, from_ms=from_ms, to_ms=to_ms, warm_up=True)
 
 
-def run_shadow(
+def run_shadow(  # noqa: PLR0913 - the sandbox run the CLI composes: window, files, outputs, progress
     kafka: KafkaSettings,
     name: str,
     jobs: list[PartitionJob],
@@ -168,9 +176,7 @@ def run_shadow(
     *,
     from_ms: int | None,
     to_ms: int | None,
-    model_path: Path | None,
-    campaigns_path: Path | None,
-    catalog_path: Path | None,
+    files: ConfigFiles,
     summary_dir: Path = SUMMARY_DIR,
     processes: int = 1,
     progress: Progress | None = None,
@@ -181,10 +187,8 @@ def run_shadow(
         kafka,
         outputs,
         live,
-        model_path=model_path,
-        campaigns_path=campaigns_path,
-        catalog_path=catalog_path,
-        collect_triggers=True,
+        files,
+        ReplayOptions(collect_triggers=True),
     )
     started = time.perf_counter()
     result = run_jobs(spec, jobs, processes=processes, progress=progress)
@@ -192,9 +196,9 @@ def run_shadow(
         name=name,
         from_ms=from_ms,
         to_ms=to_ms,
-        model_path=None if model_path is None else str(model_path),
-        campaigns_path=None if campaigns_path is None else str(campaigns_path),
-        catalog_path=None if catalog_path is None else str(catalog_path),
+        model_path=None if files.model is None else str(files.model),
+        campaigns_path=None if files.campaigns is None else str(files.campaigns),
+        catalog_path=None if files.catalog is None else str(files.catalog),
         counts=result.counts,
         seconds=time.perf_counter() - started,
         triggers=result.triggers,

@@ -21,7 +21,7 @@ class TypeRule:
 
     __slots__ = ("cap", "event_type", "field", "inv_half_life_us", "weight", "weight_by_value")
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only fields of a compiled value object
         self,
         event_type: str,
         *,
@@ -67,7 +67,7 @@ class CompiledModel:
         "version",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only fields of a compiled value object
         self,
         version: str,
         *,

@@ -60,7 +60,7 @@ class Worker:
     metrics: WorkerMetrics
 
 
-def build_worker(
+def build_worker(  # noqa: PLR0913 - composition root: each argument is a part its caller owns
     settings: WorkerSettings,
     kafka: KafkaSettings,
     model: ScoringModel,

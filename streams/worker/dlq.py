@@ -71,7 +71,7 @@ class DeadLetter:
     headers: Headers
 
 
-def dead_letter(
+def dead_letter(  # noqa: PLR0913 - keyword-only coordinates of the consumed record (no shared type)
     *,
     key: bytes | None,
     value: bytes | None,

@@ -49,7 +49,7 @@ def group_lag(kafka: KafkaSettings, group: str, topic: str) -> dict[int, int]:
     return {p: max(0, end - committed) for p, (committed, end) in offsets.items()}
 
 
-def wait_caught_up(
+def wait_caught_up(  # noqa: PLR0913 - keyword-only timing and liveness check of one wait
     kafka: KafkaSettings,
     group: str,
     topic: str,

@@ -7,10 +7,9 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from schemas.kafka_seam import clients
+from schemas.kafka_seam.reader import open_reader, read_to_end
 from schemas.settings import KafkaSettings
 
 T = TypeVar("T")
@@ -46,22 +45,13 @@ def unique(prefix: str = "t") -> str:
 
 
 def read_all(settings: KafkaSettings, topic: str, timeout_s: float = 30.0) -> list[ConsumerRecord]:
-    """Every record currently in ``topic`` (all partitions, from the beginning to the end)."""
-    consumer = clients.consumer(settings, enable_auto_commit=False)
+    """Every record currently in ``topic`` (all partitions, from the beginning to the end
+    offsets taken now), through the seam's reader."""
+    reader = open_reader(settings)
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        partitions = reader.partitions_for(topic)
         if not partitions:
             raise AssertionError(f"topic {topic} does not exist")
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        records: list[ConsumerRecord] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {topic} to its end in {timeout_s}s")
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
+        return list(read_to_end(reader, partitions, timeout_s=timeout_s))
     finally:
-        consumer.close()
+        reader.close()

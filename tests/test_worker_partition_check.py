@@ -150,3 +150,14 @@ def test_profile_on_the_wrong_partition_is_dead_lettered() -> None:
     labels = {"topic": PROFILE, "partition": str(wrong)}
     assert sample("nurture_worker_records_on_wrong_partition_total", labels) == 1
     assert [topic for topic, _ in step.outbox.records] == [PROFILE_DLQ]
+
+
+def test_every_source_partition_is_counted_from_zero_before_any_record() -> None:
+    # Prometheus's increase() ignores a series' first sample: a count born at its first
+    # misplaced record would never fire the alert for a one-off burst, so it starts at 0.
+    outputs = _outputs()
+    sample = outputs.metrics.registry.get_sample_value
+    for topic in (ACTIVITY, PROFILE):
+        for partition in range(PARTITIONS):
+            labels = {"topic": topic, "partition": str(partition)}
+            assert sample("nurture_worker_records_on_wrong_partition_total", labels) == 0

@@ -47,6 +47,12 @@ class Outputs:
 
     def __post_init__(self) -> None:
         self.rows = RowStore(self.table)
+        # Every source partition's count exists from the start, at 0: Prometheus's increase()
+        # ignores a series' first sample, so one born at its first misplaced record would never
+        # fire NurtureRecordsOnWrongPartition for a one-off burst.
+        for topic in self.dlq:
+            for partition in range(self.source_partitions):
+                self.metrics.wrong_partition.labels(topic, str(partition))
 
     @property
     def source_partitions(self) -> int:

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from deploy.cli.context import console, err_console, fail, kafka_settings
 from schemas.errors import NurtureError
+from streams.replay.counts import WRONG_PARTITION_ADVICE, ReplayCounts
 from streams.replay.runner import ConfigFiles, PartitionJob
 from streams.replay.times import format_time, parse_time
 from streams.worker.settings import WorkerSettings
@@ -164,6 +165,7 @@ def rebuild(
         f"late, {counts.dead_lettered:,} not usable (already dead-lettered), "
         f"{sum(counts.emitted.values()):,} replay actions; offsets committed, start the workers"
     )
+    _warn_wrong_partition(counts)
 
 
 @app.command()
@@ -234,6 +236,16 @@ def shadow(
         f"{sum(counts.emitted.values()):,} actions, {sum(counts.suppressed.values()):,} "
         f"suppressed in the window -> {outputs.engagement}, {outputs.action}"
     )
+    _warn_wrong_partition(counts)
+
+
+def _warn_wrong_partition(counts: ReplayCounts) -> None:
+    """Say loudly when a replay left out records on the wrong partition, and what to do."""
+    if counts.wrong_partition:
+        console.print(
+            f"[bold red]warning[/]: {counts.wrong_partition:,} {WRONG_PARTITION_ADVICE}",
+            highlight=False,
+        )
 
 
 def _config_paths(

@@ -17,10 +17,21 @@ TOTALS = (
     "duplicates",
     "too_late",
     "dead_lettered",
+    "wrong_partition",
     "erased",
     "profiles",
     "erasures",
     "timer_wakeups",
+)
+
+#: What to do about records a replay found on the wrong partition (printed with the counts).
+WRONG_PARTITION_ADVICE = (
+    "records on a partition their key does not hash to (murmur2) were not replayed: a producer "
+    "with another partitioner wrote them (docs/integrations.md, the partitioner trap), or "
+    "partitions were added to the topic since. Those the worker dead-lettered are in the .dlq "
+    "topics (`nurture dlq redrive --error WrongPartitionError`); a worker older than the check "
+    "processed them where they were and dead-lettered none: copy the topic through `nurture "
+    "topics export | nurture topics import` into fresh topics (import partitions with murmur2)"
 )
 
 #: (metric sample name, outcome label) -> total it feeds.
@@ -49,6 +60,10 @@ class ReplayCounts:
     #: Records the live worker dead-letters; a replay never dead-letters them again
     #: (`nurture dlq` has them from the first time).
     dead_lettered: int = 0
+    #: Of those, records on a partition their key does not hash to. A worker older than the
+    #: check processed such records where they were (and dead-lettered none), so a replay that
+    #: finds some says so: their events count only once re-published (WRONG_PARTITION_ADVICE).
+    wrong_partition: int = 0
     #: Records dropped because their candidate was erased.
     erased: int = 0
     profiles: int = 0
@@ -65,6 +80,8 @@ class ReplayCounts:
         total = _BY_OUTCOME.get((sample, labels.get("outcome", "")))
         if total is not None:
             setattr(self, total, getattr(self, total) + value)
+        elif sample == "nurture_worker_records_on_wrong_partition_total":
+            self.wrong_partition += value
         elif sample == "nurture_worker_timer_wakeups_total":
             self.timer_wakeups += value
         elif sample == "nurture_actions_emitted_total" and value:

@@ -102,6 +102,16 @@ def test_keyed_records_land_on_the_murmur2_partition_in_order(seam: Seam) -> Non
         assert record.key is not None
         assert record.topic == topic
         assert record.partition == key_partition(record.key, PARTITIONS)
+    # Not only key_partition agreeing with itself: the Java client's murmur2 of these keys
+    # (org.apache.kafka.common.utils.Utils test vectors) puts them here.
+    java = {b"21": -973932308, b"foobar": -790332482, b"abc": 479470107}
+    seam.write(topic, *((key, b"java") for key in java))
+    placed = {
+        r.key: r.partition
+        for r in read_to_end(reader, partitions, timeout_s=TIMEOUT_S)
+        if r.value == b"java"
+    }
+    assert placed == {k: (h & 0x7FFFFFFF) % PARTITIONS for k, h in java.items()}
     for tp in partitions:
         mine = [r for r in records if r.partition == tp.partition]
         assert [r.offset for r in mine] == list(range(len(mine))), "offsets 0.. in order"

@@ -33,13 +33,21 @@ class KafkaRecordSink:
             **options,
         )
 
+        #: Sends not yet known to be acknowledged: flush() checks each (kafka-python's own
+        #: flush returns once they are done, failed or not).
+        self._pending: list[Any] = []
+
     def send(
         self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None
     ) -> None:
-        self.producer.send(topic, key=key, value=value, partition=partition)
+        self._pending.append(self.producer.send(topic, key=key, value=value, partition=partition))
 
     def flush(self, timeout_s: float) -> None:
+        """Return once every record sent is acknowledged; raise the first send's failure."""
         self.producer.flush(timeout=timeout_s)
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.get(timeout=0)  # raises the send's error (or a timeout if not done)
 
     def close(self) -> None:
         self.producer.close(timeout=5)

@@ -2,15 +2,18 @@
 :class:`~schemas.settings.KafkaSettings`.
 
 Every client of the project is built here, so the connection and security settings (bootstrap
-list, SASL, TLS) are put together once and the same way for both libraries. What is particular
-to one client (group, timeouts, client id, acks, compression) is passed as keyword options, as
-the library spells them; the component that owns those settings decides them
-(e.g. :meth:`producers.settings.ProducerSettings.kafka_python_config`).
+list, SASL, TLS) are put together once and the same way for both libraries. The exception is
+faust's own consumer and producer: faust takes its credentials in a form of its own
+(``faust.SASLCredentials``), built from the same :class:`KafkaSettings` by
+:func:`streams.worker.kafka_config.faust_broker_options` (faust may not be imported in
+schemas). What is particular to one client (group, timeouts, client id, acks, compression) is
+passed as keyword options, as the library spells them; the component that owns those
+settings decides them (e.g. :meth:`producers.settings.ProducerSettings.kafka_python_config`).
 
 * :func:`consumer`, :func:`producer`, :func:`admin`: kafka-python clients
 * :func:`aio_producer`, :func:`aio_consumer`: aiokafka clients
-* :func:`kafka_python_options`, :func:`aiokafka_options`: the shared keyword arguments, for
-  clients built elsewhere (faust's, through :mod:`streams.worker.kafka_config`)
+* :func:`kafka_python_options`, :func:`aiokafka_options`: the shared keyword arguments (the
+  factory functions above start from them; :func:`checked` validates them at start-up)
 * :func:`checked`: the same, with unusable TLS settings raised as
   :class:`~schemas.errors.ConfigError` (for start-up checks)
 * :data:`AIOKAFKA_CODECS`: which compression codecs aiokafka can write here
@@ -74,7 +77,7 @@ def kafka_python_options(kafka: KafkaSettings) -> dict[str, Any]:
 
 
 def aiokafka_options(kafka: KafkaSettings) -> dict[str, Any]:
-    """Keyword arguments for aiokafka clients (what faust uses underneath)."""
+    """Keyword arguments for every aiokafka client built here (not faust's: see above)."""
     return {"bootstrap_servers": kafka.bootstrap_servers, **_security(kafka)}
 
 

@@ -37,6 +37,7 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
+@pytest.mark.kafka  # starts a real broker of its own (Java and the jar cache)
 def test_start_status_stop_of_a_real_broker(tmp_path: Path) -> None:
     port = _free_port_pair()
     broker = LocalBroker(BrokerSettings(port=port, data_dir=tmp_path / "kafka"))
@@ -64,14 +65,15 @@ def test_start_status_stop_of_a_real_broker(tmp_path: Path) -> None:
     assert not broker.stop(), "stopping a stopped broker reports it was not running"
 
 
+@pytest.mark.kafka  # starts a real broker of its own (Java and the jar cache)
 def test_data_dir_persists_across_restarts(tmp_path: Path) -> None:
     port = _free_port_pair()
     broker = LocalBroker(BrokerSettings(port=port, data_dir=tmp_path / "kafka"))
-    broker.start()
-    meta = (tmp_path / "kafka" / "data" / "meta.properties").read_text()
-    broker.stop()
-    broker.start()
-    try:
+    try:  # stopped whatever happens: a broker left running outlives the test session
+        broker.start()
+        meta = (tmp_path / "kafka" / "data" / "meta.properties").read_text()
+        broker.stop()
+        broker.start()
         assert (tmp_path / "kafka" / "data" / "meta.properties").read_text() == meta
     finally:
         broker.stop()

@@ -9,9 +9,10 @@ STAMP  := $(VENV)/.installed
 .PHONY: run demo test lint typecheck unit bench broker-start broker-stop clean deploy-check docs \
         lock newest
 
-# The venv holds exactly the locked versions (hashes checked), then the project itself.
+# The venv holds exactly the locked versions (hashes checked), then the project itself: made
+# afresh (--clear) whenever the lock changes, so a package the lock dropped does not linger.
 $(STAMP): pyproject.toml requirements-dev.lock
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .

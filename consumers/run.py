@@ -140,10 +140,10 @@ def build_loop(  # noqa: PLR0913 - composition of one channel's loop from its pr
         group_id(kafka, settings, channel),
         handler,
         PollSettings(
-            settings.poll_timeout_ms,
-            settings.max_poll_records,
-            settings.max_poll_interval_s,
-            settings.rebalance_limit_s,
+            poll_timeout_ms=settings.poll_timeout_ms,
+            max_poll_records=settings.max_poll_records,
+            max_poll_interval_s=settings.max_poll_interval_s,
+            rebalance_limit_s=settings.rebalance_limit_s,
         ),
         watch=watch,
     )

@@ -5,21 +5,13 @@ rest for the next read (the broker suite cannot make a fetch straddle the end on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from kafka import TopicPartition as KafkaTopicPartition
 
+from schemas.kafka_seam.memory import StoredRecord
 from schemas.kafka_seam.proto import TopicPartition
 from schemas.kafka_seam.reader import KafkaTopicReader
-
-
-class _Record(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 class _GreedyConsumer:
@@ -46,14 +38,14 @@ class _GreedyConsumer:
     def resume(self, *tps: KafkaTopicPartition) -> None:
         self.paused.difference_update(tps)
 
-    def poll(self, timeout_ms: int) -> dict[KafkaTopicPartition, list[_Record]]:
-        fetched: dict[KafkaTopicPartition, list[_Record]] = {}
+    def poll(self, timeout_ms: int) -> dict[KafkaTopicPartition, list[StoredRecord]]:
+        fetched: dict[KafkaTopicPartition, list[StoredRecord]] = {}
         for tp, size in self.logs.items():
             start = self.positions[tp]
             if tp in self.paused or start >= size:
                 continue
             fetched[tp] = [
-                _Record(tp.topic, tp.partition, offset, 0, b"k", f"v{offset}".encode())
+                StoredRecord(tp.topic, tp.partition, offset, 0, b"k", f"v{offset}".encode())
                 for offset in range(start, size)
             ]
             self.positions[tp] = size

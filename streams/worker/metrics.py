@@ -76,38 +76,51 @@ class WorkerMetrics:
         actions_prefix: str = "nurture_actions",
     ) -> None:
         self.registry = registry
-        # Campaign ids come from the definition files and reasons from guards.REASONS: bounded.
+        self._declare_campaign_actions(actions_prefix)
+        self._declare_record_outcomes(prefix)
+        self._declare_dead_letters(prefix)
+        self._declare_throughput(prefix)
+        self._declare_liveness(prefix)
+        self._declare_engagement()
+
+    def _declare_campaign_actions(self, actions_prefix: str) -> None:
+        """What campaigns decided: actions published, refused by a guard, held for quiet hours.
+        Campaign ids come from the definition files and reasons from guards.REASONS: bounded."""
         self.actions_emitted = Counter(
             f"{actions_prefix}_emitted_total",
             "Campaign actions published to nurture.action, by campaign and channel.",
             ["campaign", "channel"],
-            registry=registry,
+            registry=self.registry,
         )
         self.actions_suppressed = Counter(
             f"{actions_prefix}_suppressed_total",
             "Campaign steps a guard refused, by campaign and reason.",
             ["campaign", "reason"],
-            registry=registry,
+            registry=self.registry,
         )
         self.actions_held = Counter(
             f"{actions_prefix}_held_total",
             "Campaign actions held for quiet hours, by campaign.",
             ["campaign"],
-            registry=registry,
+            registry=self.registry,
         )
+
+    def _declare_record_outcomes(self, prefix: str) -> None:
+        """What became of each source record: activity events, profile records, fetches that did
+        not continue, timer wake-ups."""
         self.events = Counter(
             f"{prefix}_events_total",
             "Activity events processed, by outcome (scored, duplicate, too_late, dead_lettered, "
             "erased: dropped because the candidate was erased).",
             ["outcome"],
-            registry=registry,
+            registry=self.registry,
         )
         self.profiles = Counter(
             f"{prefix}_profile_records_total",
             "Profile topic records processed, by outcome (profile, erasure, dead_lettered, "
             "erased: a profile of an erased candidate, dropped).",
             ["outcome"],
-            registry=registry,
+            registry=self.registry,
         )
         self.intake_discontinuities = Counter(
             f"{prefix}_intake_discontinuities_total",
@@ -116,79 +129,92 @@ class WorkerMetrics:
             "records in between; hole: no records there after a re-read; reread: a fetch dropped "
             "unprocessed, read again).",
             ["outcome"],
-            registry=registry,
+            registry=self.registry,
         )
         self.timer_wakeups = Counter(
             f"{prefix}_timer_wakeups_total",
             "Candidates woken by the campaign timer (steps after waits, quiet-hours releases, "
             "inactivity deadlines).",
-            registry=registry,
+            registry=self.registry,
         )
+
+    def _declare_dead_letters(self, prefix: str) -> None:
+        """Records set aside on a dead-letter topic, and why."""
         self.dead_letters = Counter(
             f"{prefix}_dead_letters_total",
             "Records published to a dead-letter topic, by dead-letter topic and reason (the "
             "error's class, one of ours; 'other' for anything else).",
             ["topic", "reason"],
-            registry=registry,
+            registry=self.registry,
         )
         self.wrong_partition = Counter(
             f"{prefix}_records_on_wrong_partition_total",
             "Source records on a partition their key does not hash to (a producer with another "
             "partitioner than murmur2), dead-lettered; by source topic and partition.",
             ["topic", "partition"],
-            registry=registry,
+            registry=self.registry,
         )
+
+    def _declare_throughput(self, prefix: str) -> None:
+        """How much the worker processes and how fast: events by type, engagement records
+        published, batch time and size."""
         self.event_types = Counter(
             f"{prefix}_events_by_type_total",
             "Activity events decoded and processed (any outcome), by event type of the contract.",
             ["type"],
-            registry=registry,
+            registry=self.registry,
         )
         self.engagement_records = Counter(
             f"{prefix}_engagement_records_total",
             "Engagement records published to candidate.engagement.",
-            registry=registry,
+            registry=self.registry,
         )
         self.batch_seconds = Histogram(
             f"{prefix}_batch_seconds",
             "Time to process one batch of activity events (decode, score, publish).",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
-            registry=registry,
+            registry=self.registry,
         )
         self.batch_events = Histogram(
             f"{prefix}_batch_events",
             "Activity events per batch.",
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
-            registry=registry,
+            registry=self.registry,
         )
+
+    def _declare_liveness(self, prefix: str) -> None:
+        """Whether the worker keeps up: commit progress, lag and event-time latency."""
         self.last_commit = Gauge(
             f"{prefix}_last_commit_progress_timestamp_seconds",
             "Unix time the worker last saw its committed offsets advance or no backlog (liveness).",
-            registry=registry,
+            registry=self.registry,
         )
         self.lag = Gauge(
             f"{prefix}_lag_records",
             "Records on this worker's assigned source partitions not yet committed.",
-            registry=registry,
+            registry=self.registry,
         )
         self.event_latency = BulkHistogram(
             f"{prefix}_event_latency_seconds",
             "Event time (occurred_at) to the moment the worker processed the event.",
             EVENT_LATENCY_BUCKETS,
         )
-        registry.register(self.event_latency)
+        self.registry.register(self.event_latency)
+
+    def _declare_engagement(self) -> None:
+        """Candidates moving through tiers and the funnel (names shared with other processes)."""
         self.tier_transitions = Counter(
             "nurture_engagement_tier_transitions_total",
             "Tier changes of candidates (from_tier 'none': first tier of a new candidate).",
             ["from_tier", "to_tier"],
-            registry=registry,
+            registry=self.registry,
         )
         self.funnel = Counter(
             FUNNEL_METRIC,
             "Marketing funnel by campaign and stage; this process counts 'applied' (an "
             "application_submitted event ended an enrollment of the campaign).",
             FUNNEL_LABELS,
-            registry=registry,
+            registry=self.registry,
         )
 
     def observe_latency(self, processed_at_s: float, occurred_at: Iterable[int | datetime]) -> None:

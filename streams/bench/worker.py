@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,67 +80,132 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
     created = topic_admin.create_all(settings)
     if not created.ok:
         raise RuntimeError(f"topic conflicts: {created.conflicts}")
-    activity = settings.topic(ACTIVITY)
     figures: dict[str, float] = {}
     try:
-        pairs = encoded_events(live_spec(events=options.events, candidates=options.candidates))
-        started = time.perf_counter()
-        publish(settings, activity, pairs)
-        report(f"published {len(pairs):,} events in {time.perf_counter() - started:.1f}s")
-        cpu_before = time.process_time()
-        figures["ceiling_events_per_s"] = asyncio.run(_ceiling(settings, activity, len(pairs)))
-        figures["ceiling_cpu_us_per_event"] = (time.process_time() - cpu_before) / len(pairs) * 1e6
-        report(
-            f"(a) ceiling, aiokafka consume + decode: {figures['ceiling_events_per_s']:,.0f} ev/s "
-            f"({figures['ceiling_cpu_us_per_event']:.1f} µs CPU per event)"
-        )
+        expected = _publish_events(settings, options, report)
+        figures.update(_ceiling_figures(settings, expected, report))
         with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
-            scoring_only = _worker_run(
-                settings, Path(tmp) / "scoring", options, len(pairs), report, campaigns=False
-            )
-            figures.update({f"scoring_{name}": value for name, value in scoring_only.items()})
-            figures.update(
-                _worker_run(settings, Path(tmp) / "full", options, len(pairs), report, latency=True)
-            )
-            # Last, so that N workers' after-work (their changelogs and standbys) cannot disturb
-            # the latency run: run before it, p99 was 118 and 123 ms in two runs (54-83 ms
-            # otherwise).
-            if options.processes > 1:
-                scaled = _worker_run(
-                    settings,
-                    Path(tmp) / "scaled",
-                    options,
-                    len(pairs),
-                    report,
-                    campaigns=False,
-                    processes=options.processes,
-                )
-                figures.update({f"scaled_{name}": value for name, value in scaled.items()})
+            bench = _Bench(settings, options, expected, Path(tmp), report)
+            figures.update(_worker_runs(bench))
     finally:
         _delete_topics(settings)
-    # Judged on the steady rate (after the first commit): start-up (group join, table
-    # recovery: seconds) is a one-off cost, not throughput; both rates are printed above.
+    figures.update(shares_of_ceiling(figures, scaled=options.processes > 1))
+    _report_shares(figures, options.processes, report)
+    return figures
+
+
+@dataclass(frozen=True)
+class _Bench:
+    """What every worker run of one bench shares: the settings (on the bench's topic prefix), the
+    options, how many events the topic holds, the folder runs keep their files in, the output."""
+
+    kafka: KafkaSettings
+    options: BenchOptions
+    expected: int
+    tmp: Path
+    report: Report
+
+
+@dataclass(frozen=True)
+class WorkerRun:
+    """The kind of one run of (b): scoring only or with campaigns, in one process or in
+    ``processes`` of one group; with ``latency``, (c) follows on the same worker."""
+
+    campaigns: bool = True
+    latency: bool = False
+    processes: int = 1
+
+    @property
+    def app_id(self) -> str:
+        if self.processes > 1:
+            return f"bench-scoring-x{self.processes}"
+        return "bench-worker" if self.campaigns else "bench-scoring"
+
+    @property
+    def label(self) -> str:
+        if self.processes > 1:
+            return f"(b) {self.processes} scoring worker processes"
+        return (
+            "(b) worker with campaigns" if self.campaigns else "(b) scoring worker (no campaigns)"
+        )
+
+    @property
+    def folder(self) -> str:
+        if self.processes > 1:
+            return "scaled"
+        return "full" if self.campaigns else "scoring"
+
+
+def _publish_events(kafka: KafkaSettings, options: BenchOptions, report: Report) -> int:
+    """Publish the bench's live traffic to candidate.activity; return how many events."""
+    pairs = encoded_events(live_spec(events=options.events, candidates=options.candidates))
+    started = time.perf_counter()
+    publish(kafka, kafka.topic(ACTIVITY), pairs)
+    report(f"published {len(pairs):,} events in {time.perf_counter() - started:.1f}s")
+    return len(pairs)
+
+
+def _ceiling_figures(kafka: KafkaSettings, expected: int, report: Report) -> dict[str, float]:
+    """(a): the raw consume + decode rate and its CPU per event."""
+    cpu_before = time.process_time()
+    rate = asyncio.run(_ceiling(kafka, kafka.topic(ACTIVITY), expected))
+    cpu_us = (time.process_time() - cpu_before) / expected * 1e6
+    report(
+        f"(a) ceiling, aiokafka consume + decode: {rate:,.0f} ev/s ({cpu_us:.1f} µs CPU per event)"
+    )
+    return {"ceiling_events_per_s": rate, "ceiling_cpu_us_per_event": cpu_us}
+
+
+def _worker_runs(bench: _Bench) -> dict[str, float]:
+    """(b) scoring only, (b) with campaigns then (c), and with ``processes`` > 1 the scale-out
+    run; figures of the scoring-only run prefixed ``scoring_``, of the scale-out ``scaled_``."""
+    scoring_only = _worker_run(bench, WorkerRun(campaigns=False))
+    figures = {f"scoring_{name}": value for name, value in scoring_only.items()}
+    figures.update(_worker_run(bench, WorkerRun(latency=True)))
+    # Last, so that N workers' after-work (their changelogs and standbys) cannot disturb the
+    # latency run: run before it, p99 was 118 and 123 ms in two runs (54-83 ms otherwise).
+    processes = bench.options.processes
+    if processes > 1:
+        scaled = _worker_run(bench, WorkerRun(campaigns=False, processes=processes))
+        figures.update({f"scaled_{name}": value for name, value in scaled.items()})
+    return figures
+
+
+def shares_of_ceiling(figures: Mapping[str, float], *, scaled: bool) -> dict[str, float]:
+    """Each worker's steady rate as a share of the ceiling (pure).
+
+    Judged on the steady rate (after the first commit): start-up (group join, table recovery:
+    seconds) is a one-off cost, not throughput; both rates are reported by each run.
+    """
+    ceiling = figures["ceiling_events_per_s"]
+    shares = {
+        "scoring_worker_share_of_ceiling": figures["scoring_worker_steady_events_per_s"] / ceiling,
+        "worker_share_of_ceiling": figures["worker_steady_events_per_s"] / ceiling,
+    }
+    if scaled:
+        shares["scaled_share_of_ceiling"] = figures["scaled_worker_steady_events_per_s"] / ceiling
+    return shares
+
+
+def _report_shares(figures: Mapping[str, float], processes: int, report: Report) -> None:
+    """Print the steady rates against the targets (and the scale-out against one process)."""
     ceiling = figures["ceiling_events_per_s"]
     scoring = figures["scoring_worker_steady_events_per_s"]
     full = figures["worker_steady_events_per_s"]
-    share = scoring / ceiling
-    figures["scoring_worker_share_of_ceiling"] = share
-    figures["worker_share_of_ceiling"] = full / ceiling
-    if options.processes > 1:
+    if processes > 1:
         scaled_rate = figures["scaled_worker_steady_events_per_s"]
-        figures["scaled_share_of_ceiling"] = scaled_rate / ceiling
         report(
-            f"scale-out: {options.processes} scoring worker processes / ceiling = "
+            f"scale-out: {processes} scoring worker processes / ceiling = "
             f"{scaled_rate / ceiling:.0%} ({scaled_rate:,.0f} ev/s, "
             f"{scaled_rate / scoring:.2f}x one process)"
         )
     report(
-        f"steady rates: scoring worker / ceiling = {share:.0%} (target >= {TARGET_SHARE:.0%}); "
+        f"steady rates: scoring worker / ceiling = {scoring / ceiling:.0%} "
+        f"(target >= {TARGET_SHARE:.0%}); "
         f"scoring worker {scoring:,.0f} ev/s (target >= {TARGET_RATE:,.0f}); "
         f"with campaigns {full:,.0f} ev/s ({full / ceiling:.0%}); "
         f"latency p99 {figures['latency_p99_ms']:.1f} ms (target < {TARGET_P99_MS:.0f})"
     )
-    return figures
 
 
 async def _ceiling(kafka: KafkaSettings, topic: str, expected: int) -> float:
@@ -168,89 +233,92 @@ async def _ceiling(kafka: KafkaSettings, topic: str, expected: int) -> float:
         await consumer.stop()
 
 
-def _worker_run(  # noqa: PLR0913 - private: one bench run, its kind as keyword flags
-    kafka: KafkaSettings,
-    tmp: Path,
-    options: BenchOptions,
-    expected: int,
-    report: Report,
-    *,
-    campaigns: bool = True,
-    latency: bool = False,
-    processes: int = 1,
-) -> dict[str, float]:
-    """One worker (or ``processes`` of one group) from the start of the topic to its end;
-    with ``latency``, then (c)."""
-    app_id = "bench-worker" if campaigns else "bench-scoring"
-    label = "(b) worker with campaigns" if campaigns else "(b) scoring worker (no campaigns)"
-    if processes > 1:
-        app_id = f"bench-scoring-x{processes}"
-        label = f"(b) {processes} scoring worker processes"
-        if processes > kafka.topic_partitions:
-            report(
-                f"note: {processes} processes share {kafka.topic_partitions} partitions; "
-                f"{processes - kafka.topic_partitions} of them will sit idle"
-            )
+def _worker_run(bench: _Bench, run: WorkerRun) -> dict[str, float]:
+    """One worker (or ``run.processes`` of one group) from the start of the topic to its end;
+    with ``run.latency``, then (c)."""
+    kafka = bench.kafka
+    if run.processes > kafka.topic_partitions:
+        bench.report(
+            f"note: {run.processes} processes share {kafka.topic_partitions} partitions; "
+            f"{run.processes - kafka.topic_partitions} of them will sit idle"
+        )
+    tmp = bench.tmp / run.folder
     tmp.mkdir(parents=True, exist_ok=True)
-    group = f"{kafka.topic_prefix}{app_id}"
-    activity = kafka.topic(ACTIVITY)
     workers = WorkerGroup(
         [
-            WorkerProcess(
-                {
-                    "NURTURE_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-                    "NURTURE_TOPIC_PREFIX": kafka.topic_prefix,
-                    "NURTURE_WORKER_APP_ID": app_id,
-                    "NURTURE_WORKER_DATA_DIR": str(tmp / f"data{n}"),
-                    "NURTURE_WORKER_WEB_PORT": str(free_port()),
-                    "NURTURE_WORKER_CAMPAIGNS": "true" if campaigns else "false",
-                },
-                tmp / f"worker{n}.log",
-            )
-            for n in range(processes)
+            WorkerProcess(_worker_env(kafka, run, tmp / f"data{n}"), tmp / f"worker{n}.log")
+            for n in range(run.processes)
         ]
     )
-    worker = workers.workers[0]
     started = time.monotonic()
     workers.start()
     try:
-        first = _first_commit(kafka, group, activity, expected, workers)
-        if processes > 1:
-            # Steady from when every process holds partitions: later joins (rebalance, table
-            # recovery) are start-up, as for one process.
-            _wait_all_joined(kafka, group, processes, workers)
-            first = time.monotonic(), expected - sum(group_lag(kafka, group, activity).values())
-        done = wait_caught_up(kafka, group, activity, timeout_s=600, alive=workers, interval_s=0.05)
-        cpu_us = workers.cpu_seconds() / expected * 1e6
-        rate = expected / (done - started)
-        steady = (expected - first[1]) / (done - first[0]) if done > first[0] else rate
-        since = "after its first commit" if processes == 1 else f"once all {processes} joined"
-        report(
-            f"{label}, end to end: {rate:,.0f} ev/s from process start ({done - started:.1f}s, "
-            f"start-up {first[0] - started:.1f}s); {steady:,.0f} ev/s {since}; "
-            f"{cpu_us:.0f} µs CPU per event incl. start-up "
-            f"(one free core: {1e6 / cpu_us if cpu_us else 0:,.0f} ev/s)"
-        )
-        figures = {
-            "worker_events_per_s": rate,
-            "worker_steady_events_per_s": steady,
-            "worker_cpu_us_per_event": cpu_us,
-        }
-        if latency:
-            p50, p99, matched = _latency(kafka, options, worker)
-            report(
-                f"(c) latency at {options.latency_rate:,.0f} ev/s (worker with campaigns): "
-                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-                f"({matched:,} events matched to their engagement record)"
-            )
-            figures.update(latency_p50_ms=p50, latency_p99_ms=p99)
+        figures = _throughput(bench, run, workers, started)
+        if run.latency:
+            figures.update(_latency_figures(bench, workers.workers[0]))
         return figures
     except Exception:
         for each in workers.workers:
-            report(each.log_path.read_text(errors="replace")[-3000:])
+            bench.report(each.log_path.read_text(errors="replace")[-3000:])
         raise
     finally:
         workers.stop()
+
+
+def _worker_env(kafka: KafkaSettings, run: WorkerRun, data_dir: Path) -> dict[str, str]:
+    """The environment of one worker process of ``run``."""
+    return {
+        "NURTURE_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "NURTURE_TOPIC_PREFIX": kafka.topic_prefix,
+        "NURTURE_WORKER_APP_ID": run.app_id,
+        "NURTURE_WORKER_DATA_DIR": str(data_dir),
+        "NURTURE_WORKER_WEB_PORT": str(free_port()),
+        "NURTURE_WORKER_CAMPAIGNS": "true" if run.campaigns else "false",
+    }
+
+
+def _throughput(
+    bench: _Bench, run: WorkerRun, workers: WorkerGroup, started: float
+) -> dict[str, float]:
+    """(b): wait until the workers (started at monotonic ``started``) committed every event;
+    the rate from process start and the steady rate after start-up, and CPU per event."""
+    kafka, expected = bench.kafka, bench.expected
+    group = f"{kafka.topic_prefix}{run.app_id}"
+    activity = kafka.topic(ACTIVITY)
+    first = _first_commit(kafka, group, activity, expected, workers)
+    if run.processes > 1:
+        # Steady from when every process holds partitions: later joins (rebalance, table
+        # recovery) are start-up, as for one process.
+        _wait_all_joined(kafka, group, run.processes, workers)
+        first = time.monotonic(), expected - sum(group_lag(kafka, group, activity).values())
+    done = wait_caught_up(kafka, group, activity, timeout_s=600, alive=workers, interval_s=0.05)
+    cpu_us = workers.cpu_seconds() / expected * 1e6
+    rate = expected / (done - started)
+    steady = (expected - first[1]) / (done - first[0]) if done > first[0] else rate
+    since = "after its first commit" if run.processes == 1 else f"once all {run.processes} joined"
+    bench.report(
+        f"{run.label}, end to end: {rate:,.0f} ev/s from process start ({done - started:.1f}s, "
+        f"start-up {first[0] - started:.1f}s); {steady:,.0f} ev/s {since}; "
+        f"{cpu_us:.0f} µs CPU per event incl. start-up "
+        f"(one free core: {1e6 / cpu_us if cpu_us else 0:,.0f} ev/s)"
+    )
+    return {
+        "worker_events_per_s": rate,
+        "worker_steady_events_per_s": steady,
+        "worker_cpu_us_per_event": cpu_us,
+    }
+
+
+def _latency_figures(bench: _Bench, worker: WorkerProcess) -> dict[str, float]:
+    """(c) on ``worker`` (caught up): p50 and p99 send -> engagement record."""
+    options = bench.options
+    p50, p99, matched = _latency(bench.kafka, options, worker)
+    bench.report(
+        f"(c) latency at {options.latency_rate:,.0f} ev/s (worker with campaigns): "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"({matched:,} events matched to their engagement record)"
+    )
+    return {"latency_p50_ms": p50, "latency_p99_ms": p99}
 
 
 def _first_commit(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from deploy.chaos.compare import Comparison
 from deploy.chaos.outcome import Outcome
 from deploy.chaos.result import ChaosResult
 from deploy.chaos.schedule import KILL_KINDS
@@ -27,8 +28,6 @@ def exit_status(result: ChaosResult) -> int:
 def figures(result: ChaosResult) -> dict[str, Any]:
     """Everything the run measured, as plain JSON values."""
     options = result.options
-    p50, p99 = result.recovery_percentiles()
-    comparison = result.comparison
     return {
         "seed": options.seed,
         "prefix": options.prefix,
@@ -40,76 +39,101 @@ def figures(result: ChaosResult) -> dict[str, Any]:
             "events": result.events,
             "duplicate_event_ids": result.duplicates,
         },
-        "kills": {
-            "scheduled": result.scheduled,
-            "applied": result.kills_by_kind(),
-            "workers": result.kills_by_kind("worker"),
-            "delivery": result.kills_by_kind("delivery"),
-            "total": len(result.kills),
-        },
-        "recovery_s": {
-            "worker_sigkill": [_round(s) for s in result.worker_recovery_s],
-            "p50": _round(p50),
-            "p99": _round(p99),
-            "delivery_sigkill": [_round(s) for s in result.delivery_recovery_s],
-        },
+        "kills": _kills(result),
+        "recovery_s": _recovery(result),
         "reference": _outcome(result.reference, result.reference_s),
         "chaos": {
             **_outcome(result.chaos, result.chaos_s),
             "drain_seconds": _round(result.drain_s),
         },
-        "comparison": None
-        if comparison is None
-        else {
-            "candidates": comparison.candidates,
-            "candidates_differing": len(comparison.differing_candidates),
-            "engagement_differing": len(comparison.engagement),
-            "suppression_differing": len(comparison.suppression),
-            "examples": [d.summary() for d in comparison.examples],
-            "actions_missing": len(comparison.missing_actions),
-            "actions_extra": len(comparison.extra_actions),
-            "missing_ids": list(comparison.missing_actions[:SHOWN_IDS]),
-            "extra_ids": list(comparison.extra_actions[:SHOWN_IDS]),
-        },
-        "delivery": {
-            "emails": result.emails,
-            "duplicate_sends": sum(n - 1 for n in result.duplicate_sends.values()),
-            "duplicated": dict(list(result.duplicate_sends.items())[:SHOWN_IDS]),
-            "outcomes": dict(sorted(result.delivery_outcomes.items())),
-        },
+        "comparison": _comparison(result.comparison),
+        "delivery": _delivery(result),
         "drained": result.drained,
         "longest_stall_s": _round(result.longest_stall_s),
         "broker_faults": _broker_faults(result),
-        "stuck_partitions": [
-            {
-                "partition": str(pid),
-                "committed": pos.committed,
-                "end": pos.end,
-                "lag": pos.lag,
-                "committed_recheck": result.committed_recheck.get(pid),
-            }
-            for pid, pos in result.stuck
-        ],
+        "stuck_partitions": _stuck_partitions(result),
         "stalled_processes": {name: list(tail) for name, tail in result.stalled_processes.items()},
-        "exits": {
-            "total": len(result.exits),
-            "unexpected": [
-                {
-                    "member": e.member,
-                    "code": e.code,
-                    "sent": e.sent,
-                    "hung": e.hung,
-                    "what": e.describe(),
-                    "log_tail": list(e.log_tail),
-                }
-                for e in result.unexpected_exits
-            ],
-        },
+        "exits": _exits(result),
         "findings": result.findings(),
         "clean": result.clean,
         "exit_status": exit_status(result),
         "kept_dir": None if result.kept_dir is None else str(result.kept_dir),
         "cleanup_problems": result.cleanup_problems,
+    }
+
+
+def _kills(result: ChaosResult) -> dict[str, Any]:
+    return {
+        "scheduled": result.scheduled,
+        "applied": result.kills_by_kind(),
+        "workers": result.kills_by_kind("worker"),
+        "delivery": result.kills_by_kind("delivery"),
+        "total": len(result.kills),
+    }
+
+
+def _recovery(result: ChaosResult) -> dict[str, Any]:
+    p50, p99 = result.recovery_percentiles()
+    return {
+        "worker_sigkill": [_round(s) for s in result.worker_recovery_s],
+        "p50": _round(p50),
+        "p99": _round(p99),
+        "delivery_sigkill": [_round(s) for s in result.delivery_recovery_s],
+    }
+
+
+def _comparison(comparison: Comparison | None) -> dict[str, Any] | None:
+    if comparison is None:
+        return None
+    return {
+        "candidates": comparison.candidates,
+        "candidates_differing": len(comparison.differing_candidates),
+        "engagement_differing": len(comparison.engagement),
+        "suppression_differing": len(comparison.suppression),
+        "examples": [d.summary() for d in comparison.examples],
+        "actions_missing": len(comparison.missing_actions),
+        "actions_extra": len(comparison.extra_actions),
+        "missing_ids": list(comparison.missing_actions[:SHOWN_IDS]),
+        "extra_ids": list(comparison.extra_actions[:SHOWN_IDS]),
+    }
+
+
+def _delivery(result: ChaosResult) -> dict[str, Any]:
+    return {
+        "emails": result.emails,
+        "duplicate_sends": sum(n - 1 for n in result.duplicate_sends.values()),
+        "duplicated": dict(list(result.duplicate_sends.items())[:SHOWN_IDS]),
+        "outcomes": dict(sorted(result.delivery_outcomes.items())),
+    }
+
+
+def _stuck_partitions(result: ChaosResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "partition": str(pid),
+            "committed": pos.committed,
+            "end": pos.end,
+            "lag": pos.lag,
+            "committed_recheck": result.committed_recheck.get(pid),
+        }
+        for pid, pos in result.stuck
+    ]
+
+
+def _exits(result: ChaosResult) -> dict[str, Any]:
+    return {
+        "total": len(result.exits),
+        "unexpected": [
+            {
+                "member": e.member,
+                "code": e.code,
+                "sent": e.sent,
+                "hung": e.hung,
+                "what": e.describe(),
+                "log_tail": list(e.log_tail),
+            }
+            for e in result.unexpected_exits
+        ],
     }
 
 
@@ -152,9 +176,18 @@ def _round(value: float | None) -> float | None:
 
 def render_text(data: dict[str, Any]) -> list[str]:
     """The figures of :func:`figures` as lines for a terminal."""
-    kills, recovery, delivery = data["kills"], data["recovery_s"], data["delivery"]
-    ref, chaos, comparison = data["reference"], data["chaos"], data["comparison"]
-    lines = [
+    return [
+        *_run_lines(data),
+        *_comparison_lines(data["comparison"]),
+        *_health_lines(data),
+        *_exit_lines(data),
+    ]
+
+
+def _run_lines(data: dict[str, Any]) -> list[str]:
+    """What ran: the options, the input, the kills, the recovery and both runs' outcomes."""
+    kills, recovery, chaos = data["kills"], data["recovery_s"], data["chaos"]
+    return [
         f"nurture chaos: seed {data['seed']}, {data['workers']} workers + 1 e-mail delivery "
         f"consumer, scale {data['scale']:g}, prefix {data['prefix']}",
         f"input             {data['input']['events']:,} events "
@@ -165,27 +198,33 @@ def render_text(data: dict[str, Any]) -> list[str]:
         f"recovery          after SIGKILL of a worker: p50 {_seconds(recovery['p50'])}, "
         f"p99 {_seconds(recovery['p99'])} "
         f"({_measured(recovery['worker_sigkill'])})",
-        f"reference         {_outcome_text(ref)}",
+        f"reference         {_outcome_text(data['reference'])}",
         f"chaos             {_outcome_text(chaos)}"
         + ("" if not chaos["read"] else f", drained in {chaos['drain_seconds']}s after the kills"),
     ]
+
+
+def _comparison_lines(comparison: dict[str, Any] | None) -> list[str]:
     if comparison is None:
-        lines.append("compared          no (the run ended early)")
-    else:
-        lines.append(
-            f"candidates        {comparison['candidates_differing']} of "
-            f"{comparison['candidates']} differ (engagement {comparison['engagement_differing']}, "
-            f"suppression {comparison['suppression_differing']})"
-        )
-        lines += [f"                  e.g. {example}" for example in comparison["examples"]]
-        lines.append(
-            f"actions           missing {comparison['actions_missing']}, "
-            f"extra {comparison['actions_extra']}"
-            + _ids(" missing e.g. ", comparison["missing_ids"])
-            + _ids(" extra e.g. ", comparison["extra_ids"])
-        )
+        return ["compared          no (the run ended early)"]
+    return [
+        f"candidates        {comparison['candidates_differing']} of "
+        f"{comparison['candidates']} differ (engagement {comparison['engagement_differing']}, "
+        f"suppression {comparison['suppression_differing']})",
+        *(f"                  e.g. {example}" for example in comparison["examples"]),
+        f"actions           missing {comparison['actions_missing']}, "
+        f"extra {comparison['actions_extra']}"
+        + _ids(" missing e.g. ", comparison["missing_ids"])
+        + _ids(" extra e.g. ", comparison["extra_ids"]),
+    ]
+
+
+def _health_lines(data: dict[str, Any]) -> list[str]:
+    """Sends, draining, broker faults, stuck partitions (with each stalled process's dump) and
+    dead letters."""
+    delivery = data["delivery"]
     outcomes = ", ".join(f"{k} {v}" for k, v in delivery["outcomes"].items()) or "none"
-    lines += [
+    return [
         f"duplicate sends   {delivery['duplicate_sends']} ({delivery['emails']} e-mails in the "
         f"outbox; delivery outcomes: {outcomes})",
         f"drained           {'yes' if data['drained'] else 'no'}; longest time with records "
@@ -204,7 +243,14 @@ def render_text(data: dict[str, Any]) -> list[str]:
             for name, tail in data["stalled_processes"].items()
             for line in tail
         ),
-        f"dead letters      chaos {_dead_letters(chaos)}, reference {_dead_letters(ref)}",
+        f"dead letters      chaos {_dead_letters(data['chaos'])}, "
+        f"reference {_dead_letters(data['reference'])}",
+    ]
+
+
+def _exit_lines(data: dict[str, Any]) -> list[str]:
+    """Exits (each unexpected one with its log's tail), what was kept, clean-up, the verdict."""
+    lines = [
         f"exits             {data['exits']['total']} in all, "
         f"{len(data['exits']['unexpected'])} unexpected",
     ]

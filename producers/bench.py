@@ -143,10 +143,22 @@ def bench_sdk(
         sdk.close()
         raw.close()
         _delete_topic(kafka, topic)
+    _report_summary(result, settings, sdk.encoder.dict_validation, rounds, report)
+    return result
+
+
+def _report_summary(
+    result: BenchResult,
+    settings: ProducerSettings,
+    dict_validation: DictValidation,
+    rounds: int,
+    report: Callable[[str], None],
+) -> None:
+    """The best rounds of each side, their ratios against the target and CPU per event."""
     verdict = "meets" if result.paired_ratio >= TARGET_RATIO else "MISSES"
     report(
         f"{result.events:,} events, compression={settings.compression_type() or 'none'}, "
-        f"dict validation={sdk.encoder.dict_validation}, headers={len(headers_for('x'))}"
+        f"dict validation={dict_validation}, headers={len(headers_for('x'))}"
     )
     report(f"raw kafka-python: {result.raw_per_s:,.0f} events/s (best of {rounds})")
     report(f"sdk (dict input): {result.sdk_per_s:,.0f} events/s (best of {rounds})")
@@ -160,7 +172,6 @@ def bench_sdk(
         f"(ratio {result.cpu_ratio:.0%}; wall-clock figures suffer when other processes share "
         "the CPU)"
     )
-    return result
 
 
 class _Clock:

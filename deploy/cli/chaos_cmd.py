@@ -19,6 +19,8 @@ from schemas.settings import KafkaSettings
 
 if TYPE_CHECKING:
     from deploy.broker.cluster import LocalCluster
+    from deploy.chaos.broker_faults import BrokerFaultMode
+    from deploy.chaos.result import ChaosOptions, ChaosResult
 
 #: Exit status when the prefix is taken or an option is invalid.
 EXIT_USAGE = 2
@@ -102,19 +104,14 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     carried out; 130 interrupted. Topics, groups, processes and the run directory are removed
     at the end (not with --keep). The global --topic-prefix is not used: see --prefix.
     """
-    # Imported here: every `nurture` process (workers, delivery) imports this module, and the
-    # harness pulls in the replay readers, which only this command needs.
-    from deploy.chaos.broker_faults import BROKER_FAULT_MODES  # noqa: PLC0415
-    from deploy.chaos.harness import run_chaos  # noqa: PLC0415
-    from deploy.chaos.report import figures, render_text  # noqa: PLC0415
-    from deploy.chaos.result import ChaosOptions, PrefixInUseError  # noqa: PLC0415
+    # Imported here (as in the helpers below): every `nurture` process (workers, delivery)
+    # imports this module, and the harness pulls in the replay readers, which only this command
+    # needs.
+    from deploy.chaos.result import ChaosOptions  # noqa: PLC0415
 
-    chosen_prefix = prefix if prefix is not None else f"chaos-{secrets.token_hex(4)}-"
-    if not _TOPIC_CHARS.fullmatch(chosen_prefix):
-        raise fail(f"--prefix {chosen_prefix!r}: use letters, digits, '.', '_' or '-'", EXIT_USAGE)
+    chosen_prefix = _checked_prefix(prefix)
     pause_s = _pause_range(pause)
-    if broker_faults is not None and broker_faults not in BROKER_FAULT_MODES:
-        raise fail(f"--broker-faults: one of {', '.join(BROKER_FAULT_MODES)}", EXIT_USAGE)
+    fault_mode = _broker_fault_mode(broker_faults)
     kafka, cluster = _with_cluster(kafka_settings(ctx), broker_faults, cluster_dir)
     options = ChaosOptions(
         seed=seed if seed is not None else secrets.randbelow(1 << 31),
@@ -127,16 +124,47 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
         pause_s=pause_s,
         keep=keep,
         timeout_s=timeout,
-        broker_faults=next((m for m in BROKER_FAULT_MODES if m == broker_faults), None),
+        broker_faults=fault_mode,
         broker_down_s=broker_down,
     )
+    result = _run_interruptible(kafka, options, cluster)
+    raise typer.Exit(_print_figures(result, as_json=as_json))
+
+
+def _checked_prefix(prefix: str | None) -> str:
+    """``--prefix``, or a fresh random one; only characters a topic name allows."""
+    chosen = prefix if prefix is not None else f"chaos-{secrets.token_hex(4)}-"
+    if not _TOPIC_CHARS.fullmatch(chosen):
+        raise fail(f"--prefix {chosen!r}: use letters, digits, '.', '_' or '-'", EXIT_USAGE)
+    return chosen
+
+
+def _broker_fault_mode(broker_faults: str | None) -> BrokerFaultMode | None:
+    """``--broker-faults`` as one of the modes (None: no broker faults)."""
+    from deploy.chaos.broker_faults import BROKER_FAULT_MODES  # noqa: PLC0415
+
+    if broker_faults is None:
+        return None
+    mode = next((m for m in BROKER_FAULT_MODES if m == broker_faults), None)
+    if mode is None:
+        raise fail(f"--broker-faults: one of {', '.join(BROKER_FAULT_MODES)}", EXIT_USAGE)
+    return mode
+
+
+def _run_interruptible(
+    kafka: KafkaSettings, options: ChaosOptions, cluster: LocalCluster | None
+) -> ChaosResult:
+    """Both runs, with SIGINT and SIGTERM stopping them as Ctrl-C does; its errors as exit
+    statuses (a prefix in use: 2; the run could not be carried out: 3; interrupted: 130)."""
+    from deploy.chaos.harness import run_chaos  # noqa: PLC0415
+    from deploy.chaos.result import PrefixInUseError  # noqa: PLC0415
 
     def say(line: str) -> None:
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = run_chaos(kafka, options, say, cluster)
+        return run_chaos(kafka, options, say, cluster)
     except PrefixInUseError as exc:
         raise fail(exc, EXIT_USAGE) from exc
     except NurtureError as exc:
@@ -148,13 +176,19 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _print_figures(result: ChaosResult, *, as_json: bool) -> int:
+    """Print the run's figures (as JSON or text); return the exit status they call for."""
+    from deploy.chaos.report import figures, render_text  # noqa: PLC0415
+
     data = figures(result)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
         for line in render_text(data):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(data["exit_status"])
+    return int(data["exit_status"])
 
 
 def _with_cluster(

@@ -25,6 +25,7 @@ from deploy.cli import (
     erase_cmd,
     gateway_cmd,
     publish_cmd,
+    registry_cmd,
     replay_cmd,
     score_cmd,
     simulate_cmd,
@@ -111,6 +112,7 @@ def main(
 
 
 app.add_typer(broker_cmd.app, name="broker")
+app.add_typer(registry_cmd.app, name="registry")
 topics_cmd.app.command("export")(topic_cmd.export)
 topics_cmd.app.command("import")(topic_cmd.import_)
 app.add_typer(topics_cmd.app, name="topics")

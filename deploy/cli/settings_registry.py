@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings
 
 from consumers.settings import DeliverySettings
 from deploy.broker.settings import BrokerSettings, JarCacheSettings
+from deploy.registry.settings import RegistrySettings
 from producers.gateway.settings import GatewaySettings
 from producers.settings import ProducerSettings
 from schemas.privacy.settings import PrivacySettings
@@ -60,6 +61,7 @@ SETTINGS_MODELS: tuple[SettingsModel, ...] = (
     ),
     SettingsModel(BrokerSettings, "Local broker", ("broker", "up", "chaos")),
     SettingsModel(JarCacheSettings, "Local broker's jar cache", ("broker", "up", "chaos")),
+    SettingsModel(RegistrySettings, "Local schema registry", ("registry",)),
 )
 
 #: Who reads the ``NURTURE_RETENTION_<TOPIC>`` overrides (``schemas.topics``; not a model):

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal
@@ -122,50 +123,87 @@ def simulate(  # noqa: PLR0917 - typer takes each option as a parameter
         raise fail("choose either --rate or --as-fast-as-possible", code=2)
     if via == "gateway" and output is not None:
         raise fail("choose either --via gateway or --output", code=2)
-    if fresh_ids and run_id is not None:
-        raise fail("choose either --run-id or --fresh-ids", code=2)
-    if run_id == "":
-        raise fail("--run-id must not be empty", code=2)
-    scope = new_run_id() if fresh_ids else run_id
-    if scope is not None:
-        (err_console if output == "-" else console).print(
-            f"run id {scope}: the seed's content under ids of this run (--run-id {scope} "
-            f"repeats it)",
-            markup=False,
-            soft_wrap=True,
-        )
-    end_utc = (end or _today()).replace(tzinfo=UTC)
-    per_candidate = EVENTS_PER_CANDIDATE
-    if events is not None:  # long enough journeys that N events are reached
-        per_candidate = max(per_candidate, math.ceil(1.5 * events / candidates))
+    scope = _run_scope(run_id, fresh_ids=fresh_ids, to_stdout=output == "-")
     records = generate(
         seed,
         candidates,
         events=events,
         days=days,
-        end=end_utc,
-        events_per_candidate=per_candidate,
+        end=(end or _today()).replace(tzinfo=UTC),
+        events_per_candidate=events_per_candidate(events, candidates),
         run_id=scope,
     )
     pacer = Pacer(rate, duration) if rate is not None or duration is not None else None
     started = time.monotonic()
     try:
         if via == "gateway":
-            keys = _source_keys(api_key, api_keys_file)
-            sender = GatewaySender(gateway_url, keys, batch_size=batch_size_for(rate))
-            with sender:
-                sent = send_via_gateway(records, sender, pacer)
-            _report_gateway(sent, gateway_url, time.monotonic() - started)
+            target = _GatewayTarget(gateway_url, api_key, api_keys_file)
+            _send_via_gateway(records, pacer, rate, target)
             return
         counts = _run(ctx, records, pacer, output, events)
     except NurtureError as exc:  # an OSError (an --output path) is reported by the root group
         raise fail(exc) from exc
     elapsed = time.monotonic() - started
     to_stdout = output == "-"
-    report = err_console if to_stdout else console
     where = "stdout" if to_stdout else output or kafka_settings(ctx).bootstrap_servers
+    _report_done(counts, where, elapsed, to_stdout=to_stdout)
+
+
+def _run_scope(run_id: str | None, *, fresh_ids: bool, to_stdout: bool) -> str | None:
+    """The run id the records get (--run-id, a fresh one, or None: the seed's own ids), printed
+    when there is one (to stderr when the records go to stdout)."""
+    if fresh_ids and run_id is not None:
+        raise fail("choose either --run-id or --fresh-ids", code=2)
+    if run_id == "":
+        raise fail("--run-id must not be empty", code=2)
+    scope = new_run_id() if fresh_ids else run_id
+    if scope is not None:
+        (err_console if to_stdout else console).print(
+            f"run id {scope}: the seed's content under ids of this run (--run-id {scope} "
+            f"repeats it)",
+            markup=False,
+            soft_wrap=True,
+        )
+    return scope
+
+
+def events_per_candidate(events: int | None, candidates: int) -> float:
+    """Mean journey length: :data:`EVENTS_PER_CANDIDATE`, or long enough journeys that
+    ``events`` events are reached (pure)."""
+    if events is None:
+        return EVENTS_PER_CANDIDATE
+    return max(EVENTS_PER_CANDIDATE, math.ceil(1.5 * events / candidates))
+
+
+@dataclass(frozen=True)
+class _GatewayTarget:
+    """Where --via gateway sends: the gateway's base URL, and the keys to send with."""
+
+    url: str
+    api_key: str | None
+    api_keys_file: Path | None
+
+
+def _send_via_gateway(
+    records: Iterator[SimRecord],
+    pacer: Pacer | None,
+    rate: float | None,
+    target: _GatewayTarget,
+) -> None:
+    """Send the records through the gateway and report (exit 1 when any was refused or
+    failed)."""
+    started = time.monotonic()
+    keys = _source_keys(target.api_key, target.api_keys_file)
+    sender = GatewaySender(target.url, keys, batch_size=batch_size_for(rate))
+    with sender:
+        sent = send_via_gateway(records, sender, pacer)
+    _report_gateway(sent, target.url, time.monotonic() - started)
+
+
+def _report_done(counts: SimCounts, where: str, elapsed: float, *, to_stdout: bool) -> None:
+    """What went where, how fast (to stderr when the records went to stdout)."""
     rate_done = counts.events / elapsed if elapsed > 0 else 0.0
-    report.print(
+    (err_console if to_stdout else console).print(
         f"{counts.profiles} profiles and {counts.events} events to {where} in {elapsed:.1f} s "
         f"({rate_done:,.0f} events/s)",
         markup=False,

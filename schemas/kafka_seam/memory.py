@@ -5,17 +5,21 @@
 the :mod:`~schemas.kafka_seam.proto` roles over it. It behaves as the broker does where
 components can tell (``tests/test_kafka_seam_conformance.py`` runs the same suite on both):
 offsets from 0 per partition, keyed records on :func:`key_partition`'s partition, reads up to
-the end offsets taken at their start. Not modelled: compaction, retention, timeouts.
+the end offsets taken at their start, compaction on request (:meth:`MemoryCluster.compact`:
+offsets keep their gaps). Not modelled: retention, and waiting: a read short of its end fails at
+once (nothing can be written while the twin runs), with the error a timeout gives.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from schemas.errors import KafkaUnavailableError
 from schemas.kafka_seam.partitioner import key_partition
-from schemas.kafka_seam.proto import Record, TopicPartition
+from schemas.kafka_seam.proto import ReadStalledError, Record, TopicPartition
 
 
 @dataclass(frozen=True)
@@ -28,11 +32,18 @@ class StoredRecord:
     timestamp: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def end_offset(log: Sequence[StoredRecord]) -> int:
+    """The offset after the last record of a partition's log (compaction keeps the last one)."""
+    return log[-1].offset + 1 if log else 0
 
 
 @dataclass
 class MemoryCluster:
-    """Topics in memory: ``topics[name][partition]`` is the partition's log."""
+    """Topics in memory: ``topics[name][partition]`` is the partition's log, in offset order
+    (with gaps once compacted)."""
 
     topics: dict[str, list[list[StoredRecord]]] = field(default_factory=dict)
     configs: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -45,9 +56,17 @@ class MemoryCluster:
         if partition is None:
             partition = key_partition(key, len(log)) if key is not None else 0
         records = log[partition]
-        record = StoredRecord(topic, partition, len(records), int(time.time() * 1000), key, value)
+        now_ms = int(time.time() * 1000)
+        record = StoredRecord(topic, partition, end_offset(records), now_ms, key, value)
         records.append(record)
         return record
+
+    def compact(self, topic: str) -> None:
+        """What the log cleaner leaves of ``topic``: the last record of each key per partition
+        (records without a key stay); the offsets of the others become gaps."""
+        for records in self.topics[topic]:
+            last = {r.key: r.offset for r in records if r.key is not None}
+            records[:] = [r for r in records if r.key is None or last[r.key] == r.offset]
 
     def reader(self) -> MemoryReader:
         return MemoryReader(self)
@@ -78,19 +97,51 @@ class MemoryReader:
     def end_offsets(
         self, partitions: Sequence[TopicPartition], timeout_s: float
     ) -> dict[TopicPartition, int]:
+        return {TopicPartition(*tp): end_offset(self._log(tp)) for tp in partitions}
+
+    def beginning_offsets(
+        self, partitions: Sequence[TopicPartition], timeout_s: float
+    ) -> dict[TopicPartition, int]:
+        return {TopicPartition(*tp): 0 for tp in partitions}  # no retention: nothing deleted
+
+    def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], at_ms: int, timeout_s: float
+    ) -> dict[TopicPartition, int | None]:
         return {
-            TopicPartition(*tp): len(self.cluster.topics[tp.topic][tp.partition])
+            TopicPartition(*tp): next(
+                (r.offset for r in self._log(tp) if r.timestamp >= at_ms), None
+            )
             for tp in partitions
         }
 
-    def read_to(self, end: Mapping[TopicPartition, int], timeout_s: float) -> Iterator[Record]:
+    def read_to(
+        self,
+        end: Mapping[TopicPartition, int],
+        timeout_s: float | None,
+        *,
+        stall_timeout_s: float | None = None,
+        max_records: int | None = None,
+    ) -> Iterator[Record]:
         for given, stop in end.items():
             tp = TopicPartition(*given)
-            log = self.cluster.topics[tp.topic][tp.partition]
+            log = self._log(tp)
             while self.positions[tp] < stop:
-                record = log[self.positions[tp]]
-                self.positions[tp] += 1
+                at = bisect.bisect_left(log, self.positions[tp], key=lambda r: r.offset)
+                if at == len(log):  # short of the end, and nothing else can come
+                    if stall_timeout_s is not None:
+                        raise ReadStalledError(tp, self.positions[tp], stop, stall_timeout_s)
+                    raise KafkaUnavailableError(
+                        f"could not read {tp.topic} to the end in {timeout_s}s"
+                    )
+                record = log[at]
+                if record.offset >= stop:  # the range ends in a gap: go on from the next record
+                    self.positions[tp] = record.offset
+                    break
+                self.positions[tp] = record.offset + 1
                 yield record
+
+    def _log(self, tp: TopicPartition) -> list[StoredRecord]:
+        return self.cluster.topics[tp.topic][tp.partition]
 
     def close(self) -> None:
         self.positions = {}

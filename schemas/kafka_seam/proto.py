@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
+from schemas.errors import KafkaUnavailableError
+
 
 class TopicPartition(NamedTuple):
     """A partition of a topic (equal to, and hashed as, kafka-python's ``TopicPartition``)."""
@@ -34,6 +36,26 @@ class Record(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]] | None: ...
+
+
+class ReadStalledError(KafkaUnavailableError):
+    """Raised by :meth:`TopicReader.read_to` with a ``stall_timeout_s`` when no record came for
+    that long while ``partition`` was still short of its end (a broker that stopped answering,
+    or an end offset past the records that exist). Retriable: the read can be run again."""
+
+    def __init__(
+        self, partition: TopicPartition, offset: int, end: int, stall_timeout_s: float
+    ) -> None:
+        self.partition = partition
+        self.offset = offset
+        self.end = end
+        self.stall_timeout_s = stall_timeout_s
+        super().__init__(
+            f"{partition.topic}[{partition.partition}]: no records for {stall_timeout_s:.0f}s "
+            f"at offset {offset} (range ends at {end})"
+        )
 
 
 class TopicReader(Protocol):
@@ -58,10 +80,38 @@ class TopicReader(Protocol):
         """The offset after the last record of each partition, as of now."""
         ...
 
-    def read_to(self, end: Mapping[TopicPartition, int], timeout_s: float) -> Iterator[Record]:
+    def beginning_offsets(
+        self, partitions: Sequence[TopicPartition], timeout_s: float
+    ) -> dict[TopicPartition, int]:
+        """The offset of the first record each partition still holds (retention moves it on;
+        compaction does not)."""
+        ...
+
+    def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], at_ms: int, timeout_s: float
+    ) -> dict[TopicPartition, int | None]:
+        """Per partition, the earliest offset whose record timestamp is ``at_ms`` or later
+        (milliseconds since the epoch); None when no record is that late."""
+        ...
+
+    def read_to(
+        self,
+        end: Mapping[TopicPartition, int],
+        timeout_s: float | None,
+        *,
+        stall_timeout_s: float | None = None,
+        max_records: int | None = None,
+    ) -> Iterator[Record]:
         """Every record from the current positions to ``end`` (exclusive), in offset order per
-        partition; after it, each position is ``end``. Records written later are left for the
-        next read. :class:`~schemas.errors.KafkaUnavailableError` after ``timeout_s``."""
+        partition (a compacted topic skips the offsets it removed); after it, each position is
+        ``end`` (or the first offset after it still held). Records written later are left for
+        the next read.
+
+        ``timeout_s``: :class:`~schemas.errors.KafkaUnavailableError` when the whole read takes
+        longer (None: no overall limit). ``stall_timeout_s``: :class:`ReadStalledError` when no
+        record comes for that long while a partition is short of its end (None: no limit).
+        ``max_records``: at most this many records fetched per poll (None: the client's
+        ``max_poll_records``)."""
         ...
 
     def close(self) -> None: ...

@@ -2,8 +2,9 @@
 
 The one read-to-end loop behind the delivery consumer's views (:mod:`consumers.mirror`), the key
 topic scans of erasure and key rotation (:mod:`producers.key_topic`), ``nurture erasure verify``
-(:mod:`deploy.erasure.topic_scan`) and ``nurture campaigns simulate --candidate``
-(:mod:`streams.candidate_reader`). :class:`KafkaTopicReader` is the kafka-python
+(:mod:`deploy.erasure.topic_scan`), ``nurture campaigns simulate --candidate``
+(:mod:`streams.candidate_reader`), and, with :func:`read_range`, replay's offset ranges
+(:mod:`streams.replay.reader`). :class:`KafkaTopicReader` is the kafka-python
 :class:`~schemas.kafka_seam.proto.TopicReader`; the in-memory twin is in
 :mod:`schemas.kafka_seam.memory`.
 """
@@ -18,7 +19,7 @@ from kafka import TopicPartition as KafkaTopicPartition
 
 from schemas.errors import KafkaUnavailableError
 from schemas.kafka_seam import clients
-from schemas.kafka_seam.proto import Record, TopicPartition, TopicReader
+from schemas.kafka_seam.proto import ReadStalledError, Record, TopicPartition, TopicReader
 from schemas.settings import KafkaSettings
 
 #: Longest wait of one poll while reading (milliseconds).
@@ -52,22 +53,61 @@ class KafkaTopicReader:
         )
         return {TopicPartition(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
-    def read_to(self, end: Mapping[TopicPartition, int], timeout_s: float) -> Iterator[Record]:
+    def beginning_offsets(
+        self, partitions: Sequence[TopicPartition], timeout_s: float
+    ) -> dict[TopicPartition, int]:
+        starts = self.consumer.beginning_offsets(
+            [_kafka(tp) for tp in partitions], timeout_ms=int(1000 * timeout_s)
+        )
+        return {TopicPartition(tp.topic, tp.partition): offset for tp, offset in starts.items()}
+
+    def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], at_ms: int, timeout_s: float
+    ) -> dict[TopicPartition, int | None]:
+        found = self.consumer.offsets_for_times(
+            {_kafka(tp): at_ms for tp in partitions}, timeout_ms=int(1000 * timeout_s)
+        )
+        return {
+            TopicPartition(tp.topic, tp.partition): None if hit is None else hit.offset
+            for tp, hit in found.items()
+        }
+
+    def read_to(
+        self,
+        end: Mapping[TopicPartition, int],
+        timeout_s: float | None,
+        *,
+        stall_timeout_s: float | None = None,
+        max_records: int | None = None,
+    ) -> Iterator[Record]:
         consumer = self.consumer
         stops = {_kafka(tp): offset for tp, offset in end.items()}
         pending = {tp for tp, stop in stops.items() if consumer.position(tp) < stop}
         # Partitions at their end (and any other assigned) stay paused, so a poll fetches only
         # what is still to read; all are resumed at the end.
         consumer.pause(*(set(consumer.assignment()) - pending))
-        deadline = time.monotonic() + timeout_s
+        limit = {} if max_records is None else {"max_records": max_records}
+        started = last_record = time.monotonic()
         try:
             while pending:
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if timeout_s is not None and now - started > timeout_s:
                     topics = ", ".join(sorted({tp.topic for tp in pending}))
                     raise KafkaUnavailableError(
                         f"could not read {topics} to the end in {timeout_s}s"
                     )
-                for tp, records in consumer.poll(timeout_ms=POLL_MS).items():
+                if stall_timeout_s is not None and now - last_record > stall_timeout_s:
+                    tp = min(pending)
+                    raise ReadStalledError(
+                        TopicPartition(tp.topic, tp.partition),
+                        consumer.position(tp),
+                        stops[tp],
+                        stall_timeout_s,
+                    )
+                fetched = consumer.poll(timeout_ms=POLL_MS, **limit)
+                if fetched:
+                    last_record = time.monotonic()
+                for tp, records in fetched.items():
                     stop = stops[tp]
                     for record in records:
                         if record.offset >= stop:  # written after the read began: left for later
@@ -94,6 +134,28 @@ def read_to_end(
     reader.assign(partitions)
     end = reader.end_offsets(partitions, timeout_s)
     yield from reader.read_to(end, max(0.0, deadline - time.monotonic()))
+
+
+def read_range(  # noqa: PLR0913 - a range, and how long to wait for it
+    reader: TopicReader,
+    partition: TopicPartition,
+    start: int,
+    end: int,
+    *,
+    stall_timeout_s: float | None = None,
+    max_records: int | None = None,
+) -> Iterator[Record]:
+    """The records of ``partition`` with ``start <= offset < end``, in offset order (a compacted
+    topic skips the offsets it removed), reading that partition alone: the reader is assigned
+    it only. No overall deadline: :class:`~schemas.kafka_seam.proto.ReadStalledError` when no
+    record comes for ``stall_timeout_s`` (None: wait on); at most ``max_records`` per poll."""
+    if end <= start:
+        return
+    reader.assign([partition])
+    reader.seek(partition, start)
+    yield from reader.read_to(
+        {partition: end}, None, stall_timeout_s=stall_timeout_s, max_records=max_records
+    )
 
 
 def open_reader(kafka: KafkaSettings, **options: Any) -> KafkaTopicReader:

@@ -16,7 +16,7 @@ from schemas.settings import KafkaSettings
 from streams.scoring.config import ScoringModel, load_model, parse_model
 from streams.scoring.update import apply_event
 from streams.worker import engagement
-from streams.worker.app import build_worker
+from streams.worker.app import WorkerInputs, build_worker
 from streams.worker.dlq import (
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
@@ -229,7 +229,7 @@ def test_standby_replicas_reach_the_faust_app(
     if setting is not None:
         monkeypatch.setenv("NURTURE_WORKER_STANDBY_REPLICAS", setting)
     settings = WorkerSettings(data_dir=tmp_path)
-    worker = build_worker(settings, KafkaSettings(), model, partitions=3, output_partitions={})
+    worker = build_worker(settings, KafkaSettings(), WorkerInputs(model, partitions=3))
     assert settings.standby_replicas == expected
     assert worker.app.conf.table_standby_replicas == expected
 
@@ -238,11 +238,7 @@ def test_the_worker_bounds_a_rebalance_by_the_rebalance_timeout_and_learns_its_a
     model: ScoringModel, tmp_path: Any
 ) -> None:
     worker = build_worker(
-        WorkerSettings(data_dir=tmp_path),
-        KafkaSettings(),
-        model,
-        partitions=3,
-        output_partitions={},
+        WorkerSettings(data_dir=tmp_path), KafkaSettings(), WorkerInputs(model, partitions=3)
     )
     conf = worker.app.conf
     assert worker.watch.rebalance_limit_s == conf.broker_rebalance_timeout + 30.0 == 90.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
@@ -60,23 +60,34 @@ class Worker:
     metrics: WorkerMetrics
 
 
-def build_worker(  # noqa: PLR0913 - composition root: each argument is a part its caller owns
+@dataclass(frozen=True)
+class WorkerInputs:
+    """What a worker is built from besides its settings, loaded and checked before it is built.
+
+    ``partitions`` is the partition count of candidate.activity (and of every source topic
+    co-partitioned with it). ``output_partitions`` gives the partition count of
+    candidate.engagement, the dead-letter topics and (with an ``engine``) nurture.action and
+    candidate.suppression (full names), for the default partitioner of their keyed records.
+    Without an ``engine`` the worker only scores (no campaigns).
+    """
+
+    model: ScoringModel
+    partitions: int
+    output_partitions: Mapping[str, int] = field(default_factory=dict)
+    engine: Engine | None = None
+
+
+def build_worker(
     settings: WorkerSettings,
     kafka: KafkaSettings,
-    model: ScoringModel,
+    inputs: WorkerInputs,
     *,
-    partitions: int,
-    output_partitions: Mapping[str, int],
     registry: CollectorRegistry | None = None,
-    engine: Engine | None = None,
 ) -> Worker:
-    """The faust app for ``partitions`` source partitions (the count of candidate.activity).
-
-    ``output_partitions`` gives the partition count of candidate.engagement, the dead-letter
-    topics and (with an ``engine``) nurture.action and candidate.suppression (full names), for
-    the default partitioner of their keyed records. Without an ``engine`` the worker only
-    scores (no campaigns).
-    """
+    """The faust app for ``inputs.partitions`` source partitions (see :class:`WorkerInputs`);
+    its metrics in ``registry`` (default: a registry of its own)."""
+    model, engine, partitions = inputs.model, inputs.engine, inputs.partitions
+    output_partitions = inputs.output_partitions
     faust_seam.check()  # fail in one line, before anything starts, if faust or aiokafka changed
     aiokafka_seam.check()
     app = _faust_app(settings, kafka, partitions)

@@ -15,7 +15,7 @@ from schemas.settings import KafkaSettings
 from schemas.stack_dump import dump_tasks_on_sigusr1
 from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
 from streams.scoring.config import load_model
-from streams.worker.app import build_worker
+from streams.worker.app import WorkerInputs, build_worker
 from streams.worker.campaigns import build_engine
 from streams.worker.changelog_topic import ensure_changelog
 from streams.worker.dlq import DLQ_FOR
@@ -45,14 +45,10 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
         kafka.topic(SUPPRESSION),
         *(kafka.topic(dlq) for dlq in DLQ_FOR.values()),
     ]
-    worker = build_worker(
-        settings,
-        kafka,
-        model,
-        partitions=partitions,
-        output_partitions=topic_partitions(kafka, outputs),
-        engine=engine,
+    inputs = WorkerInputs(
+        model, partitions, output_partitions=topic_partitions(kafka, outputs), engine=engine
     )
+    worker = build_worker(settings, kafka, inputs)
     # Before faust starts: the group leader must know the changelog when it first assigns.
     ensure_changelog(kafka, worker.table.changelog_topic.get_topic_name(), partitions)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

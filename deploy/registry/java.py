@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ def find_java(
     configured: Path | None,
     *,
     environ: Mapping[str, str] = os.environ,
-    jvm_dirs: Iterable[Path] = JVM_DIRS,
+    jvm_dirs: Sequence[Path] = JVM_DIRS,
 ) -> JavaRuntime:
     """The Java 21+ to run the registry with; RegistryError saying what was found otherwise.
 
@@ -61,7 +61,8 @@ def find_java(
         seen.append(f"{home} ({'Java ' + str(major) if major else 'no usable bin/java'})")
         if major is not None and major >= MIN_JAVA:
             return JavaRuntime(home, major)
-    looked = "; ".join(seen) or "no JAVA_HOME, no JDK under /usr/lib/jvm, no java on PATH"
+    folders = ", ".join(str(folder) for folder in jvm_dirs)
+    looked = "; ".join(seen) or f"no JAVA_HOME, no JDK under {folders}, no java on PATH"
     raise RegistryError(
         f"the local schema registry (Apicurio Registry 3) needs Java {MIN_JAVA}+, and none was "
         f"found. Looked at: {looked}. {_INSTALL_HINT}."
@@ -109,7 +110,7 @@ def _configured(home: Path) -> JavaRuntime:
     return JavaRuntime(home, major)
 
 
-def _candidate_homes(environ: Mapping[str, str], jvm_dirs: Iterable[Path]) -> list[Path]:
+def _candidate_homes(environ: Mapping[str, str], jvm_dirs: Sequence[Path]) -> list[Path]:
     """JAVA_HOME, the JDKs under ``jvm_dirs`` newest first, the home of ``java`` on PATH; each
     once (``/usr/lib/jvm`` has symlinks to the same JDK)."""
     homes: list[Path] = []

@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from schemas.codec import activity_codec, codec_for
-from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import (
     ACTION,
@@ -33,8 +32,8 @@ from schemas.topics import (
     SUPPRESSION,
 )
 from streams.replay.diff import actions_on, latest_engagement
-from streams.replay.offsets import partitions_of
-from streams.replay.reader import read_topic
+from streams.replay.offsets import OFFSETS_TIMEOUT_S, partitions_of
+from streams.replay.reader import read_topic, topic_reader
 
 #: The dead-letter topics a run can write (declared names).
 DEAD_LETTER_TOPICS = (ACTIVITY_DLQ, PROFILE_DLQ, ACTION_DLQ)
@@ -70,12 +69,10 @@ def latest_suppression(kafka: KafkaSettings) -> dict[str, dict[str, Any] | None]
     """The last ``candidate.suppression`` record per candidate (None: a tombstone)."""
     decode = codec_for("candidate_suppression").decode
     latest: dict[str, dict[str, Any] | None] = {}
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
-        for record in read_topic(consumer, kafka.topic(SUPPRESSION)):
-            latest[record.key.decode()] = None if record.value is None else decode(record.value)
-    finally:
-        consumer.close()
+    with topic_reader(kafka) as reader:
+        for record in read_topic(reader, kafka.topic(SUPPRESSION)):
+            key = cast("bytes", record.key).decode()  # suppression records are always keyed
+            latest[key] = None if record.value is None else decode(record.value)
     return latest
 
 
@@ -84,39 +81,30 @@ def delivery_outcomes(kafka: KafkaSettings) -> Counter[str]:
     consent_expired``, ...): the last outcome of each action id counts."""
     decode = codec_for("delivery_outcome").decode
     last: dict[str, str] = {}
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
-        for record in read_topic(consumer, kafka.topic(DELIVERY)):
-            outcome = decode(record.value)
+    with topic_reader(kafka) as reader:
+        for record in read_topic(reader, kafka.topic(DELIVERY)):
+            outcome = decode(cast("bytes", record.value))  # a tombstone: TombstoneError
             reason = outcome.get("reason")
             last[outcome["action_id"]] = (
                 outcome["outcome"] if not reason else f"{outcome['outcome']}: {reason}"
             )
-    finally:
-        consumer.close()
     return Counter(last.values())
 
 
 def activity_event_ids(kafka: KafkaSettings) -> list[str]:
     """The ``event_id`` of every record on ``candidate.activity``, repeats included."""
     decode = activity_codec().decode
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
+    with topic_reader(kafka) as reader:
         return [
-            str(decode(record.value)["event_id"])
-            for record in read_topic(consumer, kafka.topic(ACTIVITY))
+            str(decode(cast("bytes", record.value))["event_id"])  # a tombstone: TombstoneError
+            for record in read_topic(reader, kafka.topic(ACTIVITY))
         ]
-    finally:
-        consumer.close()
 
 
 def record_count(kafka: KafkaSettings, topic: str) -> int:
     """Records currently in ``topic`` (end minus beginning offsets, all partitions)."""
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
-        tps = partitions_of(consumer, topic)
-        ends = consumer.end_offsets(tps)
-        starts = consumer.beginning_offsets(tps)
+    with topic_reader(kafka) as reader:
+        tps = partitions_of(reader, topic)
+        ends = reader.end_offsets(tps, OFFSETS_TIMEOUT_S)
+        starts = reader.beginning_offsets(tps, OFFSETS_TIMEOUT_S)
         return sum(ends[tp] - starts[tp] for tp in tps)
-    finally:
-        consumer.close()

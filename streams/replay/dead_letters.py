@@ -29,14 +29,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-
-from kafka import KafkaProducer
+from typing import Any
 
 from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY_DLQ, PROFILE_DLQ
 from streams.replay.errors import ReplayError
-from streams.replay.reader import read_topic
+from streams.replay.reader import read_topic, topic_reader
 from streams.worker.dlq import (
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
@@ -136,12 +135,11 @@ def read_letters(
 ) -> Iterator[DeadLetter]:
     """The dead letters of ``topics`` (markers applied, then filtered), oldest first per
     partition."""
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
+    with topic_reader(kafka) as reader:
         for topic in topics:
             letters: list[DeadLetter] = []
             redriven: set[tuple[int, int]] = set()
-            for record in read_topic(consumer, topic):
+            for record in read_topic(reader, topic):
                 marker = dict(record.headers or ()).get(HEADER_REDRIVEN)
                 if marker is not None:
                     partition, offset = marker.decode().split(":")
@@ -155,8 +153,6 @@ def read_letters(
                     continue
                 marked = (letter.partition, letter.offset) in redriven
                 yield replace(letter, redriven=True) if marked else letter
-    finally:
-        consumer.close()
 
 
 def find_letter(kafka: KafkaSettings, letter_id: str) -> DeadLetter:
@@ -240,7 +236,7 @@ def redrive(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> RedriveRepor
 
 
 def _send_all(
-    producer: KafkaProducer,
+    producer: Any,  # kafka-python's KafkaProducer, from clients.producer
     records: list[tuple[str, bytes | None, bytes | None, Headers, int | None]],
 ) -> None:
     futures = [

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from schemas.codec import codec_for
-from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ENGAGEMENT
 from streams.replay.processing import trigger_key
-from streams.replay.reader import read_topic
+from streams.replay.reader import read_topic, topic_reader
 from streams.replay.runner import ConfigFiles, OutputTopics, replay_spec, run_jobs
 from streams.replay.shadow import ShadowSummary, plan_shadow, sandbox_topics
 from streams.worker.settings import WorkerSettings
@@ -107,16 +106,13 @@ def latest_engagement(kafka: KafkaSettings, topic: str) -> Engagement:
     """The last engagement record per candidate on ``topic`` (tombstones remove it)."""
     decode = codec_for("engagement_record").decode
     latest: Engagement = {}
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
-        for record in read_topic(consumer, topic):
-            cid = record.key.decode()
+    with topic_reader(kafka) as reader:
+        for record in read_topic(reader, topic):
+            cid = cast("bytes", record.key).decode()  # engagement records are always keyed
             if record.value is None:
                 latest.pop(cid, None)
             else:
                 latest[cid] = decode(record.value)
-    finally:
-        consumer.close()
     return latest
 
 
@@ -124,17 +120,14 @@ def actions_on(kafka: KafkaSettings, topic: str, triggers: set[str] | None = Non
     """Distinct actions on ``topic`` (only those with a trigger in ``triggers`` when given)."""
     decode = codec_for("nurture_action").decode
     by_id: dict[str, tuple[str, str]] = {}
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
-        for record in read_topic(consumer, topic):
-            action = decode(record.value)
+    with topic_reader(kafka) as reader:
+        for record in read_topic(reader, topic):
+            action = decode(cast("bytes", record.value))  # a tombstone: TombstoneError
             if triggers is not None and (
                 trigger_key(action["candidate_id"], action["trigger_event_id"]) not in triggers
             ):
                 continue
             by_id[action["action_id"]] = (action["campaign_id"], action["channel"])
-    finally:
-        consumer.close()
     return ActionSide(by_id)
 
 

@@ -3,16 +3,20 @@
 ``offsets_for_times`` gives, per partition, the earliest offset whose record timestamp is at or
 after the time asked for (None when no such record exists: the range is then empty from that
 side). The end is fixed when the range is planned, so a replay stops at a known point even while
-producers keep writing; a rebuild commits exactly these end offsets for the worker.
+producers keep writing; a rebuild commits exactly these end offsets for the worker. The offsets
+come from the Kafka seam's reader (:class:`~schemas.kafka_seam.proto.TopicReader`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, TopicPartition
-
+from schemas.kafka_seam.proto import TopicPartition, TopicReader
 from streams.replay.errors import ReplayError
+
+#: Longest wait for the offsets of a topic's partitions (seconds; kafka-python's default
+#: request timeout, which the planning waited before it went through the seam).
+OFFSETS_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,31 +33,31 @@ class PartitionRange:
         return max(0, self.end - self.start)
 
 
-def partitions_of(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+def partitions_of(topics: TopicReader, topic: str) -> list[TopicPartition]:
     """The partitions of ``topic``; :class:`ReplayError` when it does not exist."""
-    ids = consumer.partitions_for_topic(topic)
-    if not ids:
+    partitions = topics.partitions_for(topic)
+    if not partitions:
         raise ReplayError(f"topic {topic} does not exist (nurture topics create?)")
-    return [TopicPartition(topic, p) for p in sorted(ids)]
+    return partitions
 
 
 def plan_ranges(
-    consumer: KafkaConsumer, topic: str, from_ms: int | None, to_ms: int | None
+    topics: TopicReader, topic: str, from_ms: int | None, to_ms: int | None
 ) -> list[PartitionRange]:
     """Per partition of ``topic``: the offsets of records with ``from_ms <= timestamp < to_ms``
-    (None: from the beginning / to the current end), by ``offsets_for_times``."""
-    tps = partitions_of(consumer, topic)
-    first = consumer.beginning_offsets(tps)
-    last = consumer.end_offsets(tps)
-    starts = _offsets_at(consumer, tps, from_ms, first, last)
-    ends = _offsets_at(consumer, tps, to_ms, last, last)
+    (None: from the beginning / to the current end), by offsets for times."""
+    tps = partitions_of(topics, topic)
+    first = topics.beginning_offsets(tps, OFFSETS_TIMEOUT_S)
+    last = topics.end_offsets(tps, OFFSETS_TIMEOUT_S)
+    starts = _offsets_at(topics, tps, from_ms, first, last)
+    ends = _offsets_at(topics, tps, to_ms, last, last)
     return [
         PartitionRange(topic, tp.partition, starts[tp], max(starts[tp], ends[tp])) for tp in tps
     ]
 
 
 def _offsets_at(
-    consumer: KafkaConsumer,
+    topics: TopicReader,
     tps: list[TopicPartition],
     at_ms: int | None,
     default: dict[TopicPartition, int],
@@ -61,5 +65,5 @@ def _offsets_at(
 ) -> dict[TopicPartition, int]:
     if at_ms is None:
         return dict(default)
-    found = consumer.offsets_for_times(dict.fromkeys(tps, at_ms))
-    return {tp: last[tp] if found.get(tp) is None else found[tp].offset for tp in tps}
+    found = topics.offsets_for_times(tps, at_ms, OFFSETS_TIMEOUT_S)
+    return {tp: last[tp] if (offset := found.get(tp)) is None else offset for tp in tps}

@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-from kafka import TopicPartition
-
-from schemas.kafka_seam import clients
+from schemas.kafka_seam.proto import TopicPartition
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
 from streams.replay.errors import ReplayError
-from streams.replay.offsets import PartitionRange, plan_ranges
+from streams.replay.offsets import OFFSETS_TIMEOUT_S, PartitionRange, plan_ranges
+from streams.replay.reader import topic_reader
 from streams.replay.runner import PartitionJob
 
 
@@ -24,18 +23,17 @@ def plan_jobs(
     kafka: KafkaSettings, *, from_ms: int | None, to_ms: int | None, warm_up: bool
 ) -> list[PartitionJob]:
     """One job per partition of ``candidate.activity`` (co-partitioned with the profiles)."""
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
-        window = plan_ranges(consumer, kafka.topic(ACTIVITY), from_ms, to_ms)
-        profiles = plan_ranges(consumer, kafka.topic(PROFILE), None, to_ms)
+    with topic_reader(kafka) as topics:
+        window = plan_ranges(topics, kafka.topic(ACTIVITY), from_ms, to_ms)
+        profiles = plan_ranges(topics, kafka.topic(PROFILE), None, to_ms)
         if len(window) != len(profiles):
             raise ReplayError(
                 f"{kafka.topic(ACTIVITY)} has {len(window)} partitions but "
                 f"{kafka.topic(PROFILE)} {len(profiles)}: they must be co-partitioned"
             )
-        first = consumer.beginning_offsets([TopicPartition(r.topic, r.partition) for r in window])
-    finally:
-        consumer.close()
+        first = topics.beginning_offsets(
+            [TopicPartition(r.topic, r.partition) for r in window], OFFSETS_TIMEOUT_S
+        )
     jobs = []
     for rng, profile in zip(window, profiles, strict=True):
         start = first[TopicPartition(rng.topic, rng.partition)] if warm_up else rng.start

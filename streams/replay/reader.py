@@ -1,5 +1,8 @@
 """Reading offset ranges back from Kafka, and the order a replay applies records in.
 
+Records are read through the Kafka seam's reader (:mod:`schemas.kafka_seam.reader`); this module
+adds replay's limits (the stall timeout, the records per poll) and its errors.
+
 **The order.** Within a partition (activity and profile are co-partitioned by candidate id),
 activity events keep their offset order and each profile record is applied before the first
 activity event whose record timestamp is later than or equal to the profile's: profiles and
@@ -10,13 +13,13 @@ events that came after it, which is what a profile published (and acknowledged) 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
-from typing import Literal
+from contextlib import contextmanager
+from typing import Any, Literal
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-
+from schemas.kafka_seam import clients, reader
+from schemas.kafka_seam.proto import ReadStalledError, Record, TopicPartition, TopicReader
+from schemas.settings import KafkaSettings
 from streams.replay.errors import ReplayError
 from streams.replay.offsets import PartitionRange, plan_ranges
 
@@ -26,36 +29,40 @@ Source = Literal["activity", "profile"]
 STALL_TIMEOUT_S = 60.0
 
 
+@contextmanager
+def topic_reader(kafka: KafkaSettings, **options: Any) -> Iterator[TopicReader]:
+    """A seam reader on a new group-less consumer (commits nothing), closed afterwards;
+    ``options`` are the consumer's (e.g. fetch sizes). A broker that cannot be reached raises
+    kafka-python's error, which the CLI reports."""
+    topics = reader.KafkaTopicReader(clients.consumer(kafka, enable_auto_commit=False, **options))
+    try:
+        yield topics
+    finally:
+        topics.close()
+
+
 def read_range(
-    consumer: KafkaConsumer, rng: PartitionRange, *, max_records: int = 10_000
-) -> Iterator[ConsumerRecord]:
-    """Every record of ``rng`` in offset order (compacted topics may skip offsets)."""
+    topics: TopicReader, rng: PartitionRange, *, max_records: int = 10_000
+) -> Iterator[Record]:
+    """Every record of ``rng`` in offset order (compacted topics may skip offsets);
+    :class:`ReplayError` when no record comes for :data:`STALL_TIMEOUT_S`."""
     if rng.size == 0:
         return
-    tp = TopicPartition(rng.topic, rng.partition)
-    consumer.assign([tp])
-    consumer.seek(tp, rng.start)
-    last_progress = time.monotonic()
-    while True:
-        records = consumer.poll(timeout_ms=500, max_records=max_records).get(tp, [])
-        for record in records:
-            if record.offset >= rng.end:
-                return
-            yield record
-        if consumer.position(tp) >= rng.end:
-            return
-        if records:
-            last_progress = time.monotonic()
-        elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
-            raise ReplayError(
-                f"{rng.topic}[{rng.partition}]: no records for {STALL_TIMEOUT_S:.0f}s at offset "
-                f"{consumer.position(tp)} (range ends at {rng.end})"
-            )
+    partition = TopicPartition(rng.topic, rng.partition)
+    try:
+        yield from reader.read_range(
+            topics,
+            partition,
+            rng.start,
+            rng.end,
+            stall_timeout_s=STALL_TIMEOUT_S,
+            max_records=max_records,
+        )
+    except ReadStalledError as exc:
+        raise ReplayError(str(exc)) from exc
 
 
-def merged(
-    profiles: list[ConsumerRecord], activity: Iterable[ConsumerRecord]
-) -> Iterator[tuple[Source, ConsumerRecord]]:
+def merged(profiles: list[Record], activity: Iterable[Record]) -> Iterator[tuple[Source, Record]]:
     """Profile and activity records of one partition in replay order (see the module doc)."""
     next_profile = 0
     for record in activity:
@@ -68,9 +75,9 @@ def merged(
 
 
 def read_topic(
-    consumer: KafkaConsumer, topic: str, from_ms: int | None = None, to_ms: int | None = None
-) -> Iterator[ConsumerRecord]:
-    """Every record of ``topic`` with ``from_ms <= timestamp < to_ms`` (by ``offsets_for_times``;
+    topics: TopicReader, topic: str, from_ms: int | None = None, to_ms: int | None = None
+) -> Iterator[Record]:
+    """Every record of ``topic`` with ``from_ms <= timestamp < to_ms`` (by offsets for times;
     None: from the beginning / to the current end), partition by partition."""
-    for rng in plan_ranges(consumer, topic, from_ms, to_ms):
-        yield from read_range(consumer, rng)
+    for rng in plan_ranges(topics, topic, from_ms, to_ms):
+        yield from read_range(topics, rng)

@@ -15,11 +15,11 @@ import shutil
 import time
 from pathlib import Path
 
-from kafka import TopicPartition
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.structs import OffsetAndMetadata
 
 from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam.proto import TopicPartition
 from schemas.settings import KafkaSettings
 from streams.replay.errors import GroupActiveError, ReplayError
 

@@ -1,7 +1,7 @@
 """Running a replay: partitions shared among processes, outputs published, progress reported.
 
 Each process takes whole partitions (a candidate's records are all in one partition, so
-partitions are independent), reads them with kafka-python, applies them with
+partitions are independent), reads them through the Kafka seam's reader, applies them with
 :class:`~streams.replay.processing.ReplayProcessor` and publishes what the live worker would:
 actions as they are decided, then per partition the final changelog row and engagement record
 of every candidate, and the final unsubscribes of those that have any (compacted topics keep
@@ -18,16 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from kafka import KafkaConsumer, KafkaProducer
-
 from schemas.kafka_seam import clients
+from schemas.kafka_seam.proto import TopicReader
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ACTIVITY_DLQ, ENGAGEMENT, PROFILE, PROFILE_DLQ
 from streams.replay.counts import ReplayCounts
 from streams.replay.errors import ReplayError
 from streams.replay.offsets import PartitionRange
 from streams.replay.processing import REBUILD_OPTIONS, ReplayOptions, ReplayProcessor, Topics
-from streams.replay.reader import merged, read_range
+from streams.replay.reader import merged, read_range, topic_reader
 from streams.scoring.config import load_model
 from streams.worker.campaigns import build_engine
 from streams.worker.erasure import ErasureMarks, load_secret
@@ -240,28 +239,22 @@ def _run_group(spec: ReplaySpec, jobs: list[PartitionJob], report: Progress) -> 
     model = load_model(files.model)
     engine = build_engine(model, files.campaigns, files.catalog) if spec.campaigns else None
     kafka = spec.kafka
-    consumer = clients.consumer(
-        kafka,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 << 20,
-        fetch_max_bytes=16 << 20,
-    )
-    producer = clients.producer(kafka, acks="all", linger_ms=20, batch_size=512 * 1024)
     result = ReplayResult()
     sends = SendTracker()
     topics = spec.topics()
     erasure = ErasureMarks(spec.erasure_secret)
-    try:
-        for job in jobs:
-            processor = ReplayProcessor(model, engine, topics, erasure, spec.options)
-            _run_partition(consumer, sends.wrap(producer), spec.outputs, job, processor, report)
-            result.counts.add(processor.counts)
-            result.triggers.update(processor.triggers)
-        producer.flush()
-        sends.check()
-    finally:
-        producer.close()
-        consumer.close()
+    with topic_reader(kafka, max_partition_fetch_bytes=4 << 20, fetch_max_bytes=16 << 20) as reader:
+        producer = clients.producer(kafka, acks="all", linger_ms=20, batch_size=512 * 1024)
+        try:
+            for job in jobs:
+                processor = ReplayProcessor(model, engine, topics, erasure, spec.options)
+                _run_partition(reader, sends.wrap(producer), spec.outputs, job, processor, report)
+                result.counts.add(processor.counts)
+                result.triggers.update(processor.triggers)
+            producer.flush()
+            sends.check()
+        finally:
+            producer.close()
     return result
 
 
@@ -271,7 +264,8 @@ class SendTracker:
     def __init__(self) -> None:
         self.failures: list[str] = []
 
-    def wrap(self, producer: KafkaProducer) -> _TrackedProducer:
+    def wrap(self, producer: Any) -> _TrackedProducer:
+        """``producer`` (a kafka-python ``KafkaProducer``) with its failed sends counted here."""
         return _TrackedProducer(producer, self)
 
     def check(self) -> None:
@@ -284,7 +278,7 @@ class SendTracker:
 
 @dataclass
 class _TrackedProducer:
-    producer: KafkaProducer
+    producer: Any  # kafka-python's KafkaProducer, from clients.producer
     tracker: SendTracker
 
     def send(
@@ -299,16 +293,16 @@ class _TrackedProducer:
 
 
 def _run_partition(  # noqa: PLR0913, PLR0917 - the parts of one partition's run
-    consumer: KafkaConsumer,
+    reader: TopicReader,
     producer: _TrackedProducer,
     outputs: OutputTopics,
     job: PartitionJob,
     processor: ReplayProcessor,
     report: Progress,
 ) -> None:
-    profiles = list(read_range(consumer, job.profile))
+    profiles = list(read_range(reader, job.profile))
     unreported = 0
-    for source, record in merged(profiles, read_range(consumer, job.activity)):
+    for source, record in merged(profiles, read_range(reader, job.activity)):
         if source == "activity":
             emit = record.offset >= job.window_offset
         else:

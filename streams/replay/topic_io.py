@@ -22,15 +22,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from kafka.consumer.fetcher import ConsumerRecord
 
 from schemas.codec import default_codec
 from schemas.errors import SchemaError
 from schemas.kafka_seam import clients
+from schemas.kafka_seam.proto import Record
 from schemas.settings import KafkaSettings
 from streams.replay.errors import ReplayError
 from streams.replay.json_form import from_json, to_json
-from streams.replay.reader import read_topic
+from streams.replay.reader import read_topic, topic_reader
 
 #: ``(key, value, headers, timestamp_ms)`` of one record to produce.
 Produced = tuple[bytes | None, bytes | None, list[tuple[str, bytes]], int | None]
@@ -40,15 +40,12 @@ def export_lines(
     kafka: KafkaSettings, topic: str, from_ms: int | None, to_ms: int | None
 ) -> Iterator[bytes]:
     """JSON lines (without newline) of ``topic``'s records with ``from_ms <= ts < to_ms``."""
-    consumer = clients.consumer(kafka, enable_auto_commit=False)
-    try:
-        for record in read_topic(consumer, topic, from_ms, to_ms):
+    with topic_reader(kafka) as topics:
+        for record in read_topic(topics, topic, from_ms, to_ms):
             yield orjson.dumps(record_to_json(record))
-    finally:
-        consumer.close()
 
 
-def record_to_json(record: ConsumerRecord) -> dict[str, Any]:
+def record_to_json(record: Record) -> dict[str, Any]:
     """One exported line as a dict."""
     line: dict[str, Any] = {
         "topic": record.topic,

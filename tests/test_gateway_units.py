@@ -25,7 +25,7 @@ from producers.gateway.errors import (
     UnauthenticatedError,
     UnsupportedMediaTypeError,
 )
-from producers.gateway.ingest import EventIngest, normalize
+from producers.gateway.ingest import EventIngest, IngestParts, normalize
 from producers.gateway.limits import Limits, body_kind, split_events
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.publisher import AckTimeoutError, LateOutcome, OutgoingRecord
@@ -261,15 +261,13 @@ class ScriptedPublisher:
 
 
 def _ingest(publisher: Any, window_s: float = 60) -> EventIngest:
-    return EventIngest(
+    parts = IngestParts(
         RecordEncoder(),
         publisher,
-        AcceptedIds(window_s, 1000),
         GatewayMetrics(CollectorRegistry()),
-        "t.candidate.activity",
-        ack_timeout_s=5,
         now=lambda: datetime(2025, 3, 2, tzinfo=UTC),
     )
+    return EventIngest(parts, AcceptedIds(window_s, 1000), "t.candidate.activity", ack_timeout_s=5)
 
 
 def _run(ingest: EventIngest, events: list[Any]) -> tuple[int, dict[str, Any]]:

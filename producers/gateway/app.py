@@ -24,11 +24,11 @@ from producers.gateway.aio_publisher import AioKafkaPublisher
 from producers.gateway.auth import ApiKeyAuth
 from producers.gateway.dedup import AcceptedIds
 from producers.gateway.errors import GatewayError
-from producers.gateway.ingest import EventIngest
+from producers.gateway.ingest import EventIngest, IngestParts
 from producers.gateway.limits import Limits
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.openapi import install_openapi
-from producers.gateway.profiles import ProfileIngest, kafka_shredder
+from producers.gateway.profiles import DataKeys, ProfileIngest, kafka_shredder
 from producers.gateway.publisher import KafkaPublisher, Publisher
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
@@ -133,11 +133,10 @@ def _gateway(wiring: _Wiring, keys: list[ApiKey], *, live: bool) -> Gateway:
             publisher,
             retry_every_s=float(settings.retry_after_s),
         )
+    parts = IngestParts(encoder, publisher, metrics)
     events = EventIngest(
-        encoder,
-        publisher,
+        parts,
         dedup,
-        metrics,
         kafka.topic(ACTIVITY),
         ack_timeout_s=settings.ack_timeout_s,
         on_accepted=shared_ids.share if shared_ids is not None else None,
@@ -152,13 +151,13 @@ def _gateway(wiring: _Wiring, keys: list[ApiKey], *, live: bool) -> Gateway:
         publisher=publisher,
         events=events,
         profiles=ProfileIngest(
-            encoder,
-            publisher,
-            metrics,
-            kafka.topic(PROFILE),
+            parts,
+            DataKeys(
+                sealer=ProfileSealer(privacy.key_encryption_keys()),
+                shred=kafka_shredder(kafka, timeout_s=privacy.key_scan_timeout_s),
+            ),
+            topic=kafka.topic(PROFILE),
             keys_topic=kafka.topic(KEYS),
-            sealer=ProfileSealer(privacy.key_encryption_keys()),
-            shred=kafka_shredder(kafka, timeout_s=privacy.key_scan_timeout_s),
             retry_after_s=settings.retry_after_s,
         ),
         metrics=metrics,

@@ -75,30 +75,42 @@ class _Batch:
     types: list[object] = field(default_factory=list)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IngestParts:
+    """What the gateway's ingests (events here, profiles in :mod:`.profiles`) share: the
+    contract's encoder, the Kafka publisher, the metrics and the clock (a test seam)."""
+
+    encoder: RecordEncoder
+    publisher: Publisher
+    metrics: GatewayMetrics
+    now: Callable[[], datetime] = _utc_now
+
+
 class EventIngest:
     """Validates, de-duplicates and publishes the events of one request after another."""
 
-    def __init__(  # noqa: PLR0913 - wired once by gateway/app.py; keyword-only setting and test seams
+    def __init__(
         self,
-        encoder: RecordEncoder,
-        publisher: Publisher,
+        parts: IngestParts,
         dedup: AcceptedIds,
-        metrics: GatewayMetrics,
         topic: str,
         *,
         ack_timeout_s: float,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_accepted: Callable[[list[str]], None] | None = None,
     ) -> None:
         #: Told the ids Kafka acknowledged (to share them with other gateways, see .shared_ids).
         self.on_accepted = on_accepted
-        self.encoder = encoder
-        self.publisher = publisher
+        self.encoder = parts.encoder
+        self.publisher = parts.publisher
         self.dedup = dedup
-        self.metrics = metrics
+        self.metrics = parts.metrics
         self.topic = topic
         self.ack_timeout_s = ack_timeout_s
-        self._now = now
+        self._now = parts.now
 
     async def ingest(
         self, events: list[dict[str, Any] | Rejection], source: str, kind: BodyKind

@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from producers.gateway.auth import check_source
 from producers.gateway.errors import InvalidRecordError, KafkaDownError, KafkaRefusedError
-from producers.gateway.metrics import GatewayMetrics
-from producers.gateway.publisher import OutgoingRecord, Publisher
+from producers.gateway.ingest import IngestParts
+from producers.gateway.publisher import OutgoingRecord
 from producers.key_shredding import shred_keys
 from producers.pii import ProfileSealer
-from producers.records import Encoded, RecordEncoder
+from producers.records import Encoded
 from schemas.errors import KafkaUnavailableError, NurtureError, ValidationError
 from schemas.settings import KafkaSettings
 
@@ -44,31 +44,36 @@ def kafka_shredder(kafka: KafkaSettings, *, timeout_s: float) -> Shredder:
     return shred
 
 
+@dataclass(frozen=True)
+class DataKeys:
+    """The candidates' data keys as profiles meet them: ``sealer`` seals a profile's contact
+    (publishing a new key first), ``shred`` deletes a candidate's keys on erasure."""
+
+    sealer: ProfileSealer
+    shred: Shredder
+
+
 class ProfileIngest:
     """Validates and publishes single profile-topic records; raises GatewayErrors otherwise."""
 
-    def __init__(  # noqa: PLR0913 - wired once by gateway/app.py; keyword-only settings and test seam
+    def __init__(
         self,
-        encoder: RecordEncoder,
-        publisher: Publisher,
-        metrics: GatewayMetrics,
-        topic: str,
+        parts: IngestParts,
+        keys: DataKeys,
         *,
+        topic: str,
         keys_topic: str,
-        sealer: ProfileSealer,
-        shred: Shredder,
         retry_after_s: int,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.encoder = encoder
-        self.publisher = publisher
-        self.metrics = metrics
+        self.encoder = parts.encoder
+        self.publisher = parts.publisher
+        self.metrics = parts.metrics
         self.topic = topic
         self.keys_topic = keys_topic
-        self.sealer = sealer
-        self.shred = shred
+        self.sealer = keys.sealer
+        self.shred = keys.shred
         self.retry_after_s = retry_after_s
-        self._now = now
+        self._now = parts.now
 
     async def upsert(self, candidate_id: str, body: Any, source: str) -> dict[str, Any]:
         """Publish the profile in ``body``; returns the :class:`RecordAccepted` body."""

@@ -40,8 +40,8 @@ class EmailSender:
 
     def __init__(self, settings: DeliverySettings) -> None:
         self._settings = settings
-        self._renderer = EmailRenderer(settings.templates_dir)
-        self._secret = tracking_secret(settings.tracking_secret, settings.tracking_secret_file)
+        self._renderer = EmailRenderer(settings.email.templates_dir)
+        self._secret = tracking_secret(settings.tracking.secret, settings.tracking.secret_file)
         self._connection: SmtpConnection | None = None
 
     def _token(self, purpose: Purpose, action: NurtureAction, **extra: str) -> str:
@@ -49,9 +49,9 @@ class EmailSender:
         if action.campaign_id:
             claims["k"] = action.campaign_id
         days = (
-            self._settings.unsubscribe_ttl_days
+            self._settings.tracking.unsubscribe_ttl_days
             if purpose == "unsubscribe"
-            else self._settings.token_ttl_days
+            else self._settings.tracking.token_ttl_days
         )
         ttl_s = days * DAY_S
         return make_token(self._secret, purpose, claims, ttl_s=ttl_s)
@@ -62,7 +62,7 @@ class EmailSender:
         return self._token("unsubscribe", action, ch=channel)
 
     def links(self, action: NurtureAction) -> Links:
-        base = self._settings.gateway_url.rstrip("/")
+        base = self._settings.tracking.gateway_url.rstrip("/")
         return Links(
             unsubscribe_url=f"{base}/t/unsubscribe/{self._unsubscribe_token(action)}",
             open_pixel_url=f"{base}/t/open/{self._token('open', action)}.gif",
@@ -80,12 +80,12 @@ class EmailSender:
         links = self.links(action)
         rendered = self._renderer.render(action, profile, links)
         message = EmailMessage()
-        message["From"] = self._settings.mail_from
+        message["From"] = self._settings.email.mail_from
         message["To"] = profile.contact.email
         message["Subject"] = rendered.subject
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = f"<{action.action_id}@candidate-nurture>"
-        mailto = self._settings.unsubscribe_mailto
+        mailto = self._settings.tracking.unsubscribe_mailto
         subject = quote(f"unsubscribe {self._unsubscribe_token(action)}")
         message["List-Unsubscribe"] = (
             f"<mailto:{mailto}?subject={subject}>, <{links.unsubscribe_url}>"
@@ -98,11 +98,11 @@ class EmailSender:
 
     def send(self, action: NurtureAction, profile: CandidateProfile, attempt: int) -> str:
         message = self.message(action, profile)
-        if self._settings.smtp_host is None:
+        if self._settings.smtp.host is None:
             outbox = mailbox.Maildir(self._settings.outbox, create=True)
             key = outbox.add(message)
             return f"outbox {key}"
-        return self._smtp(message, self._settings.smtp_host)
+        return self._smtp(message, self._settings.smtp.host)
 
     def close(self) -> None:
         """Close the kept SMTP connection (QUIT)."""

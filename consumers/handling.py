@@ -158,12 +158,12 @@ class Handler:
         first_ms = retry.first_attempt_ms if retry else now_ms
         delay_s = backoff_s(
             attempt,
-            base_s=self.settings.retry_base_s,
-            max_delay_s=self.settings.retry_max_delay_s,
+            base_s=self.settings.retry.base_s,
+            max_delay_s=self.settings.retry.max_delay_s,
             retry_after_s=error.retry_after_s,
         )
         due_ms = now_ms + int(delay_s * 1000)
-        if due_ms - first_ms > self.settings.retry_horizon_s * 1000:
+        if due_ms - first_ms > self.settings.retry.horizon_s * 1000:
             self._dead_letter(action, raw, attempt, "retry_horizon", error.reason)
             return
         info = RetryInfo(attempt + 1, due_ms, first_ms)

@@ -51,7 +51,7 @@ def build_sender(channel: str, settings: DeliverySettings, store: DeliveryStore)
 
 def group_id(kafka: KafkaSettings, settings: DeliverySettings, channel: str) -> str:
     """The consumer group of a channel: one per channel, prefixed like the topics."""
-    return f"{kafka.topic_prefix}{settings.group_prefix}-{channel}"
+    return f"{kafka.topic_prefix}{settings.kafka.group_prefix}-{channel}"
 
 
 def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings) -> None:
@@ -72,7 +72,7 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
     signal.signal(signal.SIGINT, _stop)
     registry = CollectorRegistry()
     metrics = DeliveryMetrics(registry)
-    watch = CommitWatch(settings.stall_timeout_s)
+    watch = CommitWatch(settings.kafka.stall_timeout_s)
     finished = threading.Event()
     with ExitStack() as resources:  # closed in reverse order, also when a constructor fails
         if settings.metrics_port is not None:
@@ -84,12 +84,12 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
         resources.callback(remove_state_reporter, loop.describe_state)
         report_state_on_sigusr1()
         # The in-flight record may take a whole send timeout, then flush and commit.
-        grace_s = 30.0 + max(settings.smtp_timeout_s, settings.http_timeout_s)
+        grace_s = 30.0 + max(settings.smtp.timeout_s, settings.webhook.timeout_s)
         watch.restart()
         threading.Thread(
             target=watch.guard,
             args=(stop, finished),
-            kwargs={"interval_s": settings.liveness_check_s, "grace_s": grace_s},
+            kwargs={"interval_s": settings.kafka.liveness_check_s, "grace_s": grace_s},
             name="delivery-watchdog",
             daemon=True,
         ).start()
@@ -132,7 +132,7 @@ def build_loop(  # noqa: PLR0913 - composition of one channel's loop from its pr
         done_elsewhere=done_elsewhere,
         publisher=publisher,
         sender=sender,
-        bucket=TokenBucket(settings.rate_per_s, settings.rate_burst),
+        bucket=TokenBucket(settings.rate.per_s, settings.rate.burst),
         metrics=metrics,
     )
     loop = DeliveryLoop(
@@ -140,10 +140,10 @@ def build_loop(  # noqa: PLR0913 - composition of one channel's loop from its pr
         group_id(kafka, settings, channel),
         handler,
         PollSettings(
-            poll_timeout_ms=settings.poll_timeout_ms,
-            max_poll_records=settings.max_poll_records,
-            max_poll_interval_s=settings.max_poll_interval_s,
-            rebalance_limit_s=settings.rebalance_limit_s,
+            poll_timeout_ms=settings.kafka.poll_timeout_ms,
+            max_poll_records=settings.kafka.max_poll_records,
+            max_poll_interval_s=settings.kafka.max_poll_interval_s,
+            rebalance_limit_s=settings.kafka.rebalance_limit_s,
         ),
         watch=watch,
     )

@@ -1,5 +1,9 @@
 """Settings of a delivery consumer (`nurture deliver`): one frozen model, loaded once per process.
 
+:class:`DeliverySettings` holds a group per concern, each a frozen settings model of its own:
+``kafka`` (polling and liveness), ``retry``, ``rate``, ``smtp``, ``email``, ``webhook`` and
+``tracking``; the variables keep their flat ``NURTURE_DELIVERY_*`` names.
+
 Environment variables (all optional; `nurture deliver` flags override some):
 
 ======================================  ===========================================================
@@ -75,26 +79,24 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.settings import GroupedSettings
 
-class DeliverySettings(BaseSettings):
-    """How one delivery consumer runs; see the module docstring for the variables."""
+#: The variables' prefix; a group whose variables share a longer one declares that.
+PREFIX = "NURTURE_DELIVERY_"
 
-    model_config = SettingsConfigDict(env_prefix="NURTURE_DELIVERY_", frozen=True, extra="ignore")
 
-    data_dir: Path = Field(Path("var/delivery"), description="Directory of the delivery store.")
+def _config(prefix: str = PREFIX) -> SettingsConfigDict:
+    """Frozen, by field name in code (``validate_by_name``) and by variable in the environment;
+    an unknown keyword in code is an error, an unknown variable is not."""
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid", validate_by_name=True)
+
+
+class DeliveryKafkaSettings(BaseSettings):
+    """How the consumer polls, commits and watches its own progress."""
+
+    model_config = _config()
+
     group_prefix: str = Field("nurture-delivery", min_length=1, description="Group prefix.")
-    webhooks: dict[str, str] = Field(
-        default_factory=dict, description="Webhook endpoint name -> URL."
-    )
-    webhook_secret: SecretStr | None = Field(
-        None, description="HMAC-SHA256 key of webhook signatures."
-    )
-    webhook_secret_file: Path | None = Field(None, description="File of that key (made once).")
-    ad_audience_endpoint: str = Field("ad_audience", description="Endpoint of ad_audience.")
-    recruiter_alert_endpoint: str = Field(
-        "recruiter_alert", description="Endpoint of recruiter_alert."
-    )
-    http_timeout_s: float = Field(10.0, gt=0, description="Webhook request timeout (s).")
     poll_timeout_ms: int = Field(500, ge=1, description="Longest wait of one poll (ms).")
     max_poll_records: int = Field(100, ge=1, description="Most actions per batch and commit.")
     max_poll_interval_s: float = Field(300.0, ge=2, description="Group's poll deadline (s).")
@@ -103,34 +105,119 @@ class DeliverySettings(BaseSettings):
         30.0, gt=0, description="Leave and join the group again after a rebalance this long (s)."
     )
     liveness_check_s: float = Field(10.0, gt=0, description="Commit progress check period (s).")
-    retry_base_s: float = Field(30.0, gt=0, description="First retry delay (s), doubled.")
-    retry_max_delay_s: float = Field(3600.0, gt=0, description="Longest retry delay (s).")
-    retry_horizon_s: float = Field(86400.0, gt=0, description="Retry horizon (s).")
-    rate_per_s: float = Field(10.0, gt=0, description="Sends per second of this channel.")
-    rate_burst: int = Field(20, ge=1, description="Sends allowed at once.")
 
-    smtp_host: str | None = Field(None, description="SMTP server; None: the local outbox.")
-    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
-    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_timeout_s: float = Field(30.0, gt=0, description="SMTP socket timeout (s).")
-    smtp_idle_timeout_s: float = Field(60.0, gt=0, description="Kept SMTP connection idle (s).")
-    smtp_max_messages: int = Field(100, ge=1, description="Messages per SMTP connection.")
-    smtp_cafile: Path | None = Field(None, description="CA bundle of the SMTP server.")
-    outbox_dir: Path | None = Field(None, description="Maildir outbox (<data_dir>/outbox).")
+
+class RetrySettings(BaseSettings):
+    """When a failed send is tried again, and when it is given up (dead-lettered)."""
+
+    model_config = _config(f"{PREFIX}RETRY_")
+
+    base_s: float = Field(30.0, gt=0, description="First retry delay (s), doubled.")
+    max_delay_s: float = Field(3600.0, gt=0, description="Longest retry delay (s).")
+    horizon_s: float = Field(86400.0, gt=0, description="Retry horizon (s).")
+
+
+class RateSettings(BaseSettings):
+    """The channel's send rate (a token bucket)."""
+
+    model_config = _config(f"{PREFIX}RATE_")
+
+    per_s: float = Field(10.0, gt=0, description="Sends per second of this channel.")
+    burst: int = Field(20, ge=1, description="Sends allowed at once.")
+
+
+class SmtpSettings(BaseSettings):
+    """The SMTP server e-mails go to (none: the local Maildir outbox)."""
+
+    model_config = _config(f"{PREFIX}SMTP_")
+
+    host: str | None = Field(None, description="SMTP server; None: the local outbox.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(30.0, gt=0, description="SMTP socket timeout (s).")
+    idle_timeout_s: float = Field(60.0, gt=0, description="Kept SMTP connection idle (s).")
+    max_messages: int = Field(100, ge=1, description="Messages per SMTP connection.")
+    cafile: Path | None = Field(None, description="CA bundle of the SMTP server.")
+
+
+class EmailSettings(BaseSettings):
+    """What an e-mail is made of, and where it goes without an SMTP server."""
+
+    model_config = _config()
+
     mail_from: str = Field("Talent Team <talent@example.org>", description="From address.")
     templates_dir: Path | None = Field(None, description="E-mail templates (packaged).")
+    outbox_dir: Path | None = Field(None, description="Maildir outbox (<data_dir>/outbox).")
+
+
+class WebhookSettings(BaseSettings):
+    """The webhook endpoints, their signing key and request timeout."""
+
+    model_config = _config(f"{PREFIX}WEBHOOK_")
+
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=f"{PREFIX}WEBHOOKS",
+        description="Webhook endpoint name -> URL.",
+    )
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key of webhook signatures.")
+    secret_file: Path | None = Field(None, description="File of that key (made once).")
+    ad_audience_endpoint: str = Field(
+        "ad_audience",
+        validation_alias=f"{PREFIX}AD_AUDIENCE_ENDPOINT",
+        description="Endpoint of ad_audience.",
+    )
+    recruiter_alert_endpoint: str = Field(
+        "recruiter_alert",
+        validation_alias=f"{PREFIX}RECRUITER_ALERT_ENDPOINT",
+        description="Endpoint of recruiter_alert.",
+    )
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=f"{PREFIX}HTTP_TIMEOUT_S",
+        description="Webhook request timeout (s).",
+    )
+
+
+class TrackingSettings(BaseSettings):
+    """The links in e-mails: where they point, their key and how long they work."""
+
+    model_config = _config()
+
     gateway_url: str = Field("http://127.0.0.1:8080", description="Gateway base URL.")
     unsubscribe_mailto: str = Field("unsubscribe@example.org", description="Unsubscribe inbox.")
-    tracking_secret: SecretStr | None = Field(None, description="HMAC key of link tokens.")
-    tracking_secret_file: Path | None = Field(None, description="File of that key (made once).")
+    secret: SecretStr | None = Field(
+        None, validation_alias=f"{PREFIX}TRACKING_SECRET", description="HMAC key of link tokens."
+    )
+    secret_file: Path | None = Field(
+        None,
+        validation_alias=f"{PREFIX}TRACKING_SECRET_FILE",
+        description="File of that key (made once).",
+    )
     token_ttl_days: int = Field(60, ge=1, description="Validity of open/click tokens (days).")
     unsubscribe_ttl_days: int = Field(365, ge=30, description="Unsubscribe tokens (days).")
+
+
+class DeliverySettings(GroupedSettings):
+    """How one delivery consumer runs; see the module docstring for the variables."""
+
+    model_config = _config()
+
+    data_dir: Path = Field(Path("var/delivery"), description="Directory of the delivery store.")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus port.")
     metrics_host: str = Field("127.0.0.1", description="Prometheus listen address.")
+    kafka: DeliveryKafkaSettings = Field(default_factory=DeliveryKafkaSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    rate: RateSettings = Field(default_factory=RateSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
     @property
     def outbox(self) -> Path:
         """The Maildir e-mails go to when no SMTP host is configured."""
-        return self.outbox_dir or self.data_dir / "outbox"
+        return self.email.outbox_dir or self.data_dir / "outbox"

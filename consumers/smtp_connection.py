@@ -112,7 +112,7 @@ class SmtpConnection:
             return
         try:
             if smtp.sock is not None:  # a vanished peer must not hold us for a whole timeout
-                smtp.sock.settimeout(min(5.0, self._settings.smtp_timeout_s))
+                smtp.sock.settimeout(min(5.0, self._settings.smtp.timeout_s))
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
@@ -121,8 +121,8 @@ class SmtpConnection:
         if self._smtp is not None and must_reopen(
             idle_s=self._clock() - self._last_used,
             messages=self._messages,
-            idle_timeout_s=self._settings.smtp_idle_timeout_s,
-            max_messages=self._settings.smtp_max_messages,
+            idle_timeout_s=self._settings.smtp.idle_timeout_s,
+            max_messages=self._settings.smtp.max_messages,
         ):
             self.close()
 
@@ -153,20 +153,20 @@ class SmtpConnection:
 
     def _connect(self) -> _SMTP | _SMTPS:
         settings = self._settings
-        cafile = str(settings.smtp_cafile) if settings.smtp_cafile else None
+        cafile = str(settings.smtp.cafile) if settings.smtp.cafile else None
         context = ssl.create_default_context(cafile=cafile)
-        timeout = settings.smtp_timeout_s
+        timeout = settings.smtp.timeout_s
         smtp: _SMTP | _SMTPS
-        if settings.smtp_security == "tls":
-            smtp = _SMTPS(self._host, settings.smtp_port, timeout=timeout, context=context)
+        if settings.smtp.security == "tls":
+            smtp = _SMTPS(self._host, settings.smtp.port, timeout=timeout, context=context)
         else:
-            smtp = _SMTP(self._host, settings.smtp_port, timeout=timeout)
+            smtp = _SMTP(self._host, settings.smtp.port, timeout=timeout)
         try:
-            if settings.smtp_security == "starttls":
+            if settings.smtp.security == "starttls":
                 smtp.starttls(context=context)
-            if settings.smtp_username:
-                secret = settings.smtp_password
-                smtp.login(settings.smtp_username, secret.get_secret_value() if secret else "")
+            if settings.smtp.username:
+                secret = settings.smtp.password
+                smtp.login(settings.smtp.username, secret.get_secret_value() if secret else "")
         except BaseException:
             smtp.close()
             raise

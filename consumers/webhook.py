@@ -36,9 +36,9 @@ USER_AGENT = "candidate-nurture-delivery/1"
 def endpoint_name(action: NurtureAction, settings: DeliverySettings) -> str:
     """The configured endpoint name an action goes to."""
     if action.channel == "ad_audience":
-        return settings.ad_audience_endpoint
+        return settings.webhook.ad_audience_endpoint
     if action.channel == "recruiter_alert":
-        return settings.recruiter_alert_endpoint
+        return settings.webhook.recruiter_alert_endpoint
     if action.endpoint is None:
         raise PermanentDeliveryError("no_endpoint", f"action {action.action_id} names none")
     return action.endpoint
@@ -86,8 +86,8 @@ def webhook_secret(settings: DeliverySettings) -> str:
     if it is a ``whsec_`` Standard Webhooks secret whose base64 does not decode to at least
     :data:`MIN_SECRET_CHARS` bytes."""
     secret = shared_secret(
-        settings.webhook_secret,
-        settings.webhook_secret_file,
+        settings.webhook.secret,
+        settings.webhook.secret_file,
         variable="NURTURE_DELIVERY_WEBHOOK_SECRET",
         file_name="webhook-secret",
     )
@@ -116,14 +116,14 @@ class WebhookSender:
         self._store = store
         self._secret = webhook_secret(settings)
         self._client = httpx.Client(
-            timeout=settings.http_timeout_s, headers={"User-Agent": USER_AGENT}
+            timeout=settings.webhook.timeout_s, headers={"User-Agent": USER_AGENT}
         )
 
     def send(self, action: NurtureAction, profile: CandidateProfile, attempt: int) -> str:
         name = endpoint_name(action, self._settings)
         if self._store.is_gone(name):
             raise EndpointGoneError(name)
-        url = self._settings.webhooks.get(name)
+        url = self._settings.webhook.endpoints.get(name)
         if url is None:
             raise PermanentDeliveryError("unknown_endpoint", f"no URL configured for {name}")
         body = orjson.dumps(payload(action, profile, attempt))

@@ -27,10 +27,21 @@ from __future__ import annotations
 import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -118,6 +129,78 @@ class KafkaSettings(BaseSettings):
                 password,
             )
         return context
+
+
+def _group_of(field: FieldInfo) -> type[BaseSettings] | None:
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
+        return annotation
+    return None
+
+
+class _EnvOfOwnFields(EnvSettingsSource):
+    """The environment for a model's own fields only: a group reads its variables itself
+    (``NURTURE_WORKER_STORE`` is the store's URL, not the JSON of the ``store`` group)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if _group_of(field) is not None:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class GroupedSettings(BaseSettings):
+    """A settings model made of groups: fields that are settings models of their own
+    (``smtp: SmtpSettings``), each with its own variables. A group not given is loaded from the
+    environment, and the invalid settings of every group and of the model itself are reported
+    together, at ``(group, field)``, as a flat model would report them. (In ``__init__``, not
+    a validator: a value pydantic-settings cannot parse stays its ``SettingsError``.)"""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvOfOwnFields(settings_cls), dotenv_settings, file_secret_settings
+
+    def __init__(self, **values: Any) -> None:
+        errors: list[Any] = []
+        for name, field in type(self).model_fields.items():
+            group = _group_of(field)
+            if name in values or group is None:
+                continue
+            try:
+                values[name] = group()
+            except ValidationError as exc:
+                errors += [{**error, "loc": (name, *error["loc"])} for error in exc.errors()]
+                values[name] = group.model_construct()  # so the other fields are checked too
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            errors += exc.errors()
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+
+    @classmethod
+    def given(cls, **values: Any) -> Self:
+        """The settings from the environment with ``values`` over them (CLI flags): a field of
+        the model by name, a group's fields as a dict under the group's name
+        (``store={"data_dir": path}``; the rest of that group still comes from the
+        environment). A value of None is no value: the environment's (or default) stays."""
+        given: dict[str, Any] = {}
+        for name, value in values.items():
+            field = cls.model_fields.get(name)
+            group = _group_of(field) if field is not None else None
+            if isinstance(value, dict) and group is not None:
+                inner = {key: item for key, item in value.items() if item is not None}
+                if inner:
+                    given[name] = group(**inner)
+            elif value is not None:
+                given[name] = value
+        return cls(**given)
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from deploy.cli import config_docs, config_report
 from deploy.cli.main import app
-from deploy.cli.settings_fields import env_var, is_masked
+from deploy.cli.settings_fields import groups, is_masked, leaves
 from deploy.cli.settings_registry import (
     EVERY_PROCESS,
     RETENTION_READERS,
@@ -74,15 +74,22 @@ def _settings_classes_in_source() -> set[tuple[str, str]]:
                     getattr(base, "id", getattr(base, "attr", ""))
                     for base in getattr(node, "bases", [])
                 ]
-                if isinstance(node, ast.ClassDef) and "BaseSettings" in bases:
+                if isinstance(node, ast.ClassDef) and {"BaseSettings", "GroupedSettings"} & set(
+                    bases
+                ):
                     module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
                     found.add((module, node.name))
     return found
 
 
 def test_every_settings_model_of_the_project_is_in_the_registry() -> None:
-    registered = {(entry.model.__module__, entry.model.__name__) for entry in SETTINGS_MODELS}
-    assert _settings_classes_in_source() == registered
+    """Each model is registered, or a nested group of one (``DeliverySettings.smtp``)."""
+    registered = {
+        (model.__module__, model.__name__)
+        for entry in SETTINGS_MODELS
+        for model in (entry.model, *(group for _, group in groups(entry.model)))
+    }
+    assert _settings_classes_in_source() - {("schemas.settings", "GroupedSettings")} == registered
 
 
 def test_every_reader_is_a_command_or_the_sdk() -> None:
@@ -97,8 +104,8 @@ def _readers_of(variable: str) -> tuple[str, ...]:
     readers = [
         entry.readers
         for entry in SETTINGS_MODELS
-        for name in entry.model.model_fields
-        if env_var(entry.model, name) == variable
+        for leaf in leaves(entry.model)
+        if leaf.variable == variable
     ]
     assert readers, f"{variable} is no setting of a registered model"
     return tuple(reader for found in readers for reader in found)
@@ -129,10 +136,10 @@ def test_docs_configuration_md_is_fresh() -> None:
 
 def test_every_setting_has_a_type_default_and_description() -> None:
     for entry in SETTINGS_MODELS:
-        for name, field in entry.model.model_fields.items():
-            where = env_var(entry.model, name)
-            assert config_docs.description(entry.model, name), f"{where} has no description"
-            assert config_docs.type_text(field) and config_docs.default_text(field), where
+        for leaf in leaves(entry.model):
+            where = leaf.variable
+            assert config_docs.description(leaf.owner, leaf.name), f"{where} has no description"
+            assert config_docs.type_text(leaf.field) and config_docs.default_text(leaf.field), where
 
 
 def test_the_docs_do_not_depend_on_the_machine_or_environment(
@@ -155,7 +162,7 @@ def test_the_docs_list_each_variable_with_its_type_default_and_readers() -> None
     assert "read by `nurture gateway`, `nurture up`." in text
     assert "| `NURTURE_RETENTION_CANDIDATE_ACTIVITY` | int | 400 days |" in text
     assert text.count("\n| `NURTURE_") == sum(
-        len(entry.model.model_fields) for entry in SETTINGS_MODELS
+        len(list(leaves(entry.model))) for entry in SETTINGS_MODELS
     ) + len(config_report.retention_settings())
 
 

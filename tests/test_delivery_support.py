@@ -18,10 +18,12 @@ from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
+from pydantic_settings import BaseSettings
 
 from consumers.metrics import DeliveryMetrics
 from consumers.run import build_loop
 from consumers.settings import DeliverySettings
+from deploy.cli.settings_fields import leaves
 from producers.producer import NurtureProducer
 from schemas.codec import codec_for
 from schemas.kafka_seam import clients
@@ -173,6 +175,9 @@ def outcomes(kafka: KafkaSettings) -> list[dict[str, Any]]:
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> DeliverySettings:
+    """Test settings: fast retries and polls, fixed keys. Settings are named as their variables
+    without ``NURTURE_DELIVERY_`` (``smtp_host=...`` sets ``smtp.host``), so a test reads like
+    the environment it stands for."""
     values: dict[str, Any] = {
         "data_dir": tmp_path / "delivery",
         "webhook_secret": SECRET,
@@ -183,7 +188,22 @@ def settings_for(tmp_path: Path, **overrides: Any) -> DeliverySettings:
         "rate_per_s": 1000.0,
     }
     values.update(overrides)
-    return DeliverySettings(**values)
+    return DeliverySettings(**nested(DeliverySettings, values))
+
+
+def nested(model: type[BaseSettings], flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"smtp_host": h}`` as ``{"smtp": {"host": h}}``: each setting named as its variable
+    without the model's prefix, put where the model keeps it."""
+    prefix = str(model.model_config.get("env_prefix", ""))
+    where = {leaf.variable.removeprefix(prefix).lower(): leaf for leaf in leaves(model)}
+    tree: dict[str, Any] = {}
+    for name, value in flat.items():
+        leaf = where[name]  # a KeyError names a setting the model does not have
+        node = tree
+        for group in leaf.path:
+            node = node.setdefault(group, {})
+        node[leaf.name] = value
+    return tree
 
 
 @contextmanager

@@ -253,7 +253,7 @@ def test_an_outcome_lost_in_a_crash_is_published_again_without_a_send(
     receiver = Receiver()
     with (
         http_receiver(receiver) as url,
-        running_delivery(kafka, settings.model_copy(update={"webhooks": {"crm": url}})),
+        running_delivery(kafka, settings_for(tmp_path, webhooks={"crm": url})),  # same store
     ):
         publish_actions(kafka, the_action)
         found = wait_until(lambda: _outcome_of(kafka, the_action.action_id))

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from consumers.settings import DeliverySettings
+from deploy.cli.settings_fields import leaves
 from deploy.helm.compose_file import COMPOSE_SPEC, compose_problems, load_compose
 from deploy.helm.manifests import KUBERNETES_VERSIONS, PROMETHEUS_OPERATOR, load_crd_schemas
 from deploy.helm.manifests import problems as manifest_problems
@@ -351,10 +352,7 @@ def known_settings() -> set[str]:
         ProducerSettings,
     )
     for model in models:
-        prefix = str(model.model_config.get("env_prefix", ""))
-        for field_name, field in model.model_fields.items():
-            alias = field.validation_alias
-            names.add(alias if isinstance(alias, str) else f"{prefix}{field_name}".upper())
+        names |= {leaf.variable for leaf in leaves(model)}
     return names
 
 

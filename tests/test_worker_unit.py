@@ -147,7 +147,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NURTURE_WORKER_WEB_PORT", "7070")
     monkeypatch.setenv("NURTURE_WORKER_STORE", "memory://")
     settings = WorkerSettings()
-    assert settings.web_port == 7070 and settings.store == "memory://"
+    assert settings.web_port == 7070 and settings.store.url == "memory://"
     assert settings.faust_app_id("staging.") == "staging.nurture-worker"
     monkeypatch.setenv("NURTURE_WORKER_STORE", "redis://")
     with pytest.raises(ValueError, match="store"):
@@ -228,9 +228,9 @@ def test_standby_replicas_reach_the_faust_app(
 ) -> None:
     if setting is not None:
         monkeypatch.setenv("NURTURE_WORKER_STANDBY_REPLICAS", setting)
-    settings = WorkerSettings(data_dir=tmp_path)
+    settings = WorkerSettings.given(store={"data_dir": tmp_path})  # standby from the env
     worker = build_worker(settings, KafkaSettings(), WorkerInputs(model, partitions=3))
-    assert settings.standby_replicas == expected
+    assert settings.store.standby_replicas == expected
     assert worker.app.conf.table_standby_replicas == expected
 
 
@@ -238,7 +238,9 @@ def test_the_worker_bounds_a_rebalance_by_the_rebalance_timeout_and_learns_its_a
     model: ScoringModel, tmp_path: Any
 ) -> None:
     worker = build_worker(
-        WorkerSettings(data_dir=tmp_path), KafkaSettings(), WorkerInputs(model, partitions=3)
+        WorkerSettings.given(store={"data_dir": tmp_path}),
+        KafkaSettings(),
+        WorkerInputs(model, partitions=3),
     )
     conf = worker.app.conf
     assert worker.watch.rebalance_limit_s == conf.broker_rebalance_timeout + 30.0 == 90.0

@@ -22,7 +22,7 @@ from pydantic import SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode
 
-from deploy.cli.settings_fields import env_var, is_secret
+from deploy.cli.settings_fields import env_var, group_model, groups, is_secret
 from deploy.cli.settings_registry import (
     EVERY_PROCESS,
     RETENTION_READERS,
@@ -157,10 +157,27 @@ def _model_section(entry: SettingsModel) -> str:
         f"`{model.__name__}` in [`{source.as_posix()}`](../{source.as_posix()}), read by "
         f"{readers_text(entry.readers)}.",
         "",
-        "| variable | type | default | description |",
-        "|---|---|---|---|",
+        *_table(model),
     ]
+    for path, group in groups(model):
+        summary = (group.__doc__ or "").strip().splitlines()[0]
+        lines += [
+            "",
+            f"### `{'.'.join(path)}`: {summary}",
+            "",
+            f"`{group.__name__}`, the field `{'.'.join(path)}` of `{model.__name__}`.",
+            "",
+            *_table(group),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _table(model: type[BaseSettings]) -> list[str]:
+    """The variables of ``model``'s own settings (not its groups'), a row each."""
+    lines = ["| variable | type | default | description |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
+        if group_model(field) is not None:
+            continue
         cells = (
             f"`{env_var(model, name)}`",
             type_text(field),
@@ -168,7 +185,7 @@ def _model_section(entry: SettingsModel) -> str:
             _markdown(description(model, name)),
         )
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _retention_section() -> str:

@@ -23,8 +23,8 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
 from consumers.settings import DeliverySettings
-from deploy.cli.errors import settings_problems, source_problem
-from deploy.cli.settings_fields import env_var, is_masked
+from deploy.cli.errors import settings_class, settings_problems, source_problem
+from deploy.cli.settings_fields import env_var, is_masked, leaves
 from deploy.cli.settings_registry import SETTINGS_MODELS, SettingsModel
 from producers.gateway.settings import GatewaySettings
 from schemas.errors import NurtureError
@@ -130,19 +130,20 @@ def _load(entry: SettingsModel, kafka_overrides: Mapping[str, object]) -> Loaded
     model = entry.model
     options = dict(kafka_overrides) if model is KafkaSettings else {}
     found: list[str] = []
-    left_out: set[str] = set()
+    left_out: set[str] = set()  # variables
     while True:
-        with _without({env_var(model, name) for name in left_out}):
-            new = _attempt(model, {k: v for k, v in options.items() if k not in left_out})
+        with _without(left_out):
+            init = {k: v for k, v in options.items() if env_var(model, k) not in left_out}
+            new = _attempt(model, init)
         if isinstance(new, BaseSettings):
             if found:
                 return Loaded(entry, (), tuple(found))
             return Loaded(entry, tuple(_effective(new, set(options))), ())
         found += [line for line in new if line not in found]
         named = {
-            name
-            for name in model.model_fields
-            if name not in left_out and _names(env_var(model, name), new)
+            leaf.variable
+            for leaf in leaves(model)
+            if leaf.variable not in left_out and _names(leaf.variable, new)
         }
         if not named:  # a check across fields, or a line naming no field: all there is
             return Loaded(entry, (), tuple(found))
@@ -165,8 +166,8 @@ def _attempt(model: type[BaseSettings], init: Mapping[str, Any]) -> BaseSettings
     try:
         settings = model(**init)
         _START_CHECKS.get(model, _no_check)(settings)
-    except PydanticValidationError as exc:
-        return settings_problems(exc, model)
+    except PydanticValidationError as exc:  # the model's, or one of its groups' (by title)
+        return settings_problems(exc, settings_class(exc.title) or model)
     except SettingsError as exc:
         return [source_problem(exc)]
     except NurtureError as exc:  # a ConfigError a field's own parser raised, or a check below
@@ -179,20 +180,18 @@ def _names(variable: str, lines: Iterable[str]) -> bool:
 
 
 def _effective(settings: BaseSettings, options: set[str]) -> Iterable[Setting]:
-    model = type(settings)
     environment = {name.upper() for name in os.environ}
-    for name, field in model.model_fields.items():
-        variable = env_var(model, name)
-        value = getattr(settings, name)
+    for leaf in leaves(type(settings)):
+        value = leaf.value_in(settings)
         source: Source = "default"
-        if name in options:
+        if not leaf.path and leaf.name in options:
             source = "option"
-        elif variable.upper() in environment:
+        elif leaf.variable.upper() in environment:
             source = "environment"
         text = value_text(value)
-        if text and is_masked(name, field, value):
+        if text and is_masked(leaf.name, leaf.field, value):
             text = MASK
-        yield Setting(variable, text, source)
+        yield Setting(leaf.variable, text, source)
 
 
 def _no_check(_settings: Any) -> None:
@@ -203,9 +202,9 @@ def _check_delivery(settings: DeliverySettings) -> None:
     from consumers.webhook import webhook_secret  # noqa: PLC0415
     from schemas.tracking_secret import tracking_secret  # noqa: PLC0415 - only with --check
 
-    if settings.tracking_secret is not None:  # else its file, made on first use
-        tracking_secret(settings.tracking_secret, None)
-    if settings.webhook_secret is not None:
+    if settings.tracking.secret is not None:  # else its file, made on first use
+        tracking_secret(settings.tracking.secret, None)
+    if settings.webhook.secret is not None:
         webhook_secret(settings)
 
 

@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsError
 from typer.core import TyperGroup
 
 from deploy.cli.context import EXIT_FAILURE, EXIT_USAGE, CliContext, fail
-from deploy.cli.settings_fields import all_settings_classes, env_var, is_secret
+from deploy.cli.settings_fields import all_settings_classes, env_var, group_model, is_secret
 from schemas.errors import NurtureError
 
 #: Inputs longer than this are not repeated in the message.
@@ -85,8 +85,11 @@ def _problem(error: ErrorDetails, model: type[BaseSettings]) -> str:
         prefix = str(model.model_config.get("env_prefix", "")).upper()
         return f"invalid {prefix}* settings: {reason}"
     field_name, *inner = (str(part) for part in error["loc"])
-    where = env_var(model, field_name) + (f" ({'.'.join(inner)})" if inner else "")
     field = model.model_fields.get(field_name)
+    while inner and field is not None and (group := group_model(field)) is not None:
+        model, field_name, *inner = group, *inner  # a setting of a nested group
+        field = model.model_fields.get(field_name)
+    where = env_var(model, field_name) + (f" ({'.'.join(inner)})" if inner else "")
     value = error["input"]
     shown = ""
     if (

@@ -58,10 +58,6 @@ SummaryDirOption = Annotated[
 ]
 
 
-def _worker_settings(**flags: Any) -> WorkerSettings:
-    return WorkerSettings(**{k: v for k, v in flags.items() if v is not None})
-
-
 def _time(value: str | None, option: str) -> int | None:
     if value is None:
         return None
@@ -133,12 +129,11 @@ def rebuild(
         raise fail("give exactly one of --from TIMESTAMP and --from-beginning", code=2)
     from_ms = _time(from_time, "--from")
     kafka = kafka_settings(ctx)
-    worker = _worker_settings(
+    worker = WorkerSettings.given(
         model_path=model,
-        campaigns_path=campaigns,
-        catalog_path=catalog,
         app_id=app_id,
-        data_dir=data_dir,
+        campaigns={"path": campaigns, "catalog_path": catalog},
+        store={"data_dir": data_dir},
     )
     from streams.replay.rebuild import changelog_topic, plan_rebuild  # noqa: PLC0415
     from streams.replay.rebuild import rebuild as run_rebuild  # noqa: PLC0415
@@ -150,7 +145,7 @@ def rebuild(
         console.print(
             f"rebuild of [bold]{group}[/]: {sum(j.activity.size for j in jobs):,} activity and "
             f"{sum(j.profile.size for j in jobs):,} profile records (activity from {start}); "
-            f"deletes {changelog_topic(group)} and {worker.data_dir / group}"
+            f"deletes {changelog_topic(group)} and {worker.store.data_dir / group}"
         )
         if not yes and not typer.confirm("Go ahead?"):
             raise typer.Exit(1)
@@ -204,7 +199,7 @@ def shadow(
     kafka = kafka_settings(ctx)
     from_ms = _time(from_time, "--from")
     to_ms = _time(to_time or "now", "--to")
-    live = _worker_settings()
+    live = WorkerSettings()
     paths = _config_paths(config or [], model, campaigns, catalog)
     try:
         sandbox.check_name(name)
@@ -221,8 +216,8 @@ def shadow(
                 to_ms=to_ms,
                 files=ConfigFiles(
                     paths.get("model", live.model_path),
-                    paths.get("campaigns", live.campaigns_path),
-                    paths.get("catalog", live.catalog_path),
+                    paths.get("campaigns", live.campaigns.path),
+                    paths.get("catalog", live.campaigns.catalog_path),
                 ),
                 summary_dir=summary_dir or sandbox.SUMMARY_DIR,
                 processes=processes,
@@ -291,7 +286,7 @@ def diff(
     from streams.replay.diff import diff_shadow  # noqa: PLC0415
 
     kafka = kafka_settings(ctx)
-    live = _worker_settings()
+    live = WorkerSettings()
     try:
         summary = sandbox.load_summary(summary_dir or sandbox.SUMMARY_DIR, name)
         result = diff_shadow(kafka, summary, live, processes=processes, top=top)

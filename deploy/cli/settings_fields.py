@@ -9,6 +9,8 @@ so importing it costs nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -21,7 +23,7 @@ from pydantic_settings import BaseSettings
 _SECRET_NAME_PARTS = frozenset({"password", "secret", "key", "keys", "kek", "keks", "token"})
 #: Fields whose values are URLs that may carry a token in their path or query (a webhook
 #: receiver's address often does): masked too.
-_URL_FIELDS = frozenset({"webhooks"})
+_URL_FIELDS = frozenset({"webhooks", "endpoints"})
 #: Values that cannot carry a secret whatever the name (``ssl_keyfile`` is where the key is,
 #: ``key_scan_timeout_s`` a duration): shown even when the name sounds secret.
 _PLAIN_VALUE_TYPES = (bool, int, float, Path)
@@ -74,3 +76,56 @@ def all_settings_classes() -> list[type[BaseSettings]]:
         found.append(model)
         pending.extend(model.__subclasses__())
     return found
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One setting of a model: the field ``name`` of ``owner``, reached from the model through
+    ``path`` (the names of its nested groups; empty for a field of the model itself)."""
+
+    owner: type[BaseSettings]
+    name: str
+    path: tuple[str, ...] = ()
+
+    @property
+    def field(self) -> FieldInfo:
+        return self.owner.model_fields[self.name]
+
+    @property
+    def variable(self) -> str:
+        return env_var(self.owner, self.name)
+
+    def value_in(self, settings: BaseSettings) -> Any:
+        """This setting's value in ``settings`` (an instance of the model it was found in)."""
+        node: Any = settings
+        for group in self.path:
+            node = getattr(node, group)
+        return getattr(node, self.name)
+
+
+def group_model(field: FieldInfo) -> type[BaseSettings] | None:
+    """The settings model of a nested group field (``smtp: SmtpSettings``), else None."""
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
+        return annotation
+    return None
+
+
+def leaves(model: type[BaseSettings], path: tuple[str, ...] = ()) -> Iterator[Leaf]:
+    """Every setting of ``model``: its own fields in order, each nested group's where it is
+    declared (a group is a settings model of its own, with its own ``NURTURE_*`` names)."""
+    for name, field in model.model_fields.items():
+        group = group_model(field)
+        if group is None:
+            yield Leaf(model, name, path)
+        else:
+            yield from leaves(group, (*path, name))
+
+
+def groups(model: type[BaseSettings]) -> Iterator[tuple[tuple[str, ...], type[BaseSettings]]]:
+    """``(path, group model)`` of every nested group of ``model``, depth first."""
+    for name, field in model.model_fields.items():
+        group = group_model(field)
+        if group is not None:
+            yield (name,), group
+            yield from (((name, *path), inner) for path, inner in groups(group))

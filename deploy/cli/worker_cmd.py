@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -64,17 +64,14 @@ def worker(
     an agent failed, 75 when offsets stopped advancing (restart it: processing is at-least-once
     and idempotent).
     """
-    flags: dict[str, Any] = {
-        "model_path": model,
-        "campaigns_path": campaigns,
-        "catalog_path": catalog,
-        "web_port": web_port,
-        "app_id": app_id,
-        "store": store,
-        "data_dir": data_dir,
-        "clock": clock,
-    }
-    settings = WorkerSettings(**{k: v for k, v in flags.items() if v is not None})
+    settings = WorkerSettings.given(
+        model_path=model,
+        web_port=web_port,
+        app_id=app_id,
+        campaigns={"path": campaigns, "catalog_path": catalog},
+        store={"url": store, "data_dir": data_dir},
+        clock={"source": clock},
+    )
     try:
         run_worker(settings, kafka_settings(ctx))
     except NurtureError as exc:

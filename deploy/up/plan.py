@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consumers.settings import DeliverySettings
+from consumers.settings import WebhookSettings
 from deploy.up.supervisor import ChildSpec
 from deploy.up.webhook_sink import sink_url
 from producers.simulate.run_ids import new_run_id
@@ -98,11 +98,8 @@ def local_webhooks(options: UpOptions) -> dict[str, str] | None:
     touched and no sink runs."""
     if "NURTURE_DELIVERY_WEBHOOKS" in os.environ:
         return None
-    fields = DeliverySettings.model_fields
-    names = [
-        os.environ.get(f"NURTURE_DELIVERY_{field.upper()}") or str(fields[field].default)
-        for field in ("recruiter_alert_endpoint", "ad_audience_endpoint")
-    ]
+    webhook = WebhookSettings()
+    names = [webhook.recruiter_alert_endpoint, webhook.ad_audience_endpoint]
     return {name: sink_url(options.webhook_sink_port, name) for name in names}
 
 

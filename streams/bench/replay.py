@@ -77,8 +77,9 @@ def bench_replay(
                 report(f"(a) live worker rate given: {live_rate:,.0f} ev/s")
             figures["live_events_per_s"] = live_rate
             for count in sorted({1, processes}):
-                worker = WorkerSettings(
-                    app_id=f"bench-replay-{count}", data_dir=Path(tmp) / f"replay-{count}"
+                worker = WorkerSettings.given(
+                    app_id=f"bench-replay-{count}",
+                    store={"data_dir": Path(tmp) / f"replay-{count}"},
                 )
                 began, cpu_before = time.perf_counter(), _cpu_now()
                 jobs = plan_rebuild(settings, worker, None)

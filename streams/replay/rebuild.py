@@ -79,7 +79,7 @@ def rebuild(
     changelog = changelog_topic(group)
     ensure_idle(kafka, group)
     recreate_topic(kafka, changelog, partitions=len(jobs))
-    cleared = clear_local_store(worker.data_dir, group)
+    cleared = clear_local_store(worker.store.data_dir, group)
     spec = replay_spec(
         kafka,
         OutputTopics(

@@ -67,7 +67,7 @@ class ConfigFiles:
     @classmethod
     def of(cls, worker: WorkerSettings) -> ConfigFiles:
         """The files of a worker with these settings."""
-        return cls(worker.model_path, worker.campaigns_path, worker.catalog_path)
+        return cls(worker.model_path, worker.campaigns.path, worker.campaigns.catalog_path)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def replay_spec(
         erasure_secret=erasure_secret(worker),
         partitions=partitions,
         files=files,
-        campaigns=worker.campaigns,
+        campaigns=worker.campaigns.enabled,
         options=options,
     )
 
@@ -135,9 +135,9 @@ def replay_spec(
 def erasure_secret(worker: WorkerSettings) -> bytes:
     """The key of the live worker's erasure markers (the same setting or file it reads), so a
     replay finds the markers and keeps erased candidates erased."""
-    if worker.erasure_secret is not None:
-        return worker.erasure_secret.get_secret_value().encode()
-    return load_secret(worker.erasure_secret_file)
+    if worker.erasure.secret is not None:
+        return worker.erasure.secret.get_secret_value().encode()
+    return load_secret(worker.erasure.secret_file)
 
 
 @dataclass(frozen=True)

@@ -99,11 +99,11 @@ def build_worker(
     runner = StepRunner(app, outputs, wiring.metrics)
     _install_agents(wiring, partitions, runner, processing, outputs.changelog)
     watch = watch_liveness(app, kafka, settings, wiring.metrics)
-    if processing.timers is not None and settings.clock == "wall":
+    if processing.timers is not None and settings.clock.source == "wall":
         _install_wall_clock_timers(wiring, runner, processing.timers, watch)
 
     async def tune_fetches() -> None:
-        await tune_fetcher(app, settings.fetch_min_bytes, settings.fetch_max_wait_ms)
+        await tune_fetcher(app, settings.kafka.fetch_min_bytes, settings.kafka.fetch_max_wait_ms)
 
     app.task(tune_fetches)
     register_views(app, table, model, watch, wiring.metrics.registry)
@@ -137,19 +137,19 @@ def _faust_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) 
         app_id,
         **faust_broker_options(kafka),
         autodiscover=False,
-        store=settings.store,
-        datadir=str(settings.data_dir / app_id),
+        store=settings.store.url,
+        datadir=str(settings.store.data_dir / app_id),
         topic_partitions=partitions,
         topic_replication_factor=kafka.topic_replication or 1,  # run.py sets it
         consumer_auto_offset_reset="earliest",
-        table_standby_replicas=settings.standby_replicas,
-        broker_max_poll_records=settings.batch_size,
-        broker_commit_interval=settings.commit_interval_s,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=settings.session_timeout_s / 5,
-        consumer_group_instance_id=settings.group_instance_id,
-        producer_linger_ms=settings.linger_ms,
-        producer_max_batch_size=settings.producer_batch,
+        table_standby_replicas=settings.store.standby_replicas,
+        broker_max_poll_records=settings.kafka.batch_size,
+        broker_commit_interval=settings.kafka.commit_interval_s,
+        broker_session_timeout=settings.kafka.session_timeout_s,
+        broker_heartbeat_interval=settings.kafka.session_timeout_s / 5,
+        consumer_group_instance_id=settings.kafka.group_instance_id,
+        producer_linger_ms=settings.kafka.linger_ms,
+        producer_max_batch_size=settings.kafka.producer_batch,
         producer_acks=-1,
         web_enabled=True,
         web_port=settings.web_port,
@@ -168,7 +168,7 @@ def _candidate_table(app: Any, settings: WorkerSettings, partitions: int) -> Any
         partitions=partitions,
         key_type=bytes,  # raw key bytes = the candidate id, as producers key the events
         value_type=bytes,  # orjson rows (streams/worker/rows.py)
-        options={"driver": "rocksdict"} if settings.store.startswith("rocksdb") else None,
+        options={"driver": "rocksdict"} if settings.store.url.startswith("rocksdb") else None,
         help="One row per candidate: engagement state and profile (streams/worker/rows.py).",
     )
 
@@ -207,7 +207,7 @@ def _processing(
     )
     timers = None if campaigns is None else TimerProcessor(outputs, campaigns)
     stream_clock = (
-        StreamClock(timers) if timers is not None and settings.clock == "stream" else None
+        StreamClock(timers) if timers is not None and settings.clock.source == "stream" else None
     )
     limit = settings.max_record_bytes
     return _Processing(
@@ -226,7 +226,7 @@ def _install_agents(
     hooks that keep steps and changelog partitions safe."""
     app, settings, kafka = wiring.app, wiring.settings, wiring.kafka
     activity_topic, profile_topic = kafka.topic(ACTIVITY), kafka.topic(PROFILE)
-    batch, within = settings.batch_size, settings.batch_within_s
+    batch, within = settings.kafka.batch_size, settings.kafka.batch_within_s
     score, keep_profile = processing.score, processing.keep_profile
 
     async def score_activity(stream: Any) -> None:
@@ -273,13 +273,13 @@ def _install_wall_clock_timers(
         if not paused():
             await runner.run_timers(timers, activity_topic, time.time_ns() // 1000, paused)
 
-    app.timer(interval=wiring.settings.timer_interval_s)(tick_timers)
+    app.timer(interval=wiring.settings.clock.timer_interval_s)(tick_timers)
 
 
 def _erasure_secret(settings: WorkerSettings) -> bytes:
-    if settings.erasure_secret is not None:
-        return settings.erasure_secret.get_secret_value().encode()
-    return load_secret(settings.erasure_secret_file)
+    if settings.erasure.secret is not None:
+        return settings.erasure.secret.get_secret_value().encode()
+    return load_secret(settings.erasure.secret_file)
 
 
 #: Seconds a rebalance may take past the broker's rebalance timeout until its assignment is

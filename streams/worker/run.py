@@ -32,8 +32,8 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
     """
     model = load_model(settings.model_path)
     engine = (
-        build_engine(model, settings.campaigns_path, settings.catalog_path)
-        if settings.campaigns
+        build_engine(model, settings.campaigns.path, settings.campaigns.catalog_path)
+        if settings.campaigns.enabled
         else None
     )
     partitions = source_partitions(kafka)
@@ -51,7 +51,7 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
     worker = build_worker(settings, kafka, inputs)
     # Before faust starts: the group leader must know the changelog when it first assigns.
     ensure_changelog(kafka, worker.table.changelog_topic.get_topic_name(), partitions)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.store.data_dir.mkdir(parents=True, exist_ok=True)
     tune_gc()  # see streams/worker/gc_tuning.py: 12-28% of the scoring throughput
     try:
         FaustWorker(

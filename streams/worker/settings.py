@@ -1,5 +1,10 @@
 """Settings of the stream worker (`nurture worker`): one frozen model, loaded once per process.
 
+:class:`WorkerSettings` holds a group per concern, each a frozen settings model of its own:
+``kafka`` (fetching, batching, committing, the group), ``store`` (the tables), ``clock`` (what
+drives campaign timers), ``campaigns`` and ``erasure``; the variables keep their flat
+``NURTURE_WORKER_*`` names.
+
 Environment variables (all optional; CLI flags of `nurture worker` override them):
 
 ===================================  ==============================================================
@@ -56,36 +61,28 @@ from platformdirs import user_data_path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.settings import GroupedSettings
+
 StoreUrl = Literal["rocksdb://", "memory://"]
 
 #: Largest input record value the worker decodes (bytes): events are under 2 KB and the gateway
 #: caps them at 32 KB, so anything near this is a mistake, not an event.
 DEFAULT_MAX_RECORD_BYTES = 64 * 1024
+#: The variables' prefix; a group whose variables share a longer one declares that.
+PREFIX = "NURTURE_WORKER_"
 
 
-class WorkerSettings(BaseSettings):
-    """How one stream worker process runs; see the module docstring for the variables."""
+def _config(prefix: str = PREFIX) -> SettingsConfigDict:
+    """Frozen, by field name in code (``validate_by_name``) and by variable in the environment;
+    an unknown keyword in code is an error, an unknown variable is not."""
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid", validate_by_name=True)
 
-    model_config = SettingsConfigDict(env_prefix="NURTURE_WORKER_", frozen=True, extra="ignore")
 
-    app_id: str = Field("nurture-worker", min_length=1, description="Consumer group / app id.")
-    store: StoreUrl = Field("rocksdb://", description="Table storage.")
-    data_dir: Path = Field(
-        default_factory=lambda: user_data_path("candidate-nurture") / "worker",
-        description="Directory of the local stores (default: the user data dir, not the cwd).",
-    )
-    web_host: str = Field("127.0.0.1", description="Host this worker's web server is reached at.")
-    web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of this worker.")
-    model_path: Path | None = Field(None, description="Scoring model file (default model if None).")
-    campaigns_path: Path | None = Field(
-        None, description="Campaign definitions folder or file (shipped campaigns if None)."
-    )
-    campaigns: bool = Field(
-        True, description="Run the campaign engine (False: score only, no actions, no timers)."
-    )
-    catalog_path: Path | None = Field(
-        None, description="Content catalog folder or file (shipped catalog if None)."
-    )
+class WorkerKafkaSettings(BaseSettings):
+    """How the worker fetches, batches, produces and commits, and how it joins its group."""
+
+    model_config = _config()
+
     batch_size: int = Field(
         5000,
         ge=1,
@@ -97,13 +94,6 @@ class WorkerSettings(BaseSettings):
     commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval (s).")
     linger_ms: int = Field(0, ge=0, description="Producer linger (ms).")
     producer_batch: int = Field(1 << 20, ge=1024, description="Producer batch size (bytes).")
-    max_record_bytes: int = Field(
-        DEFAULT_MAX_RECORD_BYTES,
-        ge=1024,
-        description="Largest value of a candidate.activity or candidate.profile record (bytes); "
-        "a larger one is dead-lettered (RecordTooLargeError) without being decoded.",
-    )
-    stall_timeout_s: float = Field(120.0, gt=0, description="Liveness: max commit stall (s).")
     fetch_min_bytes: int = Field(
         64 * 1024, ge=1, description="Bytes a fetch waits for (fewer, fuller fetches)."
     )
@@ -116,14 +106,6 @@ class WorkerSettings(BaseSettings):
         description="Kafka group session timeout (s): how soon a dead worker's "
         "partitions move (the broker's group.min.session.timeout.ms is 6 s by default).",
     )
-    standby_replicas: int = Field(
-        1,
-        ge=0,
-        description="Standby copies of each table partition kept by other workers of the "
-        "group (faust's default 1: a failover resumes at once, but every worker also reads the "
-        "others' changelog; 0: less CPU per event, but a failover first recovers the table "
-        "from the changelog).",
-    )
     group_instance_id: str | None = Field(
         None,
         min_length=1,
@@ -132,28 +114,108 @@ class WorkerSettings(BaseSettings):
         "and no rebalance; one that stops for good keeps them unassigned until the session "
         "timeout (no leave-group request). Unset: dynamic membership.",
     )
-    log_level: str = Field("warning", description="Log level of the worker.")
-    ingest: Literal["batch", "stream"] = Field(
-        "batch",
-        description="How activity records reach the processor: whole fetches straight from "
-        "faust's consumer (batch), or faust's per-event stream (stream, slower).",
+
+
+class StoreSettings(BaseSettings):
+    """Where the worker keeps its tables, and how many standby copies other workers keep."""
+
+    model_config = _config()
+
+    url: StoreUrl = Field(
+        "rocksdb://", validation_alias=f"{PREFIX}STORE", description="Table storage."
     )
-    clock: Literal["wall", "stream"] = Field(
+    data_dir: Path = Field(
+        default_factory=lambda: user_data_path("candidate-nurture") / "worker",
+        description="Directory of the local stores (default: the user data dir, not the cwd).",
+    )
+    standby_replicas: int = Field(
+        1,
+        ge=0,
+        description="Standby copies of each table partition kept by other workers of the "
+        "group (faust's default 1: a failover resumes at once, but every worker also reads the "
+        "others' changelog; 0: less CPU per event, but a failover first recovers the table "
+        "from the changelog).",
+    )
+
+
+class ClockSettings(BaseSettings):
+    """What drives campaign timers, and how often wall-clock timers are checked."""
+
+    model_config = _config()
+
+    source: Literal["wall", "stream"] = Field(
         "wall",
+        validation_alias=f"{PREFIX}CLOCK",
         description="What drives campaign timers: wall-clock time (live) or each partition's "
         "stream time, the latest event time seen (replays: deterministic).",
     )
     timer_interval_s: float = Field(
         5.0, gt=0, description="How often wall-clock timers are checked (s)."
     )
-    erasure_secret: SecretStr | None = Field(
+
+
+class CampaignSettings(BaseSettings):
+    """Whether the campaign engine runs, and the campaigns and content it reads."""
+
+    model_config = _config()
+
+    enabled: bool = Field(
+        True,
+        validation_alias=f"{PREFIX}CAMPAIGNS",
+        description="Run the campaign engine (False: score only, no actions, no timers).",
+    )
+    path: Path | None = Field(
+        None,
+        validation_alias=f"{PREFIX}CAMPAIGNS_PATH",
+        description="Campaign definitions folder or file (shipped campaigns if None).",
+    )
+    catalog_path: Path | None = Field(
+        None, description="Content catalog folder or file (shipped catalog if None)."
+    )
+
+
+class ErasureSettings(BaseSettings):
+    """The key of the erased-candidate markers."""
+
+    model_config = _config(f"{PREFIX}ERASURE_")
+
+    secret: SecretStr | None = Field(
         None,
         description="Key of the erased-candidate markers (HMAC); default: a per-install file.",
     )
-    erasure_secret_file: Path = Field(
+    secret_file: Path = Field(
         default_factory=lambda: user_data_path("candidate-nurture") / "worker-erasure.key",
         description="Where the generated erasure secret is kept when none is set.",
     )
+
+
+class WorkerSettings(GroupedSettings):
+    """How one stream worker process runs; see the module docstring for the variables."""
+
+    model_config = _config()
+
+    app_id: str = Field("nurture-worker", min_length=1, description="Consumer group / app id.")
+    web_host: str = Field("127.0.0.1", description="Host this worker's web server is reached at.")
+    web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of this worker.")
+    model_path: Path | None = Field(None, description="Scoring model file (default model if None).")
+    max_record_bytes: int = Field(
+        DEFAULT_MAX_RECORD_BYTES,
+        ge=1024,
+        description="Largest value of a candidate.activity or candidate.profile record (bytes); "
+        "a larger one is dead-lettered (RecordTooLargeError) without being decoded.",
+    )
+    stall_timeout_s: float = Field(120.0, gt=0, description="Liveness: max commit stall (s).")
+    log_level: str = Field("warning", description="Log level of the worker.")
+    ingest: Literal["batch", "stream"] = Field(
+        "batch",
+        description="How activity records reach the processor: whole fetches straight from "
+        "faust's consumer (batch), or faust's per-event stream (stream, slower).",
+    )
+    kafka: WorkerKafkaSettings = Field(default_factory=WorkerKafkaSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    erasure: ErasureSettings = Field(default_factory=ErasureSettings)
 
     def faust_app_id(self, topic_prefix: str) -> str:
         """The app id as faust sees it: prefixed, so internal topics follow the topic prefix."""

@@ -34,6 +34,7 @@ class Record:
     value: bytes | None
     timestamp: int
     headers: tuple[tuple[str, bytes], ...] = ()
+    topic: str = "candidate.activity"
 
 
 def test_parse_time_forms() -> None:

@@ -13,7 +13,7 @@ events that came after it, which is what a profile published (and acknowledged) 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -62,7 +62,9 @@ def read_range(
         raise ReplayError(str(exc)) from exc
 
 
-def merged(profiles: list[Record], activity: Iterable[Record]) -> Iterator[tuple[Source, Record]]:
+def merged(
+    profiles: Sequence[Record], activity: Iterable[Record]
+) -> Iterator[tuple[Source, Record]]:
     """Profile and activity records of one partition in replay order (see the module doc)."""
     next_profile = 0
     for record in activity:

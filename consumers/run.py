@@ -10,6 +10,7 @@ import logging
 import signal
 import threading
 from contextlib import ExitStack
+from dataclasses import dataclass
 from types import FrameType
 
 from prometheus_client import CollectorRegistry
@@ -79,7 +80,7 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
             server = serve_health(settings.metrics_host, settings.metrics_port, registry, watch)
             resources.callback(server.server_close)
             resources.callback(server.shutdown)
-        loop = build_loop(resources, channel, settings, kafka, metrics, watch=watch)
+        loop = build_loop(resources, channel, ProcessParts(settings, kafka, metrics, watch))
         add_state_reporter(loop.describe_state)
         resources.callback(remove_state_reporter, loop.describe_state)
         report_state_on_sigusr1()
@@ -101,16 +102,20 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
         raise StalledError(watch.stalled)
 
 
-def build_loop(  # noqa: PLR0913 - composition of one channel's loop from its process's parts
-    resources: ExitStack,
-    channel: str,
-    settings: DeliverySettings,
-    kafka: KafkaSettings,
-    metrics: DeliveryMetrics,
-    *,
-    watch: CommitWatch | None = None,
-) -> DeliveryLoop:
+@dataclass(frozen=True)
+class ProcessParts:
+    """What each channel's delivery loop is built from, owned by its process: the delivery and
+    Kafka settings, the metrics and the commit watch its watchdog reads (None: no watchdog)."""
+
+    settings: DeliverySettings
+    kafka: KafkaSettings
+    metrics: DeliveryMetrics
+    watch: CommitWatch | None = None
+
+
+def build_loop(resources: ExitStack, channel: str, parts: ProcessParts) -> DeliveryLoop:
     """Wire the delivery loop of ``channel``; every part is closed when ``resources`` closes."""
+    settings, kafka, metrics, watch = parts.settings, parts.kafka, parts.metrics, parts.watch
     store = DeliveryStore(settings.data_dir, channel)
     resources.callback(store.close)
     sender = build_sender(channel, settings, store)

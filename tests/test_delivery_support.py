@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from pydantic_settings import BaseSettings
 
 from consumers.metrics import DeliveryMetrics
-from consumers.run import build_loop
+from consumers.run import ProcessParts, build_loop
 from consumers.settings import DeliverySettings
 from deploy.cli.settings_fields import leaves
 from producers.producer import NurtureProducer
@@ -218,7 +218,7 @@ def running_delivery(
     stop = threading.Event()
     errors: list[BaseException] = []
     with ExitStack() as resources:
-        loop = build_loop(resources, channel, settings, kafka, metrics)
+        loop = build_loop(resources, channel, ProcessParts(settings, kafka, metrics))
 
         def _run() -> None:
             try:

@@ -34,6 +34,58 @@ class UnknownSchemaError(SchemaError):
         )
 
 
+class UnknownSchemaIdError(UnknownSchemaError):
+    """Raised when a Confluent-framed payload names a schema id the registry does not know
+    (``schema_id``), or one whose record is no subject of the contract (``reason`` says which).
+    Remembered for a short while only (``NURTURE_SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_S``): a schema
+    registered later is found once that has passed."""
+
+    def __init__(self, schema_id: int, reason: str) -> None:
+        self.schema_id = schema_id
+        self.reason = reason
+        SchemaError.__init__(self, f"schema id {schema_id}: {reason}")
+
+
+class SchemaRegistryUnavailableError(SchemaError):
+    """Raised when the schema registry (``url``) did not answer within the timeout, refused the
+    connection or answered with a server error, so a Confluent-framed payload with a schema id
+    not yet cached cannot be decoded. A record that raises it is dead-lettered like any
+    undecodable one (never a stall): ``retriable`` says a redrive will decode it once the
+    registry is back. Ids already cached decode on during an outage."""
+
+    retriable = True
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"schema registry at {url} is unavailable: {reason}")
+
+
+class SchemaRegistryAuthError(SchemaRegistryUnavailableError):
+    """Raised when the schema registry refuses the configured credentials or TLS (401, 403,
+    certificate): trying again with the same settings will not help."""
+
+    retriable = False
+
+
+class SchemaRegistryRefusedError(NurtureError):
+    """Raised when the schema registry refuses a request about ``subject``: an incompatible
+    schema (HTTP 409), an invalid one (422), or another client error. ``error_code`` is the
+    registry's own code (409, 42201, 40401, ...)."""
+
+    def __init__(self, subject: str, status: int, error_code: int | None, message: str) -> None:
+        self.subject = subject
+        self.status = status
+        self.error_code = error_code
+        self.detail = message
+        super().__init__(f"schema registry refused {subject}: {message} (HTTP {status})")
+
+    @property
+    def incompatible(self) -> bool:
+        """True when the registry refused the schema as incompatible with the subject's."""
+        return self.status == 409
+
+
 class CorruptPayloadError(SchemaError):
     """Raised when a payload is not single-object encoded Avro or does not match its schema."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from io import BytesIO
-from typing import Any
+from typing import Any, Self
 
 import fastavro
 from fastavro import schemaless_reader, schemaless_writer
@@ -86,6 +86,30 @@ class SubjectCodec:
         if self._values.needs_record_names and not self._record_names:
             raise TypeError(f"{type(self).__name__} must read {subject} with record names")
 
+    @property
+    def header(self) -> bytes:
+        """The bytes :meth:`encode` puts before the Avro body (the single-object header of the
+        reader version unless :meth:`reframed`)."""
+        return self._header
+
+    def reframed(self, header: bytes) -> Self:
+        """This codec writing ``header`` instead of the single-object one before each body (the
+        Confluent ``00`` + schema id, :mod:`schemas.schema_registry.framing`); the bodies are
+        the same bytes. Decoding is unchanged: callers that read Confluent frames go through
+        :meth:`decode_body` with the writer the schema id names."""
+        framed = copy.copy(self)
+        framed._header = header
+        return framed
+
+    def accept_writer(self, writer: SchemaVersion) -> None:
+        """Let :meth:`decode_body` read data of ``writer``, a schema of this subject that is not
+        in the catalog (one a schema registry holds, e.g. registered by another producer), by
+        resolving it to this codec's version. Not used for single-object frames."""
+        if writer.fingerprint not in self._wire_schemas:
+            self._wire_schemas[writer.fingerprint] = fastavro.parse_schema(
+                strip_timestamp_micros(writer.schema)
+            )
+
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """Avro single-object bytes of ``record``; :class:`ValidationError` naming the field."""
         self._check_text(record)
@@ -120,10 +144,13 @@ class SubjectCodec:
             raise WrongSubjectError(self.subject, other.subject, other.version)
         return self.decode_body(writer, data)
 
-    def decode_body(self, writer: SchemaVersion, data: bytes) -> dict[str, Any]:
-        """Decode a frame whose fingerprint is already known to be ``writer``'s."""
+    def decode_body(
+        self, writer: SchemaVersion, data: bytes, offset: int = wire.HEADER_SIZE
+    ) -> dict[str, Any]:
+        """Decode a frame whose header (``offset`` bytes: single-object by default) is already
+        known to name ``writer``."""
         buffer = BytesIO(data)
-        buffer.seek(wire.HEADER_SIZE)
+        buffer.seek(offset)
         reader_schema = None if writer is self.reader else self._schema
         try:
             record: Any = schemaless_reader(
@@ -201,13 +228,18 @@ class ActivityCodec(SubjectCodec):
         For the stream worker, which scores in microseconds: two datetimes per event made and
         taken apart again cost about a microsecond. Payload timestamps are datetimes as usual.
         """
+        return self.micros_codec().decode
+
+    def micros_codec(self) -> ActivityCodec:
+        """A copy of this codec whose decoding leaves ``occurred_at`` and ``received_at`` as
+        epoch microseconds (:meth:`micros_decoder`), for decoders of both framings to wrap."""
         schema = copy.deepcopy(self.reader.schema)
         for field in schema["fields"]:
             if field["name"] in ("occurred_at", "received_at"):
                 field["type"] = strip_timestamp_micros(field["type"])
         decoder = copy.copy(self)
         decoder._values = ValueConverter(schema)
-        return decoder.decode
+        return decoder
 
     @property
     def event_types(self) -> tuple[str, ...]:

@@ -29,7 +29,8 @@ TOP_LEVEL_NONE = RecordChecks()
 class FastWriter:
     """Single-object Avro bytes of records of one version, or None (see :mod:`schemas.fast_writer`).
 
-    ``fingerprint`` is the version's 8-byte fingerprint (the frame header). ``checks``
+    ``fingerprint`` is the version's 8-byte fingerprint (the frame header), unless ``header``
+    gives other bytes to put before each body (the Confluent ``00`` + schema id). ``checks``
     (:class:`~schemas.fast_writer.templates.RecordChecks`) apply to top-level fields:
     ``required_text`` names string fields that must not be empty (the codec's
     ``REQUIRED_TEXT``); the bytes of ``repeated_text`` fields (required strings with few values,
@@ -57,8 +58,9 @@ class FastWriter:
         *,
         checks: RecordChecks = TOP_LEVEL_NONE,
         union_by: tuple[str, str, Mapping[str, str]] | None = None,
+        header: bytes | None = None,
     ) -> None:
-        self._header = wire.header(fingerprint)
+        self._header = wire.header(fingerprint) if header is None else header
         self._checks = checks
         self._named: dict[str, Mapping[str, Any]] = {}
         self._union_by = union_by
@@ -160,7 +162,8 @@ def _full_name(schema: Mapping[str, Any], namespace: str) -> str:
 
 
 def activity_writer(codec: ActivityCodec, *, max_future_skew_us: int | None = None) -> FastWriter:
-    """The fast writer of ``codec``'s version of activity events (``type`` picks the payload).
+    """The fast writer of ``codec``'s version of activity events (``type`` picks the payload),
+    framed as ``codec`` frames (its :attr:`~SubjectCodec.header`).
 
     With ``max_future_skew_us`` it is the producers' writer of the caller's own mapping: a
     missing ``received_at`` is written as the ``now`` given to ``encode``, timestamps must be
@@ -182,6 +185,7 @@ def activity_writer(codec: ActivityCodec, *, max_future_skew_us: int | None = No
         codec.reader.fingerprint,
         checks=checks,
         union_by=("payload", "type", codec.branch_by_type),
+        header=codec.header,
     )
 
 
@@ -193,6 +197,7 @@ def fast_encoder(codec: SubjectCodec) -> Callable[[Mapping[str, Any]], bytes]:
         codec.reader.schema,
         codec.reader.fingerprint,
         checks=RecordChecks(required_text=frozenset(REQUIRED_TEXT.get(codec.subject, ()))),
+        header=codec.header,
     )
     fast, checked = writer.encode, codec.encode
 

@@ -31,13 +31,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka.admin import NewTopic
-
 from producers.producer import NurtureProducer
 from producers.records import DictValidation, RecordEncoder, headers_for
 from producers.settings import ProducerSettings
 from producers.simulate import generate
-from schemas.kafka_seam import clients
+from schemas.kafka_seam import clients, topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 
@@ -197,17 +195,11 @@ def _events(n: int) -> list[Any]:
 
 
 def _create_topic(kafka: KafkaSettings, topic: str) -> None:
-    admin = clients.admin(kafka)
-    try:
-        replication = kafka.replication_for(len(admin.describe_cluster()["brokers"]))
-        admin.create_topics([NewTopic(topic, kafka.topic_partitions, replication)])
-    finally:
-        admin.close()
+    with topic_admin.admin_client(kafka) as admin:
+        replication = kafka.replication_for(topic_admin.broker_count(admin))
+        topic_admin.create_topic(admin, topic, kafka.topic_partitions, replication)
 
 
 def _delete_topic(kafka: KafkaSettings, topic: str) -> None:
-    admin = clients.admin(kafka)
-    try:
-        admin.delete_topics([topic])
-    finally:
-        admin.close()
+    with topic_admin.admin_client(kafka) as admin:
+        topic_admin.delete_topics(admin, [topic])

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from schemas.codec import activity_codec, codec_for, encode
+from schemas.kafka_seam.topic_admin import group_members
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ENGAGEMENT, PROFILE, SUPPRESSION
 from streams.bench.loadgen import (
@@ -34,7 +35,6 @@ from streams.bench.loadgen import (
     publish,
 )
 from streams.replay.rebuild import changelog_topic
-from streams.replay.reset import group_members
 from streams.scoring.config import DEFAULT_MODEL_PATH, load_model
 from streams.worker.probe import WorkerProcess, group_offsets
 from tests.kafka_helpers import read_all, unique, wait_until

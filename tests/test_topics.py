@@ -99,3 +99,21 @@ def test_bad_retention_override_is_a_config_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(retention_env_var(ACTIVITY), "a year")
     with pytest.raises(ConfigError, match="NURTURE_RETENTION_CANDIDATE_ACTIVITY: expected whole"):
         TOPICS_BY_NAME[ACTIVITY].retention_ms()
+
+
+def test_an_undeclared_topic_is_made_once_and_deleting_it_twice_is_no_error(
+    kafka_base: KafkaSettings,
+) -> None:
+    """The seam's create_topic/delete_topics, used by the worker's changelog, replay's reset
+    and the benches: a second create says False (made elsewhere) instead of raising."""
+    name = unique("seam-admin")
+    with topic_admin.admin_client(kafka_base) as admin:
+        assert topic_admin.create_topic(admin, name, 2, 1, {"cleanup.policy": "compact"})
+        topic_admin.await_metadata(admin, {name})
+        assert not topic_admin.create_topic(admin, name, 2, 1)
+    state = topic_admin.describe(kafka_base, [name])[name]
+    assert (state.partitions, state.configs["cleanup.policy"]) == (2, "compact")
+    with topic_admin.admin_client(kafka_base) as admin:
+        topic_admin.delete_topics(admin, [name])
+        topic_admin.delete_topics(admin, [name])  # already gone (or going): no error
+    assert name not in topic_admin.describe(kafka_base, [name])

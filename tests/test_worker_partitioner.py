@@ -23,10 +23,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from schemas.codec import activity_codec
 from schemas.kafka_seam import topic_admin
+from schemas.kafka_seam.topic_admin import group_members
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, ACTIVITY_DLQ
 from streams.bench.loadgen import LoadSpec, activity_events
-from streams.replay.reset import group_members
 from streams.scoring.config import load_model
 from streams.worker.dlq import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_PARTITION
 from streams.worker.outbox import key_partition

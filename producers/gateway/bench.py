@@ -25,12 +25,10 @@ from pathlib import Path
 
 import httpx
 import orjson
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
 
 from producers.simulate import generate
 from schemas.errors import KafkaUnavailableError
-from schemas.kafka_seam import clients
+from schemas.kafka_seam import topic_admin
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, GATEWAY_ACCEPTED
 
@@ -88,8 +86,9 @@ def bench_gateway(
     topic = kafka.topic(ACTIVITY)
     topics = [topic, kafka.topic(GATEWAY_ACCEPTED)]  # the gateway shares accepted ids there
     bodies = _Bodies(batch)
-    new_topics = [NewTopic(name, kafka.topic_partitions, 1) for name in topics]
-    _admin(kafka, lambda admin: admin.create_topics(new_topics))
+    with topic_admin.admin_client(kafka) as admin:
+        for name in topics:
+            topic_admin.create_topic(admin, name, kafka.topic_partitions, 1)
     port = _free_port()
     process = _start_gateway(kafka, port, validation, batch)
     try:
@@ -102,7 +101,8 @@ def bench_gateway(
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
-        _admin(kafka, lambda admin: admin.delete_topics(topics))
+        with topic_admin.admin_client(kafka) as admin:
+            topic_admin.delete_topics(admin, topics)
     verdict = "meets" if result.events_per_s >= TARGET_EVENTS_PER_S else "MISSES"
     report(f"gateway: 1 uvicorn process, validation={validation}, {connections} connections")
     report(f"batches of {batch}: {result.requests:,} requests in {result.seconds:.1f} s")
@@ -235,11 +235,3 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _admin(kafka: KafkaSettings, action: Callable[[KafkaAdminClient], object]) -> None:
-    admin = clients.admin(kafka)
-    try:
-        action(admin)
-    finally:
-        admin.close()

@@ -4,18 +4,21 @@ the worker's changelog check, replay, the benches and the tests)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.structs import OffsetAndMetadata
+from kafka.structs import TopicPartition as KafkaTopicPartition
 
 from schemas.errors import NurtureError
 from schemas.kafka_seam import clients
 from schemas.kafka_seam.connection_errors import connection_failures, unavailable
+from schemas.kafka_seam.proto import TopicPartition
 from schemas.settings import KafkaSettings, min_insync_replicas
 from schemas.topics import TOPICS, TopicSpec
 
@@ -279,3 +282,57 @@ def delete_prefixed(settings: KafkaSettings) -> list[str]:
         if doomed:
             admin.delete_topics(doomed)
     return doomed
+
+
+def create_topic(
+    admin: KafkaAdminClient,
+    name: str,
+    partitions: int,
+    replication: int,
+    configs: Mapping[str, str] | None = None,
+) -> bool:
+    """Create one topic that is not declared in :data:`~schemas.topics.TOPICS` (a table
+    changelog, a bench's throw-away topic); False when it exists already (another process made
+    it meanwhile, or its deletion is still completing). Other refusals raise ``KafkaError``."""
+    topic = NewTopic(name, partitions, replication, topic_configs=dict(configs or {}))
+    try:
+        admin.create_topics([topic])
+    except TopicAlreadyExistsError:
+        return False
+    return True
+
+
+def delete_topics(admin: KafkaAdminClient, names: Iterable[str]) -> None:
+    """Delete ``names``; one that is already gone is no error."""
+    doomed = list(names)
+    if doomed:
+        with suppress(UnknownTopicOrPartitionError):
+            admin.delete_topics(doomed)
+
+
+def group_members(settings: KafkaSettings, group: str) -> list[str]:
+    """Client hosts (else ids) of the active members of consumer group ``group``; empty: none."""
+    with admin_client(settings) as admin:
+        described = admin.describe_groups([group]).get(group, {})
+    members = described.get("members") or []
+    return [str(m.get("client_host") or m.get("client_id") or "?") for m in members]
+
+
+def set_group_offsets(
+    settings: KafkaSettings, group: str, offsets: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, str]:
+    """Set ``group``'s committed offsets (it must have no active members); the partitions the
+    broker refused, with the error's name (empty: all set)."""
+    with admin_client(settings) as admin:
+        errors = admin.alter_group_offsets(
+            group,
+            {
+                KafkaTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "", -1)
+                for tp, offset in offsets.items()
+            },
+        )
+    return {  # kafka-python gives each partition's error class (NoError, errno 0, when set)
+        TopicPartition(tp.topic, tp.partition): getattr(error, "__name__", str(error))
+        for tp, error in (errors or {}).items()
+        if error is not None and getattr(error, "errno", None)
+    }

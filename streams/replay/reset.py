@@ -10,13 +10,9 @@ to where the rebuild stopped reading, so the worker goes on from there.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from pathlib import Path
-
-from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
-from kafka.structs import OffsetAndMetadata
 
 from schemas.kafka_seam import topic_admin
 from schemas.kafka_seam.proto import TopicPartition
@@ -27,17 +23,9 @@ from streams.replay.errors import GroupActiveError, ReplayError
 TOPIC_TIMEOUT_S = 60.0
 
 
-def group_members(kafka: KafkaSettings, group: str) -> list[str]:
-    """Client hosts of the active members of consumer group ``group`` (empty: none)."""
-    with topic_admin.admin_client(kafka) as admin:
-        described = admin.describe_groups([group]).get(group, {})
-    members = described.get("members") or []
-    return [str(m.get("client_host") or m.get("client_id") or "?") for m in members]
-
-
 def ensure_idle(kafka: KafkaSettings, group: str) -> None:
     """Raise :class:`GroupActiveError` when ``group`` has active members."""
-    members = group_members(kafka, group)
+    members = topic_admin.group_members(kafka, group)
     if members:
         raise GroupActiveError(group, members)
 
@@ -51,27 +39,15 @@ def recreate_topic(kafka: KafkaSettings, name: str, *, partitions: int) -> None:
     replication = state.replication if state else topic_admin.cluster_replication(kafka)
     with topic_admin.admin_client(kafka) as admin:
         if state is not None:
-            with contextlib.suppress(UnknownTopicOrPartitionError):
-                admin.delete_topics([name])
+            topic_admin.delete_topics(admin, [name])
             _wait(lambda: name not in admin.list_topics(), f"{name} to be deleted")
         deadline = time.monotonic() + TOPIC_TIMEOUT_S
-        while True:
-            try:
-                admin.create_topics(
-                    {
-                        name: {
-                            "num_partitions": count,
-                            "replication_factor": replication,
-                            "configs": configs,
-                        }
-                    },
-                    wait_for_metadata=True,
-                )
-                return
-            except TopicAlreadyExistsError:  # deletion still completing on the controller
-                if time.monotonic() > deadline:
-                    raise ReplayError(f"could not create {name} again after deleting it") from None
-                time.sleep(0.5)
+        # False while the controller is still completing the deletion
+        while not topic_admin.create_topic(admin, name, count, replication, configs):
+            if time.monotonic() > deadline:
+                raise ReplayError(f"could not create {name} again after deleting it")
+            time.sleep(0.5)
+        topic_admin.await_metadata(admin, {name}, TOPIC_TIMEOUT_S)
 
 
 def clear_local_store(data_dir: Path, app_id: str) -> Path | None:
@@ -86,11 +62,7 @@ def clear_local_store(data_dir: Path, app_id: str) -> Path | None:
 
 def commit_offsets(kafka: KafkaSettings, group: str, offsets: dict[TopicPartition, int]) -> None:
     """Set ``group``'s committed offsets (the group must have no active members)."""
-    with topic_admin.admin_client(kafka) as admin:
-        errors = admin.alter_group_offsets(
-            group, {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
-        )
-    failed = {tp: err for tp, err in (errors or {}).items() if err is not None and err.errno}
+    failed = topic_admin.set_group_offsets(kafka, group, offsets)
     if failed:
         raise ReplayError(f"could not set the offsets of {group}: {failed}")
 

@@ -22,8 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
 
 from schemas.errors import ConfigError
 from schemas.kafka_seam import topic_admin
@@ -41,20 +40,12 @@ def ensure_changelog(kafka: KafkaSettings, name: str, partitions: int) -> bool:
     with topic_admin.admin_client(kafka) as admin:
         if name not in set(admin.list_topics()):
             replication = kafka.replication_for(topic_admin.broker_count(admin))
-            topic = NewTopic(
-                name,
-                partitions,
-                replication,
-                topic_configs={
-                    **CHANGELOG_CONFIGS,
-                    "min.insync.replicas": str(min_insync_replicas(replication)),
-                },
-            )
-            created = True
-            try:
-                admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                created = False  # another worker made it meanwhile: checked below
+            configs = {
+                **CHANGELOG_CONFIGS,
+                "min.insync.replicas": str(min_insync_replicas(replication)),
+            }
+            try:  # False: another worker made it meanwhile (checked below)
+                created = topic_admin.create_topic(admin, name, partitions, replication, configs)
             except KafkaError as exc:
                 raise ConfigError(f"cannot create the table changelog {name}: {exc}") from exc
             topic_admin.await_metadata(admin, {name})

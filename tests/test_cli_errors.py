@@ -78,6 +78,12 @@ CASES: dict[str, Case] = {
     "registry stop": Case(bad=(Bad("NURTURE_REGISTRY_STOP_TIMEOUT_S", "0"),)),
     "registry status": Case(bad=(Bad("NURTURE_REGISTRY_MANAGEMENT_PORT", "99999"),)),
     "registry logs": Case(bad=(Bad("NURTURE_REGISTRY_START_TIMEOUT_S", "soon"),)),
+    "schemas register": Case(
+        bad=(
+            Bad("NURTURE_SCHEMA_REGISTRY_TIMEOUT_S", "soon"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
+        )
+    ),
     "topics create": Case(bad=(Bad("NURTURE_RETENTION_CANDIDATE_ACTIVITY", "a week"),)),
     "topics list": Case(bad=(Bad("NURTURE_SECURITY_PROTOCOL", "TLS"),)),
     "topics describe": Case(bad=(Bad("NURTURE_TOPIC_REPLICATION", "0"),)),

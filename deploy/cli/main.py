@@ -27,6 +27,7 @@ from deploy.cli import (
     publish_cmd,
     registry_cmd,
     replay_cmd,
+    schemas_cmd,
     score_cmd,
     simulate_cmd,
     spec_cmd,
@@ -113,6 +114,7 @@ def main(
 
 app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(registry_cmd.app, name="registry")
+app.add_typer(schemas_cmd.app, name="schemas")
 topics_cmd.app.command("export")(topic_cmd.export)
 topics_cmd.app.command("import")(topic_cmd.import_)
 app.add_typer(topics_cmd.app, name="topics")

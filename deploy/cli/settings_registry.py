@@ -20,6 +20,7 @@ from deploy.registry.settings import RegistrySettings
 from producers.gateway.settings import GatewaySettings
 from producers.settings import ProducerSettings
 from schemas.privacy.settings import PrivacySettings
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from streams.worker.settings import WorkerSettings
 
@@ -62,6 +63,7 @@ SETTINGS_MODELS: tuple[SettingsModel, ...] = (
     SettingsModel(BrokerSettings, "Local broker", ("broker", "up", "chaos")),
     SettingsModel(JarCacheSettings, "Local broker's jar cache", ("broker", "up", "chaos")),
     SettingsModel(RegistrySettings, "Local schema registry", ("registry",)),
+    SettingsModel(SchemaRegistrySettings, "Schema Registry mode", ("schemas register",)),
 )
 
 #: Who reads the ``NURTURE_RETENTION_<TOPIC>`` overrides (``schemas.topics``; not a model):

@@ -1,0 +1,398 @@
+"""Schema Registry mode without a registry: the Confluent header, the subject mapping, the
+settings, the id cache policy (with a stand-in registry and clock), the codec chosen from the
+settings, and a registry that does not answer (a closed port, a listener that never replies).
+
+tests/test_schema_registry_mode.py runs the same codec against a real registry.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError as PydanticValidationError
+from typer.testing import CliRunner
+
+from deploy.cli.main import app
+from schemas import wire
+from schemas.codec import codec_for, default_codec
+from schemas.errors import (
+    ConfigError,
+    CorruptPayloadError,
+    SchemaError,
+    SchemaRegistryUnavailableError,
+    TombstoneError,
+    UnknownSchemaError,
+    UnknownSchemaIdError,
+    WrongSubjectError,
+)
+from schemas.models import parse_record
+from schemas.schema_registry import framing
+from schemas.schema_registry.codec import (
+    ConfluentCodec,
+    SingleObjectCodec,
+    confluent_codec,
+    wire_codec,
+)
+from schemas.schema_registry.resolver import FOREIGN_VERSION, SchemaIdResolver
+from schemas.schema_registry.settings import SchemaRegistrySettings
+from schemas.schema_registry.subjects import (
+    registry_subject,
+    registry_subjects,
+    schema_text,
+    subject_strategy,
+)
+from streams.worker.dlq import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, dead_letter
+from tests.test_schemas_docs import EXAMPLES
+
+#: One record per subject, in Avro dict form (from docs/events.md).
+RECORDS: dict[str, dict[str, Any]] = {}
+for _subject, _example in EXAMPLES:
+    RECORDS.setdefault(_subject, parse_record(_subject, _example).to_avro())
+
+
+class FakeRegistry:
+    """Schemas by id in memory; counts requests; can be switched off (unavailable)."""
+
+    url = "http://registry.test/apis/ccompat/v7"
+
+    def __init__(self, schemas: dict[int, str]) -> None:
+        self.schemas = schemas
+        self.requests = 0
+        self.down = False
+
+    def schema_by_id(self, schema_id: int) -> str:
+        self.requests += 1
+        if self.down:
+            raise SchemaRegistryUnavailableError(self.url, "ConnectError: connection refused")
+        if schema_id not in self.schemas:
+            raise UnknownSchemaIdError(schema_id, "the registry has no such id")
+        return self.schemas[schema_id]
+
+    def lookup(self, subject: str, schema: str) -> int | None:
+        return next((i for i, text in self.schemas.items() if text == schema), None)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _current_text(subject: str) -> str:
+    return schema_text(default_codec().subject(subject).reader.schema)
+
+
+def _codec(registry: FakeRegistry, clock: Clock | None = None) -> ConfluentCodec:
+    codec = default_codec()
+    resolver = SchemaIdResolver(
+        registry,
+        codec.catalog,
+        unknown_id_retry_s=30,
+        unavailable_retry_s=5,
+        clock=clock or time.monotonic,
+    )
+    return ConfluentCodec(codec, registry, resolver)
+
+
+# -- the frame ------------------------------------------------------------------------------
+
+
+def test_the_header_is_the_magic_byte_and_the_big_endian_id() -> None:
+    assert framing.header(1) == b"\x00\x00\x00\x00\x01"
+    assert framing.header(0x01020304) == b"\x00\x01\x02\x03\x04"
+    assert framing.read_schema_id(framing.header(258) + b"body") == 258
+    with pytest.raises(ValueError, match="schema id"):
+        framing.header(2**31)
+
+
+def test_the_first_byte_tells_the_framings_apart() -> None:
+    single_object = codec_for("engagement_record").encode(RECORDS["engagement_record"])
+    assert framing.framing_of(single_object) == "single-object"
+    assert framing.framing_of(framing.header(7) + b"x") == "confluent"
+    assert framing.framing_of(None) == framing.framing_of(b"") == "single-object"
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [(None, TombstoneError), (b"\x00\x00\x01", CorruptPayloadError)],
+)
+def test_a_short_or_null_confluent_value_is_a_clear_error(
+    data: bytes | None, error: type[Exception]
+) -> None:
+    codec = _codec(FakeRegistry({}))
+    with pytest.raises(error):
+        codec.decode(data)  # type: ignore[arg-type]
+
+
+# -- subjects -------------------------------------------------------------------------------
+
+
+def test_the_subject_mapping() -> None:
+    """The table in docs/integrations.md, "Schema Registry mode"."""
+    table = {
+        (s.topic, s.subject): (s.registry_subject, s.strategy)
+        for s in registry_subjects(topic_prefix="staging.")
+    }
+    topic = "TopicNameStrategy"
+    assert table == {
+        ("candidate.activity", "activity_event"): ("staging.candidate.activity-value", topic),
+        ("candidate.profile", "candidate_profile"): (
+            "candidate_nurture.CandidateProfile",
+            "RecordNameStrategy",
+        ),
+        ("candidate.profile", "erasure_request"): (
+            "candidate_nurture.ErasureRequest",
+            "RecordNameStrategy",
+        ),
+        ("candidate.engagement", "engagement_record"): (
+            "staging.candidate.engagement-value",
+            topic,
+        ),
+        ("candidate.suppression", "candidate_suppression"): (
+            "staging.candidate.suppression-value",
+            topic,
+        ),
+        ("nurture.action", "nurture_action"): ("staging.nurture.action-value", topic),
+        ("nurture.action.dlq", "nurture_action"): ("staging.nurture.action.dlq-value", topic),
+        ("nurture.action.retry", "nurture_action"): ("staging.nurture.action.retry-value", topic),
+        ("nurture.delivery", "delivery_outcome"): ("staging.nurture.delivery-value", topic),
+    }
+
+
+def test_the_table_in_the_docs_is_the_mapping() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "integrations.md").read_text(encoding="utf-8")
+    section = text.split("### Subjects", 1)[1].split("###", 1)[0]
+    rows = [
+        [cell.strip(" `") for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
+    strategy = {"topic name": "TopicNameStrategy", "record name": "RecordNameStrategy"}
+    assert [(t, s, r, strategy[k]) for t, s, r, k in rows] == [
+        (m.topic, m.subject, m.registry_subject, m.strategy)
+        for m in registry_subjects(topic_prefix="P")
+    ]
+
+
+def test_topics_without_avro_or_with_another_subject_are_refused() -> None:
+    with pytest.raises(ConfigError, match="carries no Avro records"):
+        subject_strategy("candidate.keys")
+    with pytest.raises(ConfigError, match="not 'nurture_action'"):
+        registry_subject("candidate.activity", "nurture_action")
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+def test_without_a_url_the_mode_is_off_and_the_codec_is_single_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NURTURE_SCHEMA_REGISTRY_URL", raising=False)
+    settings = SchemaRegistrySettings()
+    assert not settings.enabled
+    codec = wire_codec(settings)
+    assert isinstance(codec, SingleObjectCodec) and codec.framing == "single-object"
+    record = RECORDS["delivery_outcome"]
+    data = codec.encoder("nurture.delivery", "delivery_outcome").encode(record)
+    assert data == codec_for("delivery_outcome").encode(record)
+    assert codec.decode(data).record == record
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"url": "registry:8081"}, "http:// or https://"),
+        ({"url": "http://"}, "with a host"),
+        ({"url": "http://r", "username": "ci"}, "both USERNAME and PASSWORD"),
+        (
+            {"url": "http://r", "username": "ci", "password": "pw", "bearer_token": "t"},
+            "not both",
+        ),
+    ],
+)
+def test_bad_settings_are_refused(values: dict[str, str], message: str) -> None:
+    with pytest.raises(PydanticValidationError, match=message):
+        SchemaRegistrySettings(**values)  # type: ignore[arg-type]
+
+
+def test_the_url_loses_its_trailing_slash_and_secrets_stay_hidden() -> None:
+    settings = SchemaRegistrySettings(
+        url="https://sr.example.com/apis/ccompat/v7/",
+        username="ci",
+        password="hunter2-secret",
+    )
+    assert settings.url == "https://sr.example.com/apis/ccompat/v7"
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+
+
+# -- ids: resolution and cache policy --------------------------------------------------------
+
+
+def test_an_id_of_a_catalog_version_decodes_as_that_version_and_is_fetched_once() -> None:
+    registry = FakeRegistry({41: _current_text("engagement_record")})
+    codec = _codec(registry)
+    record = RECORDS["engagement_record"]
+    single_object = codec_for("engagement_record").encode(record)
+    confluent = framing.header(41) + single_object[wire.HEADER_SIZE :]
+    for _ in range(3):
+        assert codec.decode(confluent) == codec.decode(single_object)
+    assert registry.requests == 1
+
+
+def test_an_encoder_writes_the_same_body_after_the_id_and_seeds_the_cache() -> None:
+    registry = FakeRegistry({9: _current_text("nurture_action")})
+    codec = _codec(registry)
+    record = RECORDS["nurture_action"]
+    data = codec.encoder("nurture.action", "nurture_action").encode(record)
+    single_object = codec_for("nurture_action").encode(record)
+    assert data == b"\x00\x00\x00\x00\x09" + single_object[wire.HEADER_SIZE :]
+    assert codec.decode_as("nurture_action", data) == record
+    assert registry.requests == 0  # the encoder's look-up told the resolver what id 9 is
+
+
+def test_an_encoder_of_an_unregistered_version_says_to_register() -> None:
+    with pytest.raises(ConfigError, match="nurture schemas register"):
+        _codec(FakeRegistry({})).encoder("candidate.activity", "activity_event")
+
+
+def test_an_unknown_id_is_remembered_for_a_while_then_asked_again() -> None:
+    registry, clock = FakeRegistry({}), Clock()
+    codec = _codec(registry, clock)
+    data = framing.header(404) + b"\x02"
+    for _ in range(3):
+        with pytest.raises(UnknownSchemaIdError, match="schema id 404") as raised:
+            codec.decode(data)
+    assert isinstance(raised.value, UnknownSchemaError)  # dead-lettered as today's unknowns
+    assert registry.requests == 1
+    clock.now += 31  # past unknown_id_retry_s: a schema registered since is found
+    registry.schemas[404] = _current_text("candidate_suppression")
+    record = RECORDS["candidate_suppression"]
+    body = codec_for("candidate_suppression").encode(record)[wire.HEADER_SIZE :]
+    assert codec.decode(framing.header(404) + body).record == record
+    assert registry.requests == 2
+
+
+def test_an_unavailable_registry_fails_fast_for_a_while_and_ids_cached_still_decode() -> None:
+    text = _current_text("engagement_record")
+    registry, clock = FakeRegistry({1: text, 2: text}), Clock()
+    codec = _codec(registry, clock)
+    body = codec_for("engagement_record").encode(RECORDS["engagement_record"])[wire.HEADER_SIZE :]
+    codec.decode(framing.header(1) + body)
+    registry.down = True
+    with pytest.raises(SchemaRegistryUnavailableError, match="connection refused"):
+        codec.decode(framing.header(2) + body)
+    with pytest.raises(SchemaRegistryUnavailableError, match=r"not asked again for 5\.0 s"):
+        codec.decode(framing.header(2) + body)
+    assert registry.requests == 2  # the second failure did not wait for the registry
+    assert codec.decode(framing.header(1) + body).subject == "engagement_record"  # cached
+    registry.down = False
+    clock.now += 5
+    assert codec.decode(framing.header(2) + body).subject == "engagement_record"
+
+
+def test_a_schema_of_no_subject_of_ours_is_an_unknown_id() -> None:
+    foreign = '{"type":"record","name":"Order","namespace":"shop","fields":[]}'
+    codec = _codec(FakeRegistry({5: foreign, 6: "not json"}))
+    with pytest.raises(UnknownSchemaIdError, match=r"record shop\.Order is none of"):
+        codec.decode(framing.header(5))
+    with pytest.raises(UnknownSchemaIdError, match="not a valid Avro schema"):
+        codec.decode(framing.header(6))
+
+
+def test_a_newer_schema_of_a_subject_is_resolved_to_the_reader_version() -> None:
+    """Another producer registered engagement_record with one more field (with a default):
+    its records decode as our current version, writer version 0 (not in the catalog)."""
+    schema = dict(default_codec().subject("engagement_record").reader.schema)
+    schema["fields"] = [*schema["fields"], {"name": "region", "type": "string", "default": ""}]
+    codec = _codec(FakeRegistry({77: schema_text(schema)}))
+    record = RECORDS["engagement_record"]
+    body = codec_for("engagement_record").encode(record)[wire.HEADER_SIZE :]
+    body += b"\x04eu"  # a record's fields are written in order: the new last one, "eu"
+    decoded = codec.decode(framing.header(77) + body)
+    assert (decoded.subject, decoded.version) == ("engagement_record", FOREIGN_VERSION)
+    assert decoded.record == record
+
+
+def test_decode_as_refuses_a_confluent_record_of_another_subject() -> None:
+    registry = FakeRegistry({3: _current_text("erasure_request")})
+    codec = _codec(registry)
+    body = codec_for("erasure_request").encode(RECORDS["erasure_request"])[wire.HEADER_SIZE :]
+    with pytest.raises(WrongSubjectError, match="expected a candidate_profile record"):
+        codec.decode_as("candidate_profile", framing.header(3) + body)
+    assert codec.decode(framing.header(3) + body).subject == "erasure_request"
+
+
+# -- a registry that does not answer ----------------------------------------------------------
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["closed", "silent"])
+def test_a_registry_that_does_not_answer_is_a_clear_error_within_the_timeout(
+    where: str, silent_port: int
+) -> None:
+    if where == "closed":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # closed again when the block ends
+    else:
+        port = silent_port
+    settings = SchemaRegistrySettings(url=f"http://127.0.0.1:{port}", timeout_s=0.5)
+    codec = confluent_codec(settings)
+    body = codec_for("engagement_record").encode(RECORDS["engagement_record"])[wire.HEADER_SIZE :]
+    started = time.monotonic()
+    with pytest.raises(SchemaRegistryUnavailableError, match=f"127.0.0.1:{port}") as raised:
+        codec.decode(framing.header(1) + body)
+    assert time.monotonic() - started < 3  # the timeout (0.5 s per phase), not a stall
+    started = time.monotonic()
+    with pytest.raises(SchemaRegistryUnavailableError, match="not asked again"):
+        codec.decode(framing.header(2) + body)
+    assert time.monotonic() - started < 0.1
+    # the worker's dead-letter path takes it as any undecodable record, with the reason
+    assert isinstance(raised.value, SchemaError) and raised.value.retriable
+    letter = dead_letter(
+        key=b"c-1",
+        value=framing.header(1) + body,
+        headers=None,
+        topic="candidate.engagement",
+        partition=0,
+        offset=7,
+        error=raised.value,
+    )
+    headers = dict(letter.headers)
+    assert headers[HEADER_ERROR_CLASS] == b"SchemaRegistryUnavailableError"
+    assert b"is unavailable" in headers[HEADER_ERROR_MESSAGE]
+
+
+def test_register_without_a_registry_url_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NURTURE_SCHEMA_REGISTRY_URL", raising=False)
+    result = CliRunner().invoke(app, ["schemas", "register"], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "no schema registry: set NURTURE_SCHEMA_REGISTRY_URL or --url" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_register_against_a_closed_port_is_one_line_and_exit_1() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    result = CliRunner().invoke(app, ["schemas", "register", "--url", url], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert f"schema registry at {url} is unavailable" in " ".join(result.output.split())

@@ -16,17 +16,19 @@ from schemas.errors import SchemaError, ValidationError
 from streams.replay.processing import ReplayMessage
 from streams.scoring.config import load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
-from streams.worker.engagement import ActivityItem, score_candidate
-from streams.worker.metrics import (
-    EVENT_LATENCY_BUCKETS,
+from streams.worker.collectors import (
     SCORE_BUCKETS,
     BulkHistogram,
     LagCollector,
     PopulationCollector,
+    population,
+)
+from streams.worker.engagement import ActivityItem, score_candidate
+from streams.worker.metrics import (
+    EVENT_LATENCY_BUCKETS,
     WorkerMetrics,
     dead_letter_reason,
     event_type_label,
-    population,
 )
 from streams.worker.outbox import Outbox
 from streams.worker.outputs import Outputs
@@ -160,7 +162,7 @@ def test_application_ending_an_enrollment_counts_applied_per_campaign() -> None:
 
 def test_a_slow_count_is_repeated_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("streams.worker.metrics.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("streams.worker.collectors.time.monotonic", lambda: clock[0])
     scans = []
 
     def slow_rows() -> list[bytes]:

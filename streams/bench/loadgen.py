@@ -135,3 +135,12 @@ def publish(kafka: KafkaSettings, topic: str, pairs: Iterable[tuple[bytes, bytes
     finally:
         producer.close()
     return count
+
+
+def live_spec(*, events: int, **fields: Any) -> LoadSpec:
+    """Synthetic *live* traffic: event times over the last hours, ending now (as a live worker
+    sees them; a history of months would make the wall-clock campaign timers work through a
+    backfill, which is what `nurture replay rebuild` is for)."""
+    scale = 0.001
+    span = timedelta(seconds=events * 45 * scale + 3600)
+    return LoadSpec(events=events, start=datetime.now(UTC) - span, time_scale=scale, **fields)

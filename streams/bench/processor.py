@@ -16,8 +16,7 @@ from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
 
-from streams.bench.loadgen import encoded_events
-from streams.bench.worker import live_spec
+from streams.bench.loadgen import encoded_events, live_spec
 from streams.scoring.config import load_model
 from streams.worker.campaigns import CampaignOutput, build_engine
 from streams.worker.erasure import ErasureMarks

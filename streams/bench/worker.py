@@ -22,24 +22,19 @@ live traffic (times of the last hours), so the wall-clock campaign timers have n
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from kafka import TopicPartition
-
-from schemas.codec import activity_codec, codec_for
+from schemas.codec import activity_codec
 from schemas.kafka_seam import clients, topic_admin
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTIVITY, ENGAGEMENT
-from streams.bench.loadgen import LoadSpec, encoded_events, publish
+from schemas.topics import ACTIVITY
+from streams.bench.latency import latency_to_engagement
+from streams.bench.loadgen import encoded_events, live_spec, publish
 from streams.worker.probe import (
     WorkerGroup,
     WorkerProcess,
@@ -63,15 +58,6 @@ class BenchOptions:
     latency_seconds: float = 15.0
     #: Scoring worker processes of the scale-out run (1: no such run).
     processes: int = 1
-
-
-def live_spec(*, events: int, **fields: Any) -> LoadSpec:
-    """Synthetic *live* traffic: event times over the last hours, ending now (as a live worker
-    sees them; a history of months would make the wall-clock campaign timers work through a
-    backfill, which is what `nurture replay rebuild` is for)."""
-    scale = 0.001
-    span = timedelta(seconds=events * 45 * scale + 3600)
-    return LoadSpec(events=events, start=datetime.now(UTC) - span, time_scale=scale, **fields)
 
 
 def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) -> dict[str, float]:
@@ -312,7 +298,9 @@ def _throughput(
 def _latency_figures(bench: _Bench, worker: WorkerProcess) -> dict[str, float]:
     """(c) on ``worker`` (caught up): p50 and p99 send -> engagement record."""
     options = bench.options
-    p50, p99, matched = _latency(bench.kafka, options, worker)
+    p50, p99, matched = latency_to_engagement(
+        bench.kafka, options.latency_rate, options.latency_seconds, options.candidates, worker
+    )
     bench.report(
         f"(c) latency at {options.latency_rate:,.0f} ev/s (worker with campaigns): "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms "
@@ -349,71 +337,6 @@ def _wait_all_joined(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{group} not stable with {members} members: {info}")
             time.sleep(0.05)
-
-
-def _latency(
-    kafka: KafkaSettings, options: BenchOptions, worker: WorkerProcess
-) -> tuple[float, float, int]:
-    """p50 and p99 (ms) from send to engagement record, at a steady rate, and the sample size."""
-    engagement = kafka.topic(ENGAGEMENT)
-    consumer = clients.consumer(kafka, fetch_max_wait_ms=5)
-    partitions = [TopicPartition(engagement, p) for p in consumer.partitions_for_topic(engagement)]
-    consumer.assign(partitions)
-    consumer.seek_to_end(*partitions)
-    for tp in partitions:
-        consumer.position(tp)
-    total = int(options.latency_rate * options.latency_seconds)
-    spec = live_spec(events=total, candidates=options.candidates, duplicate_share=0.0, run="lat")
-    pairs = encoded_events(spec)
-    event_ids = [activity_codec().decode(value)["event_id"] for _, value in pairs]
-    sent_at: dict[str, float] = {}
-    producer = clients.producer(kafka, acks="all", linger_ms=0)
-
-    def send_paced() -> None:
-        start = time.perf_counter()
-        for n, ((key, value), event_id) in enumerate(zip(pairs, event_ids, strict=True)):
-            due = start + n / options.latency_rate
-            pause = due - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            sent_at[event_id] = time.perf_counter()
-            producer.send(kafka.topic(ACTIVITY), key=key, value=value)
-        producer.flush()
-
-    sender = threading.Thread(target=send_paced, daemon=True)
-    sender.start()
-    decode = codec_for("engagement_record").decode
-    latencies: dict[str, float] = {}
-    group = f"{kafka.topic_prefix}{app_id_of(worker)}"
-
-    def drain(timeout_ms: int) -> None:
-        for records in consumer.poll(timeout_ms=timeout_ms).values():
-            now = time.perf_counter()
-            for record in records:
-                if record.value is None:
-                    continue
-                event_id = decode(record.value)["last_event_id"]
-                if event_id in sent_at and event_id not in latencies:
-                    latencies[event_id] = (now - sent_at[event_id]) * 1000
-
-    try:
-        while sender.is_alive():
-            drain(50)
-        wait_caught_up(kafka, group, kafka.topic(ACTIVITY), timeout_s=120, alive=worker)
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            drain(100)
-    finally:
-        sender.join()
-        producer.close()
-        consumer.close()
-    ordered = sorted(latencies.values())
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return statistics.median(ordered), p99, len(ordered)
-
-
-def app_id_of(worker: WorkerProcess) -> str:
-    return worker.env["NURTURE_WORKER_APP_ID"]
 
 
 def _delete_topics(settings: KafkaSettings) -> None:

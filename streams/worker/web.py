@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from schemas.timestamps import from_micros
 from streams.scoring.config import ScoringModel
 from streams.scoring.update import engagement_record, score_at
+from streams.worker.collectors import LagCollector, PopulationCollector
 from streams.worker.engagement import load_state
 from streams.worker.liveness import CommitWatch
-from streams.worker.metrics import LagCollector, PopulationCollector
 from streams.worker.rows import ENGAGEMENT, load_row
 
 ENGAGEMENT_PATH = "/v1/candidates/{candidate_id}/engagement"

@@ -22,6 +22,8 @@ def test_bench_codec_reports_every_step() -> None:
     results = bench_codec(n=200, repeats=2)
     assert set(results) == {
         "encode_us", "decode_us", "roundtrip_us", "decode_oldest_version_us",
+        "fast_encode_us", "confluent_encode_us", "confluent_fast_encode_us", "confluent_decode_us",
+        "both_framings_decode_us",
         "model_validate_us", "model_parse_json_us", "model_to_avro_us", "event_bytes",
     }  # fmt: skip
     assert all(value > 0 for value in results.values())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,11 @@ from deploy.registry.settings import RegistrySettings
 from schemas import wire
 from schemas.catalog import REGISTRY_DIR, default_catalog, fingerprint_of, load_catalog
 from schemas.codec import codec_for
-from schemas.errors import SchemaRegistryRefusedError, UnknownSchemaIdError
+from schemas.errors import (
+    SchemaRegistryRefusedError,
+    SchemaRegistryUnavailableError,
+    UnknownSchemaIdError,
+)
 from schemas.fast_writer.builders import activity_writer, fast_encoder
 from schemas.schema_registry import framing
 from schemas.schema_registry.client import SchemaRegistryClient
@@ -196,3 +201,33 @@ def test_ids_are_cached_and_an_unknown_id_is_a_clear_error(registry_url: str, pr
     assert raised.value.schema_id == framing.MAX_SCHEMA_ID
     assert "has no such id" in str(raised.value) and registry_url in str(raised.value)
     assert reader.resolver.fetches == 2  # remembered as unknown for a while
+
+
+def test_a_registry_that_goes_down_keeps_cached_ids_and_fails_new_ones_in_bounded_time(
+    tmp_path: Path, prefix: str
+) -> None:
+    """A registry of its own, stopped halfway: what a reader has resolved keeps decoding, a
+    new id is a clear error within the timeout, and the next one fails at once."""
+    registry = LocalRegistry(RegistrySettings(port=free_port_pair(), data_dir=tmp_path / "sr"))
+    try:
+        status, _ = registry.start()
+        settings = SchemaRegistrySettings(url=status.url, timeout_s=2)
+        with SchemaRegistryClient(settings) as client:
+            register_catalog(client, default_catalog(), topic_prefix=prefix)
+        writer = confluent_codec(settings, topic_prefix=prefix)
+        record = RECORDS["engagement_record"]
+        data = writer.encoder("candidate.engagement", "engagement_record").encode(record)
+        reader = confluent_codec(settings, topic_prefix=prefix)
+        assert reader.decode(data).record == record
+    finally:
+        registry.stop()
+    assert reader.decode(data).record == record  # cached: no registry needed
+    new_id = framing.header(framing.MAX_SCHEMA_ID - 1) + data[framing.HEADER_SIZE :]
+    started = time.monotonic()
+    with pytest.raises(SchemaRegistryUnavailableError, match=status.url):
+        reader.decode(new_id)
+    assert time.monotonic() - started < settings.timeout_s * 2
+    started = time.monotonic()
+    with pytest.raises(SchemaRegistryUnavailableError, match="not asked again"):
+        reader.decode(new_id)
+    assert time.monotonic() - started < 0.1

@@ -7,7 +7,10 @@ tests/test_schema_registry_mode.py runs the same codec against a real registry.
 
 from __future__ import annotations
 
+import http.server
+import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,7 @@ from schemas.errors import (
     ConfigError,
     CorruptPayloadError,
     SchemaError,
+    SchemaRegistryAuthError,
     SchemaRegistryUnavailableError,
     TombstoneError,
     UnknownSchemaError,
@@ -32,6 +36,7 @@ from schemas.errors import (
 )
 from schemas.models import parse_record
 from schemas.schema_registry import framing
+from schemas.schema_registry.client import SchemaRegistryClient
 from schemas.schema_registry.codec import (
     ConfluentCodec,
     SingleObjectCodec,
@@ -396,3 +401,63 @@ def test_register_against_a_closed_port_is_one_line_and_exit_1() -> None:
     result = CliRunner().invoke(app, ["schemas", "register", "--url", url], catch_exceptions=False)
     assert result.exit_code == 1, result.output
     assert f"schema registry at {url} is unavailable" in " ".join(result.output.split())
+
+
+class _Answering(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the status the server was given; keeps the Authorization."""
+
+    def do_GET(self) -> None:
+        server: Any = self.server
+        server.seen.append(self.headers.get("Authorization"))
+        body = json.dumps({"error_code": server.status, "message": "nope"}).encode()
+        self.send_response(server.status)
+        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def answering() -> Iterator[Any]:
+    server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answering)
+    server.seen, server.status = [], 401
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("auth", "header"),
+    [
+        ({"username": "ci", "password": "s3cret"}, "Basic Y2k6czNjcmV0"),
+        ({"bearer_token": "tok-123"}, "Bearer tok-123"),
+    ],
+)
+def test_credentials_are_sent_and_a_refusal_is_an_auth_error(
+    answering: Any, auth: dict[str, str], header: str
+) -> None:
+    url = f"http://127.0.0.1:{answering.server_address[1]}"
+    settings = SchemaRegistrySettings(url=url, **auth)  # type: ignore[arg-type]
+    with SchemaRegistryClient(settings) as client, pytest.raises(SchemaRegistryAuthError) as raised:
+        client.schema_by_id(1)
+    assert answering.seen == [header]
+    assert not raised.value.retriable and "refused the credentials" in str(raised.value)
+    assert "s3cret" not in str(raised.value) and "tok-123" not in str(raised.value)
+
+
+def test_a_server_error_is_unavailable_and_a_missing_id_unknown(answering: Any) -> None:
+    url = f"http://127.0.0.1:{answering.server_address[1]}"
+    with SchemaRegistryClient(SchemaRegistrySettings(url=url)) as client:
+        answering.status = 503
+        with pytest.raises(SchemaRegistryUnavailableError, match="HTTP 503: nope"):
+            client.schema_by_id(1)
+        answering.status = 404
+        with pytest.raises(UnknownSchemaIdError, match=r"schema id 1: .* has no such id"):
+            client.schema_by_id(1)

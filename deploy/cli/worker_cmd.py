@@ -9,6 +9,7 @@ import typer
 
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from streams.worker.run import run_worker
 from streams.worker.settings import WorkerSettings
 
@@ -60,7 +61,8 @@ def worker(
 ) -> None:
     """Keep one engagement score per candidate from candidate.activity and candidate.profile.
 
-    Exit status 2 on a configuration error (named field), 1 when Kafka is unreachable, 70 when
+    Exit status 2 on a configuration error (named field; in Schema Registry mode also a schema
+    not registered), 1 when Kafka or the schema registry is unreachable, 70 when
     an agent failed, 75 when offsets stopped advancing (restart it: processing is at-least-once
     and idempotent).
     """
@@ -72,7 +74,8 @@ def worker(
         store={"url": store, "data_dir": data_dir},
         clock={"source": clock},
     )
+    registry = SchemaRegistrySettings()
     try:
-        run_worker(settings, kafka_settings(ctx))
+        run_worker(settings, kafka_settings(ctx), registry)
     except NurtureError as exc:
         raise fail(exc) from exc

@@ -39,6 +39,7 @@ from streams.worker.runner import Process, StepRunner
 from streams.worker.settings import WorkerSettings
 from streams.worker.timers import StreamClock, TimerProcessor
 from streams.worker.web import register_views
+from streams.worker.wire import WorkerCodecs, single_object_codecs
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,15 @@ class WorkerInputs:
     co-partitioned with it). ``output_partitions`` gives the partition count of
     candidate.engagement, the dead-letter topics and (with an ``engine``) nurture.action and
     candidate.suppression (full names), for the default partitioner of their keyed records.
-    Without an ``engine`` the worker only scores (no campaigns).
+    Without an ``engine`` the worker only scores (no campaigns). ``codecs`` write and read the
+    deployment's framing (streams/worker/wire.py; default single-object, the registry mode off).
     """
 
     model: ScoringModel
     partitions: int
     output_partitions: Mapping[str, int] = field(default_factory=dict)
     engine: Engine | None = None
+    codecs: WorkerCodecs = field(default_factory=single_object_codecs)
 
 
 def build_worker(
@@ -87,14 +90,13 @@ def build_worker(
     """The faust app for ``inputs.partitions`` source partitions (see :class:`WorkerInputs`);
     its metrics in ``registry`` (default: a registry of its own)."""
     model, engine, partitions = inputs.model, inputs.engine, inputs.partitions
-    output_partitions = inputs.output_partitions
     faust_seam.check()  # fail in one line, before anything starts, if faust or aiokafka changed
     aiokafka_seam.check()
     app = _faust_app(settings, kafka, partitions)
     faust_seam.guard_recovery_seeks(app)
     wiring = _Wiring(app, settings, kafka, WorkerMetrics(registry or CollectorRegistry()))
     table = _candidate_table(app, settings, partitions)
-    outputs = _outputs(wiring, table, output_partitions, partitions, campaigns=engine is not None)
+    outputs = _outputs(wiring, table, inputs)
     processing = _processing(wiring, model, outputs, engine)
     runner = StepRunner(app, outputs, wiring.metrics)
     _install_agents(wiring, partitions, runner, processing, outputs.changelog)
@@ -173,14 +175,7 @@ def _candidate_table(app: Any, settings: WorkerSettings, partitions: int) -> Any
     )
 
 
-def _outputs(
-    wiring: _Wiring,
-    table: Any,
-    output_partitions: Mapping[str, int],
-    partitions: int,
-    *,
-    campaigns: bool,
-) -> Outputs:
+def _outputs(wiring: _Wiring, table: Any, inputs: WorkerInputs) -> Outputs:
     """The table and the output topics; candidate.suppression only with campaigns."""
     kafka, changelog = wiring.kafka, table.changelog_topic.get_topic_name()
     return Outputs(
@@ -188,10 +183,11 @@ def _outputs(
         changelog=changelog,
         engagement=kafka.topic(ENGAGEMENT),
         dlq={kafka.topic(src): kafka.topic(dlq) for src, dlq in DLQ_FOR.items()},
-        partitions={changelog: partitions, **output_partitions},
+        partitions={changelog: inputs.partitions, **inputs.output_partitions},
         metrics=wiring.metrics,
         erasure=ErasureMarks(_erasure_secret(wiring.settings)),
-        suppression=kafka.topic(SUPPRESSION) if campaigns else None,
+        suppression=kafka.topic(SUPPRESSION) if inputs.engine is not None else None,
+        codecs=inputs.codecs,
     )
 
 
@@ -203,7 +199,9 @@ def _processing(
     campaigns = (
         None
         if engine is None
-        else CampaignOutput(engine, wiring.kafka.topic(ACTION), metrics, model.version)
+        else CampaignOutput(
+            engine, wiring.kafka.topic(ACTION), metrics, model.version, codecs=outputs.codecs
+        )
     )
     timers = None if campaigns is None else TimerProcessor(outputs, campaigns)
     stream_clock = (

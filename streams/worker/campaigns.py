@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.codec import codec_for
 from streams.campaigns import (
     CandidateView,
     Decision,
@@ -33,6 +32,7 @@ from streams.worker.engagement import ScoredEvent
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.outbox import Outbox
 from streams.worker.rows import CAMPAIGNS, ENGAGEMENT, PROFILE, Row
+from streams.worker.wire import WorkerCodecs, single_object_codecs
 
 
 def build_engine(
@@ -91,10 +91,12 @@ class CampaignOutput:
     model_version: str
     #: Mark every action ``replay: true`` (rebuilds and shadow runs: delivery never sends them).
     replay: bool = False
+    #: What the actions are encoded with (default: single-object framing, the mode off).
+    codecs: WorkerCodecs = field(default_factory=single_object_codecs)
     _encode: Callable[[dict[str, Any]], bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._encode = codec_for("nurture_action").encode
+        self._encode = self.codecs.encode_action
         self.metrics.know_campaigns(c.id for c in self.engine.campaigns.campaigns)
 
     def on_scored(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.errors import WrongPartitionError
@@ -18,6 +18,7 @@ from streams.worker.metrics import WorkerMetrics, dead_letter_reason
 from streams.worker.outbox import Outbox
 from streams.worker.row_store import RowStore
 from streams.worker.step import Step
+from streams.worker.wire import WorkerCodecs, single_object_codecs
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class Outputs:
     #: ``candidate.suppression`` (full name): each candidate's unsubscribes, for delivery
     #: (None: not published).
     suppression: str | None = None
+    #: What records are encoded and decoded with (default: single-object framing, the
+    #: Schema Registry mode off; streams/worker/wire.py).
+    codecs: WorkerCodecs = field(default_factory=single_object_codecs)
 
     def __post_init__(self) -> None:
         self.rows = RowStore(self.table)

@@ -18,9 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.codec import activity_codec, codec_for, default_codec
 from schemas.errors import RecordTooLargeError, SchemaError, WrongSubjectError
-from schemas.fast_writer.builders import fast_encoder
 from schemas.timestamps import to_micros
 from streams.campaigns.timers import TimerIndex
 from streams.scoring.config import ScoringModel
@@ -32,7 +30,7 @@ from streams.worker.record_checks import check_key, check_partition, check_size
 from streams.worker.rows import dump_row, load_row
 from streams.worker.settings import DEFAULT_MAX_RECORD_BYTES
 from streams.worker.step import Step
-from streams.worker.suppression import changed_suppression, encode_suppression
+from streams.worker.suppression import changed_suppression
 from streams.worker.timers import StreamClock
 
 
@@ -56,8 +54,8 @@ class ActivityProcessor:
         self.campaigns = campaigns
         #: With a stream clock, timers fire on each partition's stream time after every batch.
         self.stream_clock = stream_clock
-        self._decode = activity_codec().micros_decoder()  # occurred_at as epoch µs
-        self._encode_record = fast_encoder(codec_for("engagement_record"))
+        self._decode = outputs.codecs.decode_activity  # occurred_at as epoch µs
+        self._encode_record = outputs.codecs.encode_engagement
 
     def _group(
         self, step: Step, messages: Sequence[Record]
@@ -119,7 +117,7 @@ class ActivityProcessor:
                     items = [i for i, _ in group]
                     change = changed_suppression(candidate_id, items, stored, outcome.row)
                     if change is not None:
-                        outbox.add(out.suppression, key, encode_suppression(change))
+                        outbox.add(out.suppression, key, out.codecs.encode_suppression(change))
             step.put(partition, key, dump_row(outcome.row))
             outbox.add(out.engagement, key, self._encode_record(outcome.record))
             records += 1
@@ -156,7 +154,7 @@ class ProfileProcessor:
         self.campaigns = campaigns
         #: Larger values are dead-lettered undecoded (WorkerSettings.max_record_bytes).
         self.max_record_bytes = max_record_bytes
-        self._codec = default_codec()
+        self._decode = outputs.codecs.decode_profile
 
     def process(self, messages: Sequence[Record]) -> Step:
         """Apply each profile or erasure record, in order, to its candidate's row."""
@@ -166,7 +164,7 @@ class ProfileProcessor:
         for message in messages:
             try:
                 check_size(message.value, self.max_record_bytes)
-                decoded = self._codec.decode(message.value)
+                decoded = self._decode(message.value)
                 if decoded.subject not in (PROFILE_SUBJECT, ERASURE_SUBJECT):
                     raise WrongSubjectError(
                         f"{PROFILE_SUBJECT} or {ERASURE_SUBJECT}", decoded.subject, decoded.version

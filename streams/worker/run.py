@@ -11,6 +11,7 @@ from typing import NoReturn
 import faust
 
 from schemas.kafka_seam import topic_admin
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.stack_dump import dump_tasks_on_sigusr1
 from schemas.topics import ACTION, ENGAGEMENT, SUPPRESSION
@@ -22,14 +23,20 @@ from streams.worker.dlq import DLQ_FOR
 from streams.worker.gc_tuning import tune_gc
 from streams.worker.kafka_config import source_partitions, topic_partitions
 from streams.worker.settings import WorkerSettings
+from streams.worker.wire import registry_codecs
 
 
-def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
+def run_worker(
+    settings: WorkerSettings, kafka: KafkaSettings, registry: SchemaRegistrySettings
+) -> None:
     """Run until stopped (SIGTERM/SIGINT); never returns (faust exits the process).
 
     Raises :class:`~schemas.errors.ConfigError` *before* starting when the model, campaign or
-    catalog files are invalid or the source topics are missing or not co-partitioned.
+    catalog files are invalid, the source topics are missing or not co-partitioned, or (in
+    Schema Registry mode) a schema the worker writes is not registered;
+    :class:`~schemas.errors.SchemaRegistryUnavailableError` when the registry does not answer.
     """
+    codecs = registry_codecs(registry, topic_prefix=kafka.topic_prefix)
     model = load_model(settings.model_path)
     engine = (
         build_engine(model, settings.campaigns.path, settings.campaigns.catalog_path)
@@ -46,7 +53,11 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings) -> None:
         *(kafka.topic(dlq) for dlq in DLQ_FOR.values()),
     ]
     inputs = WorkerInputs(
-        model, partitions, output_partitions=topic_partitions(kafka, outputs), engine=engine
+        model,
+        partitions,
+        output_partitions=topic_partitions(kafka, outputs),
+        engine=engine,
+        codecs=codecs,
     )
     worker = build_worker(settings, kafka, inputs)
     # Before faust starts: the group leader must know the changelog when it first assigns.

@@ -56,5 +56,6 @@ def changed_suppression(
 
 
 def encode_suppression(record: Mapping[str, Any]) -> bytes:
-    """Avro single-object bytes of a ``candidate_suppression`` record."""
+    """Avro single-object bytes of a ``candidate_suppression`` record (the worker writes with
+    ``Outputs.codecs.encode_suppression``, in the deployment's framing)."""
     return codec_for(SUBJECT).encode(record)

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from deploy.cli.context import console, err_console, fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from streams.replay.counts import WRONG_PARTITION_ADVICE, ReplayCounts
 from streams.replay.runner import ConfigFiles, PartitionJob
 from streams.replay.times import format_time, parse_time
@@ -135,6 +136,7 @@ def rebuild(
         campaigns={"path": campaigns, "catalog_path": catalog},
         store={"data_dir": data_dir},
     )
+    schema_registry = SchemaRegistrySettings()
     from streams.replay.rebuild import changelog_topic, plan_rebuild  # noqa: PLC0415
     from streams.replay.rebuild import rebuild as run_rebuild  # noqa: PLC0415
 
@@ -150,7 +152,14 @@ def rebuild(
         if not yes and not typer.confirm("Go ahead?"):
             raise typer.Exit(1)
         with _progress(jobs, "rebuild") as advance:
-            report = run_rebuild(kafka, worker, jobs, processes=processes, progress=advance)
+            report = run_rebuild(
+                kafka,
+                worker,
+                jobs,
+                processes=processes,
+                progress=advance,
+                schema_registry=schema_registry,
+            )
     except NurtureError as exc:
         raise fail(exc) from exc
     counts = report.counts
@@ -200,6 +209,7 @@ def shadow(
     from_ms = _time(from_time, "--from")
     to_ms = _time(to_time or "now", "--to")
     live = WorkerSettings()
+    schema_registry = SchemaRegistrySettings()
     paths = _config_paths(config or [], model, campaigns, catalog)
     try:
         sandbox.check_name(name)
@@ -222,6 +232,7 @@ def shadow(
                 summary_dir=summary_dir or sandbox.SUMMARY_DIR,
                 processes=processes,
                 progress=advance,
+                schema_registry=schema_registry,
             )
     except NurtureError as exc:
         raise fail(exc) from exc
@@ -287,9 +298,12 @@ def diff(
 
     kafka = kafka_settings(ctx)
     live = WorkerSettings()
+    schema_registry = SchemaRegistrySettings()
     try:
         summary = sandbox.load_summary(summary_dir or sandbox.SUMMARY_DIR, name)
-        result = diff_shadow(kafka, summary, live, processes=processes, top=top)
+        result = diff_shadow(
+            kafka, summary, live, processes=processes, top=top, schema_registry=schema_registry
+        )
     except NurtureError as exc:
         raise fail(exc) from exc
     if as_json:

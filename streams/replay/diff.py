@@ -17,13 +17,16 @@ tier differences then also show what happened since.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from schemas.codec import codec_for
+from schemas.codec import codec_for, default_codec
+from schemas.schema_registry.codec import SingleObjectCodec, WireCodec
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ENGAGEMENT
-from streams.replay.processing import trigger_key
+from streams.replay.processing import ReplayOptions, trigger_key
 from streams.replay.reader import read_topic, topic_reader
 from streams.replay.runner import ConfigFiles, OutputTopics, replay_spec, run_jobs
 from streams.replay.shadow import ShadowSummary, plan_shadow, sandbox_topics
@@ -102,9 +105,12 @@ def compare(  # noqa: PLR0913, PLR0917 - both sides of three comparisons
     return diff
 
 
-def latest_engagement(kafka: KafkaSettings, topic: str) -> Engagement:
-    """The last engagement record per candidate on ``topic`` (tombstones remove it)."""
-    decode = codec_for("engagement_record").decode
+def latest_engagement(
+    kafka: KafkaSettings, topic: str, wire: WireCodec | None = None
+) -> Engagement:
+    """The last engagement record per candidate on ``topic`` (tombstones remove it), read
+    with ``wire`` (None: single-object frames only; a Confluent codec reads both framings)."""
+    decode = _decoder(wire, "engagement_record")
     latest: Engagement = {}
     with topic_reader(kafka) as reader:
         for record in read_topic(reader, topic):
@@ -116,9 +122,15 @@ def latest_engagement(kafka: KafkaSettings, topic: str) -> Engagement:
     return latest
 
 
-def actions_on(kafka: KafkaSettings, topic: str, triggers: set[str] | None = None) -> ActionSide:
-    """Distinct actions on ``topic`` (only those with a trigger in ``triggers`` when given)."""
-    decode = codec_for("nurture_action").decode
+def actions_on(
+    kafka: KafkaSettings,
+    topic: str,
+    triggers: set[str] | None = None,
+    wire: WireCodec | None = None,
+) -> ActionSide:
+    """Distinct actions on ``topic`` (only those with a trigger in ``triggers`` when given),
+    read with ``wire`` as in :func:`latest_engagement`."""
+    decode = _decoder(wire, "nurture_action")
     by_id: dict[str, tuple[str, str]] = {}
     with topic_reader(kafka) as reader:
         for record in read_topic(reader, topic):
@@ -131,20 +143,26 @@ def actions_on(kafka: KafkaSettings, topic: str, triggers: set[str] | None = Non
     return ActionSide(by_id)
 
 
+def _decoder(wire: WireCodec | None, subject: str) -> Callable[[bytes], dict[str, Any]]:
+    return (wire or SingleObjectCodec(default_codec())).subject_decoder(codec_for(subject))
+
+
 def live_topics(kafka: KafkaSettings) -> tuple[str, str]:
     """The live engagement and action topics (full names)."""
     return kafka.topic(ENGAGEMENT), kafka.topic(ACTION)
 
 
-def diff_shadow(
+def diff_shadow(  # noqa: PLR0913 - the run (processes), the report (top), live's framing
     kafka: KafkaSettings,
     summary: ShadowSummary,
     live: WorkerSettings,
     *,
     processes: int = 1,
     top: int = 10,
+    schema_registry: SchemaRegistrySettings | None = None,
 ) -> ShadowDiff:
-    """Compare the shadow run of ``summary`` with live (``live``: the live worker's config)."""
+    """Compare the shadow run of ``summary`` with live (``live``: the live worker's config,
+    ``schema_registry`` the deployment's framing: None or no URL, single-object)."""
     sandbox = sandbox_topics(kafka, summary.name)
     assert sandbox.engagement is not None and sandbox.action is not None
     live_engagement, live_action = live_topics(kafka)
@@ -153,14 +171,17 @@ def diff_shadow(
         OutputTopics(engagement=None, action=None),
         live,
         ConfigFiles.of(live),
+        ReplayOptions(schema_registry=schema_registry),
     )
+    codecs = baseline.codecs()
     jobs = plan_shadow(kafka, summary.from_ms, summary.to_ms)
-    recomputed = run_jobs(baseline, jobs, processes=processes).counts
+    recomputed = run_jobs(baseline, jobs, processes=processes, codecs=codecs).counts
+    wire = codecs.wire
     return compare(
-        latest_engagement(kafka, live_engagement),
-        latest_engagement(kafka, sandbox.engagement),
-        actions_on(kafka, live_action, summary.triggers),
-        actions_on(kafka, sandbox.action),
+        latest_engagement(kafka, live_engagement, wire),
+        latest_engagement(kafka, sandbox.engagement, wire),
+        actions_on(kafka, live_action, summary.triggers, wire),
+        actions_on(kafka, sandbox.action, wire=wire),
         recomputed.suppressed,
         summary.counts.suppressed,
         top=top,

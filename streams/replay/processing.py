@@ -25,8 +25,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from schemas.codec import activity_codec, default_codec
+from schemas.codec import activity_codec
 from schemas.errors import SchemaError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.timestamps import to_micros
 from streams.campaigns import Engine
 from streams.replay.counts import ReplayCounts
@@ -38,6 +39,7 @@ from streams.worker.outputs import Outputs
 from streams.worker.processor import ActivityProcessor, ProfileProcessor
 from streams.worker.step import Step
 from streams.worker.timers import StreamClock, TimerProcessor
+from streams.worker.wire import WorkerCodecs, single_object_codecs
 
 #: Records per processing step. Larger than the worker's batches (``BATCH_SIZE``, or a whole
 #: fetch): a candidate's row is then read and written once for more of its events (about a
@@ -55,6 +57,10 @@ class ReplayOptions:
     collect_triggers: bool = False
     #: Records per processing step.
     batch: int = DEFAULT_BATCH
+    #: Schema Registry mode (None, or no URL: off): outputs framed the Confluent way and both
+    #: framings read, as the live worker does (picklable settings; each process builds its
+    #: codecs from them once).
+    schema_registry: SchemaRegistrySettings | None = None
 
 
 #: A rebuild's options: actions marked as replayed, no triggers, ``DEFAULT_BATCH`` per step.
@@ -88,7 +94,8 @@ class _DictTable:
 
 @dataclass(frozen=True)
 class Topics:
-    """Full topic names the processors write to, and partition counts of the keyed ones."""
+    """Full topic names the processors write to, partition counts of the keyed ones, and
+    the codecs their records are written and read with."""
 
     activity: str
     profile: str
@@ -100,6 +107,8 @@ class Topics:
     partitions: dict[str, int]
     #: ``candidate.suppression`` (None: the candidates' unsubscribes are not published).
     suppression: str | None = None
+    #: The live worker's encoders and decoders (None: single-object framing, the mode off).
+    codecs: WorkerCodecs | None = None
 
 
 class ReplayProcessor:
@@ -114,6 +123,9 @@ class ReplayProcessor:
         options: ReplayOptions = REBUILD_OPTIONS,
     ) -> None:
         self.topics = topics
+        #: The live worker's codecs (its framing; default single-object, the mode off).
+        self.codecs = topics.codecs or single_object_codecs()
+        self._decode_activity = self.codecs.wire.subject_decoder(activity_codec())
         self.batch = options.batch
         self.collect_triggers = options.collect_triggers
         self.metrics = WorkerMetrics(CollectorRegistry())
@@ -127,12 +139,18 @@ class ReplayProcessor:
             erasure=erasure,
             # As in the worker: the unsubscribe map exists only with the campaign engine.
             suppression=None if engine is None else topics.suppression,
+            codecs=self.codecs,
         )
         campaigns = (
             None
             if engine is None
             else CampaignOutput(
-                engine, topics.action, self.metrics, model.version, replay=options.replay_flag
+                engine,
+                topics.action,
+                self.metrics,
+                model.version,
+                replay=options.replay_flag,
+                codecs=self.codecs,
             )
         )
         clock = None if campaigns is None else StreamClock(TimerProcessor(self.outputs, campaigns))
@@ -234,10 +252,10 @@ class ReplayProcessor:
     def _remember_trigger(self, source: str, key: bytes | None, value: bytes | None) -> None:
         try:
             if source == "activity":
-                record = activity_codec().decode(value or b"")
+                record = self._decode_activity(value or b"")
                 self.triggers.add(trigger_key(record["candidate_id"], record["event_id"]))
                 return
-            decoded = default_codec().decode(value or b"")
+            decoded = self.codecs.decode_profile(value or b"")
         except SchemaError:
             return
         updated_at = decoded.record.get("updated_at")

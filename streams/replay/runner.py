@@ -33,6 +33,7 @@ from streams.worker.erasure import ErasureMarks, load_secret
 from streams.worker.gc_tuning import tune_gc
 from streams.worker.kafka_config import topic_partitions
 from streams.worker.settings import WorkerSettings
+from streams.worker.wire import WorkerCodecs, registry_codecs, single_object_codecs
 
 #: How replay processes start: ``fork`` shares the parent's imports (faust, the codecs), which
 #: ``spawn`` would spend seconds per process re-importing; the parent holds no Kafka client
@@ -85,8 +86,18 @@ class ReplaySpec:
     campaigns: bool = True
     options: ReplayOptions = REBUILD_OPTIONS
 
-    def topics(self) -> Topics:
-        """The names the processors write to (placeholders for outputs not published)."""
+    def codecs(self) -> WorkerCodecs:
+        """The worker's codecs for this replay's framing (``options.schema_registry``); in
+        registry mode the output schemas' ids are looked up now: ConfigError when one is not
+        registered, SchemaRegistryUnavailableError when the registry does not answer."""
+        registry = self.options.schema_registry
+        if registry is None or not registry.enabled:
+            return single_object_codecs()
+        return registry_codecs(registry, topic_prefix=self.kafka.topic_prefix)
+
+    def topics(self, codecs: WorkerCodecs | None = None) -> Topics:
+        """The names the processors write to (placeholders for outputs not published), and
+        ``codecs`` to write and read with (None: single-object)."""
         kafka, outputs = self.kafka, self.outputs
         return Topics(
             activity=kafka.topic(ACTIVITY),
@@ -98,6 +109,7 @@ class ReplaySpec:
             profile_dlq=kafka.topic(PROFILE_DLQ),
             partitions=self.partitions,
             suppression=outputs.suppression,
+            codecs=codecs,
         )
 
 
@@ -169,13 +181,15 @@ def run_jobs(
     *,
     processes: int = 1,
     progress: Progress | None = None,
+    codecs: WorkerCodecs | None = None,
 ) -> ReplayResult:
     """Replay ``jobs`` in ``processes`` processes (1: in this one); raise :class:`ReplayError`
-    when a process fails (outputs may then be partial: run the replay again, it is idempotent)."""
+    when a process fails (outputs may then be partial: run the replay again, it is idempotent).
+    ``codecs``: the spec's, when the caller built them already (each child builds its own)."""
     report = progress or (lambda _n: None)
     groups = _share(jobs, processes)
     if len(groups) <= 1:
-        return _run_group(spec, list(jobs), report)
+        return _run_group(spec, list(jobs), report, codecs or spec.codecs())
     context = multiprocessing.get_context(START_METHOD)
     messages: Any = context.Queue()
     children = [
@@ -226,7 +240,8 @@ def _share(jobs: Sequence[PartitionJob], processes: int) -> list[list[PartitionJ
 def _child(spec: ReplaySpec, jobs: list[PartitionJob], messages: Any) -> None:
     tune_gc()  # a process of its own, run like the live worker's (streams/worker/gc_tuning.py)
     try:
-        result = _run_group(spec, jobs, lambda n: messages.put(("progress", n)))
+        report: Progress = lambda n: messages.put(("progress", n))  # noqa: E731
+        result = _run_group(spec, jobs, report, spec.codecs())
         messages.put(
             ("done", {"counts": result.counts.to_dict(), "triggers": sorted(result.triggers)})
         )
@@ -234,14 +249,16 @@ def _child(spec: ReplaySpec, jobs: list[PartitionJob], messages: Any) -> None:
         messages.put(("error", traceback.format_exc()))
 
 
-def _run_group(spec: ReplaySpec, jobs: list[PartitionJob], report: Progress) -> ReplayResult:
+def _run_group(
+    spec: ReplaySpec, jobs: list[PartitionJob], report: Progress, codecs: WorkerCodecs
+) -> ReplayResult:
     files = spec.files
     model = load_model(files.model)
     engine = build_engine(model, files.campaigns, files.catalog) if spec.campaigns else None
     kafka = spec.kafka
     result = ReplayResult()
     sends = SendTracker()
-    topics = spec.topics()
+    topics = spec.topics(codecs)
     erasure = ErasureMarks(spec.erasure_secret)
     with topic_reader(kafka, max_partition_fetch_bytes=4 << 20, fetch_max_bytes=16 << 20) as reader:
         producer = clients.producer(kafka, acks="all", linger_ms=20, batch_size=512 * 1024)

@@ -24,6 +24,7 @@ import orjson
 from platformdirs import user_data_path
 
 from schemas.kafka_seam import topic_admin
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ENGAGEMENT, TOPICS
 from streams.replay.counts import ReplayCounts
@@ -180,18 +181,21 @@ def run_shadow(  # noqa: PLR0913 - the sandbox run the CLI composes: window, fil
     summary_dir: Path = SUMMARY_DIR,
     processes: int = 1,
     progress: Progress | None = None,
+    schema_registry: SchemaRegistrySettings | None = None,
 ) -> ShadowSummary:
     """Replay ``jobs`` into the sandbox ``outputs``; write and return the summary. ``live`` is
-    the live worker's settings (its erasure secret)."""
+    the live worker's settings (its erasure secret), ``schema_registry`` the deployment's
+    framing (None or no URL: single-object)."""
     spec = replay_spec(
         kafka,
         outputs,
         live,
         files,
-        ReplayOptions(collect_triggers=True),
+        ReplayOptions(collect_triggers=True, schema_registry=schema_registry),
     )
+    codecs = spec.codecs()
     started = time.perf_counter()
-    result = run_jobs(spec, jobs, processes=processes, progress=progress)
+    result = run_jobs(spec, jobs, processes=processes, progress=progress, codecs=codecs)
     summary = ShadowSummary(
         name=name,
         from_ms=from_ms,

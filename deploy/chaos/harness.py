@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from kafka.errors import KafkaError
@@ -68,10 +69,15 @@ from deploy.chaos.result import (
 from deploy.chaos.schedule import KillKind, count_kinds, kill_schedule
 from deploy.chaos.supervision import Publisher, Supervisor
 from deploy.chaos.watch import REQUEST_TIMEOUT_S, OffsetWatch
+from schemas.catalog import default_catalog
 from schemas.errors import NurtureError
 from schemas.kafka_seam import topic_admin
 from schemas.privacy.kek import new_kek_text
 from schemas.privacy.settings import PrivacySettings
+from schemas.schema_registry.client import SchemaRegistryClient
+from schemas.schema_registry.codec import WireCodec, wire_codec
+from schemas.schema_registry.register import register_catalog
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, PROFILE
 from streams.worker.probe import wait_caught_up
@@ -103,6 +109,11 @@ class _Run:
     kek: str = field(default_factory=new_kek_text)
     erasure_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     tracking_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    @cached_property
+    def wire(self) -> WireCodec:
+        """What the outcomes are read with (registry mode: both framings, per record)."""
+        return wire_codec(self.options.schema_registry or SchemaRegistrySettings(url=None))
 
     def remaining(self, reserve_s: float = RESERVE_S) -> float:
         return max(1.0, self.deadline - reserve_s - time.monotonic())
@@ -158,10 +169,14 @@ def run_chaos(
 
 
 def _set_up(run: _Run, result: ChaosResult) -> None:
+    registry = run.options.schema_registry
     for settings in (run.chaos, run.reference):
         report = topic_admin.create_all(settings)
         if not report.ok:
             raise ChaosError(f"topics under {settings.topic_prefix!r} conflict: {report.conflicts}")
+        if registry is not None and registry.enabled:  # the runs' prefixes name their subjects
+            with SchemaRegistryClient(registry) as client:
+                register_catalog(client, default_catalog(), topic_prefix=settings.topic_prefix)
     run.note(
         f"topics created under {run.options.prefix!r} and {run.options.reference_prefix!r} "
         f"({PARTITIONS} partitions); run directory {run.run_dir}"
@@ -210,7 +225,7 @@ def _reference_run(run: _Run, data: ChaosInput, result: ChaosResult) -> Outcome:
     code = worker.stop()
     if code not in (0, None):
         run.note(f"reference worker: exit {code} ({meaning(code)}) after SIGTERM")
-    outcome = read_outcome(kafka)
+    outcome = read_outcome(kafka, run.wire)
     result.reference_s = time.monotonic() - started
     run.note(
         f"reference run: 1 worker caught up in {result.reference_s:.1f}s: "
@@ -289,12 +304,12 @@ def _collect(
         result.in_sync_at_end = _settled_in_sync(kafka)
         # Every event was acknowledged (a failed publish ends the run with an error).
         published = [str(event["event_id"]) for event in data.events]
-        result.publish = publish_check(published, activity_event_ids(kafka))
-    result.chaos = read_outcome(kafka)
+        result.publish = publish_check(published, activity_event_ids(kafka, run.wire))
+    result.chaos = read_outcome(kafka, run.wire)
     sent = message_ids(run.run_dir / "delivery" / "outbox")
     result.emails = sum(sent.values())
     result.duplicate_sends = duplicate_sends(sent)
-    result.delivery_outcomes = delivery_outcomes(kafka)
+    result.delivery_outcomes = delivery_outcomes(kafka, run.wire)
     assert result.reference is not None
     result.comparison = compare(result.reference, result.chaos)
 

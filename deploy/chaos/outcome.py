@@ -9,18 +9,21 @@ The outcome is what the pipeline promises to get right whatever happens to its p
 * the last record per candidate on ``candidate.suppression`` (None for a tombstone);
 * how many records each dead-letter topic holds.
 
-Engagement and actions are read with the same functions as ``nurture replay diff``.
+Engagement and actions are read with the same functions as ``nurture replay diff``; every
+reader takes the run's codec (Schema Registry mode: both framings, per record).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from schemas.codec import activity_codec, codec_for
+from schemas.codec import activity_codec, codec_for, default_codec
+from schemas.schema_registry.codec import SingleObjectCodec, WireCodec
 from schemas.settings import KafkaSettings
+from schemas.subject_codec import SubjectCodec
 from schemas.topics import (
     ACTION,
     ACTION_DLQ,
@@ -55,19 +58,26 @@ class Outcome:
         return sum(self.dead_letters.values())
 
 
-def read_outcome(kafka: KafkaSettings) -> Outcome:
-    """The outcome on the topics of ``kafka``'s prefix."""
+def read_outcome(kafka: KafkaSettings, wire: WireCodec | None = None) -> Outcome:
+    """The outcome on the topics of ``kafka``'s prefix, read with ``wire`` (None:
+    single-object frames only)."""
     return Outcome(
-        engagement=latest_engagement(kafka, kafka.topic(ENGAGEMENT)),
-        actions=actions_on(kafka, kafka.topic(ACTION)).by_id,
-        suppression=latest_suppression(kafka),
+        engagement=latest_engagement(kafka, kafka.topic(ENGAGEMENT), wire),
+        actions=actions_on(kafka, kafka.topic(ACTION), wire=wire).by_id,
+        suppression=latest_suppression(kafka, wire),
         dead_letters={name: record_count(kafka, kafka.topic(name)) for name in DEAD_LETTER_TOPICS},
     )
 
 
-def latest_suppression(kafka: KafkaSettings) -> dict[str, dict[str, Any] | None]:
+def _decoder(wire: WireCodec | None, codec: SubjectCodec) -> Callable[[bytes], dict[str, Any]]:
+    return (wire or SingleObjectCodec(default_codec())).subject_decoder(codec)
+
+
+def latest_suppression(
+    kafka: KafkaSettings, wire: WireCodec | None = None
+) -> dict[str, dict[str, Any] | None]:
     """The last ``candidate.suppression`` record per candidate (None: a tombstone)."""
-    decode = codec_for("candidate_suppression").decode
+    decode = _decoder(wire, codec_for("candidate_suppression"))
     latest: dict[str, dict[str, Any] | None] = {}
     with topic_reader(kafka) as reader:
         for record in read_topic(reader, kafka.topic(SUPPRESSION)):
@@ -76,10 +86,10 @@ def latest_suppression(kafka: KafkaSettings) -> dict[str, dict[str, Any] | None]
     return latest
 
 
-def delivery_outcomes(kafka: KafkaSettings) -> Counter[str]:
+def delivery_outcomes(kafka: KafkaSettings, wire: WireCodec | None = None) -> Counter[str]:
     """Actions per final delivery outcome on ``nurture.delivery`` (``sent``, ``suppressed:
     consent_expired``, ...): the last outcome of each action id counts."""
-    decode = codec_for("delivery_outcome").decode
+    decode = _decoder(wire, codec_for("delivery_outcome"))
     last: dict[str, str] = {}
     with topic_reader(kafka) as reader:
         for record in read_topic(reader, kafka.topic(DELIVERY)):
@@ -91,9 +101,9 @@ def delivery_outcomes(kafka: KafkaSettings) -> Counter[str]:
     return Counter(last.values())
 
 
-def activity_event_ids(kafka: KafkaSettings) -> list[str]:
+def activity_event_ids(kafka: KafkaSettings, wire: WireCodec | None = None) -> list[str]:
     """The ``event_id`` of every record on ``candidate.activity``, repeats included."""
-    decode = activity_codec().decode
+    decode = _decoder(wire, activity_codec())
     with topic_reader(kafka) as reader:
         return [
             str(decode(cast("bytes", record.value))["event_id"])  # a tombstone: TombstoneError

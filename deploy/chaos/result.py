@@ -13,6 +13,7 @@ from deploy.chaos.processes import ExitRecord, KillRecord
 from deploy.chaos.progress import PartitionId, Position, percentile
 from deploy.chaos.schedule import KillKind, count_kinds
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 
 
 class ChaosError(NurtureError):
@@ -57,6 +58,9 @@ class ChaosOptions:
     broker_faults: BrokerFaultMode | None = None
     #: seconds a killed broker stays down
     broker_down_s: float = 10.0
+    #: Schema Registry mode of both runs (None or no URL: off, single-object frames); the
+    #: children inherit the NURTURE_SCHEMA_REGISTRY_* these came from
+    schema_registry: SchemaRegistrySettings | None = None
 
     @property
     def reference_prefix(self) -> str:

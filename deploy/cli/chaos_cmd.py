@@ -15,6 +15,7 @@ import typer
 
 from deploy.cli.context import console, err_console, fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def chaos(  # noqa: PLR0917 - typer takes each option as a parameter
         timeout_s=timeout,
         broker_faults=fault_mode,
         broker_down_s=broker_down,
+        schema_registry=SchemaRegistrySettings(),
     )
     result = _run_interruptible(kafka, options, cluster)
     raise typer.Exit(_print_figures(result, as_json=as_json))

@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from deploy.cli.context import console, fail, kafka_settings
-from schemas.codec import default_codec
 from schemas.errors import NurtureError, SchemaError
+from schemas.schema_registry.codec import wire_codec
+from schemas.schema_registry.framing import framing_of
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from streams.replay import dead_letters
 from streams.replay.times import format_time, parse_time
 
@@ -85,16 +87,22 @@ def show(
     ctx: typer.Context,
     letter_id: Annotated[str, typer.Argument(help="<dlq topic>:<partition>:<offset> (see list).")],
 ) -> None:
-    """One dead letter in full: headers, error, and the value decoded when it can be."""
+    """One dead letter in full: headers, error, and the value decoded when it can be.
+
+    In Schema Registry mode (NURTURE_SCHEMA_REGISTRY_URL) a Confluent-framed value is decoded
+    through the registry; ``framing`` says which framing the value carries.
+    """
     kafka = kafka_settings(ctx)
+    wire = wire_codec(SchemaRegistrySettings(), topic_prefix=kafka.topic_prefix)
     try:
         letter = dead_letters.find_letter(kafka, letter_id)
     except NurtureError as exc:
         raise fail(exc) from exc
     shown = _summary(letter)
     shown["headers"] = [[k, v.decode("utf-8", "replace")] for k, v in letter.headers]
+    shown["framing"] = framing_of(letter.value)
     try:
-        decoded = default_codec().decode(letter.value or b"")
+        decoded = wire.decode(letter.value or b"")
         shown["value"] = {"subject": decoded.subject, "record": decoded.record}
     except SchemaError as exc:
         shown["value"] = {"undecodable": str(exc), "bytes": (letter.value or b"")[:256].hex()}

@@ -24,6 +24,8 @@ from producers.key_rotation import rewrap_keys
 from producers.producer import NurtureProducer
 from schemas.errors import NurtureError
 from schemas.privacy.settings import load_privacy_settings
+from schemas.schema_registry.codec import wire_codec
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from streams.worker.settings import WorkerSettings
 
 app = typer.Typer(help="Check erasures (docs/privacy.md).", no_args_is_help=True)
@@ -84,14 +86,17 @@ def verify_command(  # noqa: PLR0917 - typer takes each option as a parameter
     if delivery_dir is None:
         default = DeliverySettings().data_dir
         delivery_dir = [default] if default.is_dir() else []
+    kafka = kafka_settings(ctx)
+    wire = wire_codec(SchemaRegistrySettings(), topic_prefix=kafka.topic_prefix)
     options = VerifyOptions(
         candidate_id,
         worker_app_id=worker_app_id or WorkerSettings().app_id,
         worker_url=worker_url,
         delivery_dirs=tuple(delivery_dir),
         timeout_s=timeout_s,
+        wire=wire,
     )
-    report = verify(kafka_settings(ctx), options)
+    report = verify(kafka, options)
     if as_json:
         typer.echo(json.dumps(_as_json(report), indent=2))
     else:

@@ -18,10 +18,11 @@ from typing import NamedTuple
 
 from deploy.erasure.findings import Finding, Severity
 from schemas.codec import default_codec
-from schemas.errors import SchemaError
+from schemas.errors import SchemaError, SchemaRegistryUnavailableError
 from schemas.privacy.contact import has_plaintext_contact, is_sealed
 from schemas.privacy.data_keys import split_record_key
 from schemas.privacy.errors import KeyRecordError
+from schemas.schema_registry.codec import SingleObjectCodec, WireCodec
 
 
 class ScannedRecord(NamedTuple):
@@ -65,16 +66,26 @@ def key_topic_findings(place: str, records: Sequence[ScannedRecord]) -> list[Fin
 
 
 def profile_findings(
-    place: str, records: Sequence[ScannedRecord], live_keys: set[str], *, compacted: bool
+    place: str,
+    records: Sequence[ScannedRecord],
+    live_keys: set[str],
+    *,
+    compacted: bool,
+    wire: WireCodec | None = None,
 ) -> list[Finding]:
-    """Findings of the profile topic (compacted) or its dead-letter topic (not compacted)."""
+    """Findings of the profile topic (compacted) or its dead-letter topic (not compacted),
+    read with ``wire`` (None: single-object frames only; in Schema Registry mode both
+    framings). A registry that does not answer is no reason to call a record unreadable: its
+    :class:`SchemaRegistryUnavailableError` is raised (the check could not be made)."""
     counts: Counter[tuple[Severity, str]] = Counter()
-    codec = default_codec()
+    codec = wire or SingleObjectCodec(default_codec())
     for record in records:
         if record.value is None:
             continue
         try:
             decoded = codec.decode(record.value)
+        except SchemaRegistryUnavailableError:
+            raise
         except SchemaError:
             counts["info", "undecodable record (cannot be read as a profile)"] += 1
             continue
@@ -90,16 +101,20 @@ def profile_findings(
                 counts["info", "sealed contact whose data key is erased (unreadable)"] += 1
     findings = [Finding(place, sev, what, n) for (sev, what), n in sorted(counts.items())]
     if compacted:
-        findings.extend(_latest_profile(place, records))
+        findings.extend(_latest_profile(place, records, codec))
     return findings
 
 
-def _latest_profile(place: str, records: Sequence[ScannedRecord]) -> Iterable[Finding]:
+def _latest_profile(
+    place: str, records: Sequence[ScannedRecord], codec: WireCodec
+) -> Iterable[Finding]:
     for record in latest_by_key(records).values():
         if record.value is None:
             continue
         try:
-            subject = default_codec().decode(record.value).subject
+            subject = codec.decode(record.value).subject
+        except SchemaRegistryUnavailableError:
+            raise
         except SchemaError:
             subject = "undecodable"
         if subject == "erasure_request":

@@ -10,7 +10,8 @@ import httpx
 
 from deploy.erasure.findings import Finding
 from schemas.codec import default_codec
-from schemas.errors import NurtureError, SchemaError
+from schemas.errors import NurtureError, SchemaError, SchemaRegistryUnavailableError
+from schemas.schema_registry.codec import SingleObjectCodec, WireCodec
 
 PENDING_STATES = frozenset({"sending", "retrying"})
 
@@ -36,14 +37,18 @@ def worker_findings(worker_url: str, candidate_id: str, *, timeout_s: float) -> 
     raise CheckError(f"worker at {base} answered HTTP {response.status_code}")
 
 
-def delivery_store_findings(data_dir: Path, candidate_id: str) -> list[Finding]:
-    """Rows of the delivery stores (``delivery-*.sqlite``) about the candidate's actions.
+def delivery_store_findings(
+    data_dir: Path, candidate_id: str, wire: WireCodec | None = None
+) -> list[Finding]:
+    """Rows of the delivery stores (``delivery-*.sqlite``) about the candidate's actions,
+    decoded with ``wire`` (None: single-object frames only; in Schema Registry mode both
+    framings: :class:`CheckError` when the registry does not answer).
 
     Pending sends (``sending``, ``retrying``: they keep the encoded action) are ``readable``;
     final rows keep only the outcome (pseudonymous, no PII, what makes delivery once-only): info.
     """
     findings: list[Finding] = []
-    codec = default_codec()
+    codec = wire or SingleObjectCodec(default_codec())
     for path in sorted(data_dir.glob("delivery-*.sqlite")):
         place = f"delivery store {path.name}"
         try:
@@ -61,6 +66,8 @@ def delivery_store_findings(data_dir: Path, candidate_id: str) -> list[Finding]:
                 continue
             try:
                 record = codec.decode(bytes(blob)).record
+            except SchemaRegistryUnavailableError as exc:
+                raise CheckError(f"{place}: not checked: {exc}") from exc
             except SchemaError:
                 continue
             if record.get("candidate_id") != candidate_id:

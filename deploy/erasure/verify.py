@@ -19,8 +19,9 @@ from deploy.erasure.classify import (
 from deploy.erasure.findings import Finding, Report
 from deploy.erasure.state_checks import CheckError, delivery_store_findings, worker_findings
 from deploy.erasure.topic_scan import scan_topics
-from schemas.errors import NurtureError
+from schemas.errors import NurtureError, SchemaRegistryUnavailableError
 from schemas.privacy.data_keys import owns
+from schemas.schema_registry.codec import WireCodec
 from schemas.settings import KafkaSettings
 from schemas.topics import DAY_MS, KEYS, PROFILE, PROFILE_DLQ, TOPICS, TopicSpec
 
@@ -40,6 +41,9 @@ class VerifyOptions:
     #: Directories of delivery stores (``NURTURE_DELIVERY_DATA_DIR``) to look into.
     delivery_dirs: tuple[Path, ...] = field(default_factory=tuple)
     timeout_s: float = 60.0
+    #: How Avro records are read: the deployment's codec (Schema Registry mode: both
+    #: framings); None: single-object frames only.
+    wire: WireCodec | None = None
 
 
 def changelog_topic(kafka: KafkaSettings, worker_app_id: str) -> str:
@@ -68,9 +72,12 @@ def verify(kafka: KafkaSettings, options: VerifyOptions) -> Report:
             report.errors.append(f"{topic} does not exist (worker app id {options.worker_app_id}?)")
         else:
             report.errors.append(f"{topic} does not exist")
-    live_keys = live_key_ids(scanned.get(keys_topic, []))
+    scan = _Scan(full, changelog, live_key_ids(scanned.get(keys_topic, [])), options.wire)
     for topic, records in scanned.items():
-        report.findings.extend(_topic_findings(topic, records, full, changelog, live_keys))
+        try:
+            report.findings.extend(_topic_findings(topic, records, scan))
+        except SchemaRegistryUnavailableError as exc:
+            report.errors.append(f"{topic} not checked: {exc}")
     if options.worker_url is not None:
         try:
             report.findings.extend(
@@ -80,26 +87,34 @@ def verify(kafka: KafkaSettings, options: VerifyOptions) -> Report:
             report.errors.append(str(exc))
     for directory in options.delivery_dirs:
         try:
-            report.findings.extend(delivery_store_findings(directory, cid))
+            report.findings.extend(delivery_store_findings(directory, cid, options.wire))
         except CheckError as exc:
             report.errors.append(str(exc))
     return report
 
 
-def _topic_findings(
-    topic: str,
-    records: list[ScannedRecord],
-    declared: dict[str, TopicSpec],
-    changelog: str,
-    live_keys: set[str],
-) -> list[Finding]:
-    if topic == changelog:
+@dataclass(frozen=True)
+class _Scan:
+    """What classifies the scanned topics' records."""
+
+    #: Declared topics by full name.
+    declared: dict[str, TopicSpec]
+    changelog: str
+    #: Data key ids still live on the key topic.
+    live_keys: set[str]
+    wire: WireCodec | None
+
+
+def _topic_findings(topic: str, records: list[ScannedRecord], scan: _Scan) -> list[Finding]:
+    if topic == scan.changelog:
         return compacted_findings(topic, records)
-    spec = declared[topic]
+    spec = scan.declared[topic]
     if spec.name == KEYS:
         return key_topic_findings(topic, records)
     if spec.name in (PROFILE, PROFILE_DLQ):
-        return profile_findings(topic, records, live_keys, compacted=spec.name == PROFILE)
+        return profile_findings(
+            topic, records, scan.live_keys, compacted=spec.name == PROFILE, wire=scan.wire
+        )
     if "compact" in spec.cleanup_policy:
         return compacted_findings(topic, records)
     retention = spec.retention_ms()

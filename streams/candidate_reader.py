@@ -20,13 +20,19 @@ from schemas.kafka_seam.proto import TopicPartition, TopicReader
 from schemas.kafka_seam.reader import open_reader, read_to_end
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY, PROFILE
-from streams.campaigns.history import CandidateHistory, RawRecord, history_records
+from streams.campaigns.history import CandidateHistory, RawRecord, RecordDecoder, history_records
 
 
 def read_candidate(
-    kafka: KafkaSettings, candidate_id: str, *, timeout_s: float = 30.0
+    kafka: KafkaSettings,
+    candidate_id: str,
+    *,
+    timeout_s: float = 30.0,
+    codec: RecordDecoder | None = None,
 ) -> CandidateHistory:
-    """The candidate's records on ``candidate.profile`` and ``candidate.activity``.
+    """The candidate's records on ``candidate.profile`` and ``candidate.activity``, decoded
+    with ``codec`` (None: single-object frames; the deployment's wire codec in Schema Registry
+    mode reads both framings).
 
     Reads only the partition the candidate id hashes to, from the start to the end offsets
     taken at the call. Raises :class:`KafkaUnavailableError` when Kafka does not answer, a topic
@@ -39,7 +45,7 @@ def read_candidate(
         raise KafkaUnavailableError(f"reading from Kafka failed: {type(exc).__name__}") from exc
     finally:
         reader.close()
-    history = history_records(candidate_id, raw)
+    history = history_records(candidate_id, raw, codec)
     history.partitions = partitions
     return history
 

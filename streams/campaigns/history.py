@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from schemas.codec import Codec, default_codec
+from schemas.codec import Decoded, default_codec
 from schemas.errors import SchemaError
 from schemas.topics import ACTIVITY, PROFILE
 
@@ -22,6 +22,14 @@ _SUBJECTS = {
     ACTIVITY: frozenset({"activity_event"}),
     PROFILE: frozenset({"candidate_profile", "erasure_request"}),
 }
+
+
+class RecordDecoder(Protocol):
+    """What reads a record: a :class:`~schemas.codec.Codec` (single-object frames), or the
+    deployment's :class:`~schemas.schema_registry.codec.WireCodec` (in Schema Registry mode
+    both framings, per record)."""
+
+    def decode(self, data: bytes) -> Decoded: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,7 @@ class CandidateHistory:
 
 
 def history_records(
-    candidate_id: str, raw: Iterable[RawRecord], codec: Codec | None = None
+    candidate_id: str, raw: Iterable[RawRecord], codec: RecordDecoder | None = None
 ) -> CandidateHistory:
     """Decode the records keyed by ``candidate_id`` (others are ignored); pure.
 

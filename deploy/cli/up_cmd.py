@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -27,7 +28,11 @@ from deploy.up.plan import (
 from deploy.up.supervisor import Supervisor
 from schemas.errors import NurtureError
 from schemas.kafka_seam import topic_admin
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
+
+#: Hosts of a schema registry `nurture up` starts itself (`nurture registry start`).
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 def _is_local_default(bootstrap: str, broker: BrokerSettings) -> bool:
@@ -50,6 +55,7 @@ def _check_child_settings(gateway_port: int, worker_port: int, delivery_port: in
     DeliverySettings(metrics_port=delivery_port)
     ProducerSettings()
     PrivacySettings()
+    SchemaRegistrySettings()
     for spec in TOPICS:
         spec.configs()
 
@@ -83,13 +89,17 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     """Run the pipeline: broker (if none is reachable locally), topics, delivery, worker, gateway.
 
     Against an external cluster (--bootstrap / NURTURE_BOOTSTRAP_SERVERS) no broker is touched.
-    Ctrl-C or SIGTERM stops every child cleanly, in order.
+    In Schema Registry mode with a local NURTURE_SCHEMA_REGISTRY_URL (127.0.0.1, localhost) the
+    local registry is started on the URL's port unless it runs, and the schemas registered,
+    before any process starts; a remote registry is only used (register with `nurture schemas
+    register`). Ctrl-C or SIGTERM stops every child cleanly, in order.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = kafka_settings(ctx)
     broker_settings = BrokerSettings()
     _check_child_settings(gateway_port, worker_port, delivery_port)
     _broker_and_topics(settings, broker_settings)
+    _local_schema_registry(settings, SchemaRegistrySettings())
     options = UpOptions(
         demo=demo,
         gateway_port=gateway_port,
@@ -117,6 +127,32 @@ def _broker_and_topics(settings: KafkaSettings, broker_settings: BrokerSettings)
         raise fail(exc) from exc
     for name, diffs in report.conflicts.items():
         console.print(f"[yellow]topic {name} differs from its declaration:[/] {'; '.join(diffs)}")
+
+
+def _local_schema_registry(settings: KafkaSettings, registry: SchemaRegistrySettings) -> None:
+    """Start the local registry the URL names (on its port) unless it runs, and register the
+    catalog under this deployment's subjects; nothing when the mode is off or the registry is
+    not on this machine."""
+    if registry.url is None:
+        return
+    where = urlsplit(registry.url)
+    if where.hostname not in LOCAL_HOSTS:
+        return
+    from deploy.registry.process import ensure_local_registry  # noqa: PLC0415 - `--help` fast
+    from deploy.registry.settings import RegistrySettings  # noqa: PLC0415
+    from schemas.catalog import default_catalog  # noqa: PLC0415
+    from schemas.schema_registry.client import SchemaRegistryClient  # noqa: PLC0415
+    from schemas.schema_registry.register import register_catalog  # noqa: PLC0415
+
+    try:
+        local = RegistrySettings(port=where.port) if where.port else RegistrySettings()
+        url = ensure_local_registry(local)
+        with SchemaRegistryClient(registry) as client:
+            steps = register_catalog(client, default_catalog(), topic_prefix=settings.topic_prefix)
+    except NurtureError as exc:
+        raise fail(exc) from exc
+    changed = sum(1 for step in steps if step.changed)
+    console.print(f"schema registry at {url}: {changed} change(s) to register the schemas")
 
 
 def _print_where_things_go(options: UpOptions, state_dir: Path) -> None:

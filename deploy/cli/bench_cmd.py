@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import typer
 
 from deploy.cli.context import fail, kafka_settings
 from producers.records import DictValidation
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 
 app = typer.Typer(help="Benchmarks; each prints its figures.", no_args_is_help=True)
 
@@ -95,26 +101,67 @@ def worker(
     processes: int = typer.Option(
         1, "--processes", min=1, help="Also time N scoring worker processes in one group."
     ),
+    registry: bool = typer.Option(
+        True,
+        "--registry/--no-registry",
+        help="Also score Confluent-framed input (starts a throw-away local schema registry).",
+    ),
 ) -> None:
     """One `nurture worker` vs the raw aiokafka consume+decode ceiling; latency at a steady rate.
 
     Targets: worker >= 50% of the ceiling and >= 20,000 events/s; p99 event-to-engagement-record
     latency < 100 ms at 2,000 events/s. Fresh topic prefix (deleted afterwards); needs the broker.
     With --processes N (N > 1), also N scoring workers sharing the partitions (scale-out).
+    The scoring run is repeated on the same events in the Confluent wire format against a local
+    Apicurio Registry started for the bench on free ports and stopped after it (Java 21+; without
+    it, or with --no-registry, that run is skipped with the reason).
     """
     from streams.bench.worker import BenchOptions, bench_worker  # noqa: PLC0415 - only this command
 
-    options = BenchOptions(
-        events=events,
-        candidates=candidates,
-        latency_rate=rate,
-        latency_seconds=seconds,
-        processes=processes,
-    )
     try:
-        bench_worker(kafka_settings(ctx), options, report=typer.echo)
+        with _bench_registry(enabled=registry) as registry_settings:
+            options = BenchOptions(
+                events=events,
+                candidates=candidates,
+                latency_rate=rate,
+                latency_seconds=seconds,
+                processes=processes,
+                registry=registry_settings,
+            )
+            bench_worker(kafka_settings(ctx), options, report=typer.echo)
     except NurtureError as exc:
         raise fail(exc) from exc
+
+
+@contextmanager
+def _bench_registry(*, enabled: bool) -> Iterator[SchemaRegistrySettings | None]:
+    """A throw-away local schema registry for the Confluent-framed run (so no configured
+    registry gets the bench's subjects), stopped at the end; None, saying why, when there is
+    none (--no-registry, no Java 21+, the release cannot be fetched)."""
+    from deploy.registry.errors import RegistryError  # noqa: PLC0415 - only this command
+    from deploy.registry.process import LocalRegistry, ensure_local_registry  # noqa: PLC0415
+    from deploy.registry.settings import RegistrySettings  # noqa: PLC0415
+    from streams.worker.probe import free_port  # noqa: PLC0415
+
+    if not enabled:
+        typer.echo("Confluent-framed run: skipped (--no-registry)")
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="nurture-bench-registry-") as tmp:
+        settings = RegistrySettings(
+            port=free_port(), management_port=free_port(), data_dir=Path(tmp)
+        )
+        try:
+            url = ensure_local_registry(settings)
+        except RegistryError as exc:
+            typer.echo(f"Confluent-framed run: skipped, no local schema registry: {exc}")
+            yield None
+            return
+        try:
+            typer.echo(f"schema registry for the Confluent-framed run: {url}")
+            yield SchemaRegistrySettings(url=url, timeout_s=10)
+        finally:
+            LocalRegistry(settings).stop()
 
 
 @app.command("processor")

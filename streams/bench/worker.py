@@ -12,6 +12,8 @@ b. **worker**: one `nurture worker` process (its own interpreter, RocksDB store)
    with ``processes`` > 1, also N scoring worker processes in one group sharing the partitions
    (how a worker scales out on one host; reported beside the one-process figures, which the
    targets are about);
+   With a schema registry (``BenchOptions.registry``), the scoring-only run again on the same
+   events Confluent-framed, by a worker in Schema Registry mode (:mod:`streams.bench.framings`);
 c. **latency**: with the default worker caught up, events produced at a steady rate (2,000/s),
    each timed from its send to the arrival of the engagement record it produced (p50/p99).
 
@@ -26,13 +28,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from schemas.codec import activity_codec
 from schemas.kafka_seam import clients, topic_admin
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
+from streams.bench.framings import confluent_scoring, registry_mode_env, report_framings
 from streams.bench.latency import latency_to_engagement
 from streams.bench.loadgen import encoded_events, live_spec, publish
 from streams.worker.probe import (
@@ -58,6 +62,8 @@ class BenchOptions:
     latency_seconds: float = 15.0
     #: Scoring worker processes of the scale-out run (1: no such run).
     processes: int = 1
+    #: The registry of the Confluent-framed scoring run (None: no such run).
+    registry: SchemaRegistrySettings | None = None
 
 
 def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) -> dict[str, float]:
@@ -68,28 +74,31 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
         raise RuntimeError(f"topic conflicts: {created.conflicts}")
     figures: dict[str, float] = {}
     try:
-        expected = _publish_events(settings, options, report)
-        figures.update(_ceiling_figures(settings, expected, report))
+        pairs = _publish_events(settings, options, report)
+        figures.update(_ceiling_figures(settings, len(pairs), report))
         with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
-            bench = _Bench(settings, options, expected, Path(tmp), report)
-            figures.update(_worker_runs(bench))
+            bench = _Bench(settings, options, len(pairs), Path(tmp), report)
+            figures.update(_worker_runs(bench, pairs))
     finally:
         _delete_topics(settings)
     figures.update(shares_of_ceiling(figures, scaled=options.processes > 1))
     _report_shares(figures, options.processes, report)
+    report_framings(figures, report)
     return figures
 
 
 @dataclass(frozen=True)
 class _Bench:
     """What every worker run of one bench shares: the settings (on the bench's topic prefix), the
-    options, how many events the topic holds, the folder runs keep their files in, the output."""
+    options, how many events the topic holds, the folder runs keep their files in, the output,
+    and the workers' registry variable (Schema Registry mode off unless a run sets it)."""
 
     kafka: KafkaSettings
     options: BenchOptions
     expected: int
     tmp: Path
     report: Report
+    env: Mapping[str, str] = field(default_factory=lambda: registry_mode_env(None))
 
 
 @dataclass(frozen=True)
@@ -100,17 +109,23 @@ class WorkerRun:
     campaigns: bool = True
     latency: bool = False
     processes: int = 1
+    #: The input is Confluent-framed and the worker in Schema Registry mode.
+    confluent: bool = False
 
     @property
     def app_id(self) -> str:
         if self.processes > 1:
             return f"bench-scoring-x{self.processes}"
+        if self.confluent:
+            return "bench-scoring-confluent"
         return "bench-worker" if self.campaigns else "bench-scoring"
 
     @property
     def label(self) -> str:
         if self.processes > 1:
             return f"(b) {self.processes} scoring worker processes"
+        if self.confluent:
+            return "(b) scoring worker, Confluent-framed input"
         return (
             "(b) worker with campaigns" if self.campaigns else "(b) scoring worker (no campaigns)"
         )
@@ -119,16 +134,20 @@ class WorkerRun:
     def folder(self) -> str:
         if self.processes > 1:
             return "scaled"
+        if self.confluent:
+            return "scoring-confluent"
         return "full" if self.campaigns else "scoring"
 
 
-def _publish_events(kafka: KafkaSettings, options: BenchOptions, report: Report) -> int:
-    """Publish the bench's live traffic to candidate.activity; return how many events."""
+def _publish_events(
+    kafka: KafkaSettings, options: BenchOptions, report: Report
+) -> list[tuple[bytes, bytes]]:
+    """Publish the bench's live traffic to candidate.activity; return the (key, value) pairs."""
     pairs = encoded_events(live_spec(events=options.events, candidates=options.candidates))
     started = time.perf_counter()
     publish(kafka, kafka.topic(ACTIVITY), pairs)
     report(f"published {len(pairs):,} events in {time.perf_counter() - started:.1f}s")
-    return len(pairs)
+    return pairs
 
 
 def _ceiling_figures(kafka: KafkaSettings, expected: int, report: Report) -> dict[str, float]:
@@ -142,12 +161,24 @@ def _ceiling_figures(kafka: KafkaSettings, expected: int, report: Report) -> dic
     return {"ceiling_events_per_s": rate, "ceiling_cpu_us_per_event": cpu_us}
 
 
-def _worker_runs(bench: _Bench) -> dict[str, float]:
-    """(b) scoring only, (b) with campaigns then (c), and with ``processes`` > 1 the scale-out
-    run; figures of the scoring-only run prefixed ``scoring_``, of the scale-out ``scaled_``."""
+def _worker_runs(bench: _Bench, pairs: list[tuple[bytes, bytes]]) -> dict[str, float]:
+    """(b) scoring only, (b) with campaigns then (c), the scoring-only run Confluent-framed
+    (with a registry), and with ``processes`` > 1 the scale-out run; figures of the scoring-only
+    run prefixed ``scoring_``, of the Confluent-framed ``confluent_``, of the scale-out
+    ``scaled_``."""
     scoring_only = _worker_run(bench, WorkerRun(campaigns=False))
     figures = {f"scoring_{name}": value for name, value in scoring_only.items()}
     figures.update(_worker_run(bench, WorkerRun(latency=True)))
+    registry = bench.options.registry
+    if registry is None:
+        bench.report("(b) scoring worker, Confluent-framed input: skipped (no schema registry)")
+    else:
+
+        def run_scoring(kafka: KafkaSettings, env: Mapping[str, str]) -> dict[str, float]:
+            confluent = replace(bench, kafka=kafka, env=env)
+            return _worker_run(confluent, WorkerRun(campaigns=False, confluent=True))
+
+        figures.update(confluent_scoring(bench.kafka, registry, pairs, run_scoring))
     # Last, so that N workers' after-work (their changelogs and standbys) cannot disturb the
     # latency run: run before it, p99 was 118 and 123 ms in two runs (54-83 ms otherwise).
     processes = bench.options.processes
@@ -232,7 +263,10 @@ def _worker_run(bench: _Bench, run: WorkerRun) -> dict[str, float]:
     tmp.mkdir(parents=True, exist_ok=True)
     workers = WorkerGroup(
         [
-            WorkerProcess(_worker_env(kafka, run, tmp / f"data{n}"), tmp / f"worker{n}.log")
+            WorkerProcess(
+                {**_worker_env(kafka, run, tmp / f"data{n}"), **bench.env},
+                tmp / f"worker{n}.log",
+            )
             for n in range(run.processes)
         ]
     )

@@ -79,11 +79,11 @@ def _confluent(value: bytes, schema_id: int) -> bytes:
 
 def _last_decoded(
     kafka: KafkaSettings, topic: str, codec: ConfluentCodec, subject: str
-) -> tuple[dict[str, Any], set[str]]:
+) -> tuple[dict[str, Any], set[framing.Framing]]:
     """The last record per key on ``topic`` (decoded) and the framings of all its records."""
     decode = codec.subject_decoder(codec_for(subject))
     latest: dict[str, Any] = {}
-    framings = set()
+    framings: set[framing.Framing] = set()
     for message in read_all(kafka, kafka.topic(topic), timeout_s=60):
         framings.add(framing.framing_of(message.value))
         latest[message.key.decode()] = None if message.value is None else decode(message.value)

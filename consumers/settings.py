@@ -77,9 +77,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from schemas.settings import GroupedSettings
+from schemas.settings import GroupedSettings, SettingsGroup
 
 #: The variables' prefix; a group whose variables share a longer one declares that.
 PREFIX = "NURTURE_DELIVERY_"
@@ -91,7 +91,7 @@ def _config(prefix: str = PREFIX) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid", validate_by_name=True)
 
 
-class DeliveryKafkaSettings(BaseSettings):
+class DeliveryKafkaSettings(SettingsGroup):
     """How the consumer polls, commits and watches its own progress."""
 
     model_config = _config()
@@ -107,7 +107,7 @@ class DeliveryKafkaSettings(BaseSettings):
     liveness_check_s: float = Field(10.0, gt=0, description="Commit progress check period (s).")
 
 
-class RetrySettings(BaseSettings):
+class RetrySettings(SettingsGroup):
     """When a failed send is tried again, and when it is given up (dead-lettered)."""
 
     model_config = _config(f"{PREFIX}RETRY_")
@@ -117,7 +117,7 @@ class RetrySettings(BaseSettings):
     horizon_s: float = Field(86400.0, gt=0, description="Retry horizon (s).")
 
 
-class RateSettings(BaseSettings):
+class RateSettings(SettingsGroup):
     """The channel's send rate (a token bucket)."""
 
     model_config = _config(f"{PREFIX}RATE_")
@@ -126,7 +126,7 @@ class RateSettings(BaseSettings):
     burst: int = Field(20, ge=1, description="Sends allowed at once.")
 
 
-class SmtpSettings(BaseSettings):
+class SmtpSettings(SettingsGroup):
     """The SMTP server e-mails go to (none: the local Maildir outbox)."""
 
     model_config = _config(f"{PREFIX}SMTP_")
@@ -142,7 +142,7 @@ class SmtpSettings(BaseSettings):
     cafile: Path | None = Field(None, description="CA bundle of the SMTP server.")
 
 
-class EmailSettings(BaseSettings):
+class EmailSettings(SettingsGroup):
     """What an e-mail is made of, and where it goes without an SMTP server."""
 
     model_config = _config()
@@ -152,7 +152,7 @@ class EmailSettings(BaseSettings):
     outbox_dir: Path | None = Field(None, description="Maildir outbox (<data_dir>/outbox).")
 
 
-class WebhookSettings(BaseSettings):
+class WebhookSettings(SettingsGroup):
     """The webhook endpoints, their signing key and request timeout."""
 
     model_config = _config(f"{PREFIX}WEBHOOK_")
@@ -182,7 +182,7 @@ class WebhookSettings(BaseSettings):
     )
 
 
-class TrackingSettings(BaseSettings):
+class TrackingSettings(SettingsGroup):
     """The links in e-mails: where they point, their key and how long they work."""
 
     model_config = _config()

@@ -148,6 +148,36 @@ class _EnvOfOwnFields(EnvSettingsSource):
         return super().get_field_value(field, field_name)
 
 
+class _EnvByVariable(EnvSettingsSource):
+    """The environment for a group: a field with a variable of its own (``validation_alias``)
+    reads that variable only. (``validate_by_name`` lets code pass ``url=``; without this it
+    would also make ``NURTURE_WORKER_URL`` a variable, which no one documented.)"""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value, key, complex_value = super().get_field_value(field, field_name)
+        alias = field.validation_alias
+        if isinstance(alias, str) and key != alias:
+            return None, field_name, False
+        return value, key, complex_value
+
+
+class SettingsGroup(BaseSettings):
+    """One group of a :class:`GroupedSettings` model (``DeliverySettings.smtp``): a frozen
+    settings model of its own, named in code by field name and in the environment by variable
+    only."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvByVariable(settings_cls), dotenv_settings, file_secret_settings
+
+
 class GroupedSettings(BaseSettings):
     """A settings model made of groups: fields that are settings models of their own
     (``smtp: SmtpSettings``), each with its own variables. A group not given is loaded from the
@@ -170,10 +200,11 @@ class GroupedSettings(BaseSettings):
         errors: list[Any] = []
         for name, field in type(self).model_fields.items():
             group = _group_of(field)
-            if name in values or group is None:
+            given = values.get(name)
+            if group is None or isinstance(given, BaseSettings):
                 continue
-            try:
-                values[name] = group()
+            try:  # a dict: the fields given, the rest of the group from the environment
+                values[name] = group(**(given or {}))
             except ValidationError as exc:
                 errors += [{**error, "loc": (name, *error["loc"])} for error in exc.errors()]
                 values[name] = group.model_construct()  # so the other fields are checked too
@@ -192,14 +223,11 @@ class GroupedSettings(BaseSettings):
         environment). A value of None is no value: the environment's (or default) stays."""
         given: dict[str, Any] = {}
         for name, value in values.items():
-            field = cls.model_fields.get(name)
-            group = _group_of(field) if field is not None else None
-            if isinstance(value, dict) and group is not None:
-                inner = {key: item for key, item in value.items() if item is not None}
-                if inner:
-                    given[name] = group(**inner)
-            elif value is not None:
-                given[name] = value
+            kept = value
+            if isinstance(value, dict):
+                kept = {key: item for key, item in value.items() if item is not None}
+            if kept is not None:
+                given[name] = kept
         return cls(**given)
 
 

@@ -213,3 +213,40 @@ def test_flags_override_one_setting_of_a_group_and_keep_the_rest_of_the_environm
     assert settings.store.url == "memory://"
     assert (settings.store.data_dir, settings.store.standby_replicas) == (tmp_path, 0)
     assert settings.clock.source == "wall" and settings.web_port == 6066
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        leaf
+        for model in MODELS
+        for leaf in leaves(model)
+        if isinstance(leaf.field.validation_alias, str)
+    ],
+    ids=lambda leaf: leaf.variable,
+)
+def test_a_field_with_a_variable_of_its_own_reads_no_other(
+    leaf: Leaf, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``NURTURE_WORKER_STORE`` sets ``store.url``; ``NURTURE_WORKER_URL`` (the group's prefix
+    and the field's name) is no variable and must change nothing."""
+    model = next(model for model in MODELS if leaf.variable in FLAT_NAMES[model])
+    before = leaf.value_in(model())
+    text, _ = _another_value(leaf.field, before)
+    prefix = str(leaf.owner.model_config.get("env_prefix", ""))
+    undocumented = f"{prefix}{leaf.name}".upper()
+    assert undocumented not in FLAT_NAMES[model]
+    monkeypatch.setenv(undocumented, text)
+    assert leaf.value_in(model()) == before
+
+
+def test_flags_and_a_bad_environment_report_every_problem_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NURTURE_WORKER_STANDBY_REPLICAS", "-1")
+    monkeypatch.setenv("NURTURE_WORKER_BATCH_SIZE", "0")
+    monkeypatch.setenv("NURTURE_WORKER_WEB_PORT", "0")
+    with pytest.raises(ValidationError) as caught:
+        WorkerSettings.given(store={"data_dir": tmp_path})
+    where = {error["loc"] for error in caught.value.errors()}
+    assert where == {("store", "standby_replicas"), ("kafka", "batch_size"), ("web_port",)}

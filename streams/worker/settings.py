@@ -59,9 +59,9 @@ from typing import Literal
 
 from platformdirs import user_data_path
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from schemas.settings import GroupedSettings
+from schemas.settings import GroupedSettings, SettingsGroup
 
 StoreUrl = Literal["rocksdb://", "memory://"]
 
@@ -78,7 +78,7 @@ def _config(prefix: str = PREFIX) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid", validate_by_name=True)
 
 
-class WorkerKafkaSettings(BaseSettings):
+class WorkerKafkaSettings(SettingsGroup):
     """How the worker fetches, batches, produces and commits, and how it joins its group."""
 
     model_config = _config()
@@ -116,7 +116,7 @@ class WorkerKafkaSettings(BaseSettings):
     )
 
 
-class StoreSettings(BaseSettings):
+class StoreSettings(SettingsGroup):
     """Where the worker keeps its tables, and how many standby copies other workers keep."""
 
     model_config = _config()
@@ -138,7 +138,7 @@ class StoreSettings(BaseSettings):
     )
 
 
-class ClockSettings(BaseSettings):
+class ClockSettings(SettingsGroup):
     """What drives campaign timers, and how often wall-clock timers are checked."""
 
     model_config = _config()
@@ -154,7 +154,7 @@ class ClockSettings(BaseSettings):
     )
 
 
-class CampaignSettings(BaseSettings):
+class CampaignSettings(SettingsGroup):
     """Whether the campaign engine runs, and the campaigns and content it reads."""
 
     model_config = _config()
@@ -174,7 +174,7 @@ class CampaignSettings(BaseSettings):
     )
 
 
-class ErasureSettings(BaseSettings):
+class ErasureSettings(SettingsGroup):
     """The key of the erased-candidate markers."""
 
     model_config = _config(f"{PREFIX}ERASURE_")

@@ -33,9 +33,11 @@ from producers.pii import ProfileSealer
 from producers.records import DictValidation, Encoded, EventInput, ProfileInput, RecordEncoder
 from producers.sending import ClientSender
 from producers.settings import ProducerSettings, load_producer_settings
+from producers.wire import producer_wire_codec
 from schemas.errors import NurtureError, ValidationError
 from schemas.models import ErasureRequest
 from schemas.privacy.settings import PrivacySettings, load_privacy_settings
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings, load_kafka_settings
 from schemas.topics import ACTIVITY, KEYS, PROFILE
 
@@ -63,6 +65,10 @@ class NurtureProducer(ClientSender):
     answers within ``max_block_ms``, or :class:`ConfigError` for settings Kafka refuses.
     ``dict_validation`` overrides ``settings.dict_validation`` (see :mod:`producers.records`).
     ``privacy`` supplies the key-encryption key that wraps data keys (read at the first profile).
+    ``schema_registry`` (default: ``NURTURE_SCHEMA_REGISTRY_*``) picks the framing: with a URL,
+    records are written in the Confluent wire format, and the constructor raises
+    :class:`ConfigError` when a schema is not registered there or
+    :class:`~schemas.errors.SchemaRegistryUnavailableError` when the registry does not answer.
     """
 
     def __init__(
@@ -72,12 +78,16 @@ class NurtureProducer(ClientSender):
         *,
         dict_validation: DictValidation | None = None,
         privacy: PrivacySettings | None = None,
+        schema_registry: SchemaRegistrySettings | None = None,
     ) -> None:
         kafka = kafka or load_kafka_settings()
         settings = settings or load_producer_settings()
         self._privacy = privacy
         self._sealer: ProfileSealer | None = None
-        self.encoder = RecordEncoder(dict_validation=dict_validation or settings.dict_validation)
+        self.encoder = RecordEncoder(
+            dict_validation=dict_validation or settings.dict_validation,
+            wire=producer_wire_codec(kafka, schema_registry),
+        )
         self._topics = {name: kafka.topic(name) for name in (ACTIVITY, PROFILE, KEYS)}
         self._activity_topic = self._topics[ACTIVITY]
         self._event_parts = self.encoder.event_parts

@@ -18,6 +18,19 @@ How records are validated (measured with ``nurture bench sdk``, see producers/be
   zones and locales deserve the full check, and they are rare next to activity events).
   A profile's contact is sealed with the candidate's data key (:mod:`producers.pii`).
 
+Values are framed by the :class:`~schemas.schema_registry.codec.WireCodec` given (default:
+Avro single-object encoding): in Schema Registry mode its encoders write the Confluent header
+(``00`` + the registry's schema id), looked up once when the encoder is built, so an
+unregistered schema or a registry that does not answer stops the process at start-up, never a
+record. The compiled writers take the header from the encoder: the same cost in both framings.
+
+The ``content-type`` header stays ``application/vnd.nurture.avro`` in both framings. It says
+the value is the contract's Avro; which framing is told by the value's first byte (``00``
+Confluent, ``C3`` single-object), as every reader here and Confluent's own deserializers do
+(Confluent's serializers write no header at all, and no media type for Confluent-framed Avro
+is registered or in common use). A header naming the framing could also contradict the bytes
+once a record is copied into the other framing (topic import, replay).
+
 Missing ``event_id`` (a uuid4) and ``received_at`` (now, UTC) are filled in; the caller's
 mapping is never modified.
 """
@@ -30,7 +43,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from schemas.codec import activity_codec, codec_for
+from schemas.codec import default_codec
 from schemas.errors import ValidationError
 from schemas.fast_writer.builders import activity_writer
 from schemas.models import (
@@ -43,6 +56,8 @@ from schemas.models import (
 )
 from schemas.privacy.contact import seal_profile
 from schemas.privacy.data_keys import DataKey
+from schemas.schema_registry.codec import SingleObjectCodec, WireCodec
+from schemas.subject_codec import ActivityCodec
 from schemas.timestamps import to_micros
 from schemas.topics import ACTIVITY, PROFILE
 
@@ -92,15 +107,29 @@ def _utc_now() -> datetime:
 class RecordEncoder:
     """Turns events, profiles and erasure requests into :class:`Encoded` records.
 
-    ``now`` supplies ``received_at`` for events that lack one (injectable for tests).
+    ``now`` supplies ``received_at`` for events that lack one (injectable for tests). ``wire``
+    frames the values (default: single-object; :func:`producers.wire.producer_wire_codec` gives
+    the process's). Its encoders are built here: in Schema Registry mode that raises
+    :class:`~schemas.errors.ConfigError` for a schema not registered, or
+    :class:`~schemas.errors.SchemaRegistryUnavailableError` when the registry does not answer.
     """
 
     def __init__(
-        self, *, dict_validation: DictValidation = "codec", now: Callable[[], datetime] = _utc_now
+        self,
+        *,
+        dict_validation: DictValidation = "codec",
+        now: Callable[[], datetime] = _utc_now,
+        wire: WireCodec | None = None,
     ) -> None:
         self.dict_validation = dict_validation
         self._now = now
-        self._activity = activity_codec()
+        if wire is None:
+            wire = SingleObjectCodec(default_codec())
+        #: The framing the values are written in (``single-object`` or ``confluent``).
+        self.framing = wire.framing
+        activity = wire.encoder(ACTIVITY, "activity_event")
+        assert isinstance(activity, ActivityCodec)
+        self._activity = activity
         self._activity_fast = activity_writer(self._activity)
         # The dict fast path writes the caller's mapping as it is (no copy, no time parsing):
         # it fills received_at and checks the skew itself, and declines anything else.
@@ -109,8 +138,8 @@ class RecordEncoder:
             if dict_validation == "codec"
             else None
         )
-        self._profile = codec_for("candidate_profile")
-        self._erasure = codec_for("erasure_request")
+        self._profile = wire.encoder(PROFILE, "candidate_profile")
+        self._erasure = wire.encoder(PROFILE, "erasure_request")
         self._payload_times = _payload_timestamp_fields(self._activity.reader.schema)
 
     def event(self, event: EventInput) -> Encoded:

@@ -8,6 +8,7 @@ import typer
 
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import load_schema_registry_settings
 
 
 def gateway(
@@ -29,13 +30,15 @@ def gateway(
 
     API keys come from NURTURE_GATEWAY_API_KEYS ('career-site=KEY,ats=KEY') or
     NURTURE_GATEWAY_API_KEYS_FILE. Exit status 2 on a configuration error (one line naming the
-    setting), 1 when it cannot start otherwise.
+    setting, or a schema not registered in Schema Registry mode), 1 when it cannot start
+    otherwise (such as a schema registry that does not answer).
     """
     from producers.gateway.server import serve  # noqa: PLC0415 - keeps `nurture --help` fast
     from producers.gateway.settings import GatewaySettings  # noqa: PLC0415
 
     flags: dict[str, Any] = {"host": host, "port": port}
     settings = GatewaySettings(**{k: v for k, v in flags.items() if v is not None})
+    load_schema_registry_settings()  # its errors now, before the keys; the app reuses it
     try:
         serve(settings, kafka_settings(ctx), log_level=log_level.lower())
     except NurtureError as exc:

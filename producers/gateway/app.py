@@ -40,6 +40,7 @@ from producers.gateway.tracking_routes import router as tracking_router
 from producers.pii import ProfileSealer
 from producers.records import RecordEncoder
 from producers.settings import ProducerSettings, load_producer_settings
+from producers.wire import producer_wire_codec
 from schemas.errors import ConfigError
 from schemas.privacy.settings import load_privacy_settings
 from schemas.settings import KafkaSettings
@@ -121,7 +122,9 @@ def _gateway(wiring: _Wiring, keys: list[ApiKey], *, live: bool) -> Gateway:
     de-duplication topic is used by a live gateway only (tests pass their own publisher)."""
     settings, kafka = wiring.settings, wiring.kafka
     publisher, metrics = wiring.publisher, wiring.metrics
-    encoder = RecordEncoder(dict_validation=settings.validation)
+    # The schema ids are looked up now (Schema Registry mode): an unregistered schema or a
+    # registry that does not answer stops the gateway at start, in one line.
+    encoder = RecordEncoder(dict_validation=settings.validation, wire=producer_wire_codec(kafka))
     privacy = load_privacy_settings()  # the KEK is read (or made, locally) now: fail at start
     dedup = AcceptedIds(settings.dedup_window_s, settings.dedup_max_ids)
     shared_ids = None

@@ -2,7 +2,8 @@
 
 The access log is off: request paths hold candidate ids, and the metrics already count every
 request by route template. kafka-python is held at WARNING, because at DEBUG it logs record
-values (profiles hold PII).
+values (profiles hold PII); httpx too, whose INFO line per request would log each schema
+registry look-up at start (Schema Registry mode), URL and all.
 """
 
 from __future__ import annotations
@@ -44,4 +45,5 @@ def serve(settings: GatewaySettings, kafka: KafkaSettings, *, log_level: str = "
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.Server(uvicorn_config(settings, kafka, log_level=log_level)).run()

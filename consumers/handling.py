@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.errors import DeliveryError, OutcomeUnknownError, RetriableDeliveryError
 from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
@@ -34,12 +35,9 @@ from consumers.senders import Sender
 from consumers.settings import DeliverySettings
 from consumers.store import Delivery, DeliveryStore, State
 from consumers.suppression import SuppressionState, send_refusal
-from schemas.codec import codec_for
 from schemas.models import CandidateProfile, DeliveryOutcome, NurtureAction
 
 log = logging.getLogger(__name__)
-
-_OUTCOME_CODEC = codec_for("delivery_outcome")
 
 
 def utc_now() -> datetime:
@@ -62,6 +60,8 @@ class Handler:
     bucket: TokenBucket
     metrics: DeliveryMetrics
     clock: Callable[[], datetime] = utc_now
+    #: How actions are read and outcomes written: the deployment's framing (build_loop).
+    codecs: DeliveryCodecs = field(default_factory=single_object_codecs)
     #: Action ids whose outcomes were sent to Kafka since the last :meth:`flushed`.
     pending_published: list[str] = field(default_factory=list)
 
@@ -211,7 +211,7 @@ class Handler:
             occurred_at=self.clock(),
             detail=detail,
         )
-        encoded = _OUTCOME_CODEC.encode(outcome.to_avro())
+        encoded = self.codecs.outcome.encode(outcome.to_avro())
         self.store.mark_final(action.action_id, state, attempt, encoded)
         self.publisher.outcome(action.candidate_id, encoded)
         self.pending_published.append(action.action_id)

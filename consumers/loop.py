@@ -32,7 +32,6 @@ from consumers.liveness import CommitWatch
 from consumers.loop_state import LoopSnapshot
 from consumers.membership import RebalanceWatch
 from consumers.retries import read_retry_headers
-from schemas.codec import codec_for
 from schemas.errors import ConfigError, KafkaUnavailableError, SchemaError
 from schemas.kafka_seam import clients
 from schemas.models import parse_nurture_action
@@ -41,7 +40,13 @@ from schemas.topics import ACTION
 
 log = logging.getLogger(__name__)
 
-_ACTION_CODEC = codec_for("nurture_action")
+#: Dead-letter headers of an action that does not decode, beside ``nurture-reason``
+#: (``schema_error``) and ``nurture-origin`` (``topic[partition] offset=N``): the error's class
+#: (``UnknownSchemaIdError``, ``CorruptPayloadError``, ...) and its message.
+ERROR_CLASS_HEADER = "nurture-error-class"
+ERROR_HEADER = "nurture-error"
+#: Longest error message kept in a header (messages quote payload starts: keep them bounded).
+MAX_ERROR_CHARS = 2000
 
 
 def still_ours(
@@ -67,7 +72,12 @@ class PollSettings:
 
 
 class DeliveryLoop:
-    """Consumes ``action_topic`` and ``retry_topic`` for one channel until ``stop`` is set."""
+    """Consumes ``action_topic`` and ``retry_topic`` for one channel until ``stop`` is set.
+
+    Actions are decoded with the handler's codecs (in Schema Registry mode both framings,
+    record by record). One that does not decode (also an unknown schema id, or a registry that
+    did not answer for an id not cached yet) is dead-lettered with its reason; the loop goes on.
+    """
 
     def __init__(
         self,
@@ -79,6 +89,7 @@ class DeliveryLoop:
         watch: CommitWatch | None = None,
     ) -> None:
         self.handler = handler
+        self._decode_action = handler.codecs.decode_action
         self.action_topic = kafka.topic(ACTION)
         self.retry_topic = handler.publisher.retry_topic
         self.watch = watch
@@ -277,10 +288,15 @@ class DeliveryLoop:
     def _handle_record(self, record: ConsumerRecord) -> None:
         where = f"{record.topic}[{record.partition}] offset={record.offset}"
         try:
-            action = parse_nurture_action(_ACTION_CODEC.decode(record.value))
+            action = parse_nurture_action(self._decode_action(record.value))
         except SchemaError as exc:
             log.error("%s: not a valid action, dead-lettered: %s", where, exc)
-            headers = [("nurture-reason", b"schema_error"), ("nurture-origin", where.encode())]
+            headers = [
+                ("nurture-reason", b"schema_error"),
+                ("nurture-origin", where.encode()),
+                (ERROR_CLASS_HEADER, type(exc).__name__.encode()),
+                (ERROR_HEADER, str(exc)[:MAX_ERROR_CHARS].encode()),
+            ]
             self.handler.publisher.dead_letter(record.key, record.value or b"", headers)
             return
         if action.channel != self.handler.channel:

@@ -13,8 +13,8 @@ import logging
 
 from kafka.consumer.fetcher import ConsumerRecord
 
+from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.mirror import TopicMirror
-from schemas.codec import codec_for
 from schemas.errors import SchemaError
 from schemas.settings import KafkaSettings
 from schemas.topics import DELIVERY
@@ -23,12 +23,19 @@ log = logging.getLogger(__name__)
 
 
 class OutcomeIndex(TopicMirror):
-    """Action ids of ``channel`` with an outcome on ``nurture.delivery``."""
+    """Action ids of ``channel`` with an outcome on ``nurture.delivery``.
 
-    def __init__(self, kafka: KafkaSettings, channel: str) -> None:
+    ``codecs`` read the records (default: single-object only). A record that does not decode is
+    skipped with a warning, whatever the reason (also an unknown schema id, or a registry that
+    did not answer): its action counts as not done elsewhere.
+    """
+
+    def __init__(
+        self, kafka: KafkaSettings, channel: str, *, codecs: DeliveryCodecs | None = None
+    ) -> None:
         self.channel = channel
         self._done: set[str] = set()
-        self._codec = codec_for("delivery_outcome")
+        self._decode = (codecs or single_object_codecs()).decode_outcome
         super().__init__(kafka, DELIVERY)
 
     def __contains__(self, action_id: object) -> bool:
@@ -38,7 +45,7 @@ class OutcomeIndex(TopicMirror):
         if record.value is None:
             return
         try:
-            outcome = self._codec.decode(record.value)
+            outcome = self._decode(record.value)
         except SchemaError as exc:
             log.warning(
                 "%s[%d] offset=%d: skipped: %s", record.topic, record.partition, record.offset, exc

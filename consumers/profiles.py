@@ -19,9 +19,9 @@ from typing import Any, Final
 
 from kafka.consumer.fetcher import ConsumerRecord
 
+from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.keyring import KeyRing
 from consumers.mirror import TopicMirror
-from schemas.codec import default_codec
 from schemas.errors import SchemaError
 from schemas.models import CandidateProfile, parse_profile
 from schemas.privacy.contact import is_sealed, open_profile
@@ -41,12 +41,23 @@ ProfileEntry = CandidateProfile | str
 class ProfileState(TopicMirror):
     """The latest profile (or :data:`ERASED`) per candidate id, fed from ``candidate.profile``.
 
-    ``keks`` unwrap the data keys (default: :class:`~schemas.privacy.settings.PrivacySettings`).
+    ``keks`` unwrap the data keys (default: :class:`~schemas.privacy.settings.PrivacySettings`);
+    ``codecs`` read the records (default: single-object only; in Schema Registry mode both
+    framings). A record that does not decode is skipped with a warning, whatever the reason
+    (also an unknown schema id, or a registry that did not answer): the candidate keeps the
+    entry of their previous record, as for any corrupt record.
     """
 
-    def __init__(self, kafka: KafkaSettings, keks: KeyEncryptionKeys | None = None) -> None:
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        keks: KeyEncryptionKeys | None = None,
+        *,
+        codecs: DeliveryCodecs | None = None,
+    ) -> None:
         #: A validated unsealed profile, a decoded sealed one (opened on demand), or ERASED.
         self._entries: dict[str, CandidateProfile | dict[str, Any] | str] = {}
+        self._decode = (codecs or single_object_codecs()).decode_profile
         self.keys = KeyRing(kafka, keks or load_privacy_settings().key_encryption_keys())
         try:
             super().__init__(kafka, PROFILE)
@@ -86,7 +97,7 @@ class ProfileState(TopicMirror):
                 self._entries.pop(record.key.decode(), None)
             return
         try:
-            decoded = default_codec().decode(record.value)
+            decoded = self._decode(record.value)
             if decoded.subject == "erasure_request":
                 self._entries[str(decoded.record["candidate_id"])] = ERASED
             elif decoded.subject == "candidate_profile":

@@ -15,6 +15,7 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
+from consumers.codecs import DeliveryCodecs, registry_codecs, single_object_codecs
 from consumers.email_sender import EmailSender
 from consumers.handling import Handler
 from consumers.health import serve_health
@@ -32,6 +33,7 @@ from consumers.suppression import SuppressionState
 from consumers.webhook import WebhookSender
 from schemas.errors import ConfigError
 from schemas.models import CHANNELS
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.stack_dump import add_state_reporter, remove_state_reporter, report_state_on_sigusr1
 
@@ -55,11 +57,20 @@ def group_id(kafka: KafkaSettings, settings: DeliverySettings, channel: str) -> 
     return f"{kafka.topic_prefix}{settings.kafka.group_prefix}-{channel}"
 
 
-def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings) -> None:
+def run_delivery(
+    channel: str,
+    settings: DeliverySettings,
+    kafka: KafkaSettings,
+    schema_registry: SchemaRegistrySettings | None = None,
+) -> None:
     """Deliver ``channel``'s actions until SIGTERM or SIGINT, then commit and return.
 
     Raises :class:`StalledError` when the watchdog stopped the loop (no progress while actions
     waited); if the loop does not even return then, the watchdog ends the process (status 75).
+    With ``schema_registry`` set (its URL), outcomes are written in the Confluent wire format:
+    :class:`ConfigError` when their schema is not registered, and
+    :class:`~schemas.errors.SchemaRegistryUnavailableError` when the registry does not answer,
+    both before anything is read.
     """
     if channel not in CHANNELS:
         raise ConfigError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
@@ -71,6 +82,9 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    codecs = registry_codecs(
+        schema_registry or SchemaRegistrySettings(), topic_prefix=kafka.topic_prefix
+    )
     registry = CollectorRegistry()
     metrics = DeliveryMetrics(registry)
     watch = CommitWatch(settings.kafka.stall_timeout_s)
@@ -80,7 +94,8 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
             server = serve_health(settings.metrics_host, settings.metrics_port, registry, watch)
             resources.callback(server.server_close)
             resources.callback(server.shutdown)
-        loop = build_loop(resources, channel, ProcessParts(settings, kafka, metrics, watch))
+        parts = ProcessParts(settings, kafka, metrics, watch, codecs)
+        loop = build_loop(resources, channel, parts)
         add_state_reporter(loop.describe_state)
         resources.callback(remove_state_reporter, loop.describe_state)
         report_state_on_sigusr1()
@@ -105,26 +120,29 @@ def run_delivery(channel: str, settings: DeliverySettings, kafka: KafkaSettings)
 @dataclass(frozen=True)
 class ProcessParts:
     """What each channel's delivery loop is built from, owned by its process: the delivery and
-    Kafka settings, the metrics and the commit watch its watchdog reads (None: no watchdog)."""
+    Kafka settings, the metrics, the commit watch its watchdog reads (None: no watchdog) and
+    the codecs of the deployment's framing (None: single-object)."""
 
     settings: DeliverySettings
     kafka: KafkaSettings
     metrics: DeliveryMetrics
     watch: CommitWatch | None = None
+    codecs: DeliveryCodecs | None = None
 
 
 def build_loop(resources: ExitStack, channel: str, parts: ProcessParts) -> DeliveryLoop:
     """Wire the delivery loop of ``channel``; every part is closed when ``resources`` closes."""
     settings, kafka, metrics, watch = parts.settings, parts.kafka, parts.metrics, parts.watch
+    codecs = parts.codecs or single_object_codecs()
     store = DeliveryStore(settings.data_dir, channel)
     resources.callback(store.close)
     sender = build_sender(channel, settings, store)
     resources.callback(sender.close)
-    profiles = ProfileState(kafka)
+    profiles = ProfileState(kafka, codecs=codecs)
     resources.callback(profiles.close)
-    suppressions = SuppressionState(kafka)
+    suppressions = SuppressionState(kafka, codecs=codecs)
     resources.callback(suppressions.close)
-    done_elsewhere = OutcomeIndex(kafka, channel)
+    done_elsewhere = OutcomeIndex(kafka, channel, codecs=codecs)
     resources.callback(done_elsewhere.close)
     publisher = Publisher(kafka)
     resources.callback(publisher.close)
@@ -139,6 +157,7 @@ def build_loop(resources: ExitStack, channel: str, parts: ProcessParts) -> Deliv
         sender=sender,
         bucket=TokenBucket(settings.rate.per_s, settings.rate.burst),
         metrics=metrics,
+        codecs=codecs,
     )
     loop = DeliveryLoop(
         kafka,

@@ -20,10 +20,10 @@ from typing import Final
 
 from kafka.consumer.fetcher import ConsumerRecord
 
+from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.guards import is_removal, refusal
 from consumers.mirror import TopicMirror
 from consumers.profiles import ProfileEntry
-from schemas.codec import codec_for
 from schemas.consent import CONSENT_CHANNEL, unsubscribe_applies
 from schemas.errors import SchemaError
 from schemas.models import CandidateProfile, NurtureAction
@@ -41,11 +41,16 @@ _NONE: Final[Unsubscribes] = MappingProxyType({})
 
 
 class SuppressionState(TopicMirror):
-    """The latest unsubscribes (consent channel or ``all`` -> when) per candidate id."""
+    """The latest unsubscribes (consent channel or ``all`` -> when) per candidate id.
 
-    def __init__(self, kafka: KafkaSettings) -> None:
+    ``codecs`` read the records (default: single-object only). A record that does not decode is
+    skipped with a warning, whatever the reason (also an unknown schema id, or a registry that
+    did not answer): the candidate keeps the unsubscribes of their previous record.
+    """
+
+    def __init__(self, kafka: KafkaSettings, *, codecs: DeliveryCodecs | None = None) -> None:
         self._entries: dict[str, dict[str, datetime]] = {}
-        self._decode = codec_for("candidate_suppression").decode
+        self._decode = (codecs or single_object_codecs()).decode_suppression
         super().__init__(kafka, SUPPRESSION)
 
     def get(self, candidate_id: str) -> Unsubscribes:

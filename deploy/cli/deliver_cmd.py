@@ -13,6 +13,7 @@ from consumers.run import run_delivery
 from consumers.settings import DeliverySettings
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 
 
 def deliver(
@@ -44,13 +45,16 @@ def deliver(
     when Kafka is unreachable (restart it: redelivered actions are no-ops); 75 when offsets
     stopped advancing while actions waited (NURTURE_DELIVERY_STALL_TIMEOUT_S; restart it).
     SIGTERM finishes the record in flight, commits what is done and exits 0. With
-    --metrics-port, GET /health shows commit progress.
+    --metrics-port, GET /health shows commit progress. With NURTURE_SCHEMA_REGISTRY_URL,
+    outcomes are written in the Confluent wire format (exit 2 when their schema is not
+    registered, 1 when the registry does not answer at start).
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     flags: dict[str, Any] = {"data_dir": data_dir, "metrics_port": metrics_port}
     settings = DeliverySettings(**{k: v for k, v in flags.items() if v is not None})
+    schema_registry = SchemaRegistrySettings()
     try:
-        run_delivery(channel, settings, kafka_settings(ctx))
+        run_delivery(channel, settings, kafka_settings(ctx), schema_registry)
     except StalledError as exc:
         raise fail(f"stalled, exiting with status {EXIT_STALLED}: {exc}", EXIT_STALLED) from exc
     except NurtureError as exc:

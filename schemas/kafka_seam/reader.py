@@ -104,17 +104,22 @@ class KafkaTopicReader:
                         stops[tp],
                         stall_timeout_s,
                     )
-                fetched = consumer.poll(timeout_ms=POLL_MS, **limit)
-                if fetched:
-                    last_record = time.monotonic()
-                for tp, records in fetched.items():
+                before = {tp: consumer.position(tp) for tp in pending}
+                for tp, records in consumer.poll(timeout_ms=POLL_MS, **limit).items():
                     stop = stops[tp]
                     for record in records:
                         if record.offset >= stop:  # written after the read began: left for later
                             consumer.seek(tp, record.offset)
                             break
                         yield record
-                    if consumer.position(tp) >= stop:
+                # Every pending partition, not only those that returned records: a fetch can
+                # move the position past a transaction marker or an aborted batch and return
+                # no record, which is progress, and may be the end.
+                for tp in list(pending):
+                    position = consumer.position(tp)
+                    if position != before[tp]:
+                        last_record = time.monotonic()
+                    if position >= stops[tp]:
                         pending.discard(tp)
                         consumer.pause(tp)
         finally:

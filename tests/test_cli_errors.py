@@ -36,6 +36,7 @@ from producers.gateway.settings import load_gateway_settings
 from producers.settings import load_producer_settings
 from schemas.errors import ConfigError, KafkaUnavailableError
 from schemas.privacy.settings import load_privacy_settings
+from schemas.schema_registry.settings import load_schema_registry_settings
 from schemas.settings import load_kafka_settings
 
 #: Where Kafka is not: connecting fails at once (connection refused).
@@ -87,9 +88,19 @@ CASES: dict[str, Case] = {
     "topics create": Case(bad=(Bad("NURTURE_RETENTION_CANDIDATE_ACTIVITY", "a week"),)),
     "topics list": Case(bad=(Bad("NURTURE_SECURITY_PROTOCOL", "TLS"),)),
     "topics describe": Case(bad=(Bad("NURTURE_TOPIC_REPLICATION", "0"),)),
-    "topics export": Case(("candidate.activity",), bad=(Bad("NURTURE_SASL_MECHANISM", "MD5"),)),
+    "topics export": Case(
+        ("candidate.activity",),
+        bad=(
+            Bad("NURTURE_SASL_MECHANISM", "MD5"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
+        ),
+    ),
     "topics import": Case(
-        ("candidate.activity",), bad=(Bad("NURTURE_SSL_CHECK_HOSTNAME", "maybe"),)
+        ("candidate.activity",),
+        bad=(
+            Bad("NURTURE_SSL_CHECK_HOSTNAME", "maybe"),
+            Bad("NURTURE_SCHEMA_REGISTRY_TIMEOUT_S", "soon"),
+        ),
     ),
     "bench codec": Case(only_global="an in-memory codec benchmark: no broker, no settings"),
     "bench processor": Case(only_global="the worker's processing in memory, shipped model"),
@@ -109,16 +120,39 @@ CASES: dict[str, Case] = {
     "campaigns simulate": Case(
         only_global="reads the files its options name, and Kafka only with --candidate"
     ),
-    "erasure verify": Case(("c-1",), bad=(Bad("NURTURE_WORKER_SESSION_TIMEOUT_S", "long"),)),
+    "erasure verify": Case(
+        ("c-1",),
+        bad=(
+            Bad("NURTURE_WORKER_SESSION_TIMEOUT_S", "long"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
+        ),
+    ),
     "keys rewrap": Case(bad=(Bad("NURTURE_PRIVACY_KEY_SCAN_TIMEOUT_S", "-1"),)),
     "replay rebuild": Case(
-        ("--from-beginning", "--yes"), bad=(Bad("NURTURE_WORKER_STORE", "sqlite://"),)
+        ("--from-beginning", "--yes"),
+        bad=(
+            Bad("NURTURE_WORKER_STORE", "sqlite://"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
+        ),
     ),
-    "replay shadow": Case(bad=(Bad("NURTURE_WORKER_CLOCK", "sundial"),)),
-    "replay diff": Case(bad=(Bad("NURTURE_WORKER_STORE", "sqlite://"),)),
+    "replay shadow": Case(
+        bad=(
+            Bad("NURTURE_WORKER_CLOCK", "sundial"),
+            Bad("NURTURE_SCHEMA_REGISTRY_UNAVAILABLE_RETRY_S", "-1"),
+        )
+    ),
+    "replay diff": Case(
+        bad=(
+            Bad("NURTURE_WORKER_STORE", "sqlite://"),
+            Bad("NURTURE_SCHEMA_REGISTRY_TIMEOUT_S", "0"),
+        )
+    ),
     "replay drop": Case(("rehearsal",), only_global="deletes a sandbox's topics: Kafka only"),
     "dlq list": Case(only_global="reads the dead-letter topics: Kafka only"),
-    "dlq show": Case(("candidate.activity.dlq:0:1",), only_global="reads a DLQ: Kafka only"),
+    "dlq show": Case(
+        ("candidate.activity.dlq:0:1",),
+        bad=(Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),),
+    ),
     "dlq redrive": Case(only_global="reads and re-publishes dead letters: Kafka only"),
     "spec asyncapi": Case(
         only_global="prints the declared topics and schemas; reads no setting (retention "
@@ -134,32 +168,56 @@ CASES: dict[str, Case] = {
             Bad("NURTURE_WORKER_STORE", "sqlite://"),
             Bad("NURTURE_DELIVERY_WEBHOOKS", "{not json"),
             Bad("NURTURE_RETENTION_CANDIDATE_PROFILE", "forever"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
         )
     ),
     "worker": Case(
-        bad=(Bad("NURTURE_WORKER_STORE", "sqlite://"), Bad("NURTURE_WORKER_WEB_PORT", "http"))
+        bad=(
+            Bad("NURTURE_WORKER_STORE", "sqlite://"),
+            Bad("NURTURE_WORKER_WEB_PORT", "http"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
+        )
     ),
     "deliver": Case(
         ("--channel", "email"),
         bad=(
             Bad("NURTURE_DELIVERY_SMTP_PORT", "smtp"),
             Bad("NURTURE_DELIVERY_WEBHOOKS", "{not json"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
         ),
     ),
     "score": Case(("c-1",), bad=(Bad("NURTURE_WORKER_WEB_PORT", "http"),)),
-    "erase": Case(("c-1",), bad=(Bad("NURTURE_PRODUCER_COMPRESSION", "rar"),)),
+    "erase": Case(
+        ("c-1",),
+        bad=(
+            Bad("NURTURE_PRODUCER_COMPRESSION", "rar"),
+            Bad("NURTURE_SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_S", "-1"),
+        ),
+    ),
     "gateway": Case(
         bad=(
             Bad("NURTURE_GATEWAY_API_KEYS", "ats=short"),
             Bad("NURTURE_GATEWAY_PORT", "http"),
             Bad("NURTURE_GATEWAY_RATE_LIMITS", "ats=fast"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "ftp://registry:8081"),
         )
     ),
-    "publish": Case(("-",), bad=(Bad("NURTURE_PRODUCER_LINGER_MS", "soon"),)),
-    "simulate": Case(("--events", "5"), bad=(Bad("NURTURE_PRODUCER_MAX_IN_FLIGHT", "many"),)),
-    "chaos": Case(
-        only_global="its children's settings come from the harness, which drops "
-        "NURTURE_WORKER_/DELIVERY_/PRIVACY_ from their environment"
+    "publish": Case(
+        ("-",),
+        bad=(
+            Bad("NURTURE_PRODUCER_LINGER_MS", "soon"),
+            Bad("NURTURE_SCHEMA_REGISTRY_TIMEOUT_S", "0"),
+        ),
+    ),
+    "simulate": Case(
+        ("--events", "5"),
+        bad=(
+            Bad("NURTURE_PRODUCER_MAX_IN_FLIGHT", "many"),
+            Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),
+        ),
+    ),
+    "chaos": Case(  # the children's other settings come from the harness
+        bad=(Bad("NURTURE_SCHEMA_REGISTRY_URL", "registry:8081"),)
     ),
     "config": Case(  # reads every model: one of each kind here, all at once in test_config.py
         bad=(
@@ -206,7 +264,12 @@ def isolated(tmp_path: Path) -> Iterator[dict[str, str | None]]:
         "NURTURE_KAFKA_CACHE": str(tmp_path / "jars"),
         "NURTURE_PRIVACY_KEK_FILE": str(tmp_path / "kek"),
     }
-    loaders = (load_kafka_settings, load_producer_settings, load_gateway_settings)
+    loaders = (
+        load_kafka_settings,
+        load_producer_settings,
+        load_gateway_settings,
+        load_schema_registry_settings,
+    )
     for loader in (*loaders, load_privacy_settings):
         loader.cache_clear()  # loaded once per process: a test before may have loaded them
     yield env

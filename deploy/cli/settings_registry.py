@@ -63,7 +63,30 @@ SETTINGS_MODELS: tuple[SettingsModel, ...] = (
     SettingsModel(BrokerSettings, "Local broker", ("broker", "up", "chaos")),
     SettingsModel(JarCacheSettings, "Local broker's jar cache", ("broker", "up", "chaos")),
     SettingsModel(RegistrySettings, "Local schema registry", ("registry",)),
-    SettingsModel(SchemaRegistrySettings, "Schema Registry mode", ("schemas register",)),
+    SettingsModel(
+        SchemaRegistrySettings,
+        "Schema Registry mode",
+        (
+            "schemas register",
+            SDK,
+            "gateway",
+            "publish",
+            "simulate",
+            "erase",
+            "bench sdk",
+            "deliver",
+            "up",
+            "worker",
+            "replay rebuild",
+            "replay shadow",
+            "replay diff",
+            "topics export",
+            "topics import",
+            "dlq show",
+            "erasure verify",
+            "chaos",
+        ),
+    ),
 )
 
 #: Who reads the ``NURTURE_RETENTION_<TOPIC>`` overrides (``schemas.topics``; not a model):

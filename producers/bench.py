@@ -196,7 +196,7 @@ def _events(n: int) -> list[Any]:
 
 def _create_topic(kafka: KafkaSettings, topic: str) -> None:
     with topic_admin.admin_client(kafka) as admin:
-        replication = kafka.replication_for(topic_admin.broker_count(admin))
+        replication = kafka.replication_for(topic_admin.live_broker_count(admin))
         topic_admin.create_topic(admin, topic, kafka.topic_partitions, replication)
 
 

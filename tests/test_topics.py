@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kafka.admin import NewTopic
+from kafka.errors import TopicAuthorizationFailedError, UnknownTopicOrPartitionError
 
 from schemas.errors import ConfigError, KafkaUnavailableError
 from schemas.kafka_seam import topic_admin
@@ -117,3 +120,23 @@ def test_an_undeclared_topic_is_made_once_and_deleting_it_twice_is_no_error(
         topic_admin.delete_topics(admin, [name])
         topic_admin.delete_topics(admin, [name])  # already gone (or going): no error
     assert name not in topic_admin.describe(kafka_base, [name])
+
+
+def test_a_refused_delete_is_not_hidden_by_a_missing_topic() -> None:
+    """kafka-python raises only the first error of a batch; a missing topic (ignored) beside a
+    refused one must still fail, whatever their order in the answer."""
+
+    class _Admin:
+        def delete_topics(self, topics: list[str], raise_errors: bool = True) -> dict[str, Any]:
+            assert raise_errors is False
+            return {
+                "topics": [
+                    {"name": topics[0], "error_code": UnknownTopicOrPartitionError.errno},
+                    {"name": topics[1], "error_code": TopicAuthorizationFailedError.errno},
+                ]
+            }
+
+    admin: Any = _Admin()
+    topic_admin.delete_topics(admin, [])  # nothing to delete: no request
+    with pytest.raises(TopicAuthorizationFailedError, match="kept"):
+        topic_admin.delete_topics(admin, ["gone", "kept"])

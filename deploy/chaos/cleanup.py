@@ -64,7 +64,7 @@ def delete_run(
         topics = sorted(t for t in admin.list_topics() if t.startswith(prefix))
         if topics:
             try:
-                admin.delete_topics(topics)
+                topic_admin.delete_topics(admin, topics)
                 done.topics = topics
             except KafkaError as exc:
                 done.problems.append(f"topics: {type(exc).__name__}: {exc}")

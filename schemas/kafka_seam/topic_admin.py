@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient
+from kafka import errors as kafka_errors
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.structs import OffsetAndMetadata
@@ -279,35 +280,50 @@ def delete_prefixed(settings: KafkaSettings) -> list[str]:
         raise ValueError("refusing to delete topics without a prefix")
     with admin_client(settings) as admin:
         doomed = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if doomed:
-            admin.delete_topics(doomed)
+        delete_topics(admin, doomed)
     return doomed
 
 
-def create_topic(
+def create_topic(  # noqa: PLR0913 - one topic's shape, and whether to wait for its leaders
     admin: KafkaAdminClient,
     name: str,
     partitions: int,
     replication: int,
     configs: Mapping[str, str] | None = None,
+    *,
+    wait: bool = False,
 ) -> bool:
     """Create one topic that is not declared in :data:`~schemas.topics.TOPICS` (a table
-    changelog, a bench's throw-away topic); False when it exists already (another process made
-    it meanwhile, or its deletion is still completing). Other refusals raise ``KafkaError``."""
+    changelog, a sandbox, a bench's throw-away topic); False when it exists already (another
+    process made it meanwhile, or its deletion is still completing). ``wait``: return once
+    every partition has a leader (kafka-python's ``wait_for_metadata``). Other refusals raise
+    ``KafkaError``."""
     topic = NewTopic(name, partitions, replication, topic_configs=dict(configs or {}))
     try:
-        admin.create_topics([topic])
+        admin.create_topics([topic], wait_for_metadata=wait)
     except TopicAlreadyExistsError:
         return False
     return True
 
 
 def delete_topics(admin: KafkaAdminClient, names: Iterable[str]) -> None:
-    """Delete ``names``; one that is already gone is no error."""
+    """Delete ``names``; one that is already gone is no error, any other refusal of any of them
+    raises (kafka-python would raise the first error of the batch only, so a missing topic could
+    hide a refused one)."""
     doomed = list(names)
-    if doomed:
-        with suppress(UnknownTopicOrPartitionError):
-            admin.delete_topics(doomed)
+    if not doomed:
+        return
+    answer = admin.delete_topics(doomed, raise_errors=False)
+    for topic in answer.get("topics", []):
+        error = kafka_errors.for_code(topic.get("error_code", 0))
+        if error is not kafka_errors.NoError and error is not UnknownTopicOrPartitionError:
+            raise error(f"cannot delete {topic.get('name')}")
+
+
+def live_broker_count(admin: KafkaAdminClient) -> int:
+    """Brokers up now (a throw-away topic asks no more copies than that; declared topics use
+    :func:`broker_count`, which counts a broker that is down too)."""
+    return len(admin.describe_cluster()["brokers"])
 
 
 def group_members(settings: KafkaSettings, group: str) -> list[str]:

@@ -80,7 +80,7 @@ def bench_worker(kafka: KafkaSettings, options: BenchOptions, report: Report) ->
             bench = _Bench(settings, options, len(pairs), Path(tmp), report)
             figures.update(_worker_runs(bench, pairs))
     finally:
-        _delete_topics(settings)
+        topic_admin.delete_prefixed(settings)
     figures.update(shares_of_ceiling(figures, scaled=options.processes > 1))
     _report_shares(figures, options.processes, report)
     report_framings(figures, report)
@@ -371,10 +371,3 @@ def _wait_all_joined(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{group} not stable with {members} members: {info}")
             time.sleep(0.05)
-
-
-def _delete_topics(settings: KafkaSettings) -> None:
-    with topic_admin.admin_client(settings) as admin:
-        names = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
-        if names:
-            admin.delete_topics(names)

@@ -43,11 +43,10 @@ def recreate_topic(kafka: KafkaSettings, name: str, *, partitions: int) -> None:
             _wait(lambda: name not in admin.list_topics(), f"{name} to be deleted")
         deadline = time.monotonic() + TOPIC_TIMEOUT_S
         # False while the controller is still completing the deletion
-        while not topic_admin.create_topic(admin, name, count, replication, configs):
+        while not topic_admin.create_topic(admin, name, count, replication, configs, wait=True):
             if time.monotonic() > deadline:
                 raise ReplayError(f"could not create {name} again after deleting it")
             time.sleep(0.5)
-        topic_admin.await_metadata(admin, {name}, TOPIC_TIMEOUT_S)
 
 
 def clear_local_store(data_dir: Path, app_id: str) -> Path | None:

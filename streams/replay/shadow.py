@@ -127,7 +127,7 @@ def prepare_sandbox(kafka: KafkaSettings, name: str, *, replace: bool) -> Output
         )
     with topic_admin.admin_client(kafka) as admin:
         if existing:
-            admin.delete_topics(sorted(existing))
+            topic_admin.delete_topics(admin, sorted(existing))
             _wait_gone(admin, set(existing))
         specs = {spec.name: spec for spec in TOPICS}
         requests = {
@@ -135,18 +135,15 @@ def prepare_sandbox(kafka: KafkaSettings, name: str, *, replace: bool) -> Output
             topics.action: specs[ACTION],
         }
         replication = kafka.replication_for(topic_admin.broker_count(admin))
-        admin.create_topics(
-            {
-                topic: {
-                    "num_partitions": kafka.topic_partitions,
-                    "replication_factor": replication,
-                    "configs": topic_admin.expected_configs(spec, replication),
-                }
-                for topic, spec in requests.items()
-                if topic is not None
-            },
-            wait_for_metadata=True,
-        )
+        for topic, spec in requests.items():
+            if topic is None:
+                continue
+            configs = topic_admin.expected_configs(spec, replication)
+            partitions = kafka.topic_partitions
+            if not topic_admin.create_topic(
+                admin, topic, partitions, replication, configs, wait=True
+            ):
+                raise ReplayError(f"sandbox topic {topic} exists still after it was deleted")
     return topics
 
 
@@ -157,7 +154,7 @@ def drop_sandbox(kafka: KafkaSettings, name: str, summary_dir: Path) -> list[str
     existing = sorted(topic_admin.describe(kafka, names))
     if existing:
         with topic_admin.admin_client(kafka) as admin:
-            admin.delete_topics(existing)
+            topic_admin.delete_topics(admin, existing)
     summary_path(summary_dir, name).unlink(missing_ok=True)
     return existing
 

@@ -118,7 +118,8 @@ CASES: dict[str, Case] = {
         ("deploy/campaigns",), only_global="reads the files it is given (test_bad_input_file)"
     ),
     "campaigns simulate": Case(
-        only_global="reads the files its options name, and Kafka only with --candidate"
+        only_global="reads the files its options name, and Kafka (and NURTURE_SCHEMA_REGISTRY_*) "
+        "only with --candidate"
     ),
     "erasure verify": Case(
         ("c-1",),

@@ -145,6 +145,18 @@ def test_worker_scores_both_framings_writes_confluent_and_dead_letters_unknown_i
     assert described[kafka.topic("nurture.delivery")] == "empty"
     assert described[kafka.topic("candidate.keys")] is None  # no Avro on it
 
+    # campaigns simulate --candidate reads the candidate's records in both framings.
+    # Its outcomes equal those from the single-object twin; with the mode off, the Confluent
+    # framed half is skipped as undecodable and the outcomes differ.
+    candidate = events[1][0].decode()  # odd records are Confluent framed
+    simulate = ["campaigns", "simulate", "--json", "--candidate", candidate]
+    code, both = _nurture(["--topic-prefix", kafka.topic_prefix, *simulate], env)
+    assert code == 0 and both.strip(), both
+    code, single = _nurture(["--topic-prefix", twin.topic_prefix, *simulate], {})
+    assert code == 0 and both == single
+    code, mode_off = _nurture(["--topic-prefix", kafka.topic_prefix, *simulate], {})
+    assert mode_off != both
+
     # replay rebuild in registry mode publishes the same records, Confluent framed.
     rebuild_env = {
         **env,

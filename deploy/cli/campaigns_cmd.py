@@ -20,6 +20,8 @@ from rich.table import Table
 
 from deploy.cli.context import EXIT_USAGE, console, fail, kafka_settings
 from schemas.errors import NurtureError
+from schemas.schema_registry.codec import wire_codec
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.timestamps import from_micros
 from streams.campaigns import Engine, StepOutcome, load_campaigns, load_catalog, validate_path
 from streams.campaigns.durations import parse_duration
@@ -136,7 +138,10 @@ def _records(
             "(reads that candidate's records from Kafka)",
             EXIT_USAGE,
         )
-    history = read_candidate(kafka_settings(ctx), candidate)
+    kafka = kafka_settings(ctx)
+    # Both framings in Schema Registry mode (NURTURE_SCHEMA_REGISTRY_URL), single-object without
+    wire = wire_codec(SchemaRegistrySettings(), topic_prefix=kafka.topic_prefix)
+    history = read_candidate(kafka, candidate, codec=wire)
     if not history.records:
         raise fail(
             f"no profile or activity records of candidate {candidate!r} on Kafka "

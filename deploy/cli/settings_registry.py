@@ -85,6 +85,7 @@ SETTINGS_MODELS: tuple[SettingsModel, ...] = (
             "dlq show",
             "erasure verify",
             "chaos",
+            "campaigns simulate",
         ),
     ),
 )

@@ -15,7 +15,7 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
-from consumers.codecs import DeliveryCodecs, registry_codecs, single_object_codecs
+from consumers.codecs import DeliveryCodecs, registry_codecs
 from consumers.email_sender import EmailSender
 from consumers.handling import Handler
 from consumers.health import serve_health
@@ -121,7 +121,7 @@ def run_delivery(
 class ProcessParts:
     """What each channel's delivery loop is built from, owned by its process: the delivery and
     Kafka settings, the metrics, the commit watch its watchdog reads (None: no watchdog) and
-    the codecs of the deployment's framing (None: single-object)."""
+    the codecs of the deployment's framing (None: built from ``NURTURE_SCHEMA_REGISTRY_*``)."""
 
     settings: DeliverySettings
     kafka: KafkaSettings
@@ -133,7 +133,9 @@ class ProcessParts:
 def build_loop(resources: ExitStack, channel: str, parts: ProcessParts) -> DeliveryLoop:
     """Wire the delivery loop of ``channel``; every part is closed when ``resources`` closes."""
     settings, kafka, metrics, watch = parts.settings, parts.kafka, parts.metrics, parts.watch
-    codecs = parts.codecs or single_object_codecs()
+    codecs = parts.codecs or registry_codecs(
+        SchemaRegistrySettings(), topic_prefix=kafka.topic_prefix
+    )
     store = DeliveryStore(settings.data_dir, channel)
     resources.callback(store.close)
     sender = build_sender(channel, settings, store)

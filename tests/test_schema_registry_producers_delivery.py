@@ -49,7 +49,7 @@ from schemas.schema_registry import framing
 from schemas.schema_registry.client import SchemaRegistryClient
 from schemas.schema_registry.codec import confluent_codec
 from schemas.schema_registry.register import register_catalog
-from schemas.schema_registry.settings import SchemaRegistrySettings, load_schema_registry_settings
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.schema_registry.subjects import registry_subject, schema_text
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY, DELIVERY, PROFILE, SUPPRESSION
@@ -165,13 +165,9 @@ def test_the_sdk_writes_confluent_frames_with_the_registered_ids(
 
 
 @pytest.fixture
-def registry_in_environment(registry_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """NURTURE_SCHEMA_REGISTRY_URL set for the gateway, which loads it from the environment."""
+def registry_in_environment(registry_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NURTURE_SCHEMA_REGISTRY_URL set for the gateway, which reads it from the environment."""
     monkeypatch.setenv("NURTURE_SCHEMA_REGISTRY_URL", registry_url)
-    load_schema_registry_settings.cache_clear()
-    yield
-    monkeypatch.delenv("NURTURE_SCHEMA_REGISTRY_URL")
-    load_schema_registry_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("registry_in_environment")

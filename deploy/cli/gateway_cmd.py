@@ -8,7 +8,7 @@ import typer
 
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
-from schemas.schema_registry.settings import load_schema_registry_settings
+from schemas.schema_registry.settings import SchemaRegistrySettings
 
 
 def gateway(
@@ -38,7 +38,7 @@ def gateway(
 
     flags: dict[str, Any] = {"host": host, "port": port}
     settings = GatewaySettings(**{k: v for k, v in flags.items() if v is not None})
-    load_schema_registry_settings()  # its errors now, before the keys; the app reuses it
+    SchemaRegistrySettings()  # its errors now, before the API keys (the app reads it again)
     try:
         serve(settings, kafka_settings(ctx), log_level=log_level.lower())
     except NurtureError as exc:

@@ -7,6 +7,7 @@ from schemas.bench import bench_codec, typical_event
 from schemas.codec import activity_codec
 from schemas.models import parse_event
 
+
 def test_the_typical_event_is_valid_and_round_trips() -> None:
     record = typical_event()
     assert parse_event(record).to_avro() == record

@@ -9,6 +9,7 @@ every single-worker test stayed green (docs/worker.md, "Processing a batch").
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,7 +77,13 @@ def test_members_joining_leaving_and_dying_lose_and_double_nothing(
         name = rng.choice(names)
         kind = rng.choice(KILL_KINDS)
         workers[name].signal(SIGNALS[kind])
-        code = workers[name].wait(timeout_s=60)
+        try:
+            code = workers[name].wait(timeout_s=60)
+        except subprocess.TimeoutExpired:
+            state = workers[name].state_report()  # what its threads and tasks wait for
+            pytest.fail(
+                f"seed {seed}: {name} still runs 60 s after {kind}\n{state}\n{harness.logs()}"
+            )
         # 0 once faust runs (a clean stop, or a stop mid-step: runner.py); the signal's own
         # ending before that (deploy/chaos/exits.py lists how start-up ends).
         last = last_line(harness.tmp / f"{name}.log")

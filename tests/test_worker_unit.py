@@ -155,20 +155,20 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class _Consumer:
-    def __init__(self, high: dict[TP, int]) -> None:
+    def __init__(self, high: dict[TP, int | None]) -> None:
         self.high = high
 
     def assignment(self) -> set[TP]:
         return set(self.high)
 
-    def highwater(self, tp: TP) -> int:
+    def highwater(self, tp: TP) -> int | None:
         return self.high[tp]
 
 
 class _WorkerApp:
     """The few attributes of a faust app the commit watch reads."""
 
-    def __init__(self, high: dict[TP, int], committed: dict[TP, int]) -> None:
+    def __init__(self, high: dict[TP, int | None], committed: dict[TP, int]) -> None:
         self.consumer = _Consumer(high)
         self.monitor = SimpleNamespace(tp_committed_offsets=committed)
         self.tables = SimpleNamespace(recovery=SimpleNamespace(in_recovery=False))
@@ -191,6 +191,18 @@ def test_commit_watch_flags_a_stall_only_while_records_wait() -> None:
     app.rebalancing = False
     app.monitor.tp_committed_offsets = {tp: 100}
     assert watch.check(now=100.0)  # caught up: nothing waits, nothing to flag
+
+
+def test_commit_watch_skips_a_partition_whose_high_watermark_is_not_known_yet() -> None:
+    """Found under load (tests/test_worker_group.py): just after an assignment faust's consumer
+    knows no high watermark (None) until a fetch answers, and the watch crashed the worker."""
+    known, fresh = TP("p.candidate.activity", 0), TP("p.candidate.activity", 1)
+    app = _WorkerApp({known: 100, fresh: None}, {known: 40, fresh: 7})
+    watch = CommitWatch(app, frozenset({known.topic}), stall_timeout_s=10, last_progress=0.0)
+    assert watch.lag() == {"p.candidate.activity:0": 60}
+    assert watch.check(now=1.0)
+    app.consumer.high = {fresh: None}  # only partitions with nothing known: none waits
+    assert watch.check(now=100.0) and watch.status()["lag"] == {}
 
 
 def test_commit_watch_bounds_a_rebalance_until_its_assignment_not_the_recovery() -> None:

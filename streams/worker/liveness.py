@@ -82,14 +82,18 @@ class CommitWatch:
         return waited if limit is not None and waited > limit else None
 
     def lag(self) -> dict[str, int]:
-        """Records waiting per assigned source partition (``topic:partition`` -> count)."""
+        """Records waiting per assigned source partition (``topic:partition`` -> count). A
+        partition whose high watermark is not known yet (assigned, no fetch answered: under
+        load that lasts seconds) is left out: nothing is known to wait there."""
         committed = self.app.monitor.tp_committed_offsets
         consumer = self.app.consumer
         waiting: dict[str, int] = {}
         for tp in consumer.assignment():
             if tp.topic not in self.source_topics or tp not in committed:
                 continue
-            waiting[f"{tp.topic}:{tp.partition}"] = max(0, consumer.highwater(tp) - committed[tp])
+            high = consumer.highwater(tp)
+            if high is not None:
+                waiting[f"{tp.topic}:{tp.partition}"] = max(0, high - committed[tp])
         return waiting
 
     def busy(self) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from kafka.errors import KafkaError
 from pydantic import ValidationError as PydanticValidationError
@@ -96,10 +97,22 @@ def _problem(error: ErrorDetails, model: type[BaseSettings]) -> str:
         error["type"] != "missing"
         and isinstance(value, str | int | float)
         and not (field is not None and is_secret(field))
+        and not _has_credentials(value)
         and len(repr(value)) <= _SHOWN_INPUT_CHARS
     ):
         shown = f" (got {value!r})"
     return f"invalid setting {where}: {reason}{shown}"
+
+
+def _has_credentials(value: object) -> bool:
+    """A URL with a user or password in it (``https://user:secret@host``): never repeated."""
+    if not isinstance(value, str) or "://" not in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        return parts.username is not None or parts.password is not None
+    except ValueError:
+        return True  # not parseable: do not risk it
 
 
 def source_problem(exc: SettingsError) -> str:

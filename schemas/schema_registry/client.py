@@ -16,6 +16,7 @@ project's errors. confluent-kafka stays what the tests use as an independent cli
 from __future__ import annotations
 
 import json
+import logging
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -51,6 +52,9 @@ class SchemaRegistryClient:
         elif settings.username is not None and settings.password is not None:
             auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
         self.url = _shown(base)
+        # httpx logs every request's URL at INFO: one line per schema look-up, nothing an
+        # operator needs (failures are raised as our errors, with the URL shown safely).
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         self._http = httpx.Client(
             base_url=base,
             headers=headers,

@@ -74,6 +74,12 @@ class SchemaRegistrySettings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            # A URL is printed (nurture config) and logged; the secret settings are not.
+            raise ValueError(
+                "put the credentials in NURTURE_SCHEMA_REGISTRY_USERNAME and _PASSWORD (or "
+                "_BEARER_TOKEN), not in the URL"
+            )
         return value
 
     @model_validator(mode="after")

@@ -22,7 +22,12 @@ app = typer.Typer(
 )
 
 ErrorOption = Annotated[
-    str | None, typer.Option("--error", help="Only this error class (e.g. CorruptPayloadError).")
+    str | None,
+    typer.Option(
+        "--error",
+        help="Only this error class (e.g. CorruptPayloadError, SchemaRegistryUnavailableError) "
+        "or delivery reason (e.g. schema_error).",
+    ),
 ]
 SinceOption = Annotated[
     str | None, typer.Option("--since", help="Only dead-lettered at or after this time.")
@@ -120,8 +125,11 @@ def redrive_(
     """Re-publish dead letters to their origin topics (once: a marker records the redrive).
 
     The worker de-duplicates activity by event_id, so a redriven event it already counted
-    changes nothing. nurture.action.dlq letters are not redriven (delivery holds them final),
-    nor truncated ones (the worker kept only part of a too-large record).
+    changes nothing. Of nurture.action.dlq only actions that did not decode (reason
+    schema_error, e.g. the registry was down) go back to nurture.action: delivery recorded
+    nothing for them, and a copy it already handled is a no-op by action_id. Other action
+    letters are refused (delivery recorded them final), and so are truncated ones (the worker
+    kept only part of a too-large record).
     """
     letters = _letters(ctx, topic, error, since)
     if dry_run:
@@ -134,9 +142,17 @@ def redrive_(
         raise fail(exc) from exc
     for letter in report.redriven:
         console.print(f"redriven {letter.letter_id} -> {letter.origin_topic}")
+    for letter in report.refused:
+        why = (
+            "it names no origin topic"
+            if letter.reason is None
+            else f"delivery recorded the action as final ({letter.reason}): a copy would be a no-op"
+        )
+        console.print(f"not redriven {letter.letter_id}: {why}")
     console.print(
         f"{len(report.redriven)} redriven, {report.already} already redriven before, "
-        f"{report.not_redrivable} not redrivable (nurture.action.dlq), "
+        f"{report.not_redrivable} not redrivable (action letters delivery recorded as final: "
+        "only schema_error ones go back), "
         f"{report.truncated} truncated (only part of a too-large record was kept: redrive the "
         "original from its origin offset)"
     )
@@ -151,5 +167,6 @@ def _summary(letter: dead_letters.DeadLetter) -> dict[str, object]:
         "origin_offset": letter.origin_offset,
         "error_class": letter.error_class,
         "error_message": letter.error_message,
+        "reason": letter.reason,
         "redriven": letter.redriven,
     }

@@ -2,7 +2,8 @@
 
 Dead letters of the worker (``candidate.activity.dlq``, ``candidate.profile.dlq``) carry their
 origin and error in ``nurture.dlq.*`` headers (streams/worker/dlq.py); those of delivery
-(``nurture.action.dlq``) carry ``nurture-reason`` (and ``nurture-origin`` for undecodable ones).
+(``nurture.action.dlq``) carry ``nurture-reason`` (and, for actions that do not decode,
+``nurture-origin``, ``nurture-error-class`` and ``nurture-error``: consumers/loop.py).
 
 **Redrive** re-publishes a worker dead letter's original key, value and headers (the
 ``nurture.dlq.*`` ones removed) to the topic it came from, with its original timestamp, so the
@@ -16,9 +17,17 @@ the letters they mark as redriven, and `redrive` skips marked letters, so runnin
 re-publishes nothing the second time. A crash between re-publishing and the marker can
 re-publish a letter once more on the next run; the worker's de-duplication absorbs that.
 
-``nurture.action.dlq`` is listed and shown but not redriven: delivery recorded those actions
-as final (``dead_lettered``) under their ``action_id``, so a re-published action would be a
-no-op by design. Nor is a *truncated* letter (header ``nurture.dlq.truncated``: the worker kept
+Of ``nurture.action.dlq`` only the letters of actions delivery could not *decode* are
+redriven (``nurture-reason: schema_error``, e.g. ``SchemaRegistryUnavailableError`` while the
+registry was down, or ``UnknownSchemaIdError``): delivery recorded nothing for them, so their
+original value goes back to ``nurture.action`` (key and timestamp kept, delivery's dead-letter
+headers removed) and is delivered like any action. A resend is idempotent by the deterministic
+``action_id``: a copy of an action this channel already finished is a no-op in delivery (its
+store, or the outcome on ``nurture.delivery``), which also covers the letter every channel's
+consumer writes for the same undecodable record. The other action letters (``retry_horizon``,
+``http_rejected``, ...) are listed and shown but refused: delivery recorded those actions as
+final (``dead_lettered``) under their ``action_id``, so a re-published copy would be a no-op by
+design. Nor is a *truncated* letter redriven (header ``nurture.dlq.truncated``: the worker kept
 only the start of a record over its size limit, streams/worker/dlq.py): re-publishing the cut copy
 would publish a record nobody sent. It is listed and shown; the original is still at its origin
 offset within the source topic's retention.
@@ -28,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas.kafka_seam import clients
@@ -47,8 +56,24 @@ from streams.worker.dlq import (
 
 HEADER_REDRIVEN = "nurture.dlq.redriven"
 HEADER_REDRIVEN_AT = "nurture.dlq.redriven_at"
-#: Dead-letter topics (unprefixed) and whether their letters can be redriven.
-DLQ_TOPICS = {ACTIVITY_DLQ: True, PROFILE_DLQ: True, ACTION_DLQ: False}
+#: Dead-letter topics (unprefixed). The worker's letters are redriven to their origin topic;
+#: delivery's only for the reasons in :data:`REDRIVABLE_ACTION_REASONS`.
+DLQ_TOPICS = (ACTIVITY_DLQ, PROFILE_DLQ, ACTION_DLQ)
+#: ``nurture-reason`` of action letters delivery recorded nothing final for: the action did not
+#: decode (consumers/loop.py), so it was never handled and a redrive delivers it.
+REDRIVABLE_ACTION_REASONS = frozenset({"schema_error"})
+#: Headers delivery adds to its dead letters (consumers/handling.py, consumers/loop.py),
+#: removed when a letter is redriven: the action did not carry them.
+ACTION_DLQ_HEADERS = frozenset(
+    {
+        "nurture-reason",
+        "nurture-channel",
+        "nurture-attempt",
+        "nurture-origin",
+        "nurture-error-class",
+        "nurture-error",
+    }
+)
 
 Headers = list[tuple[str, bytes]]
 
@@ -69,6 +94,9 @@ class DeadLetter:
     origin_offset: int | None
     error_class: str
     error_message: str
+    #: Delivery's ``nurture-reason`` (``schema_error``, ``retry_horizon``, ...); None for the
+    #: worker's letters.
+    reason: str | None = None
     redriven: bool = False
 
     @property
@@ -83,23 +111,34 @@ class DeadLetter:
 
     @property
     def original_headers(self) -> Headers:
-        """The headers the record had before it was dead-lettered."""
+        """The headers the record had before it was dead-lettered (the worker's letters keep
+        them beside its ``nurture.dlq.*`` ones; delivery's keep only its own)."""
+        if self.reason is not None:
+            return [(k, v) for k, v in self.headers if k not in ACTION_DLQ_HEADERS]
         return [(k, v) for k, v in self.headers if not k.startswith("nurture.dlq.")]
+
+    def matches(self, error: str) -> bool:
+        """True when ``error`` is this letter's error class or delivery's reason for it."""
+        return error in (self.error_class, self.reason)
 
 
 def parse(dlq_topic: str, record: object, *, action_topic: str) -> DeadLetter:
     """A dead letter from a consumer record of ``dlq_topic`` (either header convention)."""
     headers: Headers = list(getattr(record, "headers", None) or ())
     found = {k: v.decode("utf-8", "replace") for k, v in headers}
+    reason: str | None = None
     if HEADER_ERROR_CLASS in found:
         origin = found.get(HEADER_TOPIC)
         partition = _int(found.get(HEADER_PARTITION))
         offset = _int(found.get(HEADER_OFFSET))
         error, message = found[HEADER_ERROR_CLASS], found.get(HEADER_ERROR_MESSAGE, "")
-    else:  # delivery's dead letters
+    else:  # delivery's dead letters: an action that did not decode names its error class
         origin, partition, offset = action_topic, None, None
-        error = found.get("nurture-reason", "unknown")
-        message = found.get("nurture-origin", found.get("nurture-channel", ""))
+        reason = found.get("nurture-reason", "unknown")
+        error = found.get("nurture-error-class", reason)
+        message = found.get(
+            "nurture-error", found.get("nurture-origin", found.get("nurture-channel", ""))
+        )
     return DeadLetter(
         dlq_topic=dlq_topic,
         partition=int(getattr(record, "partition", 0)),
@@ -113,6 +152,7 @@ def parse(dlq_topic: str, record: object, *, action_topic: str) -> DeadLetter:
         origin_offset=offset,
         error_class=error,
         error_message=message,
+        reason=reason,
     )
 
 
@@ -134,7 +174,8 @@ def read_letters(
     since_ms: int | None = None,
 ) -> Iterator[DeadLetter]:
     """The dead letters of ``topics`` (markers applied, then filtered), oldest first per
-    partition."""
+    partition. ``error_class`` selects a letter by its error class or, for delivery's, its
+    ``nurture-reason`` (``--error schema_error`` or ``--error UnknownSchemaIdError``)."""
     with topic_reader(kafka) as reader:
         for topic in topics:
             letters: list[DeadLetter] = []
@@ -147,7 +188,7 @@ def read_letters(
                     continue
                 letters.append(parse(topic, record, action_topic=kafka.topic(ACTION)))
             for letter in letters:
-                if error_class is not None and letter.error_class != error_class:
+                if error_class is not None and not letter.matches(error_class):
                     continue
                 if since_ms is not None and letter.timestamp_ms < since_ms:
                     continue
@@ -172,14 +213,21 @@ def find_letter(kafka: KafkaSettings, letter_id: str) -> DeadLetter:
 class RedriveReport:
     redriven: list[DeadLetter]
     already: int
+    #: Action letters delivery recorded as final (any reason but ``schema_error``).
     not_redrivable: int
     #: Letters holding only part of their record (too large): never re-published.
     truncated: int = 0
+    #: The letters counted in :attr:`not_redrivable`.
+    refused: list[DeadLetter] = field(default_factory=list)
 
 
 def _from_a_redrivable_topic(kafka: KafkaSettings, letter: DeadLetter) -> bool:
-    redrivable = {kafka.topic(t) for t, ok in DLQ_TOPICS.items() if ok}
-    return letter.dlq_topic in redrivable and bool(letter.origin_topic)
+    """The worker's letters with an origin, and delivery's that it recorded nothing for."""
+    if not letter.origin_topic:
+        return False
+    if letter.dlq_topic == kafka.topic(ACTION_DLQ):
+        return letter.reason in REDRIVABLE_ACTION_REASONS
+    return letter.dlq_topic in {kafka.topic(ACTIVITY_DLQ), kafka.topic(PROFILE_DLQ)}
 
 
 def redrivable(kafka: KafkaSettings, letter: DeadLetter) -> bool:
@@ -197,6 +245,7 @@ def redrive(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> RedriveRepor
             report.already += 1
         elif not _from_a_redrivable_topic(kafka, letter):
             report.not_redrivable += 1
+            report.refused.append(letter)
         elif letter.truncated:
             report.truncated += 1
         else:

@@ -9,35 +9,40 @@ unsubscribes and outcomes are read in **both** framings, record by record
 :func:`delivery_codecs` looks up the schema id of the outcomes *at start-up*, so a schema not
 registered (:class:`~schemas.errors.ConfigError`) or a registry that does not answer
 (:class:`~schemas.errors.SchemaRegistryUnavailableError`) stops the process before it reads an
-action. It also looks up the ids of the current versions of what delivery reads, when they are
-registered: records written with them then decode from the cache even while the registry is
-down. A schema id read later is resolved once, cached, and fails fast
-(:mod:`schemas.schema_registry.resolver`): the action is dead-lettered with the reason, a view
-skips the record as it skips any record that does not decode.
+action. It also looks up the ids of every catalog version of what delivery reads
+(:data:`READ_SUBJECTS`), when registered: records written with any of them then decode from
+the cache even while the registry is down. A schema id read later is resolved once, cached, and
+fails fast (:mod:`schemas.schema_registry.resolver`): the action is dead-lettered with the
+reason, a view skips the record as it skips any record that does not decode.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
 from schemas.codec import Decoded, codec_for, default_codec
-from schemas.errors import ConfigError
-from schemas.schema_registry.codec import RecordDecoder, SingleObjectCodec, WireCodec, wire_codec
+from schemas.schema_registry.codec import (
+    RecordDecoder,
+    SingleObjectCodec,
+    WireCodec,
+    warm_read_ids,
+    wire_codec,
+)
 from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.subject_codec import SubjectCodec
 from schemas.topics import ACTION, DELIVERY, PROFILE, SUPPRESSION
 
-log = logging.getLogger(__name__)
-
-#: What delivery reads, as (declared topic, subject): their ids are looked up at start when
-#: registered (a warm cache), and their absence is no error (their writers may not be switched).
+#: What delivery reads, as (declared topic, catalog subject): the ids of all their registered
+#: versions are cached at start (:func:`~schemas.schema_registry.codec.warm_read_ids`); a
+#: version not registered is no error (its writers may not be switched). ``nurture.action.retry``
+#: holds copies of ``nurture.action`` records, bytes and schema ids unchanged: its ids are those.
 READ_SUBJECTS = (
     (ACTION, "nurture_action"),
     (PROFILE, "candidate_profile"),
     (PROFILE, "erasure_request"),
     (SUPPRESSION, "candidate_suppression"),
+    (DELIVERY, "delivery_outcome"),
 )
 
 
@@ -63,13 +68,10 @@ class DeliveryCodecs:
 
 def delivery_codecs(wire: WireCodec) -> DeliveryCodecs:
     """Delivery's codecs over ``wire``; looks up the outcomes' schema id now (ConfigError when
-    it is not registered, SchemaRegistryUnavailableError when the registry does not answer)."""
+    it is not registered, SchemaRegistryUnavailableError when the registry does not answer),
+    then caches those of every registered version it reads."""
     outcome = wire.encoder(DELIVERY, "delivery_outcome")
-    for topic, subject in READ_SUBJECTS:
-        try:
-            wire.encoder(topic, subject)  # caches the current version's id for the readers
-        except ConfigError:
-            log.info("%s is not registered: its Confluent frames are resolved when read", subject)
+    warm_read_ids(wire, READ_SUBJECTS)
     return DeliveryCodecs(
         wire=wire,
         decode_action=wire.subject_decoder(codec_for("nurture_action")),

@@ -14,18 +14,46 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import ValidationError as PydanticValidationError
+
+from schemas.errors import ConfigError
 from schemas.schema_registry.codec import WireCodec, wire_codec
 from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
+
+#: The settings' environment variables start with this.
+ENV_PREFIX = "NURTURE_SCHEMA_REGISTRY_"
 
 
 def producer_wire_codec(
     kafka: KafkaSettings, settings: SchemaRegistrySettings | None = None
 ) -> WireCodec:
-    """The codec of ``settings`` (default: the environment's) for the topics of
-    ``kafka`` (its prefix names the TopicNameStrategy subjects). Connects to nothing: the
-    encoders built from it look their schema ids up."""
-    return _shared(settings or SchemaRegistrySettings(), kafka.topic_prefix)
+    """The codec of ``settings`` (default: the environment's, :func:`environment_settings`) for
+    the topics of ``kafka`` (its prefix names the TopicNameStrategy subjects). Connects to
+    nothing: the encoders built from it look their schema ids up."""
+    return _shared(settings or environment_settings(), kafka.topic_prefix)
+
+
+def environment_settings() -> SchemaRegistrySettings:
+    """``NURTURE_SCHEMA_REGISTRY_*`` from the environment; :class:`ConfigError` naming each
+    invalid variable and why (never its value: the URL or a secret may hold credentials), as
+    an SDK user gets for any setting the SDK refuses, whether the mode is on or off."""
+    try:
+        return SchemaRegistrySettings()
+    except PydanticValidationError as exc:
+        raise ConfigError("; ".join(_problems(exc))) from None
+
+
+def _problems(exc: PydanticValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        context = error.get("ctx") or {}
+        reason = str(context["error"]) if error["type"] == "value_error" else error["msg"]
+        if error["loc"]:
+            problems.append(f"invalid setting {ENV_PREFIX}{str(error['loc'][0]).upper()}: {reason}")
+        else:  # a check across fields (basic auth and a bearer token, ...)
+            problems.append(f"invalid {ENV_PREFIX}* settings: {reason}")
+    return problems
 
 
 @lru_cache(maxsize=8)

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 from kafka.partitioner.default import DefaultPartitioner
 
 from producers import ProducerSettings
+from producers.producer import NurtureProducer
 from producers.publish import parse_line
 from producers.records import RecordEncoder
 from schemas.codec import decode_as
-from schemas.errors import ValidationError
+from schemas.errors import ConfigError, ValidationError
 from schemas.kafka_seam.partitioner import KafkaPythonPartitioner
 from schemas.models import parse_event
+from schemas.settings import KafkaSettings
 from tests.test_producers_sdk import page_view
 
 NOW = datetime(2025, 3, 1, 9, 31, tzinfo=UTC)
@@ -104,6 +106,25 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NURTURE_PRODUCER_DICT_VALIDATION", "model")
     settings = ProducerSettings()
     assert (settings.linger_ms, settings.dict_validation) == (11, "model")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("NURTURE_SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_S", "-1", "greater than or equal to 0"),
+        ("NURTURE_SCHEMA_REGISTRY_TIMEOUT_S", "soon", "valid number"),
+    ],
+)
+def test_a_bad_schema_registry_setting_is_a_config_error_naming_it_even_with_the_mode_off(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    """Not pydantic's error: the SDK's own, before it connects (no broker needed)."""
+    monkeypatch.delenv("NURTURE_SCHEMA_REGISTRY_URL", raising=False)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as raised:
+        NurtureProducer(KafkaSettings(bootstrap_servers="127.0.0.1:1"), ProducerSettings())
+    assert str(raised.value).startswith(f"invalid setting {variable}: ")
+    assert reason in str(raised.value) and value not in str(raised.value)
 
 
 @pytest.mark.parametrize(

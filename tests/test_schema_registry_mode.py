@@ -19,12 +19,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from consumers.codecs import registry_codecs as delivery_registry_codecs
 from deploy.cli.main import app
 from deploy.registry.process import LocalRegistry
 from deploy.registry.settings import RegistrySettings
 from schemas import wire
 from schemas.catalog import REGISTRY_DIR, default_catalog, fingerprint_of, load_catalog
-from schemas.codec import codec_for
+from schemas.codec import Codec, codec_for
 from schemas.errors import (
     SchemaRegistryRefusedError,
     SchemaRegistryUnavailableError,
@@ -36,8 +37,9 @@ from schemas.schema_registry.client import SchemaRegistryClient
 from schemas.schema_registry.codec import confluent_codec
 from schemas.schema_registry.register import register_catalog
 from schemas.schema_registry.settings import SchemaRegistrySettings
-from schemas.schema_registry.subjects import registry_subjects, schema_text
+from schemas.schema_registry.subjects import registry_subject, registry_subjects, schema_text
 from schemas.subject_codec import ActivityCodec
+from streams.worker.wire import registry_codecs as worker_registry_codecs
 from tests.test_schema_registry_units import RECORDS
 from tests.test_secure_broker_support import free_port_pair
 
@@ -231,3 +233,48 @@ def test_a_registry_that_goes_down_keeps_cached_ids_and_fails_new_ones_in_bounde
     with pytest.raises(SchemaRegistryUnavailableError, match="not asked again"):
         reader.decode(new_id)
     assert time.monotonic() - started < 0.1
+
+
+def test_readers_cache_every_registered_version_at_start_and_read_old_ones_during_an_outage(
+    tmp_path: Path, prefix: str
+) -> None:
+    """The worker and delivery look up, at start, the ids of every catalog version they read:
+    records written with an *older* version, first seen while the registry is down, decode (a
+    reader without that warm-up cannot: it would dead-letter an unsubscribe or an erasure)."""
+    catalog = default_catalog()
+    old = Codec(catalog, reader_versions={"activity_event": 1, "candidate_profile": 1})
+    activity = {k: v for k, v in RECORDS["activity_event"].items() if k != "correlation_id"}
+    profile = {k: v for k, v in RECORDS["candidate_profile"].items() if k != "sealed_contact"}
+    registry = LocalRegistry(RegistrySettings(port=free_port_pair(), data_dir=tmp_path / "sr"))
+    try:
+        status, _ = registry.start()
+        settings = SchemaRegistrySettings(url=status.url, timeout_s=2)
+        with SchemaRegistryClient(settings) as client:
+            register_catalog(client, catalog, topic_prefix=prefix)
+            ids = {
+                subject: client.lookup(
+                    registry_subject(topic, subject, topic_prefix=prefix),
+                    schema_text(catalog.subject(subject).version(1).schema),
+                )
+                for topic, subject in (
+                    ("candidate.activity", "activity_event"),
+                    ("candidate.profile", "candidate_profile"),
+                )
+            }
+        worker = worker_registry_codecs(settings, topic_prefix=prefix)
+        delivery = delivery_registry_codecs(settings, topic_prefix=prefix)
+        cold = confluent_codec(settings, topic_prefix=prefix)  # looks nothing up at start
+    finally:
+        registry.stop()
+    v1_ids = {subject: found for subject, found in ids.items() if found is not None}
+    assert v1_ids.keys() == ids.keys(), ids  # v1 of both is registered
+    old_activity, old_profile = (
+        framing.header(v1_ids[s]) + old.encode(s, r)[wire.HEADER_SIZE :]
+        for s, r in (("activity_event", activity), ("candidate_profile", profile))
+    )
+    assert worker.decode_activity(old_activity)["event_id"] == activity["event_id"]
+    for decoded in (worker.decode_profile(old_profile), delivery.decode_profile(old_profile)):
+        assert (decoded.subject, decoded.version) == ("candidate_profile", 1)
+        assert decoded.record["candidate_id"] == profile["candidate_id"]
+    with pytest.raises(SchemaRegistryUnavailableError):
+        cold.decode(old_activity)

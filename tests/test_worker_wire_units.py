@@ -8,6 +8,7 @@ stall); the worker's outputs are Confluent framed with the ids it looked up at s
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -15,7 +16,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas import wire
-from schemas.codec import activity_codec, codec_for, default_codec
+from schemas.catalog import default_catalog
+from schemas.codec import Codec, activity_codec, codec_for, default_codec
 from schemas.errors import ConfigError
 from schemas.schema_registry import framing
 from schemas.schema_registry.codec import ConfluentCodec
@@ -32,6 +34,8 @@ from streams.worker.wire import WorkerCodecs, single_object_codecs, worker_codec
 from tests.test_schema_registry_units import FakeRegistry
 
 ACTIVITY_ID, ENGAGEMENT_ID, ACTION_ID, SUPPRESSION_ID = 11, 12, 13, 14
+#: activity_event v1's id (registered by another writer long ago; the worker writes none).
+ACTIVITY_V1_ID = 10
 
 
 class Message(NamedTuple):
@@ -139,6 +143,29 @@ def test_activity_ids_cached_before_an_outage_keep_decoding() -> None:
     registry.down = True
     step = ActivityProcessor(load_model(), _outputs(codecs)).process(_messages(framed))
     assert not step.outbox.records.get(("activity.dlq", 0))
+
+
+def test_every_registered_version_the_worker_reads_is_cached_at_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An older activity version seen first during an outage still decodes (it is not dead-
+    lettered: an unsubscribe written with it takes effect in order); versions the registry does
+    not have are logged in one line, no error."""
+    registry = _registry()
+    v1 = default_catalog().subject("activity_event").version(1)
+    registry.schemas[ACTIVITY_V1_ID] = schema_text(v1.schema)
+    with caplog.at_level(logging.INFO, logger="schemas.schema_registry.codec"):
+        codecs = _codecs(registry)
+    registry.down = True
+    record = {**codec_for("activity_event").decode(encoded_events(LoadSpec(events=1))[0][1])}
+    del record["correlation_id"]
+    old = Codec(default_catalog(), reader_versions={"activity_event": 1})
+    framed = _confluent(old.encode("activity_event", record), ACTIVITY_V1_ID)
+    assert codecs.decode_activity(framed)["event_id"] == record["event_id"]
+    assert registry.requests == 0  # from the start-up cache, not the (down) registry
+    (logged,) = [r.getMessage() for r in caplog.records if "not registered" in r.getMessage()]
+    assert "candidate_profile v1" in logged and "erasure_request v1" in logged
+    assert "activity_event" not in logged  # both of its versions are registered
 
 
 def test_an_output_schema_that_is_not_registered_stops_the_start() -> None:

@@ -43,7 +43,8 @@ def erase(
 ) -> None:
     """Erase CANDIDATE_ID: publish the erasure request and delete the candidate's data keys."""
     try:
-        with NurtureProducer(kafka_settings(ctx)) as producer:
+        registry = SchemaRegistrySettings()  # invalid: exit 2, as any setting
+        with NurtureProducer(kafka_settings(ctx), schema_registry=registry) as producer:
             receipt = producer.erase(candidate_id, source=source, reason=reason)
     except NurtureError as exc:
         raise fail(

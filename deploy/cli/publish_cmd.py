@@ -23,6 +23,7 @@ from deploy.cli.context import console, fail, kafka_settings
 from producers.producer import NurtureProducer
 from producers.publish import LineRejection, PublishSummary, publish_lines
 from schemas.errors import NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 
 #: Exit status when some lines were rejected (everything valid was still published).
 EXIT_REJECTED = 3
@@ -67,7 +68,10 @@ def publish(
                 sys.stdin.buffer if source is None else stack.enter_context(source.open("rb"))
             )
             writer = _RejectsWriter(rejects_path, stack)
-            producer = stack.enter_context(NurtureProducer(kafka_settings(ctx)))
+            registry = SchemaRegistrySettings()  # invalid: exit 2, as any setting
+            producer = stack.enter_context(
+                NurtureProducer(kafka_settings(ctx), schema_registry=registry)
+            )
             progress = _progress(stack)
             task = progress.add_task("publishing", total=source.stat().st_size if source else None)
             summary = publish_lines(

@@ -29,6 +29,7 @@ from producers.simulate.via_gateway import (
     send_via_gateway,
 )
 from schemas.errors import ConfigError, NurtureError
+from schemas.schema_registry.settings import SchemaRegistrySettings
 
 #: Mean journey length when --events does not ask for more.
 EVENTS_PER_CANDIDATE = 12.0
@@ -242,7 +243,10 @@ def _run(
         callback = None if progress.disable else on_record
 
         if output is None:
-            producer = stack.enter_context(NurtureProducer(kafka_settings(ctx)))
+            registry = SchemaRegistrySettings()  # invalid: exit 2, as any setting
+            producer = stack.enter_context(
+                NurtureProducer(kafka_settings(ctx), schema_registry=registry)
+            )
             return publish(records, producer, pacer, callback)
         out: BinaryIO = (
             sys.stdout.buffer if output == "-" else stack.enter_context(Path(output).open("wb"))

@@ -11,7 +11,8 @@ lets a topic migrate from one to the other with both kinds of record in it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from schemas.catalog import Catalog
@@ -23,6 +24,8 @@ from schemas.schema_registry.resolver import SchemaIdResolver
 from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.schema_registry.subjects import registry_subject, schema_text
 from schemas.subject_codec import SubjectCodec
+
+log = logging.getLogger(__name__)
 
 RecordDecoder = Callable[[bytes], dict[str, Any]]
 
@@ -155,6 +158,48 @@ class ConfluentCodec:
             return codec.decode_body(writer, data, framing.HEADER_SIZE)
 
         return decode
+
+    def warm_read_ids(self, reads: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+        """Look up the id of every catalog version of each (declared topic, catalog subject)
+        in ``reads`` under its registry subject, and cache it in the resolver: records written
+        with any of those versions then decode without the registry (during an outage too).
+
+        A version the registry does not have is no error (its writers may never have used it,
+        or not switched yet): those are returned, as ``"<subject> v<N> under '<registry
+        subject>'"``, and logged in one line; their records are resolved when read.
+        :class:`~schemas.errors.SchemaRegistryUnavailableError` (or ``...AuthError``) when the
+        registry does not answer."""
+        missing: list[str] = []
+        for topic, subject in reads:
+            where = registry_subject(
+                topic, subject, topic_prefix=self._topic_prefix, catalog=self.codec.catalog
+            )
+            for version in self.codec.catalog.subject(subject).versions:
+                schema_id = self.client.lookup(where, schema_text(version.schema))
+                if schema_id is None:
+                    missing.append(f"{subject} v{version.version} under {where!r}")
+                else:
+                    self.resolver.remember(schema_id, version)
+        if missing:
+            log.info(
+                "not registered at %s, so records written with them are resolved when read "
+                "(not while the registry is down): %s",
+                self.client.url,
+                ", ".join(missing),
+            )
+        return tuple(missing)
+
+
+def warm_read_ids(wire: WireCodec, reads: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """At a reader's start: cache the schema id of every catalog version of what it ``reads``
+    ((declared topic, catalog subject) pairs), so Confluent frames of any registered version
+    decode while the registry is down (:meth:`ConfluentCodec.warm_read_ids`; nothing to do and
+    ``()`` with single-object framing). Returns the versions not registered (logged, no error);
+    raises :class:`~schemas.errors.SchemaRegistryUnavailableError` when the registry does not
+    answer."""
+    if isinstance(wire, ConfluentCodec):
+        return wire.warm_read_ids(reads)
+    return ()
 
 
 def confluent_codec(

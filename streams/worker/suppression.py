@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from schemas.codec import codec_for
 from streams.worker.engagement import ActivityItem
 from streams.worker.rows import CAMPAIGNS, Row, load_row
 
@@ -53,9 +52,3 @@ def changed_suppression(
     if not any(item.record["type"] == UNSUBSCRIBED for item in items):
         return None
     return suppression_record(candidate_id, unsubscribes(load_row(stored)), unsubscribes(row))
-
-
-def encode_suppression(record: Mapping[str, Any]) -> bytes:
-    """Avro single-object bytes of a ``candidate_suppression`` record (the worker writes with
-    ``Outputs.codecs.encode_suppression``, in the deployment's framing)."""
-    return codec_for(SUBJECT).encode(record)

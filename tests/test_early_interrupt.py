@@ -5,6 +5,7 @@ stops as before. A program that only imports the command line (a test run) is le
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -108,3 +109,48 @@ def test_the_program_gives_sigint_back_once_its_imports_are_done() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[False, True]"  # installed, then restored
+
+
+# The worker holds SIGINT until faust's event loop takes it over: a library that swallows
+# KeyboardInterrupt in between (kafka-python waiting on its I/O thread did) cannot keep it
+# running.
+HELD_UNTIL_REPLACED = """
+import asyncio, os, signal
+from deploy.cli import early_interrupt
+early_interrupt.install("__main__")
+early_interrupt.restore()
+early_interrupt.hold_until_replaced()
+if os.environ.get("LOOP_TAKES_OVER"):
+    loop = asyncio.new_event_loop()
+    loop.add_signal_handler(signal.SIGINT, lambda: (print("the loop's handler"), loop.stop()))
+    loop.call_later(0.0, os.kill, os.getpid(), signal.SIGINT)
+    loop.run_forever()
+else:
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10_000_000):
+            pass
+    except BaseException:  # what a swallowing library does
+        pass
+print("ran on")
+"""
+
+
+def test_a_held_sigint_ends_the_worker_start_up_even_inside_a_swallowing_library() -> None:
+    done = _run("-c", HELD_UNTIL_REPLACED)
+    assert done.returncode == EXIT_INTERRUPTED, done.stderr
+    assert "ran on" not in done.stdout
+
+
+def test_the_held_sigint_goes_to_the_event_loop_once_it_takes_the_signal_over() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HELD_UNTIL_REPLACED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_deliverable_sigint,
+        env={**os.environ, "LOOP_TAKES_OVER": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["the", "loop's", "handler", "ran", "on"]

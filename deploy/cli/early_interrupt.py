@@ -26,6 +26,8 @@ from schemas.stack_dump import dump_stacks_on_sigusr1
 
 #: Exit status of a process interrupted during start-up (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+#: Whether :func:`install` took SIGINT over in this process (the ``nurture`` program).
+_installed = False
 #: The console script's name (``pyproject.toml``).
 PROGRAM = "nurture"
 
@@ -52,9 +54,22 @@ def install(module_name: str) -> None:
     dump_stacks_on_sigusr1()
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored by a parent
         signal.signal(signal.SIGINT, _interrupted)
+        global _installed  # noqa: PLW0603 - one flag per process, set once at start-up
+        _installed = True
 
 
 def restore() -> None:
     """SIGINT raises ``KeyboardInterrupt`` again (Python's default), unless it is ignored."""
     if signal.getsignal(signal.SIGINT) is _interrupted:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def hold_until_replaced() -> None:
+    """For a command whose own runtime takes SIGINT over later (the worker: faust's event loop
+    sets its handler as it starts, before it consumes anything): until then a SIGINT ends the
+    process at once (exit 130), as during the imports. ``KeyboardInterrupt`` is not safe there:
+    raised in the middle of a Kafka client call it was swallowed (kafka-python waits on its
+    I/O thread), so a worker interrupted while starting ran on and never stopped (seen in
+    tests/test_worker_group.py). Only where :func:`install` applies (the ``nurture`` program)."""
+    if _installed and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted)

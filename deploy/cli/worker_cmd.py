@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from deploy.cli import early_interrupt
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
 from schemas.schema_registry.settings import SchemaRegistrySettings
@@ -66,6 +67,7 @@ def worker(
     an agent failed, 75 when offsets stopped advancing (restart it: processing is at-least-once
     and idempotent).
     """
+    early_interrupt.hold_until_replaced()  # faust's loop takes SIGINT over as it starts
     settings = WorkerSettings.given(
         model_path=model,
         web_port=web_port,

@@ -6,7 +6,8 @@ process has installed its own handlers ends it otherwise, depending on where sta
 
 * SIGTERM: the default action, which :mod:`subprocess` reports as ``-15``;
 * SIGINT: while ``nurture`` imports its modules, exit ``130`` at once
-  (:mod:`deploy.cli.early_interrupt`); after that ``KeyboardInterrupt`` wherever Python was:
+  (:mod:`deploy.cli.early_interrupt`; the worker keeps that until faust's loop takes the signal
+  over); after that ``KeyboardInterrupt`` wherever Python was:
   uncaught it gives ``-2``; inside the typer command (before faust took the signal over) typer
   turns it into exit ``130`` without a word; while Python was still importing its site packages
   (before ``nurture``'s first line) it gives ``1`` with a ``KeyboardInterrupt`` traceback as the

@@ -100,7 +100,11 @@ def _aware_utc(value: datetime) -> datetime:
         raise ValueError(
             "must be timezone-aware, e.g. 2025-03-01T09:30:00Z; naive times are ambiguous"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:01+00:01 or 9999-12-31T23:59:59-00:01: no such time in UTC.
+        raise ValueError("is out of range once converted to UTC (years 1 to 9999)") from None
 
 
 def _http_url(value: str) -> str:

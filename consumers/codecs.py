@@ -13,7 +13,9 @@ action. It also looks up the ids of every catalog version of what delivery reads
 (:data:`READ_SUBJECTS`), when registered: records written with any of them then decode from
 the cache even while the registry is down. A schema id read later is resolved once, cached, and
 fails fast (:mod:`schemas.schema_registry.resolver`): the action is dead-lettered with the
-reason, a view skips the record as it skips any record that does not decode.
+reason; a view skips a record whose id the registry does not know, as it skips any record that
+does not decode, but waits at one the registry did not answer for, holding the sends
+(:mod:`consumers.mirror`, :mod:`consumers.registry_wait`).
 """
 
 from __future__ import annotations

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from consumers.mirror import TopicMirror
+from schemas.kafka_seam.proto import Record
 from schemas.privacy.data_keys import DataKey, decode_key_record, record_key
 from schemas.privacy.errors import KeyRecordError
 from schemas.privacy.kek import KeyEncryptionKeys
@@ -33,7 +32,7 @@ class KeyRing(TopicMirror):
         """The live data key, or None when it was erased (or never reached this view)."""
         return self._keys.get(record_key(candidate_id, key_id))
 
-    def apply(self, record: ConsumerRecord) -> None:
+    def apply(self, record: Record) -> None:
         if record.key is None:
             return
         name = record.key.decode("utf-8", "replace")

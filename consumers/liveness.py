@@ -97,6 +97,9 @@ class CommitWatch:
         self.started = False
         #: Why the watchdog gave up, once it has.
         self.stalled: str | None = None
+        #: What the loop holds its sends for, while it does (``GET /health``'s
+        #: ``waiting_for``; e.g. a view waiting for the schema registry), else None.
+        self.waiting_for: str | None = None
 
     def beat(self, *, progress: bool, waiting: int) -> None:
         """Called by the loop after each poll batch (``waiting``: actions not yet consumed)."""
@@ -134,6 +137,7 @@ class CommitWatch:
             "seconds_since_progress": round(now - beat.progress_at, 3),
             "seconds_since_poll": round(now - beat.at, 3),
             "waiting_actions": beat.waiting,
+            "waiting_for": self.waiting_for,
             "stall_timeout_s": self.stall_timeout_s,
         }
 

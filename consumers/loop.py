@@ -13,6 +13,12 @@ while a send is under way. A commit refused because of a rebalance is logged and
 new owner of a partition gets the handled records again, and they are no-ops there (the
 outcomes are on ``nurture.delivery`` before the commit). After every batch the loop tells its
 :class:`~consumers.liveness.CommitWatch` whether offsets advanced.
+
+No batch is handled before the profile, suppression and outcome views are caught up. A view
+that cannot be (Kafka did not answer, or a record waits for the schema registry:
+:class:`~consumers.mirror.ViewStalledError`) makes the loop hand the batch back unhandled and
+read it again later: nothing is sent on a view that may miss a consent withdrawn or an
+unsubscribe (:mod:`consumers.registry_wait` for the registry's case).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from consumers.handling import Handler
 from consumers.liveness import CommitWatch
 from consumers.loop_state import LoopSnapshot
 from consumers.membership import RebalanceWatch
+from consumers.mirror import ViewStalledError
+from consumers.registry_wait import RegistryWait
 from consumers.retries import read_retry_headers
 from schemas.errors import ConfigError, KafkaUnavailableError, SchemaError
 from schemas.kafka_seam import clients
@@ -77,6 +85,7 @@ class DeliveryLoop:
     Actions are decoded with the handler's codecs (in Schema Registry mode both framings,
     record by record). One that does not decode (also an unknown schema id, or a registry that
     did not answer for an id not cached yet) is dead-lettered with its reason; the loop goes on.
+    A *view* record waiting for the registry holds the batch instead (module docstring).
     """
 
     def __init__(
@@ -104,6 +113,8 @@ class DeliveryLoop:
         #: not call into the consumer, whose lock the interrupted loop may hold.
         self._seen = LoopSnapshot()
         self._rebalance = RebalanceWatch(poll.rebalance_limit_s)
+        views = (handler.profiles, handler.suppressions, handler.done_elsewhere)
+        self._registry_wait = RegistryWait(handler.metrics, [v.topic for v in views], watch)
         self.consumer = clients.consumer(
             kafka,
             group_id=group_id,
@@ -143,10 +154,16 @@ class DeliveryLoop:
                 # No action is decided without the latest consent and outcomes: the batch is
                 # read again by the next poll (the commit watch ends a wait that never ends).
                 log.warning("views of Kafka not caught up, the batch is read again: %s", exc)
-                for tp, records in batches.items():
-                    self.consumer.seek(tp, records[0].offset)
-                self._beat(progress=False)
+                self._read_again(batches)
                 continue
+            except ViewStalledError as exc:
+                if not exc.retriable:  # the registry refused the credentials
+                    raise
+                # A view stopped at a record it cannot read yet: hold every send until it is.
+                self._read_again(batches)
+                stop.wait(self._registry_wait.stalled(exc))
+                continue
+            self._registry_wait.caught_up()
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}
             for tp, records in batches.items():
                 done = self._handle_partition(tp, records, stop)
@@ -155,6 +172,12 @@ class DeliveryLoop:
             self.handler.publisher.flush()
             self.handler.flushed()
             self._beat(progress=self._commit(offsets) if offsets else True)
+
+    def _read_again(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Hand the batch back unhandled: the next poll fetches it again."""
+        for tp, records in batches.items():
+            self.consumer.seek(tp, records[0].offset)
+        self._beat(progress=False)
 
     def _rejoined_if_stuck(self, *, fetched: bool) -> bool:
         """Leave and join the group again when the membership is stuck in a rebalance (see

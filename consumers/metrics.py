@@ -63,6 +63,14 @@ class DeliveryMetrics:
             "Unix time of the last offset commit (liveness: it must keep moving under load).",
             registry=registry,
         )
+        self.view_waiting_for_registry = Gauge(
+            f"{prefix}_view_waiting_for_schema_registry",
+            "1 while the view of this topic (profiles, unsubscribes, outcomes) stopped at a "
+            "record whose schema id the schema registry, not answering, must resolve: the "
+            "channel's sends are held until it is read; else 0.",
+            ["topic"],
+            registry=registry,
+        )
 
     def sent(self, channel: str, campaign_id: str) -> None:
         """Count a sent e-mail as the funnel's first stage (other channels are not opened)."""
@@ -82,3 +90,7 @@ class DeliveryMetrics:
 
     def committed(self) -> None:
         self.last_commit.set(time.time())
+
+    def view_waiting(self, topic: str, waiting: bool) -> None:
+        """Say whether the view of ``topic`` waits for the schema registry."""
+        self.view_waiting_for_registry.labels(topic).set(1 if waiting else 0)

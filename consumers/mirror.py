@@ -5,20 +5,27 @@ to the end offsets taken *at the call* (the seam's
 :class:`~schemas.kafka_seam.reader.KafkaTopicReader`), so whatever was acknowledged before the
 call is seen.
 Subclasses say what to keep of each record (:meth:`TopicMirror.apply`).
+
+A record whose schema id is not cached while the schema registry does not answer
+(:class:`~schemas.errors.SchemaRegistryUnavailableError`, raised by ``apply``) is not skipped:
+the view stops before it, stays positioned there and raises :class:`ViewStalledError`; the next
+:meth:`~TopicMirror.catch_up` reads it again. Views decide consent and unsubscribes at send
+time, so a record they cannot read *yet* must hold the sends, not be lost (docs/delivery.md,
+"Views and the schema registry"). Records that can never decode are the subclasses' to skip.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Generator
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from schemas.errors import ConfigError, KafkaUnavailableError
-from schemas.kafka_seam import clients
-from schemas.kafka_seam.reader import KafkaTopicReader
+from schemas.errors import ConfigError, KafkaUnavailableError, NurtureError
+from schemas.errors import SchemaRegistryUnavailableError as RegistryUnavailable
+from schemas.kafka_seam.proto import Record, TopicPartition, TopicReader
+from schemas.kafka_seam.reader import open_reader
 from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -26,6 +33,27 @@ log = logging.getLogger(__name__)
 #: Longest wait of one end-offsets request, and the pause before the next (seconds).
 END_OFFSETS_TRY_S = 5.0
 RETRY_BACKOFF_S = 0.5
+
+
+class ViewStalledError(NurtureError):
+    """Raised by :meth:`TopicMirror.catch_up` when the record at ``topic[partition]`` ``offset``
+    cannot be read now because the schema registry did not answer for its schema id (``cause``).
+    The view holds everything before it and reads on from it at the next call.
+
+    ``retriable`` is the cause's: False when the registry refused the credentials
+    (:class:`~schemas.errors.SchemaRegistryAuthError`). ``retry_after_s``: when the resolver
+    asks the registry again (None: not known)."""
+
+    retriable = True
+
+    def __init__(self, topic: str, partition: int, offset: int, cause: RegistryUnavailable):
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.cause = cause
+        self.retriable = cause.retriable
+        self.retry_after_s = cause.retry_after_s
+        super().__init__(f"{topic}[{partition}] offset={offset}: view waits there: {cause}")
 
 
 class TopicMirror:
@@ -37,46 +65,51 @@ class TopicMirror:
         self._timeout_s = catch_up_timeout_s
         #: Per partition, the offset after the last record applied (absent: none yet).
         self._next: dict[TopicPartition, int] = {}
-        self._consumer = self._connect()
-        partition_ids = self._consumer.partitions_for_topic(self.topic) or set()
-        if not partition_ids:
-            self._consumer.close()
+        self._reader = self._connect()
+        self._partitions = self._reader.partitions_for(self.topic)
+        if not self._partitions:
+            self._reader.close()
             raise ConfigError(f"topic {self.topic} does not exist (nurture topics create)")
-        self._partitions = [TopicPartition(self.topic, p) for p in sorted(partition_ids)]
-        self._consumer.assign(self._partitions)
-        self._consumer.seek_to_beginning(*self._partitions)
+        self._reader.assign(self._partitions)
 
-    def _connect(self) -> KafkaConsumer:
-        with clients.explained(self._kafka):  # a refused login or TLS handshake is named
-            consumer: KafkaConsumer = clients.consumer(
-                self._kafka, enable_auto_commit=False, group_id=None
-            )
-        return consumer
+    def _connect(self) -> TopicReader:
+        """A group-less reader (a refused login or TLS handshake is named); tests hand in the
+        in-memory twin's here."""
+        return open_reader(self._kafka)
 
     def _reconnect(self) -> None:
         """A new client, reading on where the view stands. After a broker died and came back,
         kafka-python 3.0's offset requests kept failing for a minute and more (a chaos run's
         e-mail consumer stood still that long); a new client finds the current leaders."""
-        old, self._consumer = self._consumer, self._connect()
+        old, self._reader = self._reader, self._connect()
         old.close()
-        self._consumer.assign(self._partitions)
-        for tp in self._partitions:
-            if tp in self._next:
-                self._consumer.seek(tp, self._next[tp])
-            else:
-                self._consumer.seek_to_beginning(tp)
+        self._seek_to_applied()
 
-    def apply(self, record: ConsumerRecord) -> None:
-        """Take one record into the view."""
+    def _seek_to_applied(self) -> None:
+        """Read each partition on from the record after the last one applied (from the
+        beginning where none was)."""
+        self._reader.assign(self._partitions)
+        for tp, offset in self._next.items():
+            self._reader.seek(tp, offset)
+
+    def apply(self, record: Record) -> None:
+        """Take one record into the view (SchemaRegistryUnavailableError: not now)."""
         raise NotImplementedError
 
     def catch_up(self) -> None:
-        """Apply every record written before this call (KafkaUnavailableError after timeout)."""
+        """Apply every record written before this call (KafkaUnavailableError after timeout;
+        :class:`ViewStalledError` at a record that must wait for the schema registry)."""
         deadline = time.monotonic() + self._timeout_s
         end = self._end_offsets(deadline)
-        reader = KafkaTopicReader(self._consumer)
-        for record in reader.read_to(end, max(0.0, deadline - time.monotonic())):
-            self.apply(record)
+        records = self._reader.read_to(end, max(0.0, deadline - time.monotonic()))
+        for record in records:
+            try:
+                self.apply(record)
+            except RegistryUnavailable as exc:
+                if isinstance(records, Generator):
+                    records.close()  # ends the read now: it resumes what it paused
+                self._seek_to_applied()  # the read went past this record
+                raise ViewStalledError(record.topic, record.partition, record.offset, exc) from exc
             self._next[TopicPartition(record.topic, record.partition)] = record.offset + 1
 
     def _end_offsets(self, deadline: float) -> dict[TopicPartition, int]:
@@ -86,11 +119,9 @@ class TopicMirror:
         while True:
             remaining_s = deadline - time.monotonic()
             try:
-                ends: dict[TopicPartition, int] = self._consumer.end_offsets(
-                    self._partitions,
-                    timeout_ms=int(1000 * max(0.1, min(remaining_s, END_OFFSETS_TRY_S))),
+                return self._reader.end_offsets(
+                    self._partitions, max(0.1, min(remaining_s, END_OFFSETS_TRY_S))
                 )
-                return ends
             except KafkaError as exc:
                 if not exc.retriable:
                     raise
@@ -105,4 +136,4 @@ class TopicMirror:
                 self._reconnect()
 
     def close(self) -> None:
-        self._consumer.close()
+        self._reader.close()

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.mirror import TopicMirror
-from schemas.errors import SchemaError
+from schemas.errors import SchemaError, SchemaRegistryUnavailableError
+from schemas.kafka_seam.proto import Record
 from schemas.settings import KafkaSettings
 from schemas.topics import DELIVERY
 
@@ -25,9 +24,11 @@ log = logging.getLogger(__name__)
 class OutcomeIndex(TopicMirror):
     """Action ids of ``channel`` with an outcome on ``nurture.delivery``.
 
-    ``codecs`` read the records (default: single-object only). A record that does not decode is
-    skipped with a warning, whatever the reason (also an unknown schema id, or a registry that
-    did not answer): its action counts as not done elsewhere.
+    ``codecs`` read the records (default: single-object only). A record that does not decode
+    (corrupt, an unknown schema id) is skipped with a warning: its action counts as not done
+    elsewhere. One whose schema id waits for a registry that does not answer is not skipped:
+    the view stops there (:class:`~consumers.mirror.ViewStalledError`), as an outcome it misses
+    could let an action be sent twice.
     """
 
     def __init__(
@@ -41,11 +42,13 @@ class OutcomeIndex(TopicMirror):
     def __contains__(self, action_id: object) -> bool:
         return action_id in self._done
 
-    def apply(self, record: ConsumerRecord) -> None:
+    def apply(self, record: Record) -> None:
         if record.value is None:
             return
         try:
             outcome = self._decode(record.value)
+        except SchemaRegistryUnavailableError:
+            raise  # not now: the view waits (mirror.py)
         except SchemaError as exc:
             log.warning(
                 "%s[%d] offset=%d: skipped: %s", record.topic, record.partition, record.offset, exc

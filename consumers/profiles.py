@@ -17,12 +17,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.keyring import KeyRing
 from consumers.mirror import TopicMirror
-from schemas.errors import SchemaError
+from schemas.errors import SchemaError, SchemaRegistryUnavailableError
+from schemas.kafka_seam.proto import Record
 from schemas.models import CandidateProfile, parse_profile
 from schemas.privacy.contact import is_sealed, open_profile
 from schemas.privacy.errors import UnreadableError
@@ -43,9 +42,10 @@ class ProfileState(TopicMirror):
 
     ``keks`` unwrap the data keys (default: :class:`~schemas.privacy.settings.PrivacySettings`);
     ``codecs`` read the records (default: single-object only; in Schema Registry mode both
-    framings). A record that does not decode is skipped with a warning, whatever the reason
-    (also an unknown schema id, or a registry that did not answer): the candidate keeps the
-    entry of their previous record, as for any corrupt record.
+    framings). A record that does not decode (corrupt, invalid, an unknown schema id) is
+    skipped with a warning: the candidate keeps the entry of their previous record. One whose
+    schema id waits for a registry that does not answer is not skipped: the view stops there
+    (:class:`~consumers.mirror.ViewStalledError`) and reads it again at the next catch-up.
     """
 
     def __init__(
@@ -91,7 +91,7 @@ class ProfileState(TopicMirror):
         finally:
             self.keys.close()
 
-    def apply(self, record: ConsumerRecord) -> None:
+    def apply(self, record: Record) -> None:
         if record.value is None:  # tombstone: the candidate is gone entirely
             if record.key is not None:
                 self._entries.pop(record.key.decode(), None)
@@ -106,6 +106,8 @@ class ProfileState(TopicMirror):
                 else:  # written before candidate_profile v2: contact in the clear
                     profile = parse_profile(decoded.record)
                     self._entries[profile.candidate_id] = profile
+        except SchemaRegistryUnavailableError:
+            raise  # not now, but maybe a consent change: the view waits (mirror.py)
         except SchemaError as exc:
             # The stream worker dead-letters bad profile records; here we only skip them.
             log.warning(

@@ -18,14 +18,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.guards import is_removal, refusal
 from consumers.mirror import TopicMirror
 from consumers.profiles import ProfileEntry
 from schemas.consent import CONSENT_CHANNEL, unsubscribe_applies
-from schemas.errors import SchemaError
+from schemas.errors import SchemaError, SchemaRegistryUnavailableError
+from schemas.kafka_seam.proto import Record
 from schemas.models import CandidateProfile, NurtureAction
 from schemas.settings import KafkaSettings
 from schemas.timestamps import to_micros
@@ -43,9 +42,11 @@ _NONE: Final[Unsubscribes] = MappingProxyType({})
 class SuppressionState(TopicMirror):
     """The latest unsubscribes (consent channel or ``all`` -> when) per candidate id.
 
-    ``codecs`` read the records (default: single-object only). A record that does not decode is
-    skipped with a warning, whatever the reason (also an unknown schema id, or a registry that
-    did not answer): the candidate keeps the unsubscribes of their previous record.
+    ``codecs`` read the records (default: single-object only). A record that does not decode
+    (corrupt, an unknown schema id) is skipped with a warning: the candidate keeps the
+    unsubscribes of their previous record. One whose schema id waits for a registry that does
+    not answer is not skipped: the view stops there (:class:`~consumers.mirror.ViewStalledError`)
+    and reads it again at the next catch-up.
     """
 
     def __init__(self, kafka: KafkaSettings, *, codecs: DeliveryCodecs | None = None) -> None:
@@ -57,13 +58,15 @@ class SuppressionState(TopicMirror):
         """The candidate's unsubscribes (empty when none)."""
         return self._entries.get(candidate_id, _NONE)
 
-    def apply(self, record: ConsumerRecord) -> None:
+    def apply(self, record: Record) -> None:
         if record.value is None:  # tombstone: the candidate was erased
             if record.key is not None:
                 self._entries.pop(record.key.decode(), None)
             return
         try:
             decoded = self._decode(record.value)
+        except SchemaRegistryUnavailableError:
+            raise  # not now, but maybe an unsubscribe: the view waits (mirror.py)
         except SchemaError as exc:
             log.warning(
                 "%s[%d] offset=%d: skipped suppression record: %s",

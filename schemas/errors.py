@@ -49,15 +49,18 @@ class UnknownSchemaIdError(UnknownSchemaError):
 class SchemaRegistryUnavailableError(SchemaError):
     """Raised when the schema registry (``url``) did not answer within the timeout, refused the
     connection or answered with a server error, so a Confluent-framed payload with a schema id
-    not yet cached cannot be decoded. A record that raises it is dead-lettered like any
-    undecodable one (never a stall): ``retriable`` says a redrive will decode it once the
-    registry is back. Ids already cached decode on during an outage."""
+    not yet cached cannot be decoded. The worker and delivery's action loop dead-letter such a
+    record like any undecodable one (``retriable``: a redrive decodes it once the registry is
+    back); delivery's views stop at it and hold sends until it decodes (docs/delivery.md). Ids
+    already cached decode on during an outage. ``retry_after_s``: seconds until the resolver
+    asks the registry again (None when not known)."""
 
     retriable = True
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, retry_after_s: float | None = None) -> None:
         self.url = url
         self.reason = reason
+        self.retry_after_s = retry_after_s
         super().__init__(f"schema registry at {url} is unavailable: {reason}")
 
 

@@ -39,15 +39,15 @@ from tests.test_delivery_support import (
 TP0 = TopicPartition("candidate.profile", 0)
 
 
-class _Consumer:
+class _Reader:
     """end_offsets answering from a script: an exception to raise, or the offsets."""
 
     def __init__(self, answers: list[Any]) -> None:
         self.answers = answers
         self.calls = 0
 
-    def end_offsets(self, partitions: list[TopicPartition], timeout_ms: int) -> dict[Any, int]:
-        assert timeout_ms <= 5000
+    def end_offsets(self, partitions: list[TopicPartition], timeout_s: float) -> dict[Any, int]:
+        assert timeout_s <= 5.0
         self.calls += 1
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -56,12 +56,12 @@ class _Consumer:
 
 
 class _Mirror(TopicMirror):
-    """The reading parts of a mirror on a scripted consumer (no broker needed here)."""
+    """The reading parts of a mirror on a scripted reader (no broker needed here)."""
 
-    def __init__(self, consumer: _Consumer, timeout_s: float) -> None:
+    def __init__(self, reader: _Reader, timeout_s: float) -> None:
         self.topic = TP0.topic
         self._timeout_s = timeout_s
-        self._consumer = consumer
+        self._reader = reader  # type: ignore[assignment]
         self._partitions = [TP0]
         self.reconnects = 0
 
@@ -69,23 +69,23 @@ class _Mirror(TopicMirror):
         self.reconnects += 1
 
 
-def _mirror(consumer: _Consumer, timeout_s: float) -> _Mirror:
-    return _Mirror(consumer, timeout_s)
+def _mirror(reader: _Reader, timeout_s: float) -> _Mirror:
+    return _Mirror(reader, timeout_s)
 
 
 def test_end_offsets_are_asked_again_by_a_new_client_after_a_timeout() -> None:
-    consumer = _Consumer([KafkaTimeoutError("dead leader"), {TP0: 7}])
-    mirror = _mirror(consumer, 10.0)
+    reader = _Reader([KafkaTimeoutError("dead leader"), {TP0: 7}])
+    mirror = _mirror(reader, 10.0)
     assert mirror._end_offsets(deadline=float("inf")) == {TP0: 7}
-    assert consumer.calls == 2
+    assert reader.calls == 2
     assert mirror.reconnects == 1, "asked again through a new client"
 
 
 def test_past_the_deadline_it_is_kafka_unavailable_and_a_refusal_is_not_retried() -> None:
-    late = _mirror(_Consumer([KafkaTimeoutError("dead leader")]), 0.0)
+    late = _mirror(_Reader([KafkaTimeoutError("dead leader")]), 0.0)
     with pytest.raises(KafkaUnavailableError, match=r"end offsets of candidate\.profile"):
         late._end_offsets(deadline=0.0)
-    refused = _mirror(_Consumer([TopicAuthorizationFailedError("no")]), 10.0)
+    refused = _mirror(_Reader([TopicAuthorizationFailedError("no")]), 10.0)
     with pytest.raises(TopicAuthorizationFailedError):
         refused._end_offsets(deadline=float("inf"))
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumers.codecs import DeliveryCodecs, registry_codecs
+from consumers.codecs import DeliveryCodecs, delivery_codecs, registry_codecs
 from consumers.metrics import DeliveryMetrics
 from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ERASED, ProfileState
@@ -47,8 +47,9 @@ from schemas.kafka_seam import clients
 from schemas.models import DeliveryOutcome, parse_delivery_outcome
 from schemas.schema_registry import framing
 from schemas.schema_registry.client import SchemaRegistryClient
-from schemas.schema_registry.codec import confluent_codec
+from schemas.schema_registry.codec import ConfluentCodec, confluent_codec
 from schemas.schema_registry.register import register_catalog
+from schemas.schema_registry.resolver import SchemaIdResolver
 from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.schema_registry.subjects import registry_subject, schema_text
 from schemas.settings import KafkaSettings
@@ -59,6 +60,7 @@ from tests.test_delivery_support import (
     action,
     http_receiver,
     profile,
+    publish_actions,
     publish_profile,
     settings_for,
 )
@@ -207,10 +209,13 @@ def test_the_gateway_writes_confluent_frames_with_the_registered_ids(
 
 @contextmanager
 def running_delivery(
-    kafka: KafkaSettings, settings: DeliverySettings, codecs: DeliveryCodecs
+    kafka: KafkaSettings,
+    settings: DeliverySettings,
+    codecs: DeliveryCodecs,
+    metrics: DeliveryMetrics | None = None,
 ) -> Iterator[None]:
     """The webhook channel's loop with ``codecs``, in a thread; stopped (like SIGTERM) at exit."""
-    metrics = DeliveryMetrics(CollectorRegistry())
+    metrics = metrics or DeliveryMetrics(CollectorRegistry())
     stop = threading.Event()
     errors: list[BaseException] = []
     with ExitStack() as resources:
@@ -345,6 +350,103 @@ def test_the_views_read_both_framings_and_skip_an_unknown_id_like_a_corrupt_reco
         assert not isinstance(kept, str) and kept is not None
         assert kept.contact.email == "c-kept@example.org"
         assert profiles.get("c-gone") == ERASED
+
+
+class _Switchable:
+    """The registry's schemas by id, or, while ``down``, a real refused connection (a client
+    of a closed port); counts the requests refused."""
+
+    def __init__(self, settings: SchemaRegistrySettings) -> None:
+        self.up = SchemaRegistryClient(settings)
+        self.dead = SchemaRegistryClient(
+            SchemaRegistrySettings(url=f"http://127.0.0.1:{_closed_port()}", timeout_s=2)
+        )
+        self.url = self.up.url
+        self.down = False
+        self.refused = 0
+
+    def schema_by_id(self, schema_id: int) -> str:
+        if not self.down:
+            return self.up.schema_by_id(schema_id)
+        self.refused += 1
+        return self.dead.schema_by_id(schema_id)
+
+    def close(self) -> None:
+        self.up.close()
+        self.dead.close()
+
+
+@pytest.fixture
+def switchable(registered: SchemaRegistrySettings) -> Iterator[_Switchable]:
+    with closing(_Switchable(registered)) as source:
+        yield source
+
+
+def test_delivery_holds_sends_while_a_view_waits_for_the_registry_and_resumes_after(
+    kafka: KafkaSettings, switchable: _Switchable, tmp_path: Path
+) -> None:
+    """Another process of the channel sent an action and published its outcome with a schema
+    version registered after this one started (its id not cached); the outcome arrives while
+    the registry is down. Skipping it would send the action a second time: delivery holds
+    every send instead, says so (the gauge), asks again with backoff, and once the registry
+    answers leaves that action alone and sends the next."""
+    source = switchable
+    codec = default_codec()
+    resolver = SchemaIdResolver(
+        source, codec.catalog, unavailable_retry_s=0.2, unavailable_retry_max_s=0.4
+    )
+    wire = ConfluentCodec(codec, source.up, resolver, topic_prefix=kafka.topic_prefix)
+    codecs = delivery_codecs(wire)  # caches the ids of every catalog version, as at start
+    newer = dict(codec_for("delivery_outcome").reader.schema)
+    newer["fields"] = [*newer["fields"], {"name": "region", "type": "string", "default": ""}]
+    newer_id = source.up.register(
+        registry_subject(DELIVERY, "delivery_outcome", topic_prefix=kafka.topic_prefix),
+        schema_text(newer),
+    )
+    done, fresh = action("c-1"), action("c-1")  # one key: handled in this order
+    publish_profile(kafka, profile("c-1"))
+    elsewhere = DeliveryOutcome(
+        action_id=done.action_id,
+        candidate_id="c-1",
+        campaign_id=done.campaign_id,
+        channel="webhook",
+        outcome="sent",
+        attempt=1,
+        occurred_at=T0,
+    ).to_avro()
+    body = codec_for("delivery_outcome").encode(elsewhere)[10:] + b"\x04eu"  # + region "eu"
+    source.down = True
+    _send_raw(kafka, DELIVERY, (b"c-1", framing.header(newer_id) + body))
+    metrics_registry = CollectorRegistry()
+    receiver = Receiver()
+
+    def waiting() -> float | None:
+        return metrics_registry.get_sample_value(
+            "nurture_delivery_view_waiting_for_schema_registry",
+            {"topic": kafka.topic(DELIVERY)},
+        )
+
+    def fresh_outcome() -> list[DeliveryOutcome]:
+        records = read_all(kafka, kafka.topic(DELIVERY))
+        ours = [r for r in records if framing.read_schema_id(r.value) != newer_id]
+        found = [parse_delivery_outcome(codecs.decode_outcome(r.value)) for r in ours]
+        return [o for o in found if o.action_id == fresh.action_id]
+
+    with http_receiver(receiver) as url:
+        settings = settings_for(tmp_path, webhooks={"crm": url + "/hook"})
+        metrics = DeliveryMetrics(metrics_registry)
+        with running_delivery(kafka, settings, codecs, metrics):
+            publish_actions(kafka, done, fresh)
+            wait_until(
+                lambda: source.refused >= 2 or receiver.count(),
+                what="delivery to ask the registry again (or to send)",
+            )
+            assert receiver.count() == 0 and waiting() == 1.0
+            source.down = False
+            [outcome] = wait_until(fresh_outcome, what="the second action's outcome")
+    assert (outcome.outcome, outcome.attempt) == ("sent", 1)
+    assert receiver.count() == 1, "the action done elsewhere was not sent again"
+    assert waiting() == 0.0
 
 
 def test_a_frame_of_another_subject_is_no_action(

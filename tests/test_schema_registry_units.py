@@ -43,7 +43,11 @@ from schemas.schema_registry.codec import (
     confluent_codec,
     wire_codec,
 )
-from schemas.schema_registry.resolver import FOREIGN_VERSION, SchemaIdResolver
+from schemas.schema_registry.resolver import (
+    FOREIGN_VERSION,
+    SchemaIdResolver,
+    unavailable_window_s,
+)
 from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.schema_registry.subjects import (
     registry_subject,
@@ -300,6 +304,57 @@ def test_an_unavailable_registry_fails_fast_for_a_while_and_ids_cached_still_dec
     registry.down = False
     clock.now += 5
     assert codec.decode(framing.header(2) + body).subject == "engagement_record"
+
+
+def test_the_fail_fast_window_doubles_per_failure_up_to_the_cap() -> None:
+    assert [unavailable_window_s(n, 5, 60) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
+    assert unavailable_window_s(10_000, 5, 60) == 60  # no overflow however long the outage
+    assert unavailable_window_s(3, 120, 60) == 120  # a longer first window is kept
+    assert unavailable_window_s(3, 0, 60) == 0  # 0: every look-up asks, as configured
+
+
+def _fail_fast_for(codec: ConfluentCodec, data: bytes) -> float | None:
+    """The registry's retry_after_s of a look-up that fails (None: it decoded)."""
+    try:
+        codec.decode(data)
+    except SchemaRegistryUnavailableError as exc:
+        return exc.retry_after_s
+    return None
+
+
+def test_a_registry_that_stays_down_is_asked_less_and_less_often_until_it_answers() -> None:
+    """5 s after the first failure, then 10, 20, 40, 60, 60 ...; an answer starts over at 5."""
+    text = _current_text("engagement_record")
+    registry, clock = FakeRegistry({1: text, 2: text, 3: text}), Clock()
+    codec = _codec(registry, clock)
+    body = codec_for("engagement_record").encode(RECORDS["engagement_record"])[wire.HEADER_SIZE :]
+    registry.down = True
+    for window in (5, 10, 20, 40, 60, 60):
+        asked = registry.requests
+        assert _fail_fast_for(codec, framing.header(1) + body) == window  # asked, failed
+        clock.now += window - 0.5
+        assert _fail_fast_for(codec, framing.header(1) + body) == 0.5  # not asked
+        assert registry.requests == asked + 1
+        clock.now += 0.5
+    registry.down = False
+    assert codec.decode(framing.header(1) + body).subject == "engagement_record"
+    registry.down = True  # the next outage starts at the first window again
+    assert _fail_fast_for(codec, framing.header(2) + body) == 5
+    clock.now += 5
+    registry.down = False
+    registry.schemas.pop(3)  # an unknown id is an answer too: the window starts over
+    with pytest.raises(UnknownSchemaIdError):
+        codec.decode(framing.header(3) + body)
+    registry.down = True
+    assert _fail_fast_for(codec, framing.header(2) + body) == 5
+
+
+def test_the_window_cap_is_a_setting_of_60_s_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NURTURE_SCHEMA_REGISTRY_UNAVAILABLE_RETRY_MAX_S", raising=False)
+    assert SchemaRegistrySettings(url="http://r").unavailable_retry_max_s == 60.0
+    monkeypatch.setenv("NURTURE_SCHEMA_REGISTRY_UNAVAILABLE_RETRY_MAX_S", "12.5")
+    settings = SchemaRegistrySettings(url="http://r")
+    assert (settings.unavailable_retry_s, settings.unavailable_retry_max_s) == (5.0, 12.5)
 
 
 def test_a_schema_of_no_subject_of_ours_is_an_unknown_id() -> None:

@@ -216,6 +216,7 @@ def confluent_codec(
         codec.catalog,
         unknown_id_retry_s=settings.unknown_id_retry_s,
         unavailable_retry_s=settings.unavailable_retry_s,
+        unavailable_retry_max_s=settings.unavailable_retry_max_s,
     )
     return ConfluentCodec(codec, client, resolver, topic_prefix=topic_prefix)
 

@@ -14,9 +14,13 @@ Cache policy (ids never change meaning in a registry):
 * an id the registry does not know is remembered as unknown for ``unknown_id_retry_s`` (30 s),
   so a burst of such records costs one request, and a schema registered later is found after;
 * when the registry does not answer (timeout, refused connection, 5xx), look-ups of ids not yet
-  cached fail at once for ``unavailable_retry_s`` (5 s) instead of each waiting ``timeout_s``:
-  a partition of records with new ids is dead-lettered in milliseconds, not stalled for
-  records x timeout. Nothing about the outage is cached beyond that.
+  cached fail at once for a while instead of each waiting ``timeout_s``: a partition of records
+  with new ids is dead-lettered in milliseconds, not stalled for records x timeout. The window
+  grows with each failure in a row (:func:`unavailable_window_s`: ``unavailable_retry_s``, 5 s,
+  doubled per failure up to ``unavailable_retry_max_s``, 60 s), so a registry that stays down
+  is asked about once a minute by each process, not every 5 s, while one that comes back is
+  still noticed within a minute; the first answer resets it. The error says when the registry
+  is asked again (``retry_after_s``). Nothing about the outage is cached beyond that.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ from schemas.schema_registry.subjects import record_full_name
 FOREIGN_VERSION = 0
 
 
+def unavailable_window_s(failures: int, first_s: float, max_s: float) -> float:
+    """How long look-ups fail at once after ``failures`` (>= 1) requests in a row found the
+    registry unavailable (pure): ``first_s`` doubled per failure after the first, at most
+    ``max_s``, never less than ``first_s`` (a longer configured first window is kept)."""
+    doubled = first_s * 2.0 ** min(failures - 1, 32)
+    return max(first_s, min(max_s, doubled))
+
+
 class SchemaSource(Protocol):
     """Where schemas come from by id: the registry's client
     (:class:`~schemas.schema_registry.client.SchemaRegistryClient`), or a test's fake."""
@@ -49,19 +61,23 @@ class SchemaSource(Protocol):
 class SchemaIdResolver:
     """Writer schemas by schema id, through ``source`` and the caches above (thread-safe)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the source, the catalog, its windows (keywords) and a clock
         self,
         source: SchemaSource,
         catalog: Catalog,
         *,
         unknown_id_retry_s: float = 30.0,
         unavailable_retry_s: float = 5.0,
+        unavailable_retry_max_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
         self._catalog = catalog
         self._unknown_retry = unknown_id_retry_s
         self._unavailable_retry = unavailable_retry_s
+        self._unavailable_retry_max = unavailable_retry_max_s
+        #: Requests in a row that found the registry unavailable (0 after any answer).
+        self._failures = 0
         self._clock = clock
         self._subject_by_record = {
             record_full_name(subject.current.schema): name
@@ -99,20 +115,29 @@ class SchemaIdResolver:
             if unknown is not None and now < unknown[0]:
                 return unknown[1]
             if now < self._down_until:
+                wait_s = self._down_until - now
                 raise SchemaRegistryUnavailableError(
                     self._source.url,
-                    f"{self._down_reason} (not asked again for {self._down_until - now:.1f} s)",
+                    f"{self._down_reason} (not asked again for {wait_s:.1f} s)",
+                    retry_after_s=wait_s,
                 )
             self.fetches += 1
             try:
                 text = self._source.schema_by_id(schema_id)
             except UnknownSchemaIdError as exc:
+                self._failures = 0
                 self._unknown_until[schema_id] = (now + self._unknown_retry, exc)
                 return exc
             except SchemaRegistryUnavailableError as exc:
-                self._down_until = self._clock() + self._unavailable_retry
+                self._failures += 1
+                window_s = unavailable_window_s(
+                    self._failures, self._unavailable_retry, self._unavailable_retry_max
+                )
+                self._down_until = self._clock() + window_s
                 self._down_reason = exc.reason
+                exc.retry_after_s = window_s
                 raise
+            self._failures = 0
             self._unknown_until.pop(schema_id, None)
             found = self._writer(schema_id, text)
             self._resolved[schema_id] = found

@@ -13,6 +13,8 @@ and every record stays Avro single-object encoded):
 ``NURTURE_SCHEMA_REGISTRY_TIMEOUT_S``         longest wait for one answer (5 s)
 ``NURTURE_SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_S`` how long an unknown schema id stays unknown (30 s)
 ``NURTURE_SCHEMA_REGISTRY_UNAVAILABLE_RETRY_S`` how long a failed look-up fails fast (5 s)
+``NURTURE_SCHEMA_REGISTRY_UNAVAILABLE_RETRY_MAX_S`` how long that grows to while the registry
+                                              stays down (doubled per failure, 60 s)
 ============================================  ===============================================
 """
 
@@ -62,7 +64,15 @@ class SchemaRegistrySettings(BaseSettings):
         5.0,
         ge=0,
         description="After the registry failed to answer, how long look-ups of new schema ids "
-        "fail at once instead of waiting again (s).",
+        "fail at once instead of waiting again (s); doubled with each further failure in a "
+        "row, up to UNAVAILABLE_RETRY_MAX_S, and back to this after an answer.",
+    )
+    unavailable_retry_max_s: float = Field(
+        60.0,
+        ge=0,
+        description="Longest that fail-fast window grows to while the registry stays down (s): "
+        "a registry that is back is noticed within this (never less than "
+        "UNAVAILABLE_RETRY_S).",
     )
 
     @field_validator("url")

@@ -9,6 +9,7 @@ cache (downloaded on first use), and stop their registry whatever fails.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ from deploy.registry import download
 from deploy.registry.errors import RegistryError
 from deploy.registry.java import MIN_JAVA, find_java
 from deploy.registry.process import LocalRegistry, ensure_local_registry
-from deploy.registry.settings import RegistrySettings
+from deploy.registry.settings import RegistrySettings, local_registry_for
+from schemas.errors import ConfigError
 from tests.test_secure_broker_support import free_port_pair
 
 #: What the Confluent-compatible API takes and answers.
@@ -226,3 +228,49 @@ def test_settings_defaults() -> None:
     assert defaults.port == 8081 and defaults.management == 8082
     assert defaults.url == "http://127.0.0.1:8081/apis/ccompat/v7"
     assert RegistrySettings(port=9000, management_port=9100).management == 9100
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://sr.example.com/apis/ccompat/v7", None),  # not this machine: only used
+        ("http://127.0.0.1:9000/apis/ccompat/v7", 9000),
+        ("http://localhost:9000/apis/ccompat/v7/", 9000),
+        (None, None),  # the mode is off
+    ],
+)
+def test_the_local_registry_a_schema_registry_url_names(url: str | None, expected: int) -> None:
+    local = local_registry_for(url)
+    assert (local and local.port) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000/apis/ccompat/v7"),
+        ("http://localhost:9000/apis/ccompat", "http://localhost:9000/apis/ccompat/v7"),
+        ("https://127.0.0.1:9000/apis/ccompat/v7", "http://127.0.0.1:9000/apis/ccompat/v7"),
+        ("http://127.0.0.1/apis/ccompat/v7", "http://127.0.0.1:8081/apis/ccompat/v7"),
+    ],
+)
+def test_a_local_url_that_is_not_the_registrys_api_names_the_one_to_set(
+    url: str, expected: str
+) -> None:
+    said = f"not its Confluent-compatible API: set it to {expected}"
+    with pytest.raises(ConfigError, match=re.escape(said) + "$"):
+        local_registry_for(url)
+
+
+def test_nurture_up_with_the_base_url_of_a_local_registry_stops_before_starting_anything() -> None:
+    """Before, it started the broker and the registry, then ended in the registry's raw 404."""
+    port = free_port_pair()
+    env = {
+        "NURTURE_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}",
+        # nothing answers there: had `nurture up` reached for Kafka, it would end with exit 1
+        "NURTURE_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port_pair()}",
+    }
+    result = CliRunner().invoke(app, ["up", "--no-ui"], env=env)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"set it to http://127.0.0.1:{port}/apis/ccompat/v7" in said
+    assert "404" not in said and "Kafka" not in said

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 
@@ -17,6 +16,7 @@ from deploy.broker.process import answers_metadata
 from deploy.broker.secure import local_broker
 from deploy.broker.settings import BrokerSettings
 from deploy.cli.context import console, fail, kafka_settings
+from deploy.registry.settings import RegistrySettings, local_registry_for
 from deploy.up.live import run_live_view
 from deploy.up.plan import (
     UpOptions,
@@ -30,9 +30,6 @@ from schemas.errors import NurtureError
 from schemas.kafka_seam import topic_admin
 from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
-
-#: Hosts of a schema registry `nurture up` starts itself (`nurture registry start`).
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 def _is_local_default(bootstrap: str, broker: BrokerSettings) -> bool:
@@ -91,15 +88,22 @@ def up(  # noqa: PLR0917 - typer takes each option as a parameter
     Against an external cluster (--bootstrap / NURTURE_BOOTSTRAP_SERVERS) no broker is touched.
     In Schema Registry mode with a local NURTURE_SCHEMA_REGISTRY_URL (127.0.0.1, localhost) the
     local registry is started on the URL's port unless it runs, and the schemas registered,
-    before any process starts; a remote registry is only used (register with `nurture schemas
-    register`). Ctrl-C or SIGTERM stops every child cleanly, in order.
+    before any process starts; such a URL must be the registry's Confluent-compatible API
+    (http://127.0.0.1:8081/apis/ccompat/v7), else nothing starts and the error names it. A
+    remote registry is only used (register with `nurture schemas register`). Ctrl-C or SIGTERM
+    stops every child cleanly, in order.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = kafka_settings(ctx)
     broker_settings = BrokerSettings()
     _check_child_settings(gateway_port, worker_port, delivery_port)
+    schema_registry = SchemaRegistrySettings()
+    # A local URL that is not the local registry's API ends `nurture up` here, before anything
+    # starts, naming the URL to set (exit 2).
+    local_registry = local_registry_for(schema_registry.url)
     _broker_and_topics(settings, broker_settings)
-    _local_schema_registry(settings, SchemaRegistrySettings())
+    if local_registry is not None:
+        _start_local_registry(settings, schema_registry, local_registry)
     options = UpOptions(
         demo=demo,
         gateway_port=gateway_port,
@@ -129,23 +133,17 @@ def _broker_and_topics(settings: KafkaSettings, broker_settings: BrokerSettings)
         console.print(f"[yellow]topic {name} differs from its declaration:[/] {'; '.join(diffs)}")
 
 
-def _local_schema_registry(settings: KafkaSettings, registry: SchemaRegistrySettings) -> None:
-    """Start the local registry the URL names (on its port) unless it runs, and register the
-    catalog under this deployment's subjects; nothing when the mode is off or the registry is
-    not on this machine."""
-    if registry.url is None:
-        return
-    where = urlsplit(registry.url)
-    if where.hostname not in LOCAL_HOSTS:
-        return
+def _start_local_registry(
+    settings: KafkaSettings, registry: SchemaRegistrySettings, local: RegistrySettings
+) -> None:
+    """Start the local registry unless it runs, and register the catalog under this
+    deployment's subjects."""
     from deploy.registry.process import ensure_local_registry  # noqa: PLC0415 - `--help` fast
-    from deploy.registry.settings import RegistrySettings  # noqa: PLC0415
     from schemas.catalog import default_catalog  # noqa: PLC0415
     from schemas.schema_registry.client import SchemaRegistryClient  # noqa: PLC0415
     from schemas.schema_registry.register import register_catalog  # noqa: PLC0415
 
     try:
-        local = RegistrySettings(port=where.port) if where.port else RegistrySettings()
         url = ensure_local_registry(local)
         with SchemaRegistryClient(registry) as client:
             steps = register_catalog(client, default_catalog(), topic_prefix=settings.topic_prefix)

@@ -50,7 +50,9 @@ log = logging.getLogger(__name__)
 
 #: Dead-letter headers of an action that does not decode, beside ``nurture-reason``
 #: (``schema_error``) and ``nurture-origin`` (``topic[partition] offset=N``): the error's class
-#: (``UnknownSchemaIdError``, ``CorruptPayloadError``, ...) and its message.
+#: (``UnknownSchemaIdError``, ``CorruptPayloadError``, ...) and its message. They come after
+#: the record's own headers, which the letter keeps (a retry record's attempt and due time:
+#: `nurture dlq redrive` puts them back with the record on the topic it came from).
 ERROR_CLASS_HEADER = "nurture-error-class"
 ERROR_HEADER = "nurture-error"
 #: Longest error message kept in a header (messages quote payload starts: keep them bounded).
@@ -315,6 +317,7 @@ class DeliveryLoop:
         except SchemaError as exc:
             log.error("%s: not a valid action, dead-lettered: %s", where, exc)
             headers = [
+                *(record.headers or ()),
                 ("nurture-reason", b"schema_error"),
                 ("nurture-origin", where.encode()),
                 (ERROR_CLASS_HEADER, type(exc).__name__.encode()),

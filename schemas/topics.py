@@ -187,7 +187,11 @@ TOPICS: tuple[TopicSpec, ...] = (
         30,
         written_by="delivery consumers",
         read_by="`nurture dlq`",
-        purpose="actions that could not be delivered (non-retriable or past the retry horizon)",
+        purpose="actions delivery gave up on (non-retriable or past the retry horizon: recorded "
+        "dead_lettered, final) and records it could not decode (nurture-reason schema_error, "
+        "e.g. the schema registry was down: nothing recorded; the letter keeps the record's "
+        "headers and `nurture dlq redrive` puts it back on the topic it was read from, "
+        "nurture.action or nurture.action.retry)",
         key="candidate_id (an undecodable action keeps its original key)",
         subjects=("nurture_action",),
     ),

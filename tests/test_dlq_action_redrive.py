@@ -3,7 +3,9 @@
 An action delivery could not decode (``nurture-reason: schema_error``; here the registry was
 down: ``SchemaRegistryUnavailableError``) was recorded nowhere as final, so redrive puts its
 original bytes back on ``nurture.action`` once the registry is back, and delivery sends it once.
-Letters of actions delivery did record as final (``http_rejected`` here) are still refused.
+Letters of actions delivery did record as final (``http_rejected`` here) are still refused. A
+retry record that did not decode goes back to ``nurture.action.retry`` with its headers (its
+letter keeps them), and the retry carries on.
 
 The registry outage is played by the action decoder (the real loop, publisher, dead letter,
 CLI and webhook around it): the loop only sees the ``SchemaError`` a Confluent-framed action
@@ -12,6 +14,7 @@ with an id not cached yet raises then, and dead-letters every ``SchemaError`` al
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -26,12 +29,13 @@ from prometheus_client import CollectorRegistry
 
 from consumers.codecs import DeliveryCodecs, single_object_codecs
 from consumers.metrics import DeliveryMetrics
+from consumers.retries import ATTEMPT_HEADER, read_retry_headers
 from consumers.run import ProcessParts, build_loop
 from consumers.settings import DeliverySettings
 from schemas.codec import codec_for
 from schemas.errors import SchemaRegistryUnavailableError
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTION, ACTION_DLQ
+from schemas.topics import ACTION, ACTION_DLQ, ACTION_RETRY
 from tests.kafka_helpers import read_all, wait_until
 from tests.replay_support import nurture
 from tests.test_delivery_support import (
@@ -50,14 +54,17 @@ pytestmark = pytest.mark.kafka
 REGISTRY_URL = "http://registry.invalid:8081/apis/ccompat/v7"
 
 
-def _codecs_with_an_outage(registry_down: threading.Event) -> DeliveryCodecs:
+def _codecs_with_an_outage(
+    registry_down: threading.Event, *, at_decodes: frozenset[int] = frozenset()
+) -> DeliveryCodecs:
     """Single-object codecs whose action decoder fails as a registry outage does while
-    ``registry_down`` is set."""
+    ``registry_down`` is set, and at the ``at_decodes``-th actions it decodes (from 1)."""
     codecs = single_object_codecs()
     decode = codecs.decode_action
+    decodes = itertools.count(1)
 
     def decode_action(data: bytes) -> dict[str, Any]:
-        if registry_down.is_set():
+        if next(decodes) in at_decodes or registry_down.is_set():
             raise SchemaRegistryUnavailableError(REGISTRY_URL, "connection refused")
         return decode(data)
 
@@ -164,3 +171,42 @@ def test_a_schema_error_action_is_redriven_once_and_final_ones_are_refused(
     assert redriven.key == b"cand-sr"
     assert not [k for k, _ in redriven.headers if k.startswith("nurture-")]
     assert [x["redriven"] for x in _listed(kafka, "--error", "schema_error")] == [True]
+
+
+def test_a_retry_that_did_not_decode_is_redriven_to_the_retry_topic_and_carries_on(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    """The first attempt fails (503) and goes to the retry topic; that retry record meets the
+    outage (the second decode). Its letter keeps the retry headers, and the redriven copy is
+    attempt 2 on the retry topic. Before, the copy went to nurture.action without them, where
+    delivery skipped it (its store says "retrying": the next attempt is the retry topic's)."""
+    publish_profile(kafka, profile("cand-rt"))
+    stuck = action("cand-rt")
+    receiver = Receiver(statuses=[503])
+    with http_receiver(receiver) as url:
+        settings = settings_for(tmp_path, webhooks={"crm": url + "/hook"})
+        outage = _codecs_with_an_outage(threading.Event(), at_decodes=frozenset({2}))
+        with running_delivery(kafka, settings, outage):
+            publish_actions(kafka, stuck)
+            (letter,) = wait_until(
+                lambda: read_all(kafka, kafka.topic(ACTION_DLQ)), what="the retry's letter"
+            )
+            retry = read_retry_headers(letter.headers)
+            assert retry is not None and retry.attempt == 2, letter.headers
+            assert dict(letter.headers)["nurture-reason"] == b"schema_error"  # the last one
+            (listed,) = _listed(kafka, "--error", "schema_error")
+            assert listed["origin_topic"] == kafka.topic(ACTION_RETRY)
+
+            redriven = nurture(kafka, "dlq", "redrive", "--topic", "nurture.action.dlq")
+            assert redriven.exit_code == 0, redriven.output
+            assert f"-> {kafka.topic(ACTION_RETRY)}" in " ".join(redriven.output.split())
+            wait_until(
+                lambda: _outcome_of(kafka, stuck.action_id), timeout_s=20, what="the outcome"
+            )
+
+    assert _outcome_of(kafka, stuck.action_id) == ["sent"]
+    assert _sends_of(receiver, stuck.action_id) == 2  # the 503, then the redriven attempt 2
+    on_retry = [r for r in read_all(kafka, kafka.topic(ACTION_RETRY)) if r.key == b"cand-rt"]
+    assert len(on_retry) == 2  # the retry record and its redriven copy, same headers
+    assert on_retry[1].headers == on_retry[0].headers
+    assert [v for k, v in on_retry[1].headers if k == ATTEMPT_HEADER] == [b"2"]

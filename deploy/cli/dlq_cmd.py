@@ -126,10 +126,11 @@ def redrive_(
 
     The worker de-duplicates activity by event_id, so a redriven event it already counted
     changes nothing. Of nurture.action.dlq only actions that did not decode (reason
-    schema_error, e.g. the registry was down) go back to nurture.action: delivery recorded
-    nothing for them, and a copy it already handled is a no-op by action_id. Other action
-    letters are refused (delivery recorded them final), and so are truncated ones (the worker
-    kept only part of a too-large record).
+    schema_error, e.g. the registry was down) go back, with their own headers, to the topic
+    they were read from (nurture.action, or nurture.action.retry: the retry carries on):
+    delivery recorded nothing for them, and a copy it already handled is a no-op by action_id.
+    Other action letters are refused (delivery recorded them final), and so are truncated ones
+    (the worker kept only part of a too-large record).
     """
     letters = _letters(ctx, topic, error, since)
     if dry_run:

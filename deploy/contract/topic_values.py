@@ -70,7 +70,12 @@ _ACTION_DLQ_HEADERS = _headers(
         REASON_HEADER: "why it was dead-lettered, e.g. `retry_horizon` or `schema_error`",
         "nurture-channel": "the delivery channel that gave up",
         ATTEMPT_HEADER: "the last attempt (decimal)",
-        "nurture-origin": "topic[partition] offset=N of an undecodable action",
+        "nurture-origin": "topic[partition] offset=N of an undecodable action (`schema_error`); "
+        "its letter keeps that record's own headers before these, e.g. a retry record's "
+        f"`{NOT_BEFORE_HEADER}` and `{ATTEMPT_HEADER}`",
+        "nurture-error-class": "the error of an undecodable action, e.g. "
+        "`SchemaRegistryUnavailableError`",
+        "nurture-error": "that error's message",
     }
 )
 

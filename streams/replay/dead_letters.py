@@ -17,24 +17,29 @@ the letters they mark as redriven, and `redrive` skips marked letters, so runnin
 re-publishes nothing the second time. A crash between re-publishing and the marker can
 re-publish a letter once more on the next run; the worker's de-duplication absorbs that.
 
-Of ``nurture.action.dlq`` only the letters of actions delivery could not *decode* are
-redriven (``nurture-reason: schema_error``, e.g. ``SchemaRegistryUnavailableError`` while the
-registry was down, or ``UnknownSchemaIdError``): delivery recorded nothing for them, so their
-original value goes back to ``nurture.action`` (key and timestamp kept, delivery's dead-letter
-headers removed) and is delivered like any action. A resend is idempotent by the deterministic
-``action_id``: a copy of an action this channel already finished is a no-op in delivery (its
-store, or the outcome on ``nurture.delivery``), which also covers the letter every channel's
-consumer writes for the same undecodable record. The other action letters (``retry_horizon``,
-``http_rejected``, ...) are listed and shown but refused: delivery recorded those actions as
-final (``dead_lettered``) under their ``action_id``, so a re-published copy would be a no-op by
+Of ``nurture.action.dlq`` only the letters of actions delivery could not *decode* are redriven
+(``nurture-reason: schema_error``, e.g. ``SchemaRegistryUnavailableError`` while the registry
+was down, or ``UnknownSchemaIdError``): delivery recorded nothing for them, so the original
+record goes back to the topic it was read from (``nurture-origin``): its key, value, timestamp
+and headers, which the letter keeps before delivery's four (consumers/loop.py). An action from
+``nurture.action`` is delivered like any action; a record from ``nurture.action.retry`` goes
+back there with its attempt, due time and first attempt, so the retry path takes it up where it
+stopped (on ``nurture.action``, without them, delivery would skip it: its store says the next
+attempt comes from the retry topic). A resend is idempotent by the deterministic ``action_id``:
+a copy of an action this channel already finished is a no-op in delivery (its store, or the
+outcome on ``nurture.delivery``), which also covers the letter every channel's consumer writes
+for the same undecodable record. The other action letters (``retry_horizon``, ``http_rejected``,
+...) are listed and shown but refused: delivery recorded those actions as final
+(``dead_lettered``) under their ``action_id``, so a re-published copy would be a no-op by
 design. Nor is a *truncated* letter redriven (header ``nurture.dlq.truncated``: the worker kept
-only the start of a record over its size limit, streams/worker/dlq.py): re-publishing the cut copy
-would publish a record nobody sent. It is listed and shown; the original is still at its origin
-offset within the source topic's retention.
+only the start of a record over its size limit, streams/worker/dlq.py): re-publishing the cut
+copy would publish a record nobody sent. It is listed and shown; the original is still at its
+origin offset within the source topic's retention.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -42,7 +47,7 @@ from typing import Any
 
 from schemas.kafka_seam import clients
 from schemas.settings import KafkaSettings
-from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY_DLQ, PROFILE_DLQ
+from schemas.topics import ACTION, ACTION_DLQ, ACTION_RETRY, ACTIVITY_DLQ, PROFILE_DLQ
 from streams.replay.errors import ReplayError
 from streams.replay.reader import read_topic, topic_reader
 from streams.worker.dlq import (
@@ -74,6 +79,11 @@ ACTION_DLQ_HEADERS = frozenset(
         "nurture-error",
     }
 )
+
+#: Headers delivery adds, after the record's own, to the letter of an action that does not
+#: decode (consumers/loop.py); ``nurture-origin`` is ``<topic>[<partition>] offset=<offset>``.
+SCHEMA_ERROR_HEADERS = ("nurture-reason", "nurture-origin", "nurture-error-class", "nurture-error")
+_ORIGIN = re.compile(r"(?P<topic>.+)\[(?P<partition>\d+)\] offset=(?P<offset>\d+)")
 
 Headers = list[tuple[str, bytes]]
 
@@ -112,7 +122,11 @@ class DeadLetter:
     @property
     def original_headers(self) -> Headers:
         """The headers the record had before it was dead-lettered (the worker's letters keep
-        them beside its ``nurture.dlq.*`` ones; delivery's keep only its own)."""
+        them beside its ``nurture.dlq.*`` ones; delivery's ``schema_error`` letters before its
+        own, which may repeat a name of theirs: a retry record's ``nurture-reason``; delivery's
+        other letters keep none)."""
+        if self.reason in REDRIVABLE_ACTION_REASONS:
+            return _without_last(self.headers, SCHEMA_ERROR_HEADERS)
         if self.reason is not None:
             return [(k, v) for k, v in self.headers if k not in ACTION_DLQ_HEADERS]
         return [(k, v) for k, v in self.headers if not k.startswith("nurture.dlq.")]
@@ -122,10 +136,14 @@ class DeadLetter:
         return error in (self.error_class, self.reason)
 
 
-def parse(dlq_topic: str, record: object, *, action_topic: str) -> DeadLetter:
-    """A dead letter from a consumer record of ``dlq_topic`` (either header convention)."""
+def parse(
+    dlq_topic: str, record: object, *, action_topic: str, retry_topic: str | None = None
+) -> DeadLetter:
+    """A dead letter from a consumer record of ``dlq_topic`` (either header convention);
+    delivery's come from ``action_topic``, or from ``retry_topic`` when ``nurture-origin``
+    names it."""
     headers: Headers = list(getattr(record, "headers", None) or ())
-    found = {k: v.decode("utf-8", "replace") for k, v in headers}
+    found = {k: v.decode("utf-8", "replace") for k, v in headers}  # the last of a name
     reason: str | None = None
     if HEADER_ERROR_CLASS in found:
         origin = found.get(HEADER_TOPIC)
@@ -133,7 +151,9 @@ def parse(dlq_topic: str, record: object, *, action_topic: str) -> DeadLetter:
         offset = _int(found.get(HEADER_OFFSET))
         error, message = found[HEADER_ERROR_CLASS], found.get(HEADER_ERROR_MESSAGE, "")
     else:  # delivery's dead letters: an action that did not decode names its error class
-        origin, partition, offset = action_topic, None, None
+        origin, partition, offset = _delivery_origin(
+            found.get("nurture-origin", ""), action_topic, retry_topic
+        )
         reason = found.get("nurture-reason", "unknown")
         error = found.get("nurture-error-class", reason)
         message = found.get(
@@ -186,7 +206,14 @@ def read_letters(
                     partition, offset = marker.decode().split(":")
                     redriven.add((int(partition), int(offset)))
                     continue
-                letters.append(parse(topic, record, action_topic=kafka.topic(ACTION)))
+                letters.append(
+                    parse(
+                        topic,
+                        record,
+                        action_topic=kafka.topic(ACTION),
+                        retry_topic=kafka.topic(ACTION_RETRY),
+                    )
+                )
             for letter in letters:
                 if error_class is not None and not letter.matches(error_class):
                     continue
@@ -295,6 +322,28 @@ def _send_all(
     producer.flush()
     for future in futures:
         future.get(timeout=30)
+
+
+def _delivery_origin(
+    origin: str, action_topic: str, retry_topic: str | None
+) -> tuple[str, int | None, int | None]:
+    """Topic, partition and offset a delivery letter's ``nurture-origin`` names, when that is
+    the action or the retry topic; else the action topic (letters of actions delivery handled
+    name no origin)."""
+    where = _ORIGIN.fullmatch(origin)
+    if where is None or where["topic"] not in (action_topic, retry_topic):
+        return action_topic, None, None
+    return where["topic"], int(where["partition"]), int(where["offset"])
+
+
+def _without_last(headers: Headers, names: Iterable[str]) -> Headers:
+    """``headers`` without the last header of each of ``names`` (those added last)."""
+    kept = list(headers)
+    for name in names:
+        last = max((i for i, (key, _) in enumerate(kept) if key == name), default=None)
+        if last is not None:
+            del kept[last]
+    return kept
 
 
 def _int(text: str | None) -> int | None:

@@ -1,6 +1,9 @@
-"""Helpers of the interop tests (issue #18, item 4): a local registry, confluent-kafka's Schema
-Registry client and serializers pointed at it, and the worker's reference score over records in
-either framing."""
+"""Helpers of the Schema Registry mode tests (issue #18): a local registry (the ``registry_url``
+fixture: one per test module that uses it), confluent-kafka's Schema Registry client and
+serializers pointed at it, and the worker's reference score over records in either framing.
+
+A module takes the fixture by naming it at module level, ``registry_url = registry_support.
+registry_url`` (an import of the name would be redefined by every test's argument)."""
 
 from __future__ import annotations
 
@@ -10,16 +13,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient as ConfluentRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from deploy.registry.process import LocalRegistry
 from deploy.registry.settings import RegistrySettings
-from schemas.catalog import REGISTRY_DIR
+from schemas.catalog import REGISTRY_DIR, default_catalog
 from schemas.codec import codec_for
 from schemas.errors import SchemaError
-from schemas.schema_registry.codec import ConfluentCodec
+from schemas.schema_registry.client import SchemaRegistryClient
+from schemas.schema_registry.codec import ConfluentCodec, confluent_codec
+from schemas.schema_registry.register import register_catalog
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTIVITY
 from streams.scoring.config import ScoringModel
@@ -42,6 +49,23 @@ def local_registry(data_dir: Path) -> Iterator[str]:
         yield status.url
     finally:
         registry.stop()
+
+
+@pytest.fixture(scope="module")
+def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local registry for the test module (each JVM costs about 15 s: one per module, stopped
+    at its end); its Confluent-compatible URL."""
+    with local_registry(tmp_path_factory.mktemp("schema-registry")) as url:
+        yield url
+
+
+def registered_codec(url: str, kafka: KafkaSettings) -> ConfluentCodec:
+    """The catalog registered at ``url`` under ``kafka``'s topic prefix, and a codec of that
+    deployment (it writes Confluent frames)."""
+    settings = SchemaRegistrySettings(url=url, timeout_s=10)
+    with SchemaRegistryClient(settings) as client:
+        register_catalog(client, default_catalog(), topic_prefix=kafka.topic_prefix)
+    return confluent_codec(settings, topic_prefix=kafka.topic_prefix)
 
 
 def confluent_client(url: str) -> ConfluentRegistryClient:

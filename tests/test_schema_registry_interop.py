@@ -32,18 +32,16 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from producers.producer import NurtureProducer
 from producers.records import CONTENT_TYPE, CONTENT_TYPE_HEADER, SOURCE_HEADER
-from schemas.catalog import REGISTRY_DIR, default_catalog
+from schemas.catalog import REGISTRY_DIR
 from schemas.kafka_seam import clients, topic_admin
-from schemas.schema_registry.client import SchemaRegistryClient
-from schemas.schema_registry.codec import ConfluentCodec, confluent_codec
-from schemas.schema_registry.register import register_catalog
-from schemas.schema_registry.settings import SchemaRegistrySettings
+from schemas.schema_registry.codec import ConfluentCodec
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY, ACTIVITY_DLQ, DELIVERY, ENGAGEMENT, PROFILE
 from streams.bench.loadgen import LoadSpec, activity_events
 from streams.scoring.config import load_model
 from streams.worker.dlq import HEADER_ERROR_CLASS
 from streams.worker.outbox import key_partition
+from tests import registry_support
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.registry_support import (
     Record,
@@ -52,8 +50,8 @@ from tests.registry_support import (
     confluent_client,
     decoded,
     latest_by_key,
-    local_registry,
     reference,
+    registered_codec,
     with_named_payload,
 )
 from tests.test_delivery_support import (
@@ -77,17 +75,7 @@ WHERE_FIELDS = ("candidate_id", "last_event_id", "source_partition", "source_off
 REGISTRY_MODE = "NURTURE_SCHEMA_REGISTRY_URL"
 
 
-@pytest.fixture(scope="module")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with local_registry(tmp_path_factory.mktemp("schema-registry")) as url:
-        yield url
-
-
-def _codec(url: str, kafka: KafkaSettings) -> ConfluentCodec:
-    settings = SchemaRegistrySettings(url=url, timeout_s=10)
-    with SchemaRegistryClient(settings) as client:
-        register_catalog(client, default_catalog(), topic_prefix=kafka.topic_prefix)
-    return confluent_codec(settings, topic_prefix=kafka.topic_prefix)
+registry_url = registry_support.registry_url
 
 
 def _twin_events(run: str) -> tuple[list[Record], list[Record]]:
@@ -166,7 +154,7 @@ def scored(
         kafka, tmp, unique("interop"), store="memory://", env={REGISTRY_MODE: registry_url}
     )
     try:
-        codec = _codec(registry_url, kafka)
+        codec = registered_codec(registry_url, kafka)
         sdk_events, avro_events = _twin_events("interop")
         with pytest.MonkeyPatch.context() as env:
             env.setenv(REGISTRY_MODE, registry_url)  # the SDK in registry mode, once switched
@@ -227,7 +215,7 @@ def test_avro_deserializer_reads_engagement_records_written_by_the_worker(scored
 def test_avro_deserializer_reads_delivery_outcomes_written_by_delivery(
     kafka: KafkaSettings, registry_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    codec = _codec(registry_url, kafka)
+    codec = registered_codec(registry_url, kafka)
     monkeypatch.setenv(REGISTRY_MODE, registry_url)  # the SDK and delivery in registry mode
     publish_profile(kafka, profile("cand-interop-1"))
     decided = action("cand-interop-1")
@@ -273,7 +261,7 @@ def test_candidate_profile_subjects_follow_record_name_strategy(
     """confluent-kafka with ``record_subject_name_strategy`` finds the ids the project writes on
     candidate.profile, and either side reads the other's frames; the activity frame an
     AvroSerializer writes is byte for byte the project's."""
-    codec = _codec(registry_url, kafka)
+    codec = registered_codec(registry_url, kafka)
     client = confluent_client(registry_url)
     topic = kafka.topic(PROFILE)
     context = SerializationContext(topic, MessageField.VALUE)
@@ -311,7 +299,7 @@ def test_an_incompatible_change_is_refused_through_confluent_kafkas_client(
     """The project registered candidate.engagement with FULL_TRANSITIVE; another team's
     incompatible version (a field's type changed) is refused by the registry when confluent-kafka's
     client tests or registers it. (`nurture schemas register` refusing: see the module doc.)"""
-    _codec(registry_url, kafka)
+    registered_codec(registry_url, kafka)
     subject = f"{kafka.topic_prefix}candidate.engagement-value"
     schema = json.loads((REGISTRY_DIR / "engagement_record" / "v1.avsc").read_text())
     next(f for f in schema["fields"] if f["name"] == "score")["type"] = "string"

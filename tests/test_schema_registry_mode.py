@@ -8,21 +8,19 @@ shared: registering them again changes nothing).
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from consumers.codecs import registry_codecs as delivery_registry_codecs
 from deploy.cli.main import app
-from deploy.registry.process import LocalRegistry
-from deploy.registry.settings import RegistrySettings
 from schemas import wire
 from schemas.catalog import REGISTRY_DIR, default_catalog, fingerprint_of, load_catalog
 from schemas.codec import Codec, codec_for
@@ -32,31 +30,31 @@ from schemas.errors import (
     UnknownSchemaIdError,
 )
 from schemas.fast_writer.builders import activity_writer, fast_encoder
+from schemas.kafka_seam import clients
 from schemas.schema_registry import framing
 from schemas.schema_registry.client import SchemaRegistryClient
-from schemas.schema_registry.codec import confluent_codec
+from schemas.schema_registry.codec import ConfluentCodec, confluent_codec
 from schemas.schema_registry.register import register_catalog
 from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.schema_registry.subjects import registry_subject, registry_subjects, schema_text
+from schemas.settings import KafkaSettings
 from schemas.subject_codec import ActivityCodec
+from schemas.topics import ACTION, ACTIVITY, ACTIVITY_DLQ, ENGAGEMENT, PROFILE
+from streams.bench.loadgen import LoadSpec, encoded_events, publish
+from streams.scoring.config import load_model
+from streams.worker.dlq import HEADER_ERROR_CLASS, HEADER_TOPIC
 from streams.worker.wire import registry_codecs as worker_registry_codecs
+from tests import registry_support
+from tests.kafka_helpers import read_all
+from tests.registry_support import Record, local_registry
+from tests.replay_support import profile as consenting_profile
 from tests.test_schema_registry_units import RECORDS
-from tests.test_secure_broker_support import free_port_pair
+from tests.worker_support import differences
 
 pytestmark = pytest.mark.registry
 
 
-@pytest.fixture(scope="module")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = RegistrySettings(
-        port=free_port_pair(), data_dir=tmp_path_factory.mktemp("schema-registry")
-    )
-    registry = LocalRegistry(settings)
-    try:
-        status, _ = registry.start()
-        yield status.url
-    finally:
-        registry.stop()
+registry_url = registry_support.registry_url
 
 
 @pytest.fixture
@@ -210,10 +208,8 @@ def test_a_registry_that_goes_down_keeps_cached_ids_and_fails_new_ones_in_bounde
 ) -> None:
     """A registry of its own, stopped halfway: what a reader has resolved keeps decoding, a
     new id is a clear error within the timeout, and the next one fails at once."""
-    registry = LocalRegistry(RegistrySettings(port=free_port_pair(), data_dir=tmp_path / "sr"))
-    try:
-        status, _ = registry.start()
-        settings = SchemaRegistrySettings(url=status.url, timeout_s=2)
+    with local_registry(tmp_path / "sr") as url:
+        settings = SchemaRegistrySettings(url=url, timeout_s=2)
         with SchemaRegistryClient(settings) as client:
             register_catalog(client, default_catalog(), topic_prefix=prefix)
         writer = confluent_codec(settings, topic_prefix=prefix)
@@ -221,12 +217,10 @@ def test_a_registry_that_goes_down_keeps_cached_ids_and_fails_new_ones_in_bounde
         data = writer.encoder("candidate.engagement", "engagement_record").encode(record)
         reader = confluent_codec(settings, topic_prefix=prefix)
         assert reader.decode(data).record == record
-    finally:
-        registry.stop()
     assert reader.decode(data).record == record  # cached: no registry needed
     new_id = framing.header(framing.MAX_SCHEMA_ID - 1) + data[framing.HEADER_SIZE :]
     started = time.monotonic()
-    with pytest.raises(SchemaRegistryUnavailableError, match=status.url):
+    with pytest.raises(SchemaRegistryUnavailableError, match=url):
         reader.decode(new_id)
     assert time.monotonic() - started < settings.timeout_s * 2
     started = time.monotonic()
@@ -245,10 +239,8 @@ def test_readers_cache_every_registered_version_at_start_and_read_old_ones_durin
     old = Codec(catalog, reader_versions={"activity_event": 1, "candidate_profile": 1})
     activity = {k: v for k, v in RECORDS["activity_event"].items() if k != "correlation_id"}
     profile = {k: v for k, v in RECORDS["candidate_profile"].items() if k != "sealed_contact"}
-    registry = LocalRegistry(RegistrySettings(port=free_port_pair(), data_dir=tmp_path / "sr"))
-    try:
-        status, _ = registry.start()
-        settings = SchemaRegistrySettings(url=status.url, timeout_s=2)
+    with local_registry(tmp_path / "sr") as url:
+        settings = SchemaRegistrySettings(url=url, timeout_s=2)
         with SchemaRegistryClient(settings) as client:
             register_catalog(client, catalog, topic_prefix=prefix)
             ids = {
@@ -264,8 +256,6 @@ def test_readers_cache_every_registered_version_at_start_and_read_old_ones_durin
         worker = worker_registry_codecs(settings, topic_prefix=prefix)
         delivery = delivery_registry_codecs(settings, topic_prefix=prefix)
         cold = confluent_codec(settings, topic_prefix=prefix)  # looks nothing up at start
-    finally:
-        registry.stop()
     v1_ids = {subject: found for subject, found in ids.items() if found is not None}
     assert v1_ids.keys() == ids.keys(), ids  # v1 of both is registered
     old_activity, old_profile = (
@@ -278,3 +268,124 @@ def test_readers_cache_every_registered_version_at_start_and_read_old_ones_durin
         assert decoded.record["candidate_id"] == profile["candidate_id"]
     with pytest.raises(SchemaRegistryUnavailableError):
         cold.decode(old_activity)
+
+
+# --- the CLI's readers and writers on a real broker -------------------------------------------
+
+
+@pytest.fixture
+def registered(kafka: KafkaSettings, registry_url: str) -> ConfluentCodec:
+    return registry_support.registered_codec(registry_url, kafka)
+
+
+def _nurture(kafka: KafkaSettings, url: str, *args: str, stdin: str | None = None) -> Result:
+    """``nurture <args>`` in Schema Registry mode at ``url``; its stdout is ``result.stdout``."""
+    argv = ["--bootstrap", kafka.bootstrap_servers, "--topic-prefix", kafka.topic_prefix, *args]
+    env = {"NURTURE_SCHEMA_REGISTRY_URL": url}
+    return CliRunner().invoke(app, argv, env=env, input=stdin, catch_exceptions=False)
+
+
+def test_export_reads_both_framings_import_writes_confluent_and_dlq_show_decodes(
+    kafka: KafkaSettings, registered: ConfluentCodec, registry_url: str
+) -> None:
+    first, second = ({**RECORDS["activity_event"], "event_id": f"evt-{n}"} for n in (1, 2))
+    key = first["candidate_id"].encode()
+    confluent = registered.encoder(ACTIVITY, "activity_event").encode
+    publish(
+        kafka,
+        kafka.topic(ACTIVITY),
+        [(key, confluent(first)), (key, codec_for("activity_event").encode(second))],
+    )
+    worker_letter = [(HEADER_TOPIC, kafka.topic(ACTIVITY).encode()), (HEADER_ERROR_CLASS, b"E")]
+    producer = clients.producer(kafka, acks="all")
+    producer.send(kafka.topic(ACTIVITY_DLQ), key=key, value=confluent(first), headers=worker_letter)
+    producer.flush()
+    producer.close()
+
+    exported = _nurture(kafka, registry_url, "topics", "export", ACTIVITY)
+    assert exported.exit_code == 0, exported.output
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [(x["framing"], x["value"]["event_id"]) for x in lines] == [
+        ("confluent", "evt-1"),
+        ("single-object", "evt-2"),
+    ]
+    imported = _nurture(kafka, registry_url, "topics", "import", ACTIVITY, stdin=exported.stdout)
+    assert imported.exit_code == 0, imported.output
+    copies = read_all(kafka, kafka.topic(ACTIVITY))[2:]
+    assert [framing.framing_of(m.value) for m in copies] == ["confluent", "confluent"]
+    assert [registered.decode_as("activity_event", m.value) for m in copies] == [first, second]
+
+    # A dead letter (no subject of its own) goes back as its origin topic's writers frame it.
+    letters = _nurture(kafka, registry_url, "topics", "export", ACTIVITY_DLQ)
+    again = _nurture(kafka, registry_url, "topics", "import", ACTIVITY_DLQ, stdin=letters.stdout)
+    assert again.exit_code == 0, again.output
+    letter, copy = read_all(kafka, kafka.topic(ACTIVITY_DLQ))
+    assert (copy.key, copy.value, copy.headers) == (letter.key, letter.value, letter.headers)
+
+    letter_id = f"{kafka.topic(ACTIVITY_DLQ)}:{letter.partition}:{letter.offset}"
+    shown = _nurture(kafka, registry_url, "dlq", "show", letter_id)
+    assert shown.exit_code == 0, shown.output
+    value = json.loads(shown.stdout)
+    assert value["framing"] == "confluent" and value["origin_topic"] == kafka.topic(ACTIVITY)
+    assert value["value"]["subject"] == "activity_event"
+    assert value["value"]["record"]["event_id"] == "evt-1"
+
+
+def test_erasure_verify_finds_a_candidate_in_confluent_framed_profiles(
+    kafka: KafkaSettings, registered: ConfluentCodec, registry_url: str, tmp_path: Path
+) -> None:
+    profile = RECORDS["candidate_profile"]  # its contact in the clear (a v1-style record)
+    cid = profile["candidate_id"]
+    encoded = registered.encoder(PROFILE, "candidate_profile").encode(profile)
+    publish(kafka, kafka.topic(PROFILE), [(cid.encode(), encoded)])
+    args = ("erasure", "verify", cid, "--json", "--delivery-dir", str(tmp_path), "--timeout", "20")
+    result = _nurture(kafka, registry_url, *args)
+    assert result.exit_code == 1, result.output
+    readable = {
+        (f["place"], f["what"])
+        for f in json.loads(result.stdout)["findings"]
+        if f["severity"] == "readable"
+    }
+    assert (kafka.topic(PROFILE), "contact in the clear (profile written before v2)") in readable
+
+
+def test_replay_shadow_and_diff_read_confluent_framed_records(
+    kafka: KafkaSettings, registered: ConfluentCodec, registry_url: str, tmp_path: Path
+) -> None:
+    """Input in both framings: the shadow run scores it all (as the worker's pure functions
+    do); with its Confluent-framed outputs copied to the live topics, the diff reads both
+    sides through the registry and finds nothing."""
+    events = encoded_events(LoadSpec(events=24, candidates=3, run=uuid.uuid4().hex[:6]))
+    activity_id = registered.schema_id(ACTIVITY, "activity_event")
+    to_confluent = framing.header(activity_id)
+    mixed = [
+        (k, to_confluent + v[wire.HEADER_SIZE :] if i % 2 else v) for i, (k, v) in enumerate(events)
+    ]
+    cids = sorted({k.decode() for k, _ in events})
+    profiles = registered.encoder(PROFILE, "candidate_profile").encode
+    publish(
+        kafka,
+        kafka.topic(PROFILE),
+        [(c.encode(), profiles(consenting_profile(c, email_consent=True))) for c in cids],
+    )
+    publish(kafka, kafka.topic(ACTIVITY), mixed)
+
+    summaries = ("--processes", "1", "--summary-dir", str(tmp_path))
+    shadow = _nurture(kafka, registry_url, "replay", "shadow", "--name", "sr", *summaries)
+    assert shadow.exit_code == 0, shadow.output
+    outputs = {t: read_all(kafka, kafka.topic(f"{t}.shadow-sr")) for t in (ENGAGEMENT, ACTION)}
+    assert {framing.framing_of(m.value) for m in outputs[ENGAGEMENT]} == {"confluent"}
+    engagement: dict[str, Record | None] = {
+        m.key.decode(): registered.decode_as("engagement_record", m.value)
+        for m in outputs[ENGAGEMENT]
+    }
+    decode = functools.partial(registered.decode_as, "activity_event")
+    problems = differences(registry_support.reference(load_model(), kafka, decode), engagement)
+    assert not problems, "\n".join(problems)
+
+    for topic, records in outputs.items():
+        publish(kafka, kafka.topic(topic), [(m.key, m.value) for m in records])
+    diff = _nurture(kafka, registry_url, "replay", "diff", "--name", "sr", "--json", *summaries)
+    assert diff.exit_code == 0, diff.output
+    report = json.loads(diff.stdout)
+    assert report["empty"] and report["candidates"] == len(cids) and report["actions"], report

@@ -36,8 +36,6 @@ from consumers.profiles import ERASED, ProfileState
 from consumers.run import ProcessParts, build_loop
 from consumers.settings import DeliverySettings
 from consumers.suppression import SuppressionState
-from deploy.registry.process import LocalRegistry
-from deploy.registry.settings import RegistrySettings
 from producers.producer import NurtureProducer
 from producers.records import CONTENT_TYPE, RecordEncoder
 from schemas.catalog import default_catalog
@@ -54,6 +52,7 @@ from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.schema_registry.subjects import registry_subject, schema_text
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTION_DLQ, ACTIVITY, DELIVERY, PROFILE, SUPPRESSION
+from tests import registry_support
 from tests.kafka_helpers import read_all, wait_until
 from tests.test_delivery_support import (
     Receiver,
@@ -65,7 +64,6 @@ from tests.test_delivery_support import (
     settings_for,
 )
 from tests.test_gateway_support import auth, event, running_gateway
-from tests.test_secure_broker_support import free_port_pair
 
 pytestmark = [pytest.mark.registry, pytest.mark.kafka]
 
@@ -74,17 +72,7 @@ UNKNOWN_ID = 2_000_000_000
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = RegistrySettings(
-        port=free_port_pair(), data_dir=tmp_path_factory.mktemp("schema-registry")
-    )
-    registry = LocalRegistry(settings)
-    try:
-        status, _ = registry.start()
-        yield status.url
-    finally:
-        registry.stop()
+registry_url = registry_support.registry_url
 
 
 @pytest.fixture

@@ -18,22 +18,17 @@ import pytest
 from typer.testing import CliRunner
 
 from deploy.cli.main import app
-from deploy.registry.process import LocalRegistry
-from deploy.registry.settings import RegistrySettings
 from schemas import wire
-from schemas.catalog import default_catalog
 from schemas.codec import codec_for
 from schemas.kafka_seam import topic_admin
 from schemas.schema_registry import framing
-from schemas.schema_registry.client import SchemaRegistryClient
-from schemas.schema_registry.codec import ConfluentCodec, confluent_codec
-from schemas.schema_registry.register import register_catalog
-from schemas.schema_registry.settings import SchemaRegistrySettings
+from schemas.schema_registry.codec import ConfluentCodec
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTIVITY, ACTIVITY_DLQ, ENGAGEMENT, SUPPRESSION
 from streams.bench.loadgen import LoadSpec, encoded_events, publish
 from streams.scoring.config import load_model
 from streams.worker.dlq import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE
+from tests import registry_support
 from tests.kafka_helpers import read_all, unique
 from tests.test_secure_broker_support import free_port_pair
 from tests.worker_support import WorkerHarness, differences, reference
@@ -44,24 +39,7 @@ pytestmark = [pytest.mark.registry, pytest.mark.kafka]
 UNKNOWN_ID = 987_654
 
 
-@pytest.fixture(scope="module")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = RegistrySettings(
-        port=free_port_pair(), data_dir=tmp_path_factory.mktemp("schema-registry")
-    )
-    registry = LocalRegistry(settings)
-    try:
-        status, _ = registry.start()
-        yield status.url
-    finally:
-        registry.stop()
-
-
-def _registered(url: str, kafka: KafkaSettings) -> ConfluentCodec:
-    settings = SchemaRegistrySettings(url=url, timeout_s=10)
-    with SchemaRegistryClient(settings) as client:
-        register_catalog(client, default_catalog(), topic_prefix=kafka.topic_prefix)
-    return confluent_codec(settings, topic_prefix=kafka.topic_prefix)
+registry_url = registry_support.registry_url
 
 
 @pytest.fixture
@@ -98,7 +76,7 @@ def _nurture(args: list[str], env: dict[str, str]) -> tuple[int, str]:
 def test_worker_scores_both_framings_writes_confluent_and_dead_letters_unknown_ids(
     kafka: KafkaSettings, twin: KafkaSettings, registry_url: str, tmp_path: Path
 ) -> None:
-    codec = _registered(registry_url, kafka)
+    codec = registry_support.registered_codec(registry_url, kafka)
     activity_id = codec.schema_id(ACTIVITY, "activity_event")
     events = encoded_events(LoadSpec(events=400, candidates=6, run="srw"))
     # Every other record Confluent framed: one topic, both framings, record by record; the

@@ -18,7 +18,10 @@ Schema Registry mode: export reads both framings (``framing`` says which the rec
 import writes the framing the *target* deployment is configured for, whatever the line's
 ``framing`` (a file exported before a migration imports Confluent-framed into a deployment in
 registry mode, and single-object into one without). ``value_base64`` lines are produced as
-their bytes, untouched.
+their bytes, untouched. The worker's dead-letter topics carry no Avro of their own (no registry
+subject): a decoded dead letter is written under the subject of the topic it was read from
+(``candidate.activity`` for ``candidate.activity.dlq``), the frame that topic's writers use and
+a redrive puts back there.
 """
 
 from __future__ import annotations
@@ -41,11 +44,14 @@ from schemas.topics import TOPICS_BY_NAME
 from streams.replay.errors import ReplayError
 from streams.replay.json_form import from_json, to_json
 from streams.replay.reader import read_topic, topic_reader
+from streams.worker.dlq import DLQ_FOR
 
 #: ``(key, value, headers, timestamp_ms)`` of one record to produce.
 Produced = tuple[bytes | None, bytes | None, list[tuple[str, bytes]], int | None]
 #: Encodes a record of a subject (the subject's name, the record).
 Encode = Callable[[str, dict[str, Any]], bytes]
+#: The worker's dead-letter topics -> the topic whose records they keep (unprefixed names).
+_ORIGIN_OF_DLQ = {dlq: origin for origin, dlq in DLQ_FOR.items()}
 
 
 def export_lines(
@@ -151,16 +157,18 @@ def import_lines(
 def _encoder(kafka: KafkaSettings, topic: str, wire: WireCodec | None) -> Encode | None:
     """How values for ``topic`` are encoded: None (single-object, any subject) unless
     ``wire`` writes the Confluent framing; then through the registry subject of the declared
-    topic (a subject the topic does not carry, or an undeclared topic: ConfigError)."""
+    topic, or for a worker's dead-letter topic of the topic it keeps records of (a subject the
+    topic does not carry: ConfigError; an undeclared topic: ReplayError)."""
     if wire is None or wire.framing == "single-object":
         return None
     prefix = kafka.topic_prefix
     declared = topic[len(prefix) :] if topic.startswith(prefix) else topic
     if declared not in TOPICS_BY_NAME:
         raise ReplayError(f"{topic} is no declared topic: no registry subject to import it under")
+    subjects_of = _ORIGIN_OF_DLQ.get(declared, declared)
 
     def encode(subject: str, record: dict[str, Any]) -> bytes:
-        return wire.encoder(declared, subject).encode(record)
+        return wire.encoder(subjects_of, subject).encode(record)
 
     return encode
 

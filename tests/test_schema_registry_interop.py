@@ -44,6 +44,7 @@ from streams.worker.outbox import key_partition
 from tests import registry_support
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.registry_support import (
+    TOPIC_STRATEGY,
     Record,
     activity_payload_branches,
     avro_deserialize,
@@ -98,7 +99,7 @@ def _produce_with_avro_serializer(kafka: KafkaSettings, url: str, events: list[R
     topic = kafka.topic(ACTIVITY)
     serializer = AvroSerializer(
         confluent_client(url),
-        conf={"auto.register.schemas": False, "use.latest.version": True},
+        conf={"auto.register.schemas": False, "use.latest.version": True, **TOPIC_STRATEGY},
     )
     producer = Producer(
         {
@@ -286,7 +287,7 @@ def test_candidate_profile_subjects_follow_record_name_strategy(
     activity_topic = kafka.topic(ACTIVITY)
     event = RECORDS["activity_event"]
     activity = AvroSerializer(
-        client, conf={"auto.register.schemas": False, "use.latest.version": True}
+        client, conf={"auto.register.schemas": False, "use.latest.version": True, **TOPIC_STRATEGY}
     )
     named = {**event, "payload": (activity_payload_branches()[event["type"]], event["payload"])}
     framed = activity(named, SerializationContext(activity_topic, MessageField.VALUE))

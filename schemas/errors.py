@@ -66,7 +66,9 @@ class SchemaRegistryUnavailableError(SchemaError):
 
 class SchemaRegistryAuthError(SchemaRegistryUnavailableError):
     """Raised when the schema registry refuses the configured credentials or TLS (401, 403,
-    certificate): trying again with the same settings will not help."""
+    certificate), or the URL is no Confluent-compatible API (a 404 without the API's own error
+    code, e.g. Apicurio's base URL without ``/apis/ccompat/v7``): trying again with the same
+    settings will not help."""
 
     retriable = False
 

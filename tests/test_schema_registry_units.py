@@ -464,7 +464,9 @@ class _Answering(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server: Any = self.server
         server.seen.append(self.headers.get("Authorization"))
-        body = json.dumps({"error_code": server.status, "message": "nope"}).encode()
+        code = server.status * 100 + 3 if server.status == 404 else server.status  # 40403
+        answer = {"error_code": code, "message": "nope"} if server.confluent else {"detail": "?"}
+        body = json.dumps(answer).encode()
         self.send_response(server.status)
         self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
         self.send_header("Content-Length", str(len(body)))
@@ -478,7 +480,7 @@ class _Answering(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def answering() -> Iterator[Any]:
     server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answering)
-    server.seen, server.status = [], 401
+    server.seen, server.status, server.confluent = [], 401, True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -516,3 +518,19 @@ def test_a_server_error_is_unavailable_and_a_missing_id_unknown(answering: Any) 
         answering.status = 404
         with pytest.raises(UnknownSchemaIdError, match=r"schema id 1: .* has no such id"):
             client.schema_by_id(1)
+
+
+def test_a_404_without_the_apis_error_code_is_a_wrong_url_not_a_missing_id(
+    answering: Any,
+) -> None:
+    """Apicurio's base URL without /apis/ccompat/v7 answers every path 404 with no Confluent
+    error code (a RESTEasy ``{"detail": ..., "status": 404}``): that is the URL's fault, not an
+    unknown id to dead-letter and forget. Not run against the real Apicurio: it leaves about 1 in
+    800 requests to paths it does not route unanswered (docs/integrations.md), a flaky test."""
+    answering.status, answering.confluent = 404, False
+    url = f"http://127.0.0.1:{answering.server_address[1]}"
+    settings = SchemaRegistrySettings(url=url)
+    wrong_url = pytest.raises(SchemaRegistryAuthError, match="Confluent-compatible API")
+    with SchemaRegistryClient(settings) as client, wrong_url as raised:
+        client.schema_by_id(1)
+    assert not raised.value.retriable

@@ -147,6 +147,14 @@ class SchemaRegistryClient:
         except httpx.HTTPError as exc:
             raise SchemaRegistryUnavailableError(self.url, _transport_reason(exc)) from None
         status = response.status_code
+        if status == 404 and _error_code(response) is None:
+            # Every "not found" of the Confluent API carries its code (40401 subject, 40403
+            # schema, ...); a bare 404 is a URL that is not that API, never a missing subject.
+            raise SchemaRegistryAuthError(
+                self.url,
+                f"HTTP 404 without the Confluent API's error code for {path}: is this the "
+                "Confluent-compatible API? (for Apicurio: <base>/apis/ccompat/v7)",
+            )
         if status == 404 and missing_ok:
             return None
         if status in (401, 403):

@@ -51,14 +51,19 @@ def _deliverable_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _ignored_sigint() -> None:
+    """In the child: SIGINT ignored, as a shell without job control starts background jobs."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run(*args: str, ignored: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        preexec_fn=_deliverable_sigint,
+        preexec_fn=_ignored_sigint if ignored else _deliverable_sigint,
     )
 
 
@@ -140,6 +145,23 @@ def test_a_held_sigint_ends_the_worker_start_up_even_inside_a_swallowing_library
     done = _run("-c", HELD_UNTIL_REPLACED)
     assert done.returncode == EXIT_INTERRUPTED, done.stderr
     assert "ran on" not in done.stdout
+
+
+def test_a_worker_started_with_sigint_ignored_still_ends_on_one_while_starting() -> None:
+    """faust takes SIGINT over once it runs, whatever the parent left: during the start-up the
+    signal ends the worker too instead of being lost (CI runs its tests in the background, and
+    a worker of tests/test_worker_group.py interrupted while starting ran on)."""
+    done = _run("-c", HELD_UNTIL_REPLACED, ignored=True)
+    assert done.returncode == EXIT_INTERRUPTED, done.stderr
+    assert "ran on" not in done.stdout
+
+
+def test_with_sigint_ignored_the_imports_still_end_on_one_and_the_command_ignores_it() -> None:
+    during = _run("-c", DURING_IMPORT, ignored=True)
+    assert during.returncode == EXIT_INTERRUPTED, during.stderr
+    after = _run("-c", AFTER_RESTORE, ignored=True)
+    assert after.returncode == 0, after.stderr
+    assert "KeyboardInterrupt" not in after.stdout  # the parent's ignore is back
 
 
 def test_the_held_sigint_goes_to_the_event_loop_once_it_takes_the_signal_over() -> None:

@@ -11,6 +11,7 @@ import typer
 from consumers.liveness import EXIT_STALLED, StalledError
 from consumers.run import run_delivery
 from consumers.settings import DeliverySettings
+from deploy.cli import early_interrupt
 from deploy.cli.context import fail, kafka_settings
 from schemas.errors import NurtureError
 from schemas.schema_registry.settings import SchemaRegistrySettings
@@ -49,6 +50,7 @@ def deliver(
     outcomes are written in the Confluent wire format (exit 2 when their schema is not
     registered, 1 when the registry does not answer at start).
     """
+    early_interrupt.hold_until_replaced()  # run_delivery sets its own SIGINT handler
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     flags: dict[str, Any] = {"data_dir": data_dir, "metrics_port": metrics_port}
     settings = DeliverySettings(**{k: v for k, v in flags.items() if v is not None})

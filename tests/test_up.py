@@ -14,19 +14,34 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
+from deploy.registry.process import LocalRegistry
+from deploy.registry.settings import RegistrySettings
 from deploy.up.plan import UpOptions
 from schemas import codec
+from schemas.schema_registry.codec import confluent_codec
+from schemas.schema_registry.settings import SchemaRegistrySettings
 from schemas.settings import KafkaSettings
 from schemas.topics import ENGAGEMENT, PROFILE
 from streams.worker.probe import free_port, group_offsets
 from tests.kafka_helpers import read_all, unique, wait_until
 from tests.process_helpers import finish
 from tests.test_observability_prometheus import free_port_run
+from tests.test_secure_broker_support import free_port_pair
 
 
+@pytest.mark.parametrize(
+    "framing",
+    [
+        "single-object",
+        # Schema Registry mode with a local URL: `nurture up` starts Apicurio on the URL's
+        # port, registers the schemas, and every writer frames its records for the registry.
+        pytest.param("confluent", marks=pytest.mark.registry),
+    ],
+)
 def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
-    kafka_base: KafkaSettings, tmp_path: Path
+    kafka_base: KafkaSettings, tmp_path: Path, framing: str
 ) -> None:
     settings = kafka_base.model_copy(update={"topic_prefix": unique("up") + "."})
     env = {
@@ -35,8 +50,25 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
         "NURTURE_TOPIC_PARTITIONS": "3",
     }
     for name in list(env):  # nurture up's local defaults: generated keys, outbox, webhook sink
-        if name.startswith(("NURTURE_GATEWAY_API_KEYS", "NURTURE_DELIVERY_")):
+        if name.startswith(("NURTURE_GATEWAY_API_KEYS", "NURTURE_DELIVERY_", "NURTURE_SCHEMA_")):
             del env[name]
+    registry = RegistrySettings(port=free_port_pair(), data_dir=tmp_path / "registry")
+    if framing == "confluent":
+        env["NURTURE_SCHEMA_REGISTRY_URL"] = registry.url
+        env["NURTURE_REGISTRY_DATA_DIR"] = str(registry.data_dir)
+    try:
+        _up_demo(settings, env, tmp_path, framing)
+    finally:
+        if framing == "confluent":
+            LocalRegistry(registry).stop()
+
+
+def _up_demo(settings: KafkaSettings, env: dict[str, str], tmp_path: Path, framing: str) -> None:
+    """`nurture up --demo` until a hot candidate's webhooks arrive, then SIGTERM."""
+    decode = codec.decode
+    if framing == "confluent":
+        registry_settings = SchemaRegistrySettings(url=env["NURTURE_SCHEMA_REGISTRY_URL"])
+        decode = confluent_codec(registry_settings, topic_prefix=settings.topic_prefix).decode
     gateway_port = free_port()
     argv = [
         sys.executable,
@@ -69,7 +101,9 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
             return sum(
                 1
                 for r in records
-                if r.value and codec.decode(r.value).subject == "engagement_record"
+                if r.value
+                and (r.value[0] == 0) == (framing == "confluent")  # 00: the Confluent framing
+                and decode(r.value).subject == "engagement_record"
             )
 
         waited: AssertionError | None = None
@@ -111,6 +145,8 @@ def test_up_demo_scores_simulated_events_and_stops_on_sigterm(
     assert audience["body"]["audience_op"] == "add" and "email_sha256" in audience["body"]
     assert "no NURTURE_DELIVERY_WEBHOOKS set" in text and str(sink) in text
     assert "restart" not in text, f"a child crashed during the run:\n{text}\n{_tails(logs)}"
+    if framing == "confluent":
+        assert "schema registry at http://127.0.0.1" in text, text
 
 
 def _turn_a_candidate_hot(settings: KafkaSettings, gateway_port: int, keys_file: Path) -> str:

@@ -72,10 +72,13 @@ class FakeRegistry:
     def __init__(self, schemas: dict[int, str]) -> None:
         self.schemas = schemas
         self.requests = 0
-        self.down = False
+        #: True: connections refused; an error: that error raised.
+        self.down: bool | SchemaRegistryUnavailableError = False
 
     def schema_by_id(self, schema_id: int) -> str:
         self.requests += 1
+        if isinstance(self.down, SchemaRegistryUnavailableError):
+            raise self.down
         if self.down:
             raise SchemaRegistryUnavailableError(self.url, "ConnectError: connection refused")
         if schema_id not in self.schemas:
@@ -306,6 +309,20 @@ def test_an_unavailable_registry_fails_fast_for_a_while_and_ids_cached_still_dec
     assert codec.decode(framing.header(2) + body).subject == "engagement_record"
 
 
+def test_within_the_window_a_refusal_stays_a_refusal_not_retriable() -> None:
+    """Refused credentials (or a wrong URL) open the window too; the look-ups it answers raise
+    the same non-retriable class, so delivery's views end at once instead of waiting."""
+    registry, clock = FakeRegistry({}), Clock()
+    codec = _codec(registry, clock)
+    body = codec_for("engagement_record").encode(RECORDS["engagement_record"])[wire.HEADER_SIZE :]
+    registry.down = SchemaRegistryAuthError(registry.url, "HTTP 401: it refused the credentials")
+    for _ in range(2):
+        with pytest.raises(SchemaRegistryAuthError, match="refused the credentials") as raised:
+            codec.decode(framing.header(2) + body)
+        assert not raised.value.retriable
+    assert registry.requests == 1  # the second came from the window
+
+
 def test_the_fail_fast_window_doubles_per_failure_up_to_the_cap() -> None:
     assert [unavailable_window_s(n, 5, 60) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
     assert unavailable_window_s(10_000, 5, 60) == 60  # no overflow however long the outage
@@ -466,7 +483,7 @@ class _Answering(http.server.BaseHTTPRequestHandler):
         server.seen.append(self.headers.get("Authorization"))
         code = server.status * 100 + 3 if server.status == 404 else server.status  # 40403
         answer = {"error_code": code, "message": "nope"} if server.confluent else {"detail": "?"}
-        body = json.dumps(answer).encode()
+        body = server.raw or json.dumps(answer).encode()
         self.send_response(server.status)
         self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
         self.send_header("Content-Length", str(len(body)))
@@ -480,7 +497,7 @@ class _Answering(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def answering() -> Iterator[Any]:
     server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answering)
-    server.seen, server.status, server.confluent = [], 401, True
+    server.seen, server.status, server.confluent, server.raw = [], 401, True, None
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -534,3 +551,9 @@ def test_a_404_without_the_apis_error_code_is_a_wrong_url_not_a_missing_id(
     with SchemaRegistryClient(settings) as client, wrong_url as raised:
         client.schema_by_id(1)
     assert not raised.value.retriable
+    answering.raw = b"<html>\x80 not UTF-8</html>"  # a proxy's page: no UnicodeDecodeError
+    with SchemaRegistryClient(settings) as client, pytest.raises(SchemaRegistryAuthError):
+        client.schema_by_id(1)
+    answering.status = 502
+    with SchemaRegistryClient(settings) as client, pytest.raises(SchemaRegistryUnavailableError):
+        client.schema_by_id(1)

@@ -15,7 +15,6 @@ project's errors. confluent-kafka stays what the tests use as an independent cli
 
 from __future__ import annotations
 
-import json
 import logging
 from types import TracebackType
 from typing import Any, Self
@@ -171,7 +170,7 @@ class SchemaRegistryClient:
             )
         try:
             answer = response.json()
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON (JSONDecodeError), or not UTF-8
             raise SchemaRegistryUnavailableError(
                 self.url, f"HTTP {status} with no JSON body: is this the Confluent-compatible API?"
             ) from None
@@ -212,7 +211,7 @@ def _transport_reason(exc: httpx.HTTPError) -> str:
 def _error_code(response: httpx.Response) -> int | None:
     try:
         code = response.json().get("error_code")
-    except (json.JSONDecodeError, AttributeError):
+    except (ValueError, AttributeError):  # not JSON, or not UTF-8 (a proxy's page)
         return None
     return int(code) if isinstance(code, int) else None
 
@@ -220,7 +219,7 @@ def _error_code(response: httpx.Response) -> int | None:
 def _message(response: httpx.Response) -> str:
     try:
         message = response.json().get("message")
-    except (json.JSONDecodeError, AttributeError):
+    except (ValueError, AttributeError):  # not JSON, or not UTF-8 (a proxy's page)
         message = None
     text = str(message) if message else response.text.strip() or response.reason_phrase
     return text[:500]

@@ -87,6 +87,9 @@ class SchemaIdResolver:
         self._unknown_until: dict[int, tuple[float, UnknownSchemaIdError]] = {}
         self._down_until = 0.0
         self._down_reason = ""
+        #: The class of the failure that opened the window: an auth or wrong-URL error stays
+        #: one (not retriable) for every look-up the window answers.
+        self._down_error: type[SchemaRegistryUnavailableError] = SchemaRegistryUnavailableError
         self._lock = threading.Lock()
         #: Requests made to the source (for tests and diagnostics).
         self.fetches = 0
@@ -116,7 +119,7 @@ class SchemaIdResolver:
                 return unknown[1]
             if now < self._down_until:
                 wait_s = self._down_until - now
-                raise SchemaRegistryUnavailableError(
+                raise self._down_error(
                     self._source.url,
                     f"{self._down_reason} (not asked again for {wait_s:.1f} s)",
                     retry_after_s=wait_s,
@@ -135,6 +138,7 @@ class SchemaIdResolver:
                 )
                 self._down_until = self._clock() + window_s
                 self._down_reason = exc.reason
+                self._down_error = type(exc)
                 exc.retry_after_s = window_s
                 raise
             self._failures = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 from urllib.parse import urlsplit
@@ -101,10 +101,20 @@ def _aware_utc(value: datetime) -> datetime:
             "must be timezone-aware, e.g. 2025-03-01T09:30:00Z; naive times are ambiguous"
         )
     try:
-        return value.astimezone(UTC)
+        utc = value.astimezone(UTC)
     except OverflowError:
         # 0001-01-01T00:00:01+00:01 or 9999-12-31T23:59:59-00:01: no such time in UTC.
         raise ValueError("is out of range once converted to UTC (years 1 to 9999)") from None
+    if not EARLIEST_UTC <= utc <= LATEST_UTC:
+        # Valid in UTC, but a candidate's local time (quiet hours, local days) would overflow.
+        raise ValueError("is out of range: give a time from 0001-01-02 to 9999-12-30 (UTC)")
+    return utc
+
+
+#: The times every time zone can show (offsets stay within a day of UTC): the range of every
+#: event time (the worker checks records that bypassed these models against the same range).
+EARLIEST_UTC = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST_UTC = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 def _http_url(value: str) -> str:

@@ -196,6 +196,9 @@ def test_a_missing_payload_field_is_named_with_its_path() -> None:
         # No such instant in UTC: once a 500 from the gateway (schemathesis found it).
         ({"occurred_at": "0001-01-01T00:00:01+00:01"}, "occurred_at", "out of range once"),
         ({"occurred_at": "9999-12-31T23:59:59-00:01"}, "occurred_at", "out of range once"),
+        # Valid in UTC, but New York's or Tokyo's local time overflowed in the worker's guards.
+        ({"occurred_at": "0001-01-01T00:00:30Z"}, "occurred_at", "from 0001-01-02 to 9999-12-30"),
+        ({"occurred_at": "9999-12-31T12:00:00Z"}, "occurred_at", "from 0001-01-02 to 9999-12-30"),
         ({"type": "application_sent"}, "type", "input should be 'application_submitted'"),
         ({"event_id": "  "}, "event_id", "must not be empty or blank"),
         ({"candidate_id": None}, "candidate_id", "input should be a valid string"),

@@ -26,7 +26,7 @@ from streams.worker.campaigns import CampaignOutput
 from streams.worker.engagement import ActivityItem, score_candidate
 from streams.worker.outputs import Outputs, Record
 from streams.worker.profile import ERASURE_SUBJECT, PROFILE_SUBJECT, with_profile
-from streams.worker.record_checks import check_key, check_partition, check_size
+from streams.worker.record_checks import check_key, check_partition, check_size, check_time
 from streams.worker.rows import dump_row, load_row
 from streams.worker.settings import DEFAULT_MAX_RECORD_BYTES
 from streams.worker.step import Step
@@ -74,6 +74,7 @@ class ActivityProcessor:
                     raise RecordTooLargeError(len(value), limit)
                 record = decode(value)  # a null value raises TombstoneError
                 check_key(message.key, record["candidate_id"], record["event_id"])
+                check_time(record["occurred_at"], record["event_id"])  # redrive cannot fix it
                 check_partition(message.key, message.partition, partitions)
             except SchemaError as exc:
                 out.dead_letter(step.outbox, message, exc)

@@ -6,12 +6,15 @@ record with it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from schemas.errors import (
     InvalidKeyError,
     RecordTooLargeError,
     ValidationError,
     WrongPartitionError,
 )
+from schemas.modelbase import EARLIEST_UTC, LATEST_UTC
 from streams.worker.outbox import key_partition
 from streams.worker.step import INTERNAL_PREFIX
 
@@ -32,6 +35,23 @@ def check_key(key: bytes | None, candidate_id: str, record_id: str | None) -> No
         )
     if key is None or key != candidate_id.encode():
         raise _key_problem(key, candidate_id, record_id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST_US = (EARLIEST_UTC - _EPOCH) // timedelta(microseconds=1)
+_LATEST_US = (LATEST_UTC - _EPOCH) // timedelta(microseconds=1)
+
+
+def check_time(occurred_at_us: int, record_id: str | None) -> None:
+    """Refuse an event time no time zone can show (within a day of year 1 or 9999): the
+    models refuse it, but a producer writing Avro itself bypasses them, and the campaigns'
+    local-time guards would overflow on it in every retry of the batch."""
+    if not _EARLIEST_US <= occurred_at_us <= _LATEST_US:
+        raise ValidationError(
+            "occurred_at",
+            "is out of range: give a time from 0001-01-02 to 9999-12-30 (UTC)",
+            event_id=record_id,
+        )
 
 
 def check_partition(key: bytes, partition: int, partitions: int) -> None:

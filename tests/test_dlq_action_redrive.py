@@ -36,6 +36,7 @@ from schemas.codec import codec_for
 from schemas.errors import SchemaRegistryUnavailableError
 from schemas.settings import KafkaSettings
 from schemas.topics import ACTION, ACTION_DLQ, ACTION_RETRY
+from streams.replay import dead_letters
 from tests.kafka_helpers import read_all, wait_until
 from tests.replay_support import nurture
 from tests.test_delivery_support import (
@@ -210,3 +211,44 @@ def test_a_retry_that_did_not_decode_is_redriven_to_the_retry_topic_and_carries_
     assert len(on_retry) == 2  # the retry record and its redriven copy, same headers
     assert on_retry[1].headers == on_retry[0].headers
     assert [v for k, v in on_retry[1].headers if k == ATTEMPT_HEADER] == [b"2"]
+
+
+def _schema_error_letter(kafka: KafkaSettings, origin: str, kept: list[tuple[str, bytes]]) -> Any:
+    """A schema_error letter of a record read from ``origin`` that kept the headers ``kept``."""
+    own = [
+        ("nurture-reason", b"schema_error"),
+        ("nurture-origin", f"{origin}[0] offset=7".encode()),
+        ("nurture-error-class", b"SchemaRegistryUnavailableError"),
+        ("nurture-error", b"schema registry at http://registry.test is unavailable"),
+    ]
+    return dead_letters.DeadLetter(
+        dlq_topic=kafka.topic(ACTION_DLQ),
+        partition=0,
+        offset=3,
+        timestamp_ms=0,
+        key=b"cand-old",
+        value=b"\x00\x00\x00\x00\x01",
+        headers=[*kept, *own],
+        origin_topic=origin,
+        origin_partition=0,
+        origin_offset=7,
+        error_class="SchemaRegistryUnavailableError",
+        error_message="unavailable",
+        reason="schema_error",
+    )
+
+
+def test_an_old_retry_letter_without_its_retry_headers_is_refused_with_the_reason() -> None:
+    """Letters written before delivery kept a retry record's headers: a copy on the retry topic
+    without them would be skipped by delivery (its store says "retrying"), so redrive refuses it
+    and says why instead of reporting it redriven. No broker: nothing is sent."""
+    kafka = KafkaSettings(topic_prefix="old.")
+    old = _schema_error_letter(kafka, kafka.topic(ACTION_RETRY), [])
+    why = dead_letters.refusal(kafka, old)
+    assert why is not None and "without its retry headers" in why
+    report = dead_letters.redrive(kafka, [old])
+    assert (report.redriven, report.refused) == ([], [old])
+    kept = [(ATTEMPT_HEADER, b"2"), ("nurture-not-before-ms", b"1"), ("nurture-reason", b"503")]
+    assert dead_letters.refusal(kafka, _schema_error_letter(kafka, old.origin_topic, kept)) is None
+    assert dead_letters.refusal(kafka, _schema_error_letter(kafka, kafka.topic(ACTION), [])) is None
+    assert dead_letters.RETRY_ATTEMPT_HEADER == ATTEMPT_HEADER

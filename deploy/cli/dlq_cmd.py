@@ -144,16 +144,11 @@ def redrive_(
     for letter in report.redriven:
         console.print(f"redriven {letter.letter_id} -> {letter.origin_topic}")
     for letter in report.refused:
-        why = (
-            "it names no origin topic"
-            if letter.reason is None
-            else f"delivery recorded the action as final ({letter.reason}): a copy would be a no-op"
-        )
+        why = dead_letters.refusal(kafka_settings(ctx), letter)
         console.print(f"not redriven {letter.letter_id}: {why}")
     console.print(
         f"{len(report.redriven)} redriven, {report.already} already redriven before, "
-        f"{report.not_redrivable} not redrivable (action letters delivery recorded as final: "
-        "only schema_error ones go back), "
+        f"{report.not_redrivable} not redrivable (see above), "
         f"{report.truncated} truncated (only part of a too-large record was kept: redrive the "
         "original from its origin offset)"
     )

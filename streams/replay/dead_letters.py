@@ -248,13 +248,37 @@ class RedriveReport:
     refused: list[DeadLetter] = field(default_factory=list)
 
 
-def _from_a_redrivable_topic(kafka: KafkaSettings, letter: DeadLetter) -> bool:
-    """The worker's letters with an origin, and delivery's that it recorded nothing for."""
+#: A retry record's attempt header (``consumers.retries.ATTEMPT_HEADER``: streams/ may not
+#: import delivery; tests/test_dlq_action_redrive.py checks the two agree).
+RETRY_ATTEMPT_HEADER = "nurture-attempt"
+
+
+def refusal(kafka: KafkaSettings, letter: DeadLetter) -> str | None:
+    """Why :func:`redrive` would not re-publish ``letter`` (already redriven or truncated
+    aside); None when it would: the worker's letters with an origin, and delivery's that it
+    recorded nothing for."""
     if not letter.origin_topic:
-        return False
+        return "it names no origin topic"
     if letter.dlq_topic == kafka.topic(ACTION_DLQ):
-        return letter.reason in REDRIVABLE_ACTION_REASONS
-    return letter.dlq_topic in {kafka.topic(ACTIVITY_DLQ), kafka.topic(PROFILE_DLQ)}
+        if letter.reason not in REDRIVABLE_ACTION_REASONS:
+            return (
+                f"delivery recorded the action as final ({letter.reason}): a copy would be a no-op"
+            )
+        if letter.origin_topic == kafka.topic(ACTION_RETRY) and not any(
+            name == RETRY_ATTEMPT_HEADER for name, _ in letter.original_headers
+        ):
+            return (
+                "a retry record's letter without its retry headers (written before delivery "
+                "kept them): delivery, mid-retry for that action, would skip the copy"
+            )
+        return None
+    if letter.dlq_topic in {kafka.topic(ACTIVITY_DLQ), kafka.topic(PROFILE_DLQ)}:
+        return None
+    return f"{letter.dlq_topic} is no dead-letter topic redrive knows"
+
+
+def _from_a_redrivable_topic(kafka: KafkaSettings, letter: DeadLetter) -> bool:
+    return refusal(kafka, letter) is None
 
 
 def redrivable(kafka: KafkaSettings, letter: DeadLetter) -> bool:

@@ -38,7 +38,7 @@ from consumers.liveness import CommitWatch
 from consumers.loop_state import LoopSnapshot
 from consumers.membership import RebalanceWatch
 from consumers.mirror import ViewStalledError
-from consumers.registry_wait import RegistryWait
+from consumers.registry_wait import RegistryWait, wait_cap_s
 from consumers.retries import read_retry_headers
 from schemas.errors import ConfigError, KafkaUnavailableError, SchemaError
 from schemas.kafka_seam import clients
@@ -106,6 +106,10 @@ class DeliveryLoop:
         self.watch = watch
         self._poll_timeout_ms = poll.poll_timeout_ms
         self._batch_budget_s = poll.max_poll_interval_s / 2
+        #: The longest pause while a view waits for the registry.
+        self._wait_cap_s = wait_cap_s(
+            poll.max_poll_interval_s, watch.stall_timeout_s if watch else None
+        )
         self._batch_deadline = 0.0
         self._paused_until: dict[TopicPartition, float] = {}
         #: Offsets of work done whose commit was refused (a rebalance), committed again at the
@@ -163,7 +167,10 @@ class DeliveryLoop:
                     raise
                 # A view stopped at a record it cannot read yet: hold every send until it is.
                 self._read_again(batches)
-                stop.wait(self._registry_wait.stalled(exc))
+                stop.wait(min(self._registry_wait.stalled(exc), self._wait_cap_s))
+                # Back from the batch, without progress: actions waiting that long end in a
+                # stall (exit 75) that names them, not in a loop said not to come back.
+                self._beat(progress=False)
                 continue
             self._registry_wait.caught_up()
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}

@@ -22,7 +22,7 @@ from consumers.mirror import ViewStalledError
 log = logging.getLogger(__name__)
 
 #: The first pause before a stalled view is read again, doubled per try; the longest (seconds).
-#: The longest stays far below ``MAX_POLL_INTERVAL_S`` (the group drops a member not polling).
+#: The loop caps it further, at half of ``MAX_POLL_INTERVAL_S`` and of the stall timeout.
 MIN_WAIT_S = 0.5
 MAX_WAIT_S = 60.0
 
@@ -34,6 +34,16 @@ def next_wait_s(tries: int, retry_after_s: float | None) -> float:
     window of 0 does not make a busy loop), at most :data:`MAX_WAIT_S`."""
     floor_s = MIN_WAIT_S * 2.0 ** min(tries - 1, 16)
     return min(MAX_WAIT_S, max(floor_s, retry_after_s or 0.0))
+
+
+def wait_cap_s(max_poll_interval_s: float, stall_timeout_s: float | None) -> float:
+    """The longest pause of the delivery loop while a view waits (pure): half of
+    ``MAX_POLL_INTERVAL_S`` (the group drops a member that does not poll within it) and half of
+    the stall timeout (the watch ends a loop that does not come back within it)."""
+    halves = [max_poll_interval_s / 2]
+    if stall_timeout_s is not None:
+        halves.append(stall_timeout_s / 2)
+    return min(halves)
 
 
 class RegistryWait:

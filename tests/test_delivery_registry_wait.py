@@ -27,7 +27,7 @@ from consumers.metrics import DeliveryMetrics
 from consumers.mirror import TopicMirror, ViewStalledError
 from consumers.outcome_index import OutcomeIndex
 from consumers.profiles import ERASED, ProfileState
-from consumers.registry_wait import MAX_WAIT_S, RegistryWait, next_wait_s
+from consumers.registry_wait import MAX_WAIT_S, RegistryWait, next_wait_s, wait_cap_s
 from consumers.suppression import SuppressionState
 from schemas.codec import codec_for, default_codec
 from schemas.errors import (
@@ -200,6 +200,15 @@ def test_the_wait_follows_the_registry_window_with_a_growing_floor_and_a_cap() -
     assert [next_wait_s(n, None) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert [next_wait_s(n, 0.0) for n in (1, 2)] == [0.5, 1.0]  # a window of 0: no busy loop
     assert next_wait_s(50, None) == next_wait_s(1, 600.0) == MAX_WAIT_S
+
+
+def test_the_loop_never_pauses_past_half_the_poll_interval_or_the_stall_timeout() -> None:
+    """With MAX_POLL_INTERVAL_S=30 a 60 s pause had the group drop the consumer at every wait,
+    and with a stall timeout under 60 s the watch ended the process (review finding)."""
+    assert wait_cap_s(300.0, 300.0) == 150.0 > MAX_WAIT_S  # the defaults: next_wait_s rules
+    assert wait_cap_s(30.0, 300.0) == 15.0
+    assert wait_cap_s(300.0, 40.0) == 20.0
+    assert wait_cap_s(30.0, None) == 15.0  # no watch
 
 
 @pytest.fixture

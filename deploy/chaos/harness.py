@@ -177,9 +177,14 @@ def _set_up(run: _Run, result: ChaosResult) -> None:
         if registry is not None and registry.enabled:  # the runs' prefixes name their subjects
             with SchemaRegistryClient(registry) as client:
                 register_catalog(client, default_catalog(), topic_prefix=settings.topic_prefix)
+    framing = (
+        f"Schema Registry mode: Confluent framing, schemas registered at {registry.url}"
+        if registry is not None and registry.enabled
+        else "single-object framing"
+    )
     run.note(
         f"topics created under {run.options.prefix!r} and {run.options.reference_prefix!r} "
-        f"({PARTITIONS} partitions); run directory {run.run_dir}"
+        f"({PARTITIONS} partitions; {framing}); run directory {run.run_dir}"
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from deploy.broker import config, jars
 from deploy.broker.settings import BrokerSettings, JarCacheSettings
+from deploy.local_process import alive, await_exit, kill_and_wait, port_in_use
 from schemas.errors import BrokerError
 from schemas.settings import KafkaSettings
 
@@ -124,7 +124,7 @@ class LocalBroker:
         Raises BrokerError when one of its ports is taken or formatting fails.
         """
         for port in (self.settings.port, self.settings.controller):
-            if _port_in_use(self.settings.host, port):
+            if port_in_use(self.settings.host, port):
                 raise BrokerError(
                     f"{self.settings.host}:{port} is already in use by another process (another "
                     f"Kafka with a different data dir?); choose --port or stop that process"
@@ -164,20 +164,12 @@ class LocalBroker:
         pid = self._running_pid()
         if pid is None:
             return False
-        os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
-            time.sleep(0.05)
+        kill_and_wait(pid)
         self.paths.state.unlink(missing_ok=True)
         return True
 
     def _await_exit(self, pid: int) -> None:
-        deadline = time.monotonic() + self.settings.stop_timeout_s
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.2)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.1)
+        await_exit(pid, self.settings.stop_timeout_s)
         self.paths.state.unlink(missing_ok=True)
 
     def client_settings(self) -> KafkaSettings:
@@ -290,7 +282,7 @@ class LocalBroker:
 
     def _running_pid(self) -> int | None:
         pid = self._read_state().get("pid")
-        if not isinstance(pid, int) or not _alive(pid):
+        if not isinstance(pid, int) or not alive(pid):
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -316,27 +308,6 @@ def new_cluster_id(libs: Path) -> str:
     if random_uuid.returncode != 0 or not cluster_id:
         raise BrokerError(f"could not make a cluster id: {random_uuid.stderr[-1000:]}")
     return cluster_id
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def answers_metadata(settings: KafkaSettings, timeout_s: float = 2.0) -> bool:

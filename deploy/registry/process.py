@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local_process import alive, await_exit, port_in_use
 from deploy.registry import download
 from deploy.registry.errors import RegistryError
 from deploy.registry.java import JavaRuntime, find_java
@@ -93,7 +93,7 @@ class LocalRegistry:
         if self._running_pid() is not None:
             return self.status(), False
         for port in (self.settings.port, self.settings.management):
-            if _port_in_use(port):
+            if port_in_use(LOOPBACK, port):
                 raise RegistryError(
                     f"{LOOPBACK}:{port} is already in use by another process; choose another "
                     "--port (NURTURE_REGISTRY_PORT, _MANAGEMENT_PORT) or stop that process"
@@ -114,13 +114,7 @@ class LocalRegistry:
             self.state_file.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.stop_timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(_POLL_INTERVAL_S)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.05)
+        await_exit(pid, self.settings.stop_timeout_s, interval_s=_POLL_INTERVAL_S)
         self.state_file.unlink(missing_ok=True)
         return True
 
@@ -191,7 +185,7 @@ class LocalRegistry:
 
     def _running_pid(self) -> int | None:
         pid = self._read_state().get("pid")
-        if not isinstance(pid, int) or not _alive(pid):
+        if not isinstance(pid, int) or not alive(pid):
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -222,24 +216,3 @@ def _answers(client: httpx.Client, url: str) -> bool:
 
 def _int(value: object, default: int) -> int:
     return value if isinstance(value, int) else default
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((LOOPBACK, port)) == 0
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

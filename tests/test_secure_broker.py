@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,11 +265,8 @@ def test_gateway_accepts_over_sasl_ssl(
 
 def test_wrong_password_is_refused_with_a_clear_error(secure: SecureBroker) -> None:
     wrong = secure.settings.model_copy(update={"sasl_password": SecretStr("not-the-password")})
-    started = time.monotonic()
     with pytest.raises(KafkaAuthenticationError, match="refused the login of SASL user 'nurture'"):
-        NurtureProducer(wrong, ProducerSettings(max_block_ms=60_000))
-    # at the refusal, not at the end of the bootstrap (kafka-python retries a refused login)
-    assert time.monotonic() - started < 30
+        NurtureProducer(wrong, ProducerSettings(max_block_ms=10_000))
     assert not KafkaAuthenticationError.retriable
 
     listed = subprocess.run(

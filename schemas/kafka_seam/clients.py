@@ -20,15 +20,12 @@ settings decides them (e.g. :meth:`producers.settings.ProducerSettings.kafka_pyt
 * :func:`explained`: connection failures raised as KafkaUnavailableError with the cause in words
 
 The clients are returned as they are: their constructors raise the library's errors, which
-callers translate where they know what the failure means. One exception: a kafka-python client
-whose SASL login Kafka refuses raises :class:`~schemas.errors.KafkaAuthenticationError` at the
-first refusal (see :func:`_unless_login_refused`), not a timeout at the end of its bootstrap.
+callers translate where they know what the failure means.
 """
 
 from __future__ import annotations
 
 import ssl
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,13 +33,8 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
-from schemas.errors import ConfigError, KafkaAuthenticationError
-from schemas.kafka_seam.connection_errors import (
-    ConnectFailures,
-    connection_failures,
-    explain,
-    unavailable,
-)
+from schemas.errors import ConfigError
+from schemas.kafka_seam.connection_errors import connection_failures, unavailable
 from schemas.settings import KafkaSettings
 
 # aiokafka is imported only where an aiokafka client is built: the SDK, the delivery consumer
@@ -102,102 +94,17 @@ def checked(
 
 def consumer(kafka: KafkaSettings, *topics: str, **options: Any) -> Any:
     """A kafka-python ``KafkaConsumer`` (subscribed to ``topics`` when given)."""
-    return _unless_login_refused(
-        lambda: KafkaConsumer(*topics, **kafka_python_options(kafka), **options), kafka
-    )
+    return KafkaConsumer(*topics, **kafka_python_options(kafka), **options)
 
 
 def producer(kafka: KafkaSettings, **options: Any) -> Any:
     """A kafka-python ``KafkaProducer``."""
-    return _unless_login_refused(
-        lambda: KafkaProducer(**kafka_python_options(kafka), **options), kafka
-    )
+    return KafkaProducer(**kafka_python_options(kafka), **options)
 
 
 def admin(kafka: KafkaSettings, **options: Any) -> Any:
     """A kafka-python ``KafkaAdminClient``."""
-    return _unless_login_refused(
-        lambda: KafkaAdminClient(**kafka_python_options(kafka), **options), kafka
-    )
-
-
-class _Construction:
-    """A kafka-python constructor running on a helper thread, which the caller may abandon."""
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._abandoned = False
-        self.client: Any = None
-        self.error: BaseException | None = None
-        #: set when the constructor returned or raised (and by whoever else wakes the caller)
-        self.settled = threading.Event()
-
-    def run(self) -> None:
-        try:
-            client = self._build()
-        except BaseException as exc:  # handed to the caller's thread
-            self.error = exc
-        else:
-            with self._lock:
-                keep = not self._abandoned
-                if keep:
-                    self.client = client
-            if not keep:
-                client.close()  # connected after all, but the caller has given up on it
-        finally:
-            self.settled.set()
-
-    def abandon(self) -> bool:
-        """Give up on the client unless it is already built; True when given up."""
-        with self._lock:
-            self._abandoned = self.client is None and self.error is None
-            return self._abandoned
-
-
-#: Connections closed by the broker right after TLS and ApiVersions that count as a refused
-#: login (kafka-python often loses the refusal itself: see connection_errors). Two, not one: a
-#: single close could also be a broker going down; the refusal repeats on every attempt.
-LOGIN_CLOSES_READ_AS_REFUSAL = 2
-
-
-def login_refused(failures: ConnectFailures) -> bool:
-    """True when the failures of a SASL client show Kafka refusing its login for sure."""
-    return (
-        failures.login_refused or failures.closed_after_api_versions >= LOGIN_CLOSES_READ_AS_REFUSAL
-    )
-
-
-def _unless_login_refused(build: Callable[[], Any], kafka: KafkaSettings) -> Any:
-    """``build()`` (a kafka-python constructor, which bootstraps), except that when Kafka
-    refuses the SASL login the caller gets :class:`KafkaAuthenticationError` at once.
-
-    kafka-python 3.0.12 retries a refused login until its bootstrap deadline (30 s by default,
-    ``max_block_ms`` for the SDK): its connection manager means to stop at one (it raises a
-    login failure it has recorded) but never records it, because the connection closes with
-    the error instead of raising it. A wrong password is not cured by waiting, so the
-    constructor runs on a helper thread and the caller returns as soon as
-    :func:`login_refused`. The abandoned constructor retries on to its deadline in the
-    background, and a client it still returns is closed. Clients without SASL are built on
-    the caller's thread as they always were.
-    """
-    if not kafka.uses_sasl:
-        return build()
-    construction = _Construction(build)
-
-    def wake_if_refused(failures: ConnectFailures) -> None:
-        if login_refused(failures):
-            construction.settled.set()
-
-    with connection_failures(on_failure=wake_if_refused) as failures:
-        threading.Thread(target=construction.run, name="nurture-kafka-connect", daemon=True).start()
-        construction.settled.wait()
-        refused = construction.abandon()
-    if refused:
-        raise KafkaAuthenticationError(explain(failures, kafka) or "Kafka refused the login")
-    if construction.error is not None:
-        raise construction.error
-    return construction.client
+    return KafkaAdminClient(**kafka_python_options(kafka), **options)
 
 
 def aio_producer(kafka: KafkaSettings, **options: Any) -> Any:

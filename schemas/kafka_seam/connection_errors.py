@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -54,12 +54,9 @@ class ConnectFailures:
 
 
 class _Collector(logging.Handler):
-    def __init__(
-        self, failures: ConnectFailures, on_failure: Callable[[ConnectFailures], None] | None
-    ) -> None:
+    def __init__(self, failures: ConnectFailures) -> None:
         super().__init__(logging.ERROR)  # kafka-python logs these causes as errors
         self.failures = failures
-        self.on_failure = on_failure
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
@@ -72,22 +69,14 @@ class _Collector(logging.Handler):
                 and any(isinstance(e, KafkaConnectionError) for e in errors)
             ):
                 self.failures.closed_after_api_versions += 1
-        if self.on_failure is not None and errors:
-            self.on_failure(self.failures)
 
 
 @contextmanager
-def connection_failures(
-    on_failure: Callable[[ConnectFailures], None] | None = None,
-) -> Iterator[ConnectFailures]:
-    """Collect what kafka-python logs while the block runs (its connection attempts).
-
-    ``on_failure`` is called with the failures so far after each one collected, on the thread
-    that logged it (kafka-python's I/O thread): it must be quick and must not raise.
-    """
+def connection_failures() -> Iterator[ConnectFailures]:
+    """Collect what kafka-python logs while the block runs (its connection attempts)."""
     logger = logging.getLogger(_KAFKA_LOGGER)
     failures = ConnectFailures()
-    collector = _Collector(failures, on_failure)
+    collector = _Collector(failures)
     previous_level = logger.level
     if logger.getEffectiveLevel() > logging.ERROR:
         logger.setLevel(logging.ERROR)
